@@ -1,0 +1,99 @@
+# spawnd — plain Makefile. `make` builds ./spawnd; `make test` runs every test;
+# `make SANITIZE=address,undefined test` runs them under ASan+UBSan (separate build dir).
+CC       ?= cc
+SANITIZE ?=
+BUILD    := build$(if $(SANITIZE),-san)
+CFLAGS_WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+               -Wwrite-strings -Wcast-qual -Wpointer-arith -Wformat=2 -Wno-unused-parameter \
+               -Wno-format-nonliteral
+ifdef CI
+CFLAGS_WARN += -Werror
+endif
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(CFLAGS_WARN) -fstack-protector-strong -fPIE -I. \
+            $(shell pkg-config --cflags libmicrohttpd libcjson 2>/dev/null)
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+else
+CFLAGS   += -D_FORTIFY_SOURCE=2
+endif
+LDFLAGS  += -pie -Wl,-z,relro,-z,now
+LIBS     := $(shell pkg-config --libs libmicrohttpd libcjson 2>/dev/null || echo -lmicrohttpd -lcjson) -lpthread -ldl
+TEST_LIBS := $(LIBS) -lcurl
+
+# The daemon: every .c of these folders, main.c included.
+SRC_DIRS := server handlers engine targets
+SRCS     := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
+OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit_*.c)
+API_SRCS  := $(wildcard tests/api_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/%)
+API_BINS  := $(API_SRCS:tests/%.c=$(BUILD)/tests/%)
+FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%,$(wildcard tests/fixtures/*.c))
+
+.PHONY: all deps run test unit api lint bench clean
+all: spawnd
+
+# Missing libraries are installed by the project's own script.
+deps:
+	@pkg-config --exists libmicrohttpd libcjson 2>/dev/null && [ -f /usr/include/curl/curl.h ] \
+		|| scripts/install-deps.sh build
+
+ifeq ($(SANITIZE),)
+spawnd: $(BUILD)/spawnd
+	cp $< $@
+else
+spawnd: $(BUILD)/spawnd
+endif
+
+$(BUILD)/spawnd: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The OpenAPI document is compiled into the binary (served at /openapi.yaml).
+$(BUILD)/handlers/openapi.o: openapi/openapi.yaml
+
+$(BUILD)/tests/harness.o: tests/harness.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/unit_%: tests/unit_%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/api_%: tests/api_%.c $(BUILD)/tests/harness.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -o $@ $<
+
+run: spawnd
+	./spawnd --listen 127.0.0.1:8080 --state-dir ./var $(if $(wildcard examples/targets.json),--targets examples/targets.json)
+
+# Tests: unit tests, then API tests against the real binary, then OpenAPI lint and
+# schema validation of every response the API tests recorded.
+test: $(BUILD)/spawnd $(UNIT_BINS) $(API_BINS) $(FIXTURES)
+	@scripts/install-deps.sh test
+	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures \
+		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(UNIT_BINS) $(API_BINS)
+
+lint:
+	@scripts/install-deps.sh test
+	npx --no-install redocly lint openapi/openapi.yaml
+
+bench: spawnd
+	@scripts/install-deps.sh bench
+	$(MAKE) -C bench
+
+clean:
+	rm -rf build build-san spawnd var
+
+-include $(OBJS:.o=.d) $(BUILD)/tests/harness.d

@@ -1,0 +1,129 @@
+/* outbuf — see outbuf.h. The memory part grows by doubling (a worker that
+ * prints one line costs a few bytes, not the cap); the spill file is written
+ * with plain write(2) from the engine thread, which the page cache absorbs. */
+#include "engine/outbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int outbuf_init(struct outbuf *ob, size_t cap, const char *spill_path)
+{
+	memset(ob, 0, sizeof *ob);
+	ob->cap = cap;
+	ob->spill_fd = -1;
+	ob->spill_path = strdup(spill_path);
+	return ob->spill_path ? 0 : -ENOMEM;
+}
+
+static int grow_memory(struct outbuf *ob, size_t need)
+{
+	size_t alloc = ob->mem_alloc ? ob->mem_alloc : 256;
+	while (alloc < need)
+		alloc *= 2;
+	if (alloc > ob->cap)
+		alloc = ob->cap;
+	char *mem = realloc(ob->mem, alloc);
+	if (!mem)
+		return -ENOMEM;
+	ob->mem = mem;
+	ob->mem_alloc = alloc;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int outbuf_append(struct outbuf *ob, const void *data, size_t len)
+{
+	const char *p = data;
+	int r;
+
+	if (ob->mem_len < ob->cap) {
+		size_t take = ob->cap - ob->mem_len;
+		if (take > len)
+			take = len;
+		if (ob->mem_len + take > ob->mem_alloc && (r = grow_memory(ob, ob->mem_len + take)) < 0)
+			return r;
+		memcpy(ob->mem + ob->mem_len, p, take);
+		ob->mem_len += take;
+		ob->total += take;
+		p += take;
+		len -= take;
+	}
+	if (!len)
+		return 0;
+	if (ob->spill_fd < 0) {
+		ob->spill_fd = open(ob->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (ob->spill_fd < 0)
+			return -errno;
+	}
+	r = write_all(ob->spill_fd, p, len);
+	/* Count the bytes even when the disk failed: offsets stay those of the
+	 * stream, and the reader sees a short file as a gap, not shifted data. */
+	ob->total += len;
+	return r;
+}
+
+void outbuf_seal(struct outbuf *ob)
+{
+	if (ob->spill_fd >= 0) {
+		close(ob->spill_fd);
+		ob->spill_fd = -1;
+	}
+}
+
+ssize_t outbuf_read(const struct outbuf *ob, uint64_t offset, void *buf, size_t len)
+{
+	if (offset >= ob->total || !len)
+		return 0;
+	if (offset < ob->mem_len) {
+		size_t n = ob->mem_len - (size_t)offset;
+		if (n > len)
+			n = len;
+		memcpy(buf, ob->mem + offset, n);
+		return (ssize_t)n;
+	}
+	if (len > ob->total - offset)
+		len = (size_t)(ob->total - offset);
+	int fd = open(ob->spill_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n;
+	do
+		n = pread(fd, buf, len, (off_t)(offset - ob->cap));
+	while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	return n < 0 ? -saved : n;
+}
+
+void outbuf_release(struct outbuf *ob)
+{
+	outbuf_seal(ob);
+	free(ob->mem);
+	free(ob->spill_path);
+	memset(ob, 0, sizeof *ob);
+	ob->spill_fd = -1;
+}
+
+void outbuf_unlink(struct outbuf *ob)
+{
+	if (ob->spill_path && ob->total > ob->cap)
+		unlink(ob->spill_path);
+	outbuf_release(ob);
+}

@@ -1,0 +1,42 @@
+/* outbuf — one captured output stream of a worker (stdout or stderr).
+ *
+ * Bytes are kept in memory up to a cap; everything past the cap goes to a
+ * spill file in the state folder, so a worker that writes gigabytes costs the
+ * server only the cap in memory and nothing is lost. Offsets are byte offsets
+ * of the stream from its first byte. Memory: [0, mem_len); file: [cap, total)
+ * at file offset (offset - cap).
+ *
+ * Not thread-safe: the engine serialises access (engine lock).
+ * Ownership: outbuf_release() frees the memory and closes the spill fd;
+ * outbuf_unlink() also removes the spill file.
+ */
+#ifndef SPAWND_OUTBUF_H
+#define SPAWND_OUTBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct outbuf {
+	char *mem;
+	size_t mem_len, mem_alloc;
+	size_t cap;             /* bytes kept in memory at most */
+	uint64_t total;         /* bytes captured so far */
+	int spill_fd;           /* -1 until the first byte past the cap */
+	char *spill_path;       /* set by outbuf_init; file created on demand */
+};
+
+/* spill_path is copied. cap is the memory cap in bytes. */
+int outbuf_init(struct outbuf *ob, size_t cap, const char *spill_path);
+/* Appends len bytes. 0 or -errno (on a spill write error the bytes are lost
+ * and the error is returned, so the caller can report a gap). */
+int outbuf_append(struct outbuf *ob, const void *data, size_t len);
+/* Closes the spill fd (writing is over); reads still work. */
+void outbuf_seal(struct outbuf *ob);
+/* Copies up to len bytes from offset into buf. Returns the count (0 at the
+ * end) or -errno. */
+ssize_t outbuf_read(const struct outbuf *ob, uint64_t offset, void *buf, size_t len);
+void outbuf_release(struct outbuf *ob);
+void outbuf_unlink(struct outbuf *ob);
+
+#endif

@@ -1,0 +1,845 @@
+/* proc — the lifecycle of a process record (see proc.h).
+ *
+ * States and what moves them (everything under engine.lock):
+ *
+ *   state      | slot free        | fork server ok | fork server err | exit event + output drained | terminate/kill
+ *   -----------+------------------+----------------+-----------------+-----------------------------+----------------
+ *   QUEUED     | STARTING         |                |                 |                             | EXITED (never ran)
+ *   STARTING   |                  | RUNNING        | FAILED          | (remembered)                | (delivered once RUNNING)
+ *   RUNNING    |                  |                |                 | EXITED                      | signal the group
+ *   EXITED/FAILED are final; LOST is for records of a previous server run.
+ *
+ * A record ends ("alive": false) only when its worker has exited AND its
+ * output pipes reached EOF (or the bounded drain after exit ran out), so an
+ * ended record always carries its complete output.
+ *
+ * The fork server is asked without the lock held (a fork takes a while); a
+ * STARTING record cannot be removed, so no one frees it meanwhile.
+ */
+#define _GNU_SOURCE
+#include "engine/proc_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "engine/forkserver.h"
+#include "engine/ts.h"
+#include "server/log.h"
+#include "targets/exec_file.h"
+
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
+#endif
+
+struct engine engine = { .lock = PTHREAD_MUTEX_INITIALIZER, .epoll_fd = -1, .wake_fd = -1 };
+
+void proc_list_add(struct proc_list *l, struct proc *p)
+{
+	p->list_next = NULL;
+	p->list_prev = l->tail;
+	if (l->tail)
+		l->tail->list_next = p;
+	else
+		l->head = p;
+	l->tail = p;
+	l->count++;
+}
+
+void proc_list_del(struct proc_list *l, struct proc *p)
+{
+	if (p->list_prev) p->list_prev->list_next = p->list_next; else l->head = p->list_next;
+	if (p->list_next) p->list_next->list_prev = p->list_prev; else l->tail = p->list_prev;
+	p->list_next = p->list_prev = NULL;
+	l->count--;
+}
+
+static struct proc *find(const char *id)
+{
+	struct store_entry *e = store_find(id);
+	return e ? (struct proc *)e : NULL;   /* entry is the first member */
+}
+
+static bool ended(const struct proc *p)
+{
+	return p->state == PROC_EXITED || p->state == PROC_FAILED || p->state == PROC_LOST;
+}
+
+void proc_wake_engine(void)
+{
+	uint64_t one = 1;
+	ssize_t unused = write(engine.wake_fd, &one, sizeof one);
+	(void)unused;
+}
+
+/* ---- waiters ------------------------------------------------------------- */
+
+static void waiter_unlink(struct proc_waiter *w)
+{
+	struct proc *p = w->proc;
+	if (w->prev) w->prev->next = w->next; else p->waiters = w->next;
+	if (w->next) w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+	w->armed = false;
+}
+
+void proc_collect_waiters(struct proc *p)
+{
+	while (p->waiters) {
+		struct proc_waiter *w = p->waiters;
+		waiter_unlink(w);
+		w->fire_next = engine.to_fire;
+		engine.to_fire = w;
+	}
+}
+
+void proc_fire_collected(void)
+{
+	pthread_mutex_lock(&engine.lock);
+	struct proc_waiter *w = engine.to_fire;
+	engine.to_fire = NULL;
+	pthread_mutex_unlock(&engine.lock);
+	while (w) {
+		struct proc_waiter *next = w->fire_next;
+		w->fn(w);       /* may free w's owner: read next first */
+		w = next;
+	}
+}
+
+static void arm_waiter(struct proc *p, struct proc_waiter *w, double timeout_s,
+		       void (*fn)(struct proc_waiter *))
+{
+	w->proc = p;
+	w->fn = fn;
+	w->armed = true;
+	w->deadline_ms = timeout_s >= 0 ? ts_mono_ms() + (int64_t)(timeout_s * 1000.0 + 0.5) : 0;
+	w->prev = NULL;
+	w->next = p->waiters;
+	if (p->waiters)
+		p->waiters->prev = w;
+	p->waiters = w;
+	if (w->deadline_ms) {
+		engine.timers_dirty = true;
+		proc_wake_engine();
+	}
+}
+
+int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn)(struct proc_waiter *))
+{
+	int r;
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	if (!p)
+		r = -ENOENT;
+	else if (ended(p) && !p->lingering)
+		r = 1;
+	else {
+		arm_waiter(p, w, timeout_s, fn);
+		r = 0;
+	}
+	pthread_mutex_unlock(&engine.lock);
+	return r;
+}
+
+void proc_wait_cancel(struct proc_waiter *w)
+{
+	pthread_mutex_lock(&engine.lock);
+	if (w->armed)
+		waiter_unlink(w);
+	pthread_mutex_unlock(&engine.lock);
+}
+
+/* ---- spawning ------------------------------------------------------------ */
+
+static char **copy_strv(char **v, size_t extra_front)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	char **out = calloc(n + extra_front + 1, sizeof *out);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(out[extra_front + i] = strdup(v[i])))
+			return out;     /* caller checks the last slot it needs */
+	return out;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+void proc_free(struct proc *p)
+{
+	for (int s = 0; s < 2; s++)
+		outbuf_release(&p->out[s]);
+	free(p->name);
+	free(p->target_name);
+	free(p->args_json);
+	cJSON_Delete(p->args_sent);
+	free_strv(p->envp);
+	free_strv(p->argv);
+	free(p->error);
+	free(p->stdin_data);
+	free(p);
+}
+
+static bool is_identity(const char *entry)
+{
+	return strncmp(entry, "SPAWND_PROCESS_ID=", 18) == 0 || strncmp(entry, "SPAWND_PROCESS_NAME=", 20) == 0;
+}
+
+/* PATH (unless given) + given entries (less any identity) + identity. NULL on
+ * allocation failure. */
+static char **build_env(char **given, const char *id, const char *name)
+{
+	size_t n = 0, k = 0;
+	bool has_path = false;
+	for (; given && given[n]; n++)
+		has_path |= strncmp(given[n], "PATH=", 5) == 0;
+	char **env = calloc(n + 4, sizeof *env);
+	if (!env || !name)
+		goto fail;
+	if (!has_path && !(env[k++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin")))
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (!is_identity(given[i]) && !(env[k++] = strdup(given[i])))
+			goto fail;
+	if (asprintf(&env[k++], "SPAWND_PROCESS_ID=%s", id) < 0 || asprintf(&env[k], "SPAWND_PROCESS_NAME=%s", name) < 0) {
+		env[k] = NULL;
+		goto fail;
+	}
+	return env;
+fail:
+	free_strv(env);
+	return NULL;
+}
+
+/* Builds a record (not yet in the store). NULL on allocation failure. */
+static struct proc *new_record(const struct proc_spawn *s)
+{
+	struct proc *p = calloc(1, sizeof *p);
+	char path[4096];
+	if (!p)
+		return NULL;
+	p->entry.seq = ++engine.next_seq;
+	p->created_ms = ts_wall_ms();
+	snprintf(p->entry.id, sizeof p->entry.id, "%011" PRIx64 "%04" PRIx64,
+		 (uint64_t)p->created_ms, p->entry.seq & 0xffff);
+	engine.names_given++;
+	if (s->name)
+		p->name = strdup(s->name);
+	else if (asprintf(&p->name, "Process-%ld", engine.names_given) < 0)
+		p->name = NULL;
+	p->target = s->target;
+	p->target_name = strdup(s->target->name);
+	p->args_sent = s->args_sent ? cJSON_Duplicate(s->args_sent, 1) : cJSON_CreateArray();
+	p->args_json = s->canonical ? cJSON_PrintUnformatted(s->canonical) : strdup("{}");
+	p->daemon = s->daemon;
+	p->timeout = s->timeout > 0 ? s->timeout : s->target->timeout;
+	p->pid = 0;
+	p->pidfd = p->stdin_fd = -1;
+	p->out_fd[0] = p->out_fd[1] = -1;
+	p->exitcode = 0;
+
+	/* The worker's environment: what the caller built (never the server's),
+	 * with PATH when it has none and the worker's real identity. */
+	p->envp = build_env(s->envp, p->entry.id, p->name);
+	if (s->argv)
+		p->argv = copy_strv(s->argv, 0);
+	if (s->stdin_data)
+		p->stdin_data = strdup(s->stdin_data);
+
+	int r0 = 0, r1 = 0;
+	snprintf(path, sizeof path, "%s/%s.stdout", engine.output_dir, p->entry.id);
+	r0 = outbuf_init(&p->out[PROC_STDOUT], engine.cfg.output_mem_cap, path);
+	snprintf(path, sizeof path, "%s/%s.stderr", engine.output_dir, p->entry.id);
+	r1 = outbuf_init(&p->out[PROC_STDERR], engine.cfg.output_mem_cap, path);
+	if (!p->name || !p->target_name || !p->args_sent || !p->args_json || !p->envp || (s->argv && !p->argv) ||
+	    (s->stdin_data && !p->stdin_data) || r0 || r1) {
+		proc_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void fail_start(struct proc *p, const char *why)
+{
+	p->state = PROC_FAILED;
+	p->reason = PROC_REASON_SPAWN_ERROR;
+	p->error = strdup(why);
+	p->ended_ms = ts_wall_ms();
+	engine.total_failed++;
+	log_event(LOG_WARN, "process failed", "id=%s name=\"%s\" target=%s error=\"%s\"",
+		  p->entry.id, p->name, p->target_name, why);
+	proc_collect_waiters(p);
+}
+
+/* A slot became free: queued records take the free slots, in order, and are
+ * put on the start list (started once the lock is dropped). */
+static void release_slot(void)
+{
+	while (engine.queued.head && engine.running.count < engine.cfg.max_running) {
+		struct proc *q = engine.queued.head;
+		proc_list_del(&engine.queued, q);
+		q->state = PROC_STARTING;
+		proc_list_add(&engine.running, q);
+		q->start_next = engine.to_start;
+		engine.to_start = q;
+	}
+}
+
+/* Writes the request's stdin and closes it: at most 64 KiB into a new, empty
+ * pipe, which takes it whole without blocking. */
+static void write_stdin(struct proc *p)
+{
+	if (p->stdin_fd < 0)
+		return;
+	const char *d = p->stdin_data ? p->stdin_data : "";
+	size_t len = strlen(d);
+	while (len) {
+		ssize_t n = write(p->stdin_fd, d, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;          /* the worker closed its stdin: fine */
+		d += n;
+		len -= (size_t)n;
+	}
+	close(p->stdin_fd);
+	p->stdin_fd = -1;
+}
+
+/* Asks the fork server for p's worker. Called WITHOUT the lock, p STARTING. */
+static void start_worker(struct proc *p)
+{
+	const struct target *t = p->target;
+	struct forkserver_request rq = {
+		.key = p->entry.seq,
+		.flags = p->stdin_data ? FORKSERVER_STDIN_PIPE : 0,
+		.target = t->kind == TARGET_EXEC ? NULL : t->name,
+		.args_json = p->args_json,
+		.id = p->entry.id,
+		.name = p->name,
+		.program = p->argv ? p->argv[0] : NULL,
+		.argv = (const char *const *)p->argv,
+		.envp = (const char *const *)p->envp,
+		.rlimits = { -1, -1, -1, -1 },
+		.uid = -1, .gid = -1,
+	};
+	const struct exec_spec *x = t->exec;
+	if (x) {
+		rq.cwd = x->cwd;
+		rq.rlimits[0] = x->rlimits.cpu;
+		rq.rlimits[1] = x->rlimits.as;
+		rq.rlimits[2] = x->rlimits.nofile;
+		rq.rlimits[3] = x->rlimits.nproc;
+		if (getuid() == 0) {    /* only root may change who the worker is */
+			rq.uid = x->has_user ? (int64_t)x->uid : -1;
+			rq.gid = x->has_group ? (int64_t)x->gid : -1;
+		}
+	}
+	struct forkserver_child ch;
+	char err[256];
+	int r = forkserver_spawn(&rq, &ch, err, sizeof err);
+
+	pthread_mutex_lock(&engine.lock);
+	if (r < 0) {
+		proc_list_del(&engine.running, p);
+		fail_start(p, err);
+		release_slot();
+	} else {
+		p->pid = ch.pid;
+		p->pidfd = ch.pidfd;
+		p->stdin_fd = ch.stdin_fd;
+		write_stdin(p);
+		p->out_fd[PROC_STDOUT] = ch.stdout_fd;
+		p->out_fd[PROC_STDERR] = ch.stderr_fd;
+		p->state = PROC_RUNNING;
+		p->started_ms = ts_wall_ms();
+		engine.total_started++;
+		if (p->timeout > 0) {
+			p->timeout_deadline = ts_mono_ms() + (int64_t)(p->timeout * 1000.0);
+			engine.timers_dirty = true;
+		}
+		if (proc_loop_watch(p) < 0) {
+			/* Cannot read its output: stop it rather than lose output silently. */
+			proc_send_group(p, SIGKILL);
+		}
+		log_event(LOG_INFO, "process started", "id=%s name=\"%s\" target=%s pid=%d",
+			  p->entry.id, p->name, p->target_name, (int)p->pid);
+		if (p->pending_signal) {
+			p->sent_signal = p->pending_signal;
+			proc_send_group(p, p->pending_signal);
+		}
+		if (engine.timers_dirty)
+			proc_wake_engine();
+	}
+	pthread_mutex_unlock(&engine.lock);
+	if (r < 0) {
+		proc_start_collected();
+		proc_fire_collected();
+	}
+}
+
+/* Starts every record that release_slot() gave a slot. */
+void proc_start_collected(void)
+{
+	for (;;) {
+		pthread_mutex_lock(&engine.lock);
+		struct proc *p = engine.to_start;
+		if (p)
+			engine.to_start = p->start_next;
+		pthread_mutex_unlock(&engine.lock);
+		if (!p)
+			return;
+		start_worker(p);
+	}
+}
+
+int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
+{
+	pthread_mutex_lock(&engine.lock);
+	if (engine.shutting_down) {
+		pthread_mutex_unlock(&engine.lock);
+		return -ESHUTDOWN;
+	}
+	bool now = engine.running.count < engine.cfg.max_running;
+	if (!now && engine.queued.count >= engine.cfg.max_queued) {
+		pthread_mutex_unlock(&engine.lock);
+		return -EAGAIN;
+	}
+	struct proc *p = new_record(s);
+	if (!p) {
+		pthread_mutex_unlock(&engine.lock);
+		return -ENOMEM;
+	}
+	store_insert(&p->entry);
+	snprintf(id, PROC_ID_MAX, "%s", p->entry.id);
+	p->state = now ? PROC_STARTING : PROC_QUEUED;
+	proc_list_add(now ? &engine.running : &engine.queued, p);
+	log_event(LOG_DEBUG, "process created", "id=%s name=\"%s\" target=%s state=%s",
+		  p->entry.id, p->name, p->target_name, proc_state_name(p->state));
+	pthread_mutex_unlock(&engine.lock);
+	if (now)
+		start_worker(p);
+	return 0;
+}
+
+/* ---- ending -------------------------------------------------------------- */
+
+int proc_send_group(struct proc *p, int sig)
+{
+	if (p->pidfd >= 0) {
+		if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -errno;
+	}
+	/* No group flag (kernel < 6.9) or no pidfd: the leader is unreaped until
+	 * its exit event, which is exactly when this path is still taken, so the
+	 * group id cannot have been recycled. */
+	if (!p->leader_exited && p->pid > 0 && kill(-p->pid, sig) == 0)
+		return 0;
+	return -errno;
+}
+
+static void close_pidfd(struct proc *p)
+{
+	if (p->pidfd >= 0) {
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
+}
+
+/* Worker exited and output drained: RUNNING → EXITED. Lock held. */
+void proc_finish(struct proc *p)
+{
+	int st = p->wait_status;
+
+	for (int s = 0; s < 2; s++) {
+		proc_close_output(p, (enum proc_stream)s);
+		outbuf_seal(&p->out[s]);
+	}
+	if (p->stdin_fd >= 0) {
+		close(p->stdin_fd);
+		p->stdin_fd = -1;
+	}
+	if (WIFSIGNALED(st)) {
+		p->term_signal = WTERMSIG(st);
+		p->exitcode = -p->term_signal;
+		p->reason = p->sent_signal == p->term_signal ? p->sent_reason : PROC_REASON_SIGNAL;
+	} else {
+		p->exitcode = WEXITSTATUS(st);
+		p->reason = PROC_REASON_EXIT;
+	}
+	p->state = PROC_EXITED;
+	p->ended_ms = ts_wall_ms();
+	p->drain_deadline = p->timeout_deadline = 0;
+	proc_list_del(&engine.running, p);
+	release_slot();
+	log_event(LOG_INFO, "process ended", "id=%s name=\"%s\" pid=%d exitcode=%d reason=%s stdout_bytes=%" PRIu64
+		  " stderr_bytes=%" PRIu64, p->entry.id, p->name, (int)p->pid, p->exitcode,
+		  proc_reason_name(p->reason), p->out[0].total, p->out[1].total);
+	/* A DELETE waits for the whole group; everyone else is done now. */
+	if (p->removing && p->pidfd >= 0 && proc_send_group(p, 0) == 0) {
+		p->lingering = true;
+		proc_list_add(&engine.lingering, p);
+		engine.timers_dirty = true;
+		return;
+	}
+	close_pidfd(p);
+	proc_collect_waiters(p);
+}
+
+int proc_signal(const char *id, int sig, enum proc_reason reason)
+{
+	int r = 0;
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	if (!p)
+		r = -ENOENT;
+	else if (p->state == PROC_QUEUED && (sig == SIGTERM || sig == SIGKILL)) {
+		/* Never started: it ends as if the signal had hit it at once. */
+		proc_list_del(&engine.queued, p);
+		p->state = PROC_EXITED;
+		p->term_signal = sig;
+		p->exitcode = -sig;
+		p->reason = reason;
+		p->ended_ms = ts_wall_ms();
+		proc_collect_waiters(p);
+	} else if (p->state == PROC_STARTING) {
+		p->pending_signal = sig;
+		p->sent_reason = reason;
+	} else if (p->state != PROC_RUNNING || p->leader_exited)
+		r = -ESRCH;
+	else {
+		p->sent_signal = sig;
+		p->sent_reason = reason;
+		r = proc_send_group(p, sig);
+		if (r == -ESRCH)
+			r = 0;  /* it is exiting: its exit event is on the way */
+	}
+	pthread_mutex_unlock(&engine.lock);
+	proc_fire_collected();
+	return r;
+}
+
+int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
+		void (*fn)(struct proc_waiter *), cJSON **final)
+{
+	int r;
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	if (!p) {
+		r = -ENOENT;
+	} else if (ended(p) && !p->lingering) {
+		*final = proc_render(p, PROC_JSON_OUTPUT);
+		store_remove(&p->entry);
+		proc_collect_waiters(p);        /* other joiners see it gone */
+		for (int s = 0; s < 2; s++)
+			outbuf_unlink(&p->out[s]);
+		log_event(LOG_INFO, "process removed", "id=%s name=\"%s\"", p->entry.id, p->name);
+		/* Freed after the waiters ran: they only hold the pointer, never read it. */
+		p->list_next = NULL;
+		r = 1;
+		pthread_mutex_unlock(&engine.lock);
+		proc_fire_collected();
+		proc_free(p);
+		return r;
+	} else {
+		if (!p->removing) {
+			p->removing = true;
+			p->kill_deadline = ts_mono_ms() + (int64_t)(grace_s * 1000.0 + 0.5);
+			engine.timers_dirty = true;
+			if (p->state == PROC_QUEUED) {
+				proc_list_del(&engine.queued, p);
+				p->state = PROC_EXITED;
+				p->term_signal = SIGTERM;
+				p->exitcode = -SIGTERM;
+				p->reason = PROC_REASON_TERMINATE;
+				p->ended_ms = ts_wall_ms();
+			} else if (p->state == PROC_STARTING) {
+				p->pending_signal = SIGTERM;
+				p->sent_reason = PROC_REASON_TERMINATE;
+			} else if (!p->leader_exited) {
+				p->sent_signal = SIGTERM;
+				p->sent_reason = PROC_REASON_TERMINATE;
+				proc_send_group(p, SIGTERM);
+			}
+		}
+		if (ended(p) && !p->lingering)
+			r = 1;  /* a queued record ended right here: caller calls again */
+		else {
+			arm_waiter(p, w, -1, fn);
+			proc_wake_engine();
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&engine.lock);
+	if (r == 1 && p)
+		return proc_remove(id, grace_s, w, fn, final);
+	return r;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+cJSON *proc_get_json(const char *id, unsigned flags)
+{
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	cJSON *j = p ? proc_render(p, flags) : NULL;
+	pthread_mutex_unlock(&engine.lock);
+	return j;
+}
+
+static bool matches(const struct proc *p, const struct proc_filter *f)
+{
+	return (!f->state || strcmp(f->state, proc_state_name(p->state)) == 0) &&
+	       (!f->target || strcmp(f->target, p->target_name) == 0) &&
+	       (!f->name || strcmp(f->name, p->name) == 0);
+}
+
+cJSON *proc_list_json(const struct proc_filter *f, int *err)
+{
+	uint64_t after = UINT64_MAX;
+	if (f->after) {
+		char *end;
+		errno = 0;
+		after = strtoull(f->after, &end, 36);
+		if (errno || *end || end == f->after || !*f->after) {
+			*err = -EINVAL;
+			return NULL;
+		}
+	}
+	cJSON *out = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(out, "processes");
+	uint64_t last = 0;
+	int n = 0;
+	bool more = false;
+	pthread_mutex_lock(&engine.lock);
+	struct store_entry *e = after == UINT64_MAX ? store_newest() : store_older_than(after);
+	for (; e; e = e->older) {
+		struct proc *p = (struct proc *)e;
+		if (!matches(p, f))
+			continue;
+		if (n == f->limit) {
+			more = true;
+			break;
+		}
+		cJSON_AddItemToArray(list, proc_render(p, 0));
+		last = e->seq;
+		n++;
+	}
+	pthread_mutex_unlock(&engine.lock);
+	if (more) {
+		char cursor[24];
+		int len = 0;
+		char tmp[24];
+		/* The cursor is the last record's sequence number in base 36: opaque to
+		 * clients, stable when records are added or removed. */
+		do {
+			tmp[len++] = "0123456789abcdefghijklmnopqrstuvwxyz"[last % 36];
+			last /= 36;
+		} while (last);
+		for (int i = 0; i < len; i++)
+			cursor[i] = tmp[len - 1 - i];
+		cursor[len] = '\0';
+		cJSON_AddStringToObject(out, "next", cursor);
+	} else
+		cJSON_AddNullToObject(out, "next");
+	return out;
+}
+
+ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
+			 size_t len, uint64_t *total, bool *is_ended)
+{
+	ssize_t n;
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	if (!p)
+		n = -ENOENT;
+	else {
+		n = outbuf_read(&p->out[stream], offset, buf, len);
+		*total = p->out[stream].total;
+		*is_ended = ended(p);
+	}
+	pthread_mutex_unlock(&engine.lock);
+	return n;
+}
+
+cJSON *proc_exit_json(const char *id)
+{
+	cJSON *j = NULL;
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	if (p && ended(p)) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "event", "exit");
+		cJSON_AddStringToObject(j, "state", proc_state_name(p->state));
+		if (p->state == PROC_EXITED)
+			cJSON_AddNumberToObject(j, "exitcode", p->exitcode);
+		else
+			cJSON_AddNullToObject(j, "exitcode");
+		const char *sig = p->term_signal ? proc_signal_name(p->term_signal) : NULL;
+		if (sig)
+			cJSON_AddStringToObject(j, "signal", sig);
+		else
+			cJSON_AddNullToObject(j, "signal");
+		cJSON_AddStringToObject(j, "reason", proc_reason_name(p->reason));
+		cJSON_AddNumberToObject(j, "stdout_bytes", (double)p->out[0].total);
+		cJSON_AddNumberToObject(j, "stderr_bytes", (double)p->out[1].total);
+	}
+	pthread_mutex_unlock(&engine.lock);
+	return j;
+}
+
+void proc_stats(struct proc_stats *st)
+{
+	pthread_mutex_lock(&engine.lock);
+	st->running = engine.running.count;
+	st->queued = engine.queued.count;
+	st->total_started = engine.total_started;
+	st->total_failed = engine.total_failed;
+	pthread_mutex_unlock(&engine.lock);
+}
+
+/* ---- signals by name ----------------------------------------------------- */
+
+static const struct { int number; const char *name; } signal_names[] = {
+	{ SIGHUP, "SIGHUP" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" }, { SIGILL, "SIGILL" },
+	{ SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" }, { SIGBUS, "SIGBUS" }, { SIGFPE, "SIGFPE" },
+	{ SIGKILL, "SIGKILL" }, { SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
+	{ SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" }, { SIGSTKFLT, "SIGSTKFLT" },
+	{ SIGCHLD, "SIGCHLD" }, { SIGCONT, "SIGCONT" }, { SIGSTOP, "SIGSTOP" }, { SIGTSTP, "SIGTSTP" },
+	{ SIGTTIN, "SIGTTIN" }, { SIGTTOU, "SIGTTOU" }, { SIGURG, "SIGURG" }, { SIGXCPU, "SIGXCPU" },
+	{ SIGXFSZ, "SIGXFSZ" }, { SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" }, { SIGWINCH, "SIGWINCH" },
+	{ SIGIO, "SIGIO" }, { SIGPWR, "SIGPWR" }, { SIGSYS, "SIGSYS" },
+};
+
+const char *proc_signal_name(int sig)
+{
+	for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+		if (signal_names[i].number == sig)
+			return signal_names[i].name;
+	return NULL;
+}
+
+int proc_signal_number(const char *name)
+{
+	for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+		if (strcmp(signal_names[i].name, name) == 0 || strcmp(signal_names[i].name + 3, name) == 0)
+			return signal_names[i].number;
+	return -1;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+int proc_init(const struct proc_config *cfg)
+{
+	engine.cfg = *cfg;
+	if (engine.cfg.output_mem_cap < PROC_INLINE_OUTPUT)
+		engine.cfg.output_mem_cap = PROC_INLINE_OUTPUT;
+	if (asprintf(&engine.output_dir, "%s/output", cfg->state_dir) < 0)
+		return -ENOMEM;
+	if (mkdir(engine.output_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int r = store_init();
+	if (r < 0)
+		return r;
+	return proc_loop_start();
+}
+
+static bool all_ended(bool daemons_only)
+{
+	for (struct proc *p = engine.running.head; p; p = p->list_next)
+		if (!daemons_only || p->daemon)
+			return false;
+	return true;
+}
+
+static void signal_running(int sig, bool daemons_only)
+{
+	for (struct proc *p = engine.running.head; p; p = p->list_next)
+		if ((!daemons_only || p->daemon) && p->state == PROC_RUNNING && !p->leader_exited) {
+			p->sent_signal = sig;
+			p->sent_reason = sig == SIGKILL ? PROC_REASON_KILL : PROC_REASON_TERMINATE;
+			proc_send_group(p, sig);
+		}
+}
+
+/* Waits (polling; shutdown only) until nothing runs or the deadline. */
+static bool wait_all_ended(int64_t deadline)
+{
+	for (;;) {
+		pthread_mutex_lock(&engine.lock);
+		bool done = all_ended(false);
+		pthread_mutex_unlock(&engine.lock);
+		if (done || ts_mono_ms() >= deadline)
+			return done;
+		usleep(20 * 1000);
+	}
+}
+
+void proc_shutdown(void)
+{
+	pthread_mutex_lock(&engine.lock);
+	engine.shutting_down = true;
+	/* Queued records never start. */
+	while (engine.queued.head) {
+		struct proc *q = engine.queued.head;
+		proc_list_del(&engine.queued, q);
+		fail_start(q, "the server shut down before it started");
+	}
+	signal_running(SIGTERM, true);        /* daemon workers: terminated at once */
+	pthread_mutex_unlock(&engine.lock);
+	proc_fire_collected();
+
+	int64_t now = ts_mono_ms();
+	if (!wait_all_ended(now + engine.cfg.shutdown_ms)) {
+		pthread_mutex_lock(&engine.lock);
+		signal_running(SIGTERM, false);
+		pthread_mutex_unlock(&engine.lock);
+		if (!wait_all_ended(ts_mono_ms() + 2000)) {
+			pthread_mutex_lock(&engine.lock);
+			signal_running(SIGKILL, false);
+			pthread_mutex_unlock(&engine.lock);
+			wait_all_ended(ts_mono_ms() + 2000);
+		}
+	}
+	/* Whoever still waits (DELETE of a lingering group, joins) is answered now. */
+	pthread_mutex_lock(&engine.lock);
+	for (struct proc *p = engine.lingering.head; p; p = p->list_next)
+		proc_collect_waiters(p);
+	for (struct proc *p = engine.running.head; p; p = p->list_next)
+		proc_collect_waiters(p);
+	pthread_mutex_unlock(&engine.lock);
+	proc_fire_collected();
+	proc_loop_stop();
+}
+
+void proc_release(void)
+{
+	struct store_entry *e;
+	while ((e = store_newest())) {
+		struct proc *p = (struct proc *)e;
+		store_remove(e);
+		for (int s = 0; s < 2; s++)
+			proc_close_output(p, (enum proc_stream)s);
+		close_pidfd(p);
+		if (p->stdin_fd >= 0)
+			close(p->stdin_fd);
+		proc_free(p);
+	}
+	store_release();
+	free(engine.output_dir);
+	engine.output_dir = NULL;
+}

@@ -1,0 +1,125 @@
+/* proc — the process engine: one record per run of a target, its life from
+ * spawn to reaped-and-drained, and waiting on it. This is what the handlers call.
+ *
+ * A process moves queued → running → exited, or → failed when it could not start
+ * (see the table in proc.c). "running" lasts until the worker has exited AND its
+ * output is drained (EOF on both pipes, or a bounded drain after exit), so a
+ * record that says alive:false always has its complete output.
+ *
+ * Threads: every function here is thread-safe (one engine lock). Waiter
+ * callbacks run on the engine thread, outside the lock.
+ * Ownership: cJSON values returned belong to the caller.
+ */
+#ifndef SPAWND_PROC_H
+#define SPAWND_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+#include "targets/target.h"
+
+#define PROC_ID_MAX 32
+#define PROC_INLINE_OUTPUT (64 * 1024)    /* stdout/stderr inline in a record */
+
+enum proc_stream { PROC_STDOUT, PROC_STDERR };
+
+struct proc_config {
+	const char *state_dir;
+	size_t output_mem_cap;      /* per stream, bytes kept in memory (>= 64 KiB) */
+	int max_running;            /* then queue */
+	int max_queued;             /* then -EAGAIN (429) */
+	int drain_ms;               /* how long output is drained after the worker exits */
+	int shutdown_ms;            /* how long non-daemon workers may finish at shutdown */
+};
+
+struct proc_spawn {
+	const struct target *target;
+	const cJSON *args_sent;     /* echoed in the record (copied) */
+	const cJSON *canonical;     /* validated args (copied) */
+	const char *name;           /* NULL: Process-N */
+	bool daemon;
+	double timeout;             /* seconds, 0 = none (the target's applies) */
+	char **envp;                /* the worker's whole environment, NULL-terminated (copied) */
+	char **argv;                /* exec targets: the built argv (copied) */
+	const char *stdin_data;     /* written to the worker's stdin, then EOF (copied; <= 64 KiB) */
+};
+
+/* A waiter is embedded in its owner (an HTTP request). fn runs exactly once,
+ * on the engine thread, when the process ends (or is removed) or the deadline
+ * passes, unless proc_wait_cancel() ran first. */
+struct proc_waiter {
+	struct proc_waiter *next, *prev;        /* engine-owned */
+	struct proc *proc;                      /* engine-owned */
+	int64_t deadline_ms;                    /* monotonic; 0 = none */
+	bool armed;
+	struct proc_waiter *fire_next;
+	void (*fn)(struct proc_waiter *w);
+};
+
+/* Starts the engine (its thread included). Call after forkserver_start(). */
+int proc_init(const struct proc_config *cfg);
+/* Graceful end: terminates daemon workers, gives the others cfg->shutdown_ms,
+ * then terminates and kills what is left, wakes every waiter, stops the engine
+ * thread. New spawns get -ESHUTDOWN from the start. */
+void proc_shutdown(void);
+void proc_release(void);
+
+/* Creates a record and starts (or queues) the worker. 0 and the id, or
+ * -EAGAIN (at the limit, queue full), -ESHUTDOWN, -ENOMEM. A worker that could
+ * not be started is not an error here: its record is "failed" with the reason. */
+int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX]);
+
+enum proc_json_flags { PROC_JSON_OUTPUT = 1 << 0 };
+/* The record as API.md's Process, or NULL if there is no such id. */
+cJSON *proc_get_json(const char *id, unsigned flags);
+
+struct proc_filter {
+	const char *state, *target, *name;  /* NULL: any */
+	const char *after;                  /* cursor from a previous page, or NULL */
+	int limit;
+};
+/* {"processes": [...], "next": cursor|null}; NULL with -EINVAL in *err for a bad cursor. */
+cJSON *proc_list_json(const struct proc_filter *f, int *err);
+
+enum proc_reason { PROC_REASON_NONE, PROC_REASON_EXIT, PROC_REASON_SIGNAL, PROC_REASON_TERMINATE,
+		   PROC_REASON_KILL, PROC_REASON_TIMEOUT, PROC_REASON_SPAWN_ERROR, PROC_REASON_LOST };
+
+/* Sends sig to the worker's process group (through its pidfd). reason says
+ * why, and becomes the record's reason if that signal ends it.
+ * 0, -ENOENT (no such id), -ESRCH (not running: ended, failed or queued and
+ * dropped). A queued process that is terminated or killed never starts. */
+int proc_signal(const char *id, int sig, enum proc_reason reason);
+
+/* Waits for the end of id. Returns 1 if it has already ended (fn is not
+ * called), 0 if fn will be called, -ENOENT. timeout_s < 0: no deadline. */
+int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn)(struct proc_waiter *));
+void proc_wait_cancel(struct proc_waiter *w);
+/* True when w fired because its process ended (not on its deadline). */
+
+/* DELETE: if alive, terminate it (SIGTERM to the group, SIGKILL after grace_s)
+ * and wait, like proc_wait, until it and its group are gone; once ended,
+ * removes the record and its output and returns its final JSON (with output)
+ * in *final. Returns 1 (removed, *final set), 0 (waiting: call again from fn),
+ * -ENOENT. */
+int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
+		void (*fn)(struct proc_waiter *), cJSON **final);
+
+/* Copies up to len bytes of a stream from offset. Returns the count (0 at the
+ * current end), -ENOENT. *total gets the stream's length so far, *ended
+ * whether the process has ended (so the length is final). */
+ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
+			 size_t len, uint64_t *total, bool *ended);
+/* The exit line of an ended process (API.md "Output"), or NULL. */
+cJSON *proc_exit_json(const char *id);
+
+/* Counters for /healthz and /metrics. */
+struct proc_stats { long running, queued, total_started, total_failed; };
+void proc_stats(struct proc_stats *st);
+
+const char *proc_signal_name(int sig);   /* "SIGTERM", or NULL if unknown */
+int proc_signal_number(const char *name); /* 15 for "SIGTERM" or "TERM"; -1 if unknown */
+
+#endif

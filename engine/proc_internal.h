@@ -1,0 +1,111 @@
+/* proc_internal — the process record and the engine state shared by proc.c
+ * (lifecycle API), proc_loop.c (the engine thread: output, exits, timers) and
+ * proc_json.c (rendering). Not for use outside engine/.
+ *
+ * Everything here is guarded by engine.lock, except the fields a record gets
+ * at creation, which never change afterwards (marked "immutable").
+ */
+#ifndef SPAWND_PROC_INTERNAL_H
+#define SPAWND_PROC_INTERNAL_H
+
+#include <pthread.h>
+
+#include "engine/outbuf.h"
+#include "engine/proc.h"
+#include "engine/store.h"
+
+enum proc_state {
+	PROC_QUEUED,        /* waiting for a free slot */
+	PROC_STARTING,      /* has a slot; the fork server is being asked */
+	PROC_RUNNING,       /* started; until exited and drained */
+	PROC_EXITED,
+	PROC_FAILED,
+	PROC_LOST,
+};
+
+struct proc_watch {             /* epoll tag of one output pipe */
+	struct proc *proc;
+	enum proc_stream stream;
+};
+
+struct proc {
+	struct store_entry entry;       /* id, seq (immutable), store links */
+	/* immutable after creation */
+	char *name, *target_name, *args_json;
+	const struct target *target;
+	cJSON *args_sent;
+	char **envp, **argv;
+	char *stdin_data;               /* NULL: stdin is /dev/null */
+	bool daemon;
+	double timeout;
+	int64_t created_ms;
+	/* life */
+	enum proc_state state;
+	pid_t pid;
+	int pidfd, stdin_fd;
+	bool leader_exited;
+	int wait_status;
+	int sent_signal;                /* last signal asked for, and why */
+	enum proc_reason sent_reason;
+	int pending_signal;             /* asked for while STARTING */
+	enum proc_reason reason;
+	int exitcode, term_signal;
+	char *error;
+	int64_t started_ms, ended_ms;   /* wall clock */
+	int64_t drain_deadline, timeout_deadline, kill_deadline;   /* monotonic, 0 = none */
+	bool removing, lingering;       /* DELETE waits for the whole group */
+	/* output */
+	struct outbuf out[2];
+	int out_fd[2];
+	struct proc_watch watch[2];
+	/* who waits for the end */
+	struct proc_waiter *waiters;
+	/* engine lists: running (STARTING/RUNNING), queued, lingering */
+	struct proc *list_next, *list_prev;
+	struct proc *start_next;        /* engine.to_start */
+};
+
+struct proc_list { struct proc *head, *tail; long count; };
+
+struct engine {
+	pthread_mutex_t lock;
+	struct proc_config cfg;
+	char *output_dir;
+	int epoll_fd, wake_fd;
+	pthread_t thread;
+	bool thread_started, stopping, shutting_down;
+	struct proc_list running, queued, lingering;
+	uint64_t next_seq;
+	long names_given;
+	long total_started, total_failed;
+	int64_t next_timer;             /* monotonic ms of the earliest timer, 0 = none */
+	bool timers_dirty;
+	struct proc_waiter *to_fire;    /* collected under the lock, fired after */
+	struct proc *to_start;          /* dequeued, started after the lock is dropped */
+};
+
+extern struct engine engine;
+
+/* proc.c */
+void proc_list_add(struct proc_list *l, struct proc *p);
+void proc_list_del(struct proc_list *l, struct proc *p);
+void proc_collect_waiters(struct proc *p);        /* all of p's waiters → engine.to_fire */
+void proc_fire_collected(void);                    /* call without the lock */
+void proc_start_collected(void);                   /* call without the lock */
+void proc_finish(struct proc *p);                  /* RUNNING → EXITED (lock held) */
+int proc_send_group(struct proc *p, int sig);      /* 0 or -errno */
+void proc_free(struct proc *p);
+void proc_wake_engine(void);
+
+/* proc_loop.c */
+int proc_loop_start(void);
+void proc_loop_stop(void);
+int proc_loop_watch(struct proc *p);               /* registers the output pipes */
+void proc_close_output(struct proc *p, enum proc_stream s);
+
+/* proc_json.c */
+cJSON *proc_render(const struct proc *p, unsigned flags);
+const char *proc_state_name(enum proc_state s);
+const char *proc_reason_name(enum proc_reason r);
+
+#endif

@@ -1,0 +1,16 @@
+/* health — GET /healthz (no auth), GET /metrics (Prometheus text), and
+ * GET /openapi.yaml (the contract, compiled into the binary). */
+#ifndef SPAWND_HANDLERS_HEALTH_H
+#define SPAWND_HANDLERS_HEALTH_H
+
+#include "server/http.h"
+
+#define SPAWND_VERSION "0.1.0"
+
+/* Call once at startup, for the uptime. */
+void health_init(void);
+enum MHD_Result health_get(struct http_req *r);
+enum MHD_Result metrics_get(struct http_req *r);
+enum MHD_Result openapi_get(struct http_req *r);
+
+#endif

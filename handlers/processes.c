@@ -1,0 +1,322 @@
+/* processes — see processes.h. Handlers validate everything they are given
+ * before the engine is asked for anything, and every failure is one error
+ * reply with the field named. Waiting (join, ?wait=, DELETE) suspends the
+ * request; the engine wakes it (server/http.c). */
+#define _GNU_SOURCE
+#include "handlers/processes.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/proc.h"
+#include "server/body.h"
+#include "targets/exec_file.h"
+#include "targets/target.h"
+
+#define MAX_NAME_LEN 256
+#define MAX_STDIN (64 * 1024)           /* fits an empty pipe: written without blocking */
+#define DEFAULT_GRACE_S 5.0
+
+static enum MHD_Result not_found(struct http_req *r, const char *id)
+{
+	return http_reply_error(r, 404, "not_found", NULL, "no process with id %s", id);
+}
+
+static enum MHD_Result bad_param(struct http_req *r, const char *param, const char *what)
+{
+	cJSON *d = cJSON_CreateArray();
+	cJSON_AddItemToArray(d, http_detail(param, what));
+	return http_reply_error(r, 400, "invalid_argument", d, "query parameter %s: %s", param, what);
+}
+
+static enum MHD_Result reply_record(struct http_req *r, unsigned status, const char *id)
+{
+	cJSON *j = proc_get_json(id, PROC_JSON_OUTPUT);
+	if (!j)
+		return not_found(r, id);
+	return http_reply_json(r, status, j);
+}
+
+/* ---- create -------------------------------------------------------------- */
+
+static bool valid_name(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > MAX_NAME_LEN)
+		return false;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+static void add_detail(cJSON **details, const char *field, const char *msg)
+{
+	if (!*details)
+		*details = cJSON_CreateArray();
+	cJSON_AddItemToArray(*details, http_detail(field, msg));
+}
+
+static int resume_create(struct http_req *r)
+{
+	return reply_record(r, 201, r->id);
+}
+
+enum MHD_Result processes_create(struct http_req *r)
+{
+	static const char *const known[] = { "target", "args", "name", "daemon", "env", "stdin",
+					     "stdin_open", "timeout", NULL };
+	enum MHD_Result res;
+	double wait = 0;
+	int has_wait = http_query_seconds(r, "wait", &wait);
+	if (has_wait < 0)
+		return bad_param(r, "wait", "must be a number of seconds >= 0");
+	cJSON *body = body_json(r, &res);
+	if (!body)
+		return res;
+	if (!cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		return http_reply_error(r, 400, "invalid_argument", NULL,
+			"the request body must be a JSON object such as {\"target\": \"worker\"}");
+	}
+
+	cJSON *details = NULL;
+	body_unknown_keys(body, known, &details);
+	const cJSON *target_j = cJSON_GetObjectItemCaseSensitive(body, "target");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(body, "args");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
+	const cJSON *daemon = cJSON_GetObjectItemCaseSensitive(body, "daemon");
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(body, "env");
+	const cJSON *stdin_j = cJSON_GetObjectItemCaseSensitive(body, "stdin");
+	const cJSON *stdin_open = cJSON_GetObjectItemCaseSensitive(body, "stdin_open");
+	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(body, "timeout");
+
+	if (!cJSON_IsString(target_j))
+		add_detail(&details, "target", "required: the name of a registered target (see GET /targets)");
+	if (name && !cJSON_IsNull(name) && !(cJSON_IsString(name) && valid_name(name->valuestring)))
+		add_detail(&details, "name", "must be a string of 1 to 256 printable characters");
+	if (daemon && !cJSON_IsNull(daemon) && !cJSON_IsBool(daemon))
+		add_detail(&details, "daemon", "must be true or false");
+	if (timeout && !cJSON_IsNull(timeout) && !(cJSON_IsNumber(timeout) && timeout->valuedouble >= 0))
+		add_detail(&details, "timeout", "must be a number of seconds >= 0, or null");
+	if (env && !cJSON_IsNull(env) && !cJSON_IsObject(env))
+		add_detail(&details, "env", "must be an object of string values");
+	if (stdin_j && !cJSON_IsNull(stdin_j) &&
+	    !(cJSON_IsString(stdin_j) && strlen(stdin_j->valuestring) <= MAX_STDIN))
+		add_detail(&details, "stdin", "must be a string of at most 65536 bytes");
+	if (stdin_open && !cJSON_IsNull(stdin_open) && !cJSON_IsBool(stdin_open))
+		add_detail(&details, "stdin_open", "must be true or false");
+	if (cJSON_IsTrue(stdin_open))
+		add_detail(&details, "stdin_open", "keeping stdin open is not supported by this server yet");
+	if (details) {
+		cJSON_Delete(body);
+		return http_reply_error(r, 400, "invalid_argument", details, "the request has invalid fields");
+	}
+
+	const struct target *t = target_find(target_j->valuestring);
+	if (!t) {
+		res = http_reply_error(r, 404, "not_found", NULL, "no target named \"%.128s\" (see GET /targets)",
+				       target_j->valuestring);
+		cJSON_Delete(body);
+		return res;
+	}
+	cJSON *canonical = NULL;
+	if (target_validate(t, cJSON_IsNull(args) ? NULL : args, &canonical, &details) < 0) {
+		cJSON_Delete(body);
+		return http_reply_error(r, 400, "invalid_argument", details, "invalid arguments for target %s", t->name);
+	}
+	/* The worker's identity is filled in by the engine; placeholders here. */
+	struct target_ctx ctx = { .id = "", .name = "" };
+	char **envp = NULL, **argv = NULL;
+	if (target_build_env(t, cJSON_IsObject(env) ? env : NULL, &ctx, &envp, &details) < 0) {
+		cJSON_Delete(canonical);
+		cJSON_Delete(body);
+		if (!details)
+			return http_reply_error(r, 500, "internal", NULL, "out of memory");
+		return http_reply_error(r, 400, "invalid_argument", details, "environment not allowed by target %s", t->name);
+	}
+	if (t->kind == TARGET_EXEC && target_build_argv(t, canonical, &argv) < 0) {
+		target_free_argv(envp);
+		cJSON_Delete(canonical);
+		cJSON_Delete(body);
+		return http_reply_error(r, 500, "internal", NULL, "could not build the command line of %s", t->name);
+	}
+
+	struct proc_spawn s = {
+		.target = t,
+		.args_sent = args && !cJSON_IsNull(args) ? args : NULL,
+		.canonical = canonical,
+		.name = cJSON_IsString(name) ? name->valuestring : NULL,
+		.daemon = cJSON_IsTrue(daemon),
+		.timeout = cJSON_IsNumber(timeout) ? timeout->valuedouble : 0,
+		.stdin_data = cJSON_IsString(stdin_j) ? stdin_j->valuestring : NULL,
+		.envp = envp,
+		.argv = argv,
+	};
+	char id[PROC_ID_MAX];
+	int rc = proc_spawn(&s, id);
+	target_free_argv(envp);
+	target_free_argv(argv);
+	cJSON_Delete(canonical);
+	cJSON_Delete(body);
+	if (rc == -EAGAIN) {
+		http_set_header(r, "Retry-After", "1");
+		return http_reply_error(r, 429, "too_many_processes", NULL,
+			"the server runs as many processes as it may and its queue is full: retry later");
+	}
+	if (rc == -ESHUTDOWN)
+		return http_reply_error(r, 503, "shutting_down", NULL, "the server is shutting down");
+	if (rc < 0)
+		return http_reply_error(r, 500, "internal", NULL, "could not create the process: %s", strerror(-rc));
+
+	char location[64];
+	snprintf(location, sizeof location, "/processes/%s", id);
+	http_set_header(r, "Location", location);
+	snprintf(r->id, sizeof r->id, "%s", id);
+	if (has_wait > 0 && proc_wait(id, wait, &r->waiter, http_wake_waiter) == 0)
+		return http_suspend(r, resume_create);
+	return reply_record(r, 201, id);
+}
+
+/* ---- read ---------------------------------------------------------------- */
+
+enum MHD_Result processes_get(struct http_req *r)
+{
+	return reply_record(r, 200, r->params[0]);
+}
+
+enum MHD_Result processes_list(struct http_req *r)
+{
+	static const char *const states[] = { "queued", "running", "exited", "failed", "lost", NULL };
+	struct proc_filter f = {
+		.state = http_query(r, "state"),
+		.target = http_query(r, "target"),
+		.name = http_query(r, "name"),
+		.after = http_query(r, "after"),
+		.limit = 100,
+	};
+	const char *limit = http_query(r, "limit");
+	if (limit) {
+		char *end;
+		long n = strtol(limit, &end, 10);
+		if (!*limit || *end || n < 1 || n > 1000)
+			return bad_param(r, "limit", "must be an integer from 1 to 1000");
+		f.limit = (int)n;
+	}
+	if (f.state) {
+		bool ok = false;
+		for (const char *const *s = states; *s && !ok; s++)
+			ok = strcmp(*s, f.state) == 0;
+		if (!ok)
+			return bad_param(r, "state", "must be one of queued, running, exited, failed, lost");
+	}
+	int err = 0;
+	cJSON *list = proc_list_json(&f, &err);
+	if (!list)
+		return bad_param(r, "after", "is not a cursor this server gave out (use the \"next\" of a previous page)");
+	return http_reply_json(r, 200, list);
+}
+
+/* ---- join ---------------------------------------------------------------- */
+
+static int resume_join(struct http_req *r)
+{
+	return reply_record(r, 200, r->id);
+}
+
+enum MHD_Result processes_join(struct http_req *r)
+{
+	double timeout = -1;
+	if (http_query_seconds(r, "timeout", &timeout) < 0)
+		return bad_param(r, "timeout", "must be a number of seconds >= 0");
+	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
+	int rc = proc_wait(r->id, timeout, &r->waiter, http_wake_waiter);
+	if (rc == -ENOENT)
+		return not_found(r, r->id);
+	if (rc == 0)
+		return http_suspend(r, resume_join);
+	return reply_record(r, 200, r->id);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static enum MHD_Result send_signal(struct http_req *r, int sig, enum proc_reason reason, bool ended_is_conflict)
+{
+	const char *id = r->params[0];
+	int rc = proc_signal(id, sig, reason);
+	if (rc == -ENOENT)
+		return not_found(r, id);
+	if (rc == -ESRCH) {
+		if (ended_is_conflict)
+			return http_reply_error(r, 409, "not_running", NULL, "process %s is not running", id);
+		return reply_record(r, 200, id);        /* like multiprocessing: a no-op */
+	}
+	if (rc < 0)
+		return http_reply_error(r, 500, "internal", NULL, "could not signal process %s: %s", id, strerror(-rc));
+	return reply_record(r, 202, id);
+}
+
+enum MHD_Result processes_terminate(struct http_req *r)
+{
+	return send_signal(r, SIGTERM, PROC_REASON_TERMINATE, false);
+}
+
+enum MHD_Result processes_kill(struct http_req *r)
+{
+	return send_signal(r, SIGKILL, PROC_REASON_KILL, false);
+}
+
+enum MHD_Result processes_signal(struct http_req *r)
+{
+	static const char *const known[] = { "signal", NULL };
+	enum MHD_Result res;
+	cJSON *body = body_json(r, &res), *details = NULL;
+	if (!body)
+		return res;
+	if (!cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		return http_reply_error(r, 400, "invalid_argument", NULL,
+					"the request body must be a JSON object such as {\"signal\": \"SIGUSR1\"}");
+	}
+	body_unknown_keys(body, known, &details);
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "signal");
+	int sig = -1;
+	if (cJSON_IsString(s))
+		sig = proc_signal_number(s->valuestring);
+	else if (cJSON_IsNumber(s) && s->valuedouble == floor(s->valuedouble) && s->valuedouble >= 1 &&
+		 s->valuedouble <= 31)
+		sig = (int)s->valuedouble;
+	if (sig < 0)
+		add_detail(&details, "signal", "must be a signal name such as \"SIGUSR1\" or a number from 1 to 31");
+	cJSON_Delete(body);
+	if (details)
+		return http_reply_error(r, 400, "invalid_argument", details, "invalid signal request");
+	return send_signal(r, sig, PROC_REASON_SIGNAL, true);
+}
+
+/* ---- delete -------------------------------------------------------------- */
+
+static int resume_delete(struct http_req *r)
+{
+	cJSON *final = NULL;
+	int rc = proc_remove(r->id, r->number, &r->waiter, http_wake_waiter, &final);
+	if (rc == -ENOENT)
+		return not_found(r, r->id);
+	if (rc == 0)
+		return http_suspend(r, resume_delete);
+	return http_reply_json(r, 200, final);
+}
+
+enum MHD_Result processes_delete(struct http_req *r)
+{
+	double grace = DEFAULT_GRACE_S;
+	if (http_query_seconds(r, "grace", &grace) < 0)
+		return bad_param(r, "grace", "must be a number of seconds >= 0");
+	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
+	r->number = grace;
+	return (enum MHD_Result)resume_delete(r);
+}

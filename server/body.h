@@ -1,0 +1,18 @@
+/* body — a request's JSON body, strictly: the media type (application/json,
+ * curl's default form type, or none), framing (411 when a body is required but
+ * unframed), valid JSON with nothing after it, no duplicate keys, finite
+ * numbers, bounded depth. On any failure it replies with the error itself. */
+#ifndef SPAWND_BODY_H
+#define SPAWND_BODY_H
+
+#include "server/http.h"
+
+/* Returns the parsed body (caller frees) or NULL after replying; *res gets
+ * the result to return from the handler in that case. */
+cJSON *body_json(struct http_req *r, enum MHD_Result *res);
+
+/* Adds one details entry for each key of obj not in allowed (NULL
+ * terminated) to *details (created on demand). */
+void body_unknown_keys(const cJSON *obj, const char *const *allowed, cJSON **details);
+
+#endif

@@ -1,0 +1,393 @@
+/* http — see http.h.
+ *
+ * libmicrohttpd runs a small pool of threads on epoll. A request that must
+ * wait (join, ?wait=, DELETE) is suspended with MHD_suspend_connection()
+ * instead of blocking its thread; the engine wakes it with http_wake(), which
+ * resumes the connection, and libmicrohttpd calls the access handler again,
+ * where r->resume replies.
+ *
+ * The suspend/wake race: a wake may come from the engine thread before the
+ * handler has suspended. r->lock orders the two: a wake that comes first only
+ * marks r->woken, and http_suspend() then runs the continuation at once
+ * instead of suspending.
+ */
+#define _GNU_SOURCE
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/log.h"
+#include "server/router.h"
+
+#define MAX_PENDING_HEADERS 4
+
+static struct MHD_Daemon *daemon_handle;
+static struct http_config config;
+static char url_buf[300];
+
+/* Headers to add to a request's reply; kept beside the request. */
+struct pending_headers {
+	int n;
+	char *name[MAX_PENDING_HEADERS], *value[MAX_PENDING_HEADERS];
+};
+
+struct http_req_full {
+	struct http_req r;
+	struct pending_headers headers;
+	bool body_too_large;
+};
+
+static int64_t now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+void http_set_header(struct http_req *r, const char *name, const char *value)
+{
+	struct pending_headers *h = &((struct http_req_full *)r)->headers;
+	if (h->n == MAX_PENDING_HEADERS)
+		return;
+	h->name[h->n] = strdup(name);
+	h->value[h->n] = strdup(value);
+	h->n++;
+}
+
+enum MHD_Result http_reply_response(struct http_req *r, unsigned status, struct MHD_Response *resp)
+{
+	struct pending_headers *h = &((struct http_req_full *)r)->headers;
+	if (!resp)
+		return MHD_NO;
+	for (int i = 0; i < h->n; i++)
+		if (h->name[i] && h->value[i])
+			MHD_add_response_header(resp, h->name[i], h->value[i]);
+	enum MHD_Result res = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	r->status = status;
+	r->replied = true;
+	return res;
+}
+
+enum MHD_Result http_reply_buffer(struct http_req *r, unsigned status, const char *content_type,
+				  const void *data, size_t len, bool copy)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)data,
+		copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		if (!copy)
+			free((void *)(uintptr_t)data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	return http_reply_response(r, status, resp);
+}
+
+enum MHD_Result http_reply_json(struct http_req *r, unsigned status, cJSON *body)
+{
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	cJSON_Delete(body);
+	if (!text)
+		return http_reply_buffer(r, 500, "application/json",
+			"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n", 57, true);
+	size_t len = strlen(text);
+	char *withnl = realloc(text, len + 2);
+	if (!withnl) {
+		free(text);
+		return MHD_NO;
+	}
+	withnl[len] = '\n';
+	withnl[len + 1] = '\0';
+	return http_reply_buffer(r, status, "application/json", withnl, len + 1, false);
+}
+
+cJSON *http_detail(const char *field, const char *message)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "field", field);
+	cJSON_AddStringToObject(d, "message", message);
+	return d;
+}
+
+enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char *code, cJSON *details,
+				 const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	cJSON *body = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(body, "error");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", message);
+	if (details)
+		cJSON_AddItemToObject(e, "details", details);
+	return http_reply_json(r, status, body);
+}
+
+/* ---- request data -------------------------------------------------------- */
+
+const char *http_query(struct http_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int http_query_seconds(struct http_req *r, const char *key, double *out)
+{
+	const char *v = http_query(r, key);
+	char *end;
+	if (!v)
+		return 0;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (!*v || *end || errno || !isfinite(d) || d < 0 || d > 1e9)
+		return -EINVAL;
+	*out = d;
+	return 1;
+}
+
+/* ---- suspension ---------------------------------------------------------- */
+
+enum MHD_Result http_suspend(struct http_req *r, int (*resume)(struct http_req *r))
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->woken) {
+		r->woken = false;
+		pthread_mutex_unlock(&r->lock);
+		return (enum MHD_Result)resume(r);
+	}
+	r->resume = resume;
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_unlock(&r->lock);
+	return MHD_YES;
+}
+
+void http_wake(struct http_req *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+	} else
+		r->woken = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void http_wake_waiter(struct proc_waiter *w)
+{
+	/* The waiter is a member of its request. */
+	struct http_req *r = (struct http_req *)((char *)w - offsetof(struct http_req, waiter));
+	http_wake(r);
+}
+
+/* ---- libmicrohttpd callbacks --------------------------------------------- */
+
+static bool method_has_body(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct http_req_full *f = *con_cls;
+	if (!f) {
+		f = calloc(1, sizeof *f);
+		if (!f)
+			return MHD_NO;
+		pthread_mutex_init(&f->r.lock, NULL);
+		f->r.conn = conn;
+		f->r.method = method;
+		f->r.path = url;
+		f->r.start_us = now_us();
+		*con_cls = f;
+		/* Framing, before any body byte is read. */
+		const char *cl = http_header(&f->r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && method_has_body(method)) {
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (!errno && !*end && n > config.max_body)
+				return http_reply_error(&f->r, 413, "payload_too_large", NULL,
+					"request body of %llu bytes exceeds the limit of %zu bytes", n, config.max_body);
+		}
+		return MHD_YES;
+	}
+	struct http_req *r = &f->r;
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (r->replied || f->body_too_large)
+			return MHD_YES;
+		if (r->body_len + n > config.max_body) {
+			f->body_too_large = true;
+			return MHD_YES;
+		}
+		char *b = realloc(r->body, r->body_len + n + 1);
+		if (!b)
+			return MHD_NO;
+		memcpy(b + r->body_len, upload_data, n);
+		r->body = b;
+		r->body_len += n;
+		r->body[r->body_len] = '\0';
+		return MHD_YES;
+	}
+	if (r->replied)
+		return MHD_YES;
+	if (f->body_too_large)
+		return http_reply_error(r, 413, "payload_too_large", NULL,
+			"request body exceeds the limit of %zu bytes", config.max_body);
+	if (r->resume) {
+		int (*resume)(struct http_req *) = r->resume;
+		r->resume = NULL;
+		return (enum MHD_Result)resume(r);
+	}
+	return router_dispatch(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_req_full *f = *con_cls;
+	if (!f)
+		return;
+	struct http_req *r = &f->r;
+	proc_wait_cancel(&r->waiter);
+	if (log_enabled(LOG_INFO) || r->status >= 500)
+		log_event(r->status >= 500 ? LOG_ERROR : LOG_INFO, "request",
+			  "method=%s path=\"%s\" status=%u ms=%.3f%s", r->method, r->path, r->status,
+			  (double)(now_us() - r->start_us) / 1000.0,
+			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+	for (int i = 0; i < f->headers.n; i++) {
+		free(f->headers.name[i]);
+		free(f->headers.value[i]);
+	}
+	free(r->body);
+	pthread_mutex_destroy(&r->lock);
+	free(f);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	for (char *c = msg; *c; c++)
+		if (*c == '"')
+			*c = '\'';
+	log_event(LOG_DEBUG, "libmicrohttpd", "detail=\"%s\"", msg);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static int bind_listen(const char *listen_addr, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(listen_addr, ':');
+	if (!colon || colon == listen_addr || !colon[1] || (size_t)(colon - listen_addr) >= sizeof host) {
+		snprintf(err, errlen, "--listen %s: expected HOST:PORT, e.g. 127.0.0.1:8080", listen_addr);
+		return -EINVAL;
+	}
+	memcpy(host, listen_addr, (size_t)(colon - listen_addr));
+	host[colon - listen_addr] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {          /* [::1]:8080 */
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res;
+	int g = getaddrinfo(host, colon + 1, &hints, &res);
+	if (g) {
+		snprintf(err, errlen, "--listen %s: %s", listen_addr, gai_strerror(g));
+		return -EINVAL;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "--listen %s: %s", listen_addr, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -e;
+	}
+	freeaddrinfo(res);
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char addr[INET6_ADDRSTRLEN];
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+		snprintf(url_buf, sizeof url_buf, "http://[%s]:%u", addr, ntohs(a->sin6_port));
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
+		snprintf(url_buf, sizeof url_buf, "http://%s:%u", addr, ntohs(a->sin_port));
+	}
+	return fd;
+}
+
+int http_start(const struct http_config *cfg, const char **url, char *err, size_t errlen)
+{
+	config = *cfg;
+	int fd = bind_listen(cfg->listen, err, errlen);
+	if (fd < 0)
+		return fd;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	daemon_handle = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!daemon_handle) {
+		snprintf(err, errlen, "libmicrohttpd could not start on %s", cfg->listen);
+		close(fd);
+		return -EIO;
+	}
+	*url = url_buf;
+	return 0;
+}
+
+void http_quiesce(void)
+{
+	if (daemon_handle) {
+		MHD_socket s = MHD_quiesce_daemon(daemon_handle);
+		if (s != MHD_INVALID_SOCKET)
+			close(s);
+	}
+}
+
+void http_stop(void)
+{
+	if (daemon_handle) {
+		MHD_stop_daemon(daemon_handle);
+		daemon_handle = NULL;
+	}
+}

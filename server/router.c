@@ -1,0 +1,100 @@
+#include "server/router.h"
+
+#include <string.h>
+
+#include "handlers/health.h"
+#include "handlers/output.h"
+#include "handlers/processes.h"
+#include "handlers/targets.h"
+
+#define MAX_PARAM_LEN 128
+
+struct route {
+	const char *method;
+	const char *pattern;
+	enum MHD_Result (*handler)(struct http_req *r);
+};
+
+static const struct route routes[] = {
+	{ "POST",   "/processes",                  processes_create },
+	{ "GET",    "/processes",                  processes_list },
+	{ "GET",    "/processes/{id}",             processes_get },
+	{ "DELETE", "/processes/{id}",             processes_delete },
+	{ "POST",   "/processes/{id}/join",        processes_join },
+	{ "POST",   "/processes/{id}/terminate",   processes_terminate },
+	{ "POST",   "/processes/{id}/kill",        processes_kill },
+	{ "POST",   "/processes/{id}/signal",      processes_signal },
+	{ "GET",    "/processes/{id}/output",      output_get },
+	{ "GET",    "/targets",                    targets_list },
+	{ "GET",    "/targets/{name}",             targets_get },
+	{ "GET",    "/healthz",                    health_get },
+	{ "GET",    "/metrics",                    metrics_get },
+	{ "GET",    "/openapi.yaml",               openapi_get },
+};
+
+static bool param_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > MAX_PARAM_LEN || (len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* Matches path against pattern; on success stores parameters (pointing into
+ * storage, NUL-terminated) in r->params. */
+static bool match(const char *pattern, const char *path, struct http_req *r, char storage[][MAX_PARAM_LEN + 1])
+{
+	int nparams = 0;
+	while (*pattern && *path) {
+		if (*pattern != '/' || *path != '/')
+			return false;
+		pattern++;
+		path++;
+		size_t plen = strcspn(pattern, "/"), slen = strcspn(path, "/");
+		if (pattern[0] == '{') {
+			if (!param_ok(path, slen) || nparams == HTTP_MAX_PARAMS)
+				return false;
+			memcpy(storage[nparams], path, slen);
+			storage[nparams][slen] = '\0';
+			r->params[nparams] = storage[nparams];
+			nparams++;
+		} else if (plen != slen || memcmp(pattern, path, plen) != 0)
+			return false;
+		pattern += plen;
+		path += slen;
+	}
+	return !*pattern && !*path;
+}
+
+enum MHD_Result router_dispatch(struct http_req *r)
+{
+	static __thread char storage[HTTP_MAX_PARAMS][MAX_PARAM_LEN + 1];
+	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+	char allow[128] = "";
+	bool path_known = false;
+
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		if (!match(routes[i].pattern, r->path, r, storage))
+			continue;
+		if (strcmp(routes[i].method, method) == 0)
+			return routes[i].handler(r);
+		path_known = true;
+		if (allow[0])
+			strcat(allow, ", ");
+		strcat(allow, routes[i].method);
+		if (strcmp(routes[i].method, "GET") == 0)
+			strcat(allow, ", HEAD");
+	}
+	if (path_known) {
+		http_set_header(r, "Allow", allow);
+		return http_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s (allowed: %s)",
+					r->method, r->path, allow);
+	}
+	return http_reply_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
+}

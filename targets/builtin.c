@@ -1,0 +1,217 @@
+/* builtin — the builtin targets: one static const table of {name, description,
+ * argument spec, function}.
+ *
+ * Each function runs in a fresh single-threaded worker whose fds 0-2 are the
+ * captured pipes, gets the canonical arguments built by target_validate() (so
+ * every value it reads has already been type- and range-checked), writes with
+ * write(2) and returns the exit code. A write error (the reader went away) ends
+ * the function with exit code 1 rather than a partial silent success.
+ */
+#include "targets/builtin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Writes all of buf, retrying short writes and EINTR. 0 or -errno. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_str(int fd, const char *s)
+{
+	return write_all(fd, s, strlen(s));
+}
+
+static int run_worker(const cJSON *args, const struct target_ctx *ctx)
+{
+	const cJSON *num = cJSON_GetObjectItemCaseSensitive(args, "num");
+	char line[64];
+
+	if (cJSON_IsNumber(num))
+		snprintf(line, sizeof line, "Worker: %lld\n", target_arg_int(args, "num", 0));
+	else
+		snprintf(line, sizeof line, "Worker\n");
+	return write_str(STDOUT_FILENO, line) == 0 ? 0 : 1;
+}
+
+static int run_sleep(const cJSON *args, const struct target_ctx *ctx)
+{
+	double seconds = target_arg_number(args, "seconds", 0);
+	struct timespec left;
+
+	left.tv_sec = (time_t)seconds;
+	left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
+	if (left.tv_nsec >= 1000000000L)
+		left.tv_nsec = 999999999L;
+	while (nanosleep(&left, &left) != 0) {
+		if (errno != EINTR)
+			return 1;
+	}
+	return 0;
+}
+
+static int run_exit(const cJSON *args, const struct target_ctx *ctx)
+{
+	return (int)target_arg_int(args, "code", 0);
+}
+
+static int run_echo(const cJSON *args, const struct target_ctx *ctx)
+{
+	const cJSON *words = cJSON_GetObjectItemCaseSensitive(args, "words");
+	const cJSON *word;
+	size_t len = 1, used = 0;
+	char *line;
+	int rc;
+
+	cJSON_ArrayForEach(word, words)
+		len += strlen(cJSON_GetStringValue(word) ? word->valuestring : "") + 1;
+	line = malloc(len);
+	if (!line)
+		return 1;
+	cJSON_ArrayForEach(word, words) {
+		const char *s = cJSON_GetStringValue(word) ? word->valuestring : "";
+		size_t n = strlen(s);
+		if (word != words->child)
+			line[used++] = ' ';
+		memcpy(line + used, s, n);
+		used += n;
+	}
+	line[used++] = '\n';
+	rc = write_all(STDOUT_FILENO, line, used);
+	free(line);
+	return rc == 0 ? 0 : 1;
+}
+
+static int run_cat(const cJSON *args, const struct target_ctx *ctx)
+{
+	static char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
+			return 1;
+	}
+}
+
+/* Byte i of the output is '0' + i % 10. The buffer holds the pattern with 10
+ * bytes to spare, so a chunk can start at any phase and still be a multiple of
+ * the period long. */
+#define BURST_CHUNK 65530
+static int run_burst(const cJSON *args, const struct target_ctx *ctx)
+{
+	static char pattern[BURST_CHUNK + 10];
+	long long total = target_arg_int(args, "bytes", 0);
+	const char *stream = target_arg_string(args, "stream", "stdout");
+	int fd = strcmp(stream, "stderr") == 0 ? STDERR_FILENO : STDOUT_FILENO;
+	unsigned long long done = 0;
+
+	for (size_t i = 0; i < sizeof pattern; i++)
+		pattern[i] = (char)('0' + i % 10);
+	while (done < (unsigned long long)total) {
+		unsigned long long left = (unsigned long long)total - done;
+		size_t want = left < BURST_CHUNK ? (size_t)left : BURST_CHUNK;
+		ssize_t n = write(fd, pattern + done % 10, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		done += (unsigned long long)n;
+	}
+	return 0;
+}
+
+static int run_whoami(const cJSON *args, const struct target_ctx *ctx)
+{
+	cJSON *obj = cJSON_CreateObject();
+	char *text;
+	int rc = 1;
+
+	if (!obj)
+		return 1;
+	if (ctx && ctx->id)
+		cJSON_AddStringToObject(obj, "id", ctx->id);
+	else
+		cJSON_AddNullToObject(obj, "id");
+	if (ctx && ctx->name)
+		cJSON_AddStringToObject(obj, "name", ctx->name);
+	else
+		cJSON_AddNullToObject(obj, "name");
+	cJSON_AddNumberToObject(obj, "pid", (double)getpid());
+	text = cJSON_PrintUnformatted(obj);
+	if (text && write_str(STDOUT_FILENO, text) == 0 && write_str(STDOUT_FILENO, "\n") == 0)
+		rc = 0;
+	cJSON_free(text);
+	cJSON_Delete(obj);
+	return rc;
+}
+
+static const struct arg_spec worker_args[] = {
+	{ .name = "num", .type = ARG_INTEGER },
+};
+static const struct arg_spec sleep_args[] = {
+	{ .name = "seconds", .type = ARG_NUMBER, .required = true,
+	  .has_min = true, .min = 0, .has_max = true, .max = 1e6 },
+};
+static const struct arg_spec exit_args[] = {
+	{ .name = "code", .type = ARG_INTEGER, .required = true,
+	  .has_min = true, .min = 0, .has_max = true, .max = 255 },
+};
+static const struct arg_spec echo_args[] = {
+	{ .name = "words", .type = ARG_STRING, .variadic = true, .max_length = 65536 },
+};
+static const char *const burst_streams[] = { "stdout", "stderr", NULL };
+static const struct arg_spec burst_args[] = {
+	{ .name = "bytes", .type = ARG_INTEGER, .required = true,
+	  .has_min = true, .min = 0, .has_max = true, .max = 1099511627776.0 /* 2^40 */ },
+	{ .name = "stream", .type = ARG_STRING, .enum_values = burst_streams },
+};
+
+#define ARGS(a) .args = (a), .nargs = sizeof(a) / sizeof((a)[0])
+
+static const struct target builtins[] = {
+	{ .name = "worker", .kind = TARGET_BUILTIN, .fn = run_worker, ARGS(worker_args),
+	  .description = "Prints \"Worker\", or \"Worker: <num>\" when num is given, and exits 0." },
+	{ .name = "sleep", .kind = TARGET_BUILTIN, .fn = run_sleep, ARGS(sleep_args),
+	  .description = "Sleeps for the given number of seconds, then exits 0." },
+	{ .name = "exit", .kind = TARGET_BUILTIN, .fn = run_exit, ARGS(exit_args),
+	  .description = "Exits at once with the given exit code." },
+	{ .name = "echo", .kind = TARGET_BUILTIN, .fn = run_echo, ARGS(echo_args),
+	  .description = "Prints its words joined by one space and a newline." },
+	{ .name = "cat", .kind = TARGET_BUILTIN, .fn = run_cat,
+	  .description = "Copies its standard input to its standard output until end of file." },
+	{ .name = "burst", .kind = TARGET_BUILTIN, .fn = run_burst, ARGS(burst_args),
+	  .description = "Writes the given number of bytes ('0' + i % 10 for byte i) to stdout or stderr as fast as it can." },
+	{ .name = "whoami", .kind = TARGET_BUILTIN, .fn = run_whoami,
+	  .description = "Prints one JSON line with its process id, name and pid (current_process)." },
+};
+
+const struct target *builtin_targets(size_t *count)
+{
+	*count = sizeof builtins / sizeof builtins[0];
+	return builtins;
+}

@@ -44,7 +44,7 @@ deps:
 
 ifeq ($(SANITIZE),)
 spawnd: $(BUILD)/spawnd
-	cp $< $@
+	cp --remove-destination $< $@
 else
 spawnd: $(BUILD)/spawnd
 endif

@@ -166,7 +166,9 @@ static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int
 		      int report_fd)
 {
 	static const int resources[FORKSERVER_RLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	/* The kernel's sigaction: glibc's refuses the signals it reserves (32, 33),
+	 * and those too must not reach the worker ignored. */
+	struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
 	sigset_t none;
 
 	setsid();
@@ -181,7 +183,8 @@ static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int
 	}
 	syscall(SYS_close_range, report_fd >= 0 ? 4U : 3U, ~0U, 0U);
 	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 

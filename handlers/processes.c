@@ -61,6 +61,18 @@ static void add_detail(cJSON **details, const char *field, const char *msg)
 	cJSON_AddItemToArray(*details, http_detail(field, msg));
 }
 
+/* Appends the entries of more (consumed) to details (created on demand). */
+static cJSON *merge_details(cJSON *details, cJSON *more)
+{
+	if (!details)
+		return more;
+	cJSON *e;
+	while (more && (e = cJSON_DetachItemFromArray(more, 0)))
+		cJSON_AddItemToArray(details, e);
+	cJSON_Delete(more);
+	return details;
+}
+
 static int resume_create(struct http_req *r)
 {
 	return reply_record(r, 201, r->id);
@@ -112,32 +124,36 @@ enum MHD_Result processes_create(struct http_req *r)
 		add_detail(&details, "stdin_open", "must be true or false");
 	if (cJSON_IsTrue(stdin_open))
 		add_detail(&details, "stdin_open", "keeping stdin open is not supported by this server yet");
-	if (details) {
-		cJSON_Delete(body);
-		return http_reply_error(r, 400, "invalid_argument", details, "the request has invalid fields");
-	}
-
-	const struct target *t = target_find(target_j->valuestring);
-	if (!t) {
+	/* An unknown target is a missing resource; everything else wrong with the
+	 * request is reported at once, one details entry per field. */
+	const struct target *t = cJSON_IsString(target_j) ? target_find(target_j->valuestring) : NULL;
+	if (cJSON_IsString(target_j) && !t) {
 		res = http_reply_error(r, 404, "not_found", NULL, "no target named \"%.128s\" (see GET /targets)",
 				       target_j->valuestring);
+		cJSON_Delete(details);
 		cJSON_Delete(body);
 		return res;
 	}
-	cJSON *canonical = NULL;
-	if (target_validate(t, cJSON_IsNull(args) ? NULL : args, &canonical, &details) < 0) {
-		cJSON_Delete(body);
-		return http_reply_error(r, 400, "invalid_argument", details, "invalid arguments for target %s", t->name);
-	}
-	/* The worker's identity is filled in by the engine; placeholders here. */
-	struct target_ctx ctx = { .id = "", .name = "" };
+	cJSON *canonical = NULL, *arg_details = NULL, *env_details = NULL;
 	char **envp = NULL, **argv = NULL;
-	if (target_build_env(t, cJSON_IsObject(env) ? env : NULL, &ctx, &envp, &details) < 0) {
+	/* The worker's identity is filled in by the engine. */
+	struct target_ctx ctx = { .id = "", .name = "" };
+	if (t && target_validate(t, cJSON_IsNull(args) ? NULL : args, &canonical, &arg_details) < 0)
+		details = merge_details(details, arg_details);
+	if (t && target_build_env(t, cJSON_IsObject(env) ? env : NULL, &ctx, &envp, &env_details) < 0) {
+		if (!env_details) {
+			cJSON_Delete(details);
+			cJSON_Delete(canonical);
+			cJSON_Delete(body);
+			return http_reply_error(r, 500, "internal", NULL, "out of memory");
+		}
+		details = merge_details(details, env_details);
+	}
+	if (details) {
+		target_free_argv(envp);
 		cJSON_Delete(canonical);
 		cJSON_Delete(body);
-		if (!details)
-			return http_reply_error(r, 500, "internal", NULL, "out of memory");
-		return http_reply_error(r, 400, "invalid_argument", details, "environment not allowed by target %s", t->name);
+		return http_reply_error(r, 400, "invalid_argument", details, "the request has invalid fields");
 	}
 	if (t->kind == TARGET_EXEC && target_build_argv(t, canonical, &argv) < 0) {
 		target_free_argv(envp);

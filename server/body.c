@@ -38,6 +38,27 @@ static const char *check_value(const cJSON *v, int depth, char *where, size_t wl
 	return NULL;
 }
 
+/* cJSON decodes "\u0000" into a NUL that silently cuts the string short
+ * ("worker\u0000x" would become "worker"), so such text is refused outright. */
+static bool has_escaped_nul(const char *s, size_t len)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			in_string = s[i] == '"';
+			continue;
+		}
+		if (s[i] == '"')
+			in_string = false;
+		else if (s[i] == '\\') {
+			if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+				return true;
+			i++;    /* skip the escaped character */
+		}
+	}
+	return false;
+}
+
 cJSON *body_json(struct http_req *r, enum MHD_Result *res)
 {
 	if (!media_type_ok(http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
@@ -58,6 +79,12 @@ cJSON *body_json(struct http_req *r, enum MHD_Result *res)
 	if (!j) {
 		size_t at = end && end >= r->body ? (size_t)(end - r->body) : 0;
 		*res = http_reply_error(r, 400, "invalid_json", NULL, "the request body is not valid JSON (near byte %zu)", at);
+		return NULL;
+	}
+	if (has_escaped_nul(r->body, r->body_len)) {
+		cJSON_Delete(j);
+		*res = http_reply_error(r, 400, "invalid_json", NULL,
+			"the request body holds a NUL character (\\u0000) in a string, which spawnd does not accept");
 		return NULL;
 	}
 	char where[128] = "";

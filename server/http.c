@@ -288,6 +288,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Percent-decoding of the path and query. A decoded %00 would cut the C
+ * string short ("/targets/worker%00x" would read as "/targets/worker"), so
+ * text holding one is left as it is; '%' then never matches a name. */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	if (strstr(s, "%00"))
+		return strlen(s);
+	return MHD_http_unescape(s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -365,6 +375,7 @@ int http_start(const struct http_config *cfg, const char **url, char *err, size_
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
 		MHD_OPTION_END);
 	if (!daemon_handle) {
 		snprintf(err, errlen, "libmicrohttpd could not start on %s", cfg->listen);

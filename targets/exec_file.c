@@ -450,7 +450,7 @@ static int load_argv(struct loader *l, const cJSON *obj, struct target *t, struc
 	bool used[ARGS_MAX] = { false };
 	size_t n = 0, i = 0;
 	int group = 0, rc;
-	char field[40];
+	char field[100];
 
 	if (list && !cJSON_IsNull(list) && !cJSON_IsArray(list))
 		return fail(l, "argv", "must be an array of words");
@@ -476,7 +476,7 @@ static int load_argv(struct loader *l, const cJSON *obj, struct target *t, struc
 		if (cJSON_GetArraySize(item) == 0)
 			return fail(l, field, "an optional group must not be empty");
 		cJSON_ArrayForEach(member, item) {
-			char member_field[80];
+			char member_field[140];
 			snprintf(member_field, sizeof member_field, "%s[%zu]", field, k++);
 			if ((rc = add_word(l, t, &words[spec->nwords++], member, member_field, group, used)) < 0)
 				return rc;
@@ -541,25 +541,32 @@ static int check_env_name(struct loader *l, const char *name, const char *field)
 	return 0;
 }
 
+/* "env": {"allow": [names the request may set], "set": {fixed name: value}} */
 static int load_env(struct loader *l, const cJSON *obj, struct exec_spec *spec)
 {
-	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(obj, "env_allow");
-	const cJSON *set = cJSON_GetObjectItemCaseSensitive(obj, "env"), *item;
+	static const char *const env_keys[] = { "allow", "set", NULL };
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(obj, "env");
+	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(env, "allow");
+	const cJSON *set = cJSON_GetObjectItemCaseSensitive(env, "set"), *item;
 	char field[200];
 	size_t i = 0;
 	char **names;
 	struct exec_env_pair *pairs;
 	int rc;
 
+	if (env && !cJSON_IsNull(env) && !cJSON_IsObject(env))
+		return fail(l, "env", "must be an object {\"allow\": [...], \"set\": {...}}");
+	if ((rc = check_keys(l, env, env_keys, "env.")) < 0)
+		return rc;
 	if (allow && !cJSON_IsNull(allow) && !cJSON_IsArray(allow))
-		return fail(l, "env_allow", "must be an array of variable names");
+		return fail(l, "env.allow", "must be an array of variable names");
 	if (cJSON_GetArraySize(allow) > ENV_MAX)
-		return fail(l, "env_allow", "must list at most %d names", ENV_MAX);
+		return fail(l, "env.allow", "must list at most %d names", ENV_MAX);
 	names = own_calloc(l->f, (size_t)cJSON_GetArraySize(allow) + 1, sizeof *names);
 	if (!names)
 		return fail_nomem(l);
 	cJSON_ArrayForEach(item, allow) {
-		snprintf(field, sizeof field, "env_allow[%zu]", i);
+		snprintf(field, sizeof field, "env.allow[%zu]", i);
 		if (!cJSON_IsString(item))
 			return fail(l, field, "must be a string");
 		if ((rc = check_env_name(l, item->valuestring, field)) < 0)
@@ -573,14 +580,14 @@ static int load_env(struct loader *l, const cJSON *obj, struct exec_spec *spec)
 	spec->env_allow = (const char *const *)names;
 
 	if (set && !cJSON_IsNull(set) && !cJSON_IsObject(set))
-		return fail(l, "env", "must be an object of strings");
+		return fail(l, "env.set", "must be an object of strings");
 	if (cJSON_GetArraySize(set) > ENV_MAX)
-		return fail(l, "env", "must set at most %d variables", ENV_MAX);
+		return fail(l, "env.set", "must set at most %d variables", ENV_MAX);
 	pairs = own_calloc(l->f, (size_t)cJSON_GetArraySize(set), sizeof *pairs);
 	if (!pairs)
 		return fail_nomem(l);
 	cJSON_ArrayForEach(item, set) {
-		snprintf(field, sizeof field, "env.%.100s", item->string);
+		snprintf(field, sizeof field, "env.set.%.100s", item->string);
 		if ((rc = check_env_name(l, item->string, field)) < 0)
 			return rc;
 		if (!cJSON_IsString(item))
@@ -676,7 +683,7 @@ static int load_identity(struct loader *l, const cJSON *obj, struct exec_spec *s
 /* --- one target, the file --- */
 
 static const char *const target_keys[] = {
-	"name", "description", "program", "argv", "args", "env_allow", "env", "cwd",
+	"name", "description", "program", "argv", "args", "env", "cwd",
 	"timeout", "max_running", "rlimits", "user", "group", NULL
 };
 
@@ -771,6 +778,11 @@ static int read_file(struct loader *l, char **text)
 	}
 	close(fd);
 	buf[used] = '\0';
+	if (strlen(buf) != used) {
+		free(buf);
+		snprintf(l->err, l->errlen, "%s: contains a NUL byte", l->path);
+		return -EINVAL;
+	}
 	*text = buf;
 	return 0;
 fail_errno:

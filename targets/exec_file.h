@@ -10,8 +10,8 @@
  *      "args": [{"name": "format", "type": "string", "required": false,
  *                "enum": [..], "pattern": "ERE", "min": n, "max": n,
  *                "max_length": n, "variadic": false, "allow_dash": false}],
- *      "env_allow": ["LANG", "TZ"],                  request env keys the caller may set
- *      "env": {"PATH": "/usr/bin:/bin"},             fixed environment
+ *      "env": {"allow": ["LANG", "TZ"],              request env keys the caller may set
+ *              "set": {"PATH": "/usr/bin:/bin"}},    fixed environment (SPAWND_* is spawnd's)
  *      "cwd": "/tmp",                                absolute existing directory
  *      "timeout": 30, "max_running": 4,              seconds / processes
  *      "rlimits": {"cpu": 10, "as": 268435456, "nofile": 64, "nproc": 64},
@@ -62,8 +62,8 @@ struct exec_spec {
 	const char *program;                  /* absolute path; argv[0] */
 	const struct exec_word *words;        /* argv template after argv[0] */
 	size_t nwords;
-	const char *const *env_allow;         /* NULL-terminated */
-	const struct exec_env_pair *env_set;  /* fixed environment */
+	const char *const *env_allow;         /* env.allow, NULL-terminated */
+	const struct exec_env_pair *env_set;  /* env.set: fixed environment */
 	size_t nenv_set;
 	const char *cwd;                      /* NULL: the engine's default */
 	struct exec_rlimits rlimits;
@@ -96,8 +96,8 @@ const struct target *exec_file_find(const struct exec_file *f, const char *name)
 int target_build_argv(const struct target *t, const cJSON *canonical, char ***argv_out);
 
 /* Builds the worker's environment: PATH=/usr/local/bin:/usr/bin:/bin, then the
- * target's fixed env (may override PATH), then request_env (a JSON object of
- * strings, or NULL) for the keys in the target's env_allow, then
+ * target's fixed env.set (may override PATH), then request_env (a JSON object
+ * of strings, or NULL) for the keys in the target's env.allow, then
  * SPAWND_PROCESS_ID / SPAWND_PROCESS_NAME from ctx (which nothing overrides).
  * Builtin and plugin targets allow no request keys. Nothing comes from the
  * server's own environment.

@@ -1,0 +1,1111 @@
+/* harness — the real spawnd over real HTTP, for the API tests.
+ *
+ * Servers run as children of the test binary (fork + exec, async-signal-safe
+ * calls only in between). The first stdout line tells the port; the rest of stdout
+ * is read and dropped by a detached thread so the server never blocks on a
+ * full pipe. Every server and response is kept on a list until it is freed, and
+ * an atexit handler kills what is left: a case that stops at a failed CHECK
+ * must not leave a spawnd running or fail the next binary.
+ *
+ * One libcurl easy handle per server keeps its connection alive across
+ * requests (the 1,000-worker and 256-exit-code cases make thousands of them).
+ * The harness is meant for a single test thread.
+ */
+#define _GNU_SOURCE
+#include "tests/harness.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+extern char **environ;
+
+#define START_DEADLINE_S 10.0
+#define STOP_DEADLINE_S 10.0
+#define HTTP_TIMEOUT_S 60L
+#define BODY_CAP ((size_t)256 << 20)
+#define LISTEN_PREFIX "spawnd listening on "
+
+struct server {
+	pid_t pid;
+	bool reaped;
+	char root[PATH_MAX];
+	char url[128];
+	CURL *curl;
+	struct server *next;
+};
+
+/* A response plus its place on the list of live responses. */
+struct tracked_resp {
+	struct resp r;
+	struct tracked_resp *prev, *next;
+};
+
+static struct server *live_servers;
+static struct tracked_resp *live_resps;
+static bool initialized;
+
+double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void sleep_s(double seconds)
+{
+	struct timespec ts;
+
+	if (seconds <= 0)
+		return;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void remove_tree(const char *root)
+{
+	if (getenv("SPAWND_KEEP")) {
+		fprintf(stderr, "harness: kept %s\n", root);
+		return;
+	}
+	nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void unlink_server(struct server *srv)
+{
+	for (struct server **p = &live_servers; *p; p = &(*p)->next) {
+		if (*p == srv) {
+			*p = srv->next;
+			return;
+		}
+	}
+}
+
+static void harness_exit(void)
+{
+	while (live_resps)
+		resp_free(&live_resps->r);
+	while (live_servers) {
+		struct server *srv = live_servers;
+		if (!srv->reaped) {
+			kill(srv->pid, SIGKILL);
+			waitpid(srv->pid, NULL, 0);
+		}
+		fprintf(stderr, "harness: killed leftover server, kept %s\n", srv->root);
+		unlink_server(srv);
+		curl_easy_cleanup(srv->curl);
+		free(srv);
+	}
+	curl_global_cleanup();
+}
+
+static void harness_init(void)
+{
+	if (initialized)
+		return;
+	initialized = true;
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	atexit(harness_exit);
+}
+
+/* ---- starting and stopping ---- */
+
+static void *drain_stdout(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		break;
+	}
+	close(fd);
+	return NULL;
+}
+
+char *server_log(const struct server *srv)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+	char *text = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof path, "%s/spawnd.log", srv->root);
+	f = fopen(path, "re");
+	if (!f)
+		return strdup("");
+	for (;;) {
+		char buf[8192];
+		size_t n = fread(buf, 1, sizeof buf, f);
+		char *grown;
+		if (n == 0)
+			break;
+		grown = realloc(text, len + n + 1);
+		if (!grown)
+			break;
+		text = grown;
+		memcpy(text + len, buf, n);
+		len += n;
+	}
+	fclose(f);
+	if (!text)
+		return strdup("");
+	text[len] = '\0';
+	return text;
+}
+
+static void print_log_tail(const struct server *srv)
+{
+	char *log = server_log(srv);
+	size_t len = strlen(log);
+	const char *tail = len > 6000 ? log + len - 6000 : log;
+
+	fprintf(stderr, "---- %s/spawnd.log (tail) ----\n%s---- end of log ----\n", srv->root, tail);
+	free(log);
+}
+
+/* Reads the first stdout line within the deadline. 0, or -1 with why. */
+static int read_first_line(int fd, char *line, size_t cap, char *why, size_t why_len)
+{
+	double deadline = now_s() + START_DEADLINE_S;
+	size_t used = 0;
+
+	while (used + 1 < cap) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int left_ms = (int)((deadline - now_s()) * 1000);
+		ssize_t n;
+
+		if (left_ms <= 0) {
+			snprintf(why, why_len, "no listening line within %.0f s", START_DEADLINE_S);
+			return -1;
+		}
+		if (poll(&pfd, 1, left_ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, why_len, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (!pfd.revents)
+			continue;
+		/* One byte at a time: what follows the line belongs to the drain thread. */
+		n = read(fd, line + used, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, why_len, "stdout closed before the listening line");
+			return -1;
+		}
+		if (line[used] == '\n') {
+			line[used] = '\0';
+			return 0;
+		}
+		used++;
+	}
+	snprintf(why, why_len, "first stdout line too long");
+	return -1;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(text, f) == EOF)
+		rc = -EIO;
+	if (fclose(f) != 0)
+		rc = -EIO;
+	return rc;
+}
+
+static char **build_argv(const char *root, const char *targets, const char *extra, char **extra_copy)
+{
+	const char *bin = getenv("SPAWND_BIN") ? getenv("SPAWND_BIN") : "build/spawnd";
+	char state[PATH_MAX + 16];
+	size_t n = 0, cap = 16;
+	char **argv;
+
+	snprintf(state, sizeof state, "%s/state", root);
+	*extra_copy = extra ? strdup(extra) : NULL;
+	if (*extra_copy) {
+		for (const char *p = *extra_copy; *p; p++)
+			cap += *p == ' ';
+	}
+	argv = calloc(cap, sizeof *argv);
+	if (!argv)
+		return NULL;
+	argv[n++] = strdup(bin);
+	argv[n++] = strdup("--listen");
+	argv[n++] = strdup("127.0.0.1:0");
+	argv[n++] = strdup("--state-dir");
+	argv[n++] = strdup(state);
+	argv[n++] = strdup("--log-level");
+	argv[n++] = strdup("warn");
+	if (targets) {
+		argv[n++] = strdup("--targets");
+		argv[n++] = strdup(targets);
+	}
+	if (*extra_copy) {
+		char *save = NULL;
+		for (char *word = strtok_r(*extra_copy, " ", &save); word; word = strtok_r(NULL, " ", &save))
+			argv[n++] = strdup(word);
+	}
+	return argv;
+}
+
+static void free_argv(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **p = argv; *p; p++)
+		free(*p);
+	free(argv);
+}
+
+/* fork + exec rather than posix_spawn: glibc's posix_spawn sets its internal
+ * signals (32, 33) to SIG_IGN in the child of a threaded parent, and spawnd
+ * (and its workers) would inherit that. The child only makes async-signal-safe
+ * calls: it resets every disposition and the mask, wires fds 0-2 and execs. */
+static pid_t spawn_server(char **argv, int out_fd, int log_fd)
+{
+	static const char exec_failed[] = "harness: cannot exec the spawnd binary (build it, or set SPAWND_BIN)\n";
+	struct sigaction dfl;
+	sigset_t none;
+	pid_t pid;
+
+	if (access(argv[0], X_OK) != 0) {
+		fprintf(stderr, "harness: cannot run %s: %s (build it with make, or set SPAWND_BIN)\n",
+			argv[0], strerror(errno));
+		return -1;
+	}
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&none);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "harness: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int null_fd = open("/dev/null", O_RDONLY);
+		for (int sig = 1; sig < NSIG; sig++)
+			sigaction(sig, &dfl, NULL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(log_fd, 2) < 0)
+			_exit(127);
+		execve(argv[0], argv, environ);
+		if (write(2, exec_failed, sizeof exec_failed - 1) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	return pid;
+}
+
+struct server *server_start_targets(const char *targets_json, const char *extra_args)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char targets[PATH_MAX + 16], path[PATH_MAX + 16], line[512], why[256];
+	struct server *srv;
+	char **argv = NULL, *extra_copy = NULL;
+	int out[2] = { -1, -1 }, log_fd = -1;
+	pthread_t thread;
+	pthread_attr_t tattr;
+
+	harness_init();
+	srv = calloc(1, sizeof *srv);
+	if (!srv)
+		return NULL;
+	snprintf(srv->root, sizeof srv->root, "%s/spawnd-test.XXXXXX", tmp);
+	if (!mkdtemp(srv->root)) {
+		fprintf(stderr, "harness: mkdtemp %s: %s\n", srv->root, strerror(errno));
+		free(srv);
+		return NULL;
+	}
+	snprintf(path, sizeof path, "%s/state", srv->root);
+	mkdir(path, 0700);
+	snprintf(targets, sizeof targets, "%s/targets.json", srv->root);
+	if (targets_json && write_file(targets, targets_json) != 0) {
+		fprintf(stderr, "harness: cannot write %s\n", targets);
+		goto fail;
+	}
+	snprintf(path, sizeof path, "%s/spawnd.log", srv->root);
+	log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log_fd < 0 || pipe2(out, O_CLOEXEC) != 0) {
+		fprintf(stderr, "harness: log or pipe: %s\n", strerror(errno));
+		goto fail;
+	}
+	argv = build_argv(srv->root, targets_json ? targets : NULL, extra_args, &extra_copy);
+	if (!argv)
+		goto fail;
+	srv->pid = spawn_server(argv, out[1], log_fd);
+	close(out[1]);
+	out[1] = -1;
+	close(log_fd);
+	log_fd = -1;
+	if (srv->pid < 0)
+		goto fail;
+	srv->next = live_servers;
+	live_servers = srv;
+	srv->curl = curl_easy_init();
+	if (read_first_line(out[0], line, sizeof line, why, sizeof why) != 0) {
+		fprintf(stderr, "harness: spawnd did not start: %s\n", why);
+		goto fail_running;
+	}
+	if (strncmp(line, LISTEN_PREFIX "http://127.0.0.1:", strlen(LISTEN_PREFIX "http://127.0.0.1:")) != 0 ||
+	    strlen(line) >= sizeof srv->url + strlen(LISTEN_PREFIX)) {
+		fprintf(stderr, "harness: unexpected first stdout line \"%s\"\n", line);
+		goto fail_running;
+	}
+	snprintf(srv->url, sizeof srv->url, "%.100s", line + strlen(LISTEN_PREFIX));
+	pthread_attr_init(&tattr);
+	pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &tattr, drain_stdout, (void *)(intptr_t)out[0]) != 0)
+		close(out[0]);
+	pthread_attr_destroy(&tattr);
+	free_argv(argv);
+	free(extra_copy);
+	return srv;
+
+fail_running:
+	print_log_tail(srv);
+	kill(srv->pid, SIGKILL);
+	waitpid(srv->pid, NULL, 0);
+	unlink_server(srv);
+	curl_easy_cleanup(srv->curl);
+fail:
+	if (out[0] >= 0)
+		close(out[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	if (log_fd >= 0)
+		close(log_fd);
+	free_argv(argv);
+	free(extra_copy);
+	fprintf(stderr, "harness: kept %s\n", srv->root);
+	free(srv);
+	return NULL;
+}
+
+struct server *server_start(const char *extra_args)
+{
+	return server_start_targets(NULL, extra_args);
+}
+
+static bool log_has_sanitizer_report(const struct server *srv)
+{
+	static const char *const marks[] = {
+		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+		"WARNING: ThreadSanitizer", "ERROR: MemorySanitizer",
+	};
+	char *log = server_log(srv);
+	bool found = false;
+
+	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+		found = found || strstr(log, marks[i]) != NULL;
+	free(log);
+	return found;
+}
+
+int server_stop(struct server *srv, char *why, size_t why_len)
+{
+	pid_t before[4096];
+	int nbefore, status = 0, rc = 0;
+	double deadline;
+	char scratch[16];
+
+	if (!why || why_len == 0) {
+		why = scratch;
+		why_len = sizeof scratch;
+	}
+	why[0] = '\0';
+	if (!srv) {
+		snprintf(why, why_len, "no server");
+		return -1;
+	}
+	nbefore = proc_descendants(srv->pid, before, (int)(sizeof before / sizeof before[0]), NULL);
+	if (nbefore > (int)(sizeof before / sizeof before[0]))
+		nbefore = (int)(sizeof before / sizeof before[0]);
+	kill(srv->pid, SIGTERM);
+	deadline = now_s() + STOP_DEADLINE_S;
+	for (;;) {
+		pid_t w = waitpid(srv->pid, &status, WNOHANG);
+		if (w == srv->pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			snprintf(why, why_len, "waitpid: %s", strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (now_s() > deadline) {
+			kill(srv->pid, SIGKILL);
+			waitpid(srv->pid, &status, 0);
+			snprintf(why, why_len, "spawnd did not exit within %.0f s of SIGTERM", STOP_DEADLINE_S);
+			rc = -1;
+			break;
+		}
+		sleep_s(0.01);
+	}
+	srv->reaped = true;
+	if (rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		snprintf(why, why_len, "spawnd exited with status %d after SIGTERM", WEXITSTATUS(status));
+		rc = -1;
+	} else if (rc == 0 && WIFSIGNALED(status)) {
+		snprintf(why, why_len, "spawnd died of signal %d after SIGTERM", WTERMSIG(status));
+		rc = -1;
+	}
+	if (rc == 0 && log_has_sanitizer_report(srv)) {
+		snprintf(why, why_len, "sanitizer report in %s/spawnd.log", srv->root);
+		rc = -1;
+	}
+	/* Whatever spawnd ran must not outlive it (daemon or not). */
+	if (!pids_gone(before, nbefore, 3.0)) {
+		int left = 0;
+		for (int i = 0; i < nbefore; i++) {
+			if (pid_alive(before[i])) {
+				left++;
+				kill(before[i], SIGKILL);
+			}
+		}
+		if (rc == 0)
+			snprintf(why, why_len, "%d of spawnd's processes still running 3 s after it exited", left);
+		rc = -1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "harness: server_stop: %s\n", why);
+		print_log_tail(srv);
+		fprintf(stderr, "harness: kept %s\n", srv->root);
+	} else {
+		remove_tree(srv->root);
+	}
+	unlink_server(srv);
+	curl_easy_cleanup(srv->curl);
+	free(srv);
+	return rc;
+}
+
+pid_t server_pid(const struct server *srv)
+{
+	return srv->pid;
+}
+
+const char *server_url(const struct server *srv)
+{
+	return srv->url;
+}
+
+const char *server_root(const struct server *srv)
+{
+	return srv->root;
+}
+
+/* ---- HTTP ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct resp *r = userdata;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (r->len + n + 1 > BODY_CAP)
+		return 0;
+	grown = realloc(r->body, r->len + n + 1);
+	if (!grown)
+		return 0;
+	r->body = grown;
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+/* Copies the value of header line "Name: value" into dst when the name matches. */
+static void take_header(const char *line, size_t len, const char *name, char *dst, size_t cap)
+{
+	size_t nlen = strlen(name), vlen;
+	const char *v;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+		return;
+	v = line + nlen + 1;
+	vlen = len - nlen - 1;
+	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
+		vlen--;
+	if (vlen >= cap)
+		vlen = cap - 1;
+	memcpy(dst, v, vlen);
+	dst[vlen] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct resp *r = userdata;
+	size_t n = size * nmemb;
+
+	/* A new status line (after a 100 Continue) starts a new set of headers. */
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		r->content_type[0] = r->allow[0] = r->location[0] = r->retry_after[0] = '\0';
+		return n;
+	}
+	take_header(data, n, "Content-Type", r->content_type, sizeof r->content_type);
+	take_header(data, n, "Allow", r->allow, sizeof r->allow);
+	take_header(data, n, "Location", r->location, sizeof r->location);
+	take_header(data, n, "Retry-After", r->retry_after, sizeof r->retry_after);
+	return n;
+}
+
+/* Appends {"method","path","status","body"} to $SPAWND_RECORD. */
+static void record(const struct resp *r)
+{
+	const char *file = getenv("SPAWND_RECORD");
+	char path[sizeof r->path];
+	cJSON *line;
+	char *text;
+	int fd;
+
+	if (!file || !*file || !r->json)
+		return;
+	snprintf(path, sizeof path, "%s", r->path);
+	path[strcspn(path, "?")] = '\0';
+	line = cJSON_CreateObject();
+	cJSON_AddStringToObject(line, "method", r->method);
+	cJSON_AddStringToObject(line, "path", path);
+	cJSON_AddNumberToObject(line, "status", (double)r->status);
+	cJSON_AddItemReferenceToObject(line, "body", r->json);
+	text = cJSON_PrintUnformatted(line);
+	cJSON_Delete(line);
+	if (!text)
+		return;
+	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		size_t len = strlen(text);
+		text[len] = '\n';
+		if (write(fd, text, len + 1) != (ssize_t)(len + 1))
+			fprintf(stderr, "harness: short write to %s\n", file);
+		close(fd);
+	}
+	cJSON_free(text);
+}
+
+static struct resp *resp_new(const char *method, const char *path)
+{
+	struct tracked_resp *t = calloc(1, sizeof *t);
+
+	if (!t) {
+		fprintf(stderr, "harness: out of memory\n");
+		abort();
+	}
+	t->next = live_resps;
+	if (live_resps)
+		live_resps->prev = t;
+	live_resps = t;
+	snprintf(t->r.method, sizeof t->r.method, "%s", method);
+	snprintf(t->r.path, sizeof t->r.path, "%s", path);
+	return &t->r;
+}
+
+void resp_free(struct resp *r)
+{
+	struct tracked_resp *t;
+
+	if (!r)
+		return;
+	t = (struct tracked_resp *)((char *)r - offsetof(struct tracked_resp, r));
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		live_resps = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	cJSON_Delete(r->json);
+	free(r->body);
+	free(t);
+}
+
+struct resp *http_len(struct server *srv, const char *method, const char *path,
+		      const char *content_type, const char *body, size_t len, const char *accept)
+{
+	struct resp *r = resp_new(method, path);
+	struct curl_slist *headers = NULL;
+	char url[sizeof srv->url + 4096], header[256];
+	CURL *c = srv->curl;
+	CURLcode rc;
+	double start;
+
+	snprintf(url, sizeof url, "%s%s", srv->url, path);
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	headers = curl_slist_append(headers, "Expect:");
+	if (content_type) {
+		snprintf(header, sizeof header, "Content-Type: %s", content_type);
+		headers = curl_slist_append(headers, header);
+	} else {
+		headers = curl_slist_append(headers, "Content-Type:");
+	}
+	if (accept) {
+		snprintf(header, sizeof header, "Accept: %s", accept);
+		headers = curl_slist_append(headers, header);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+	start = now_s();
+	rc = curl_easy_perform(c);
+	r->seconds = now_s() - start;
+	curl_slist_free_all(headers);
+	if (rc != CURLE_OK)
+		snprintf(r->error, sizeof r->error, "(curl: %s)", curl_easy_strerror(rc));
+	else
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	if (!r->body)
+		r->body = calloc(1, 1);
+	if (strncasecmp(r->content_type, "application/json", 16) == 0)
+		r->json = cJSON_ParseWithLength(r->body, r->len);
+	record(r);
+	return r;
+}
+
+struct resp *http(struct server *srv, const char *method, const char *path,
+		  const char *content_type, const char *body, const char *accept)
+{
+	return http_len(srv, method, path, content_type, body, body ? strlen(body) : 0, accept);
+}
+
+struct resp *get(struct server *srv, const char *path_fmt, ...)
+{
+	char path[4096];
+	va_list ap;
+
+	va_start(ap, path_fmt);
+	vsnprintf(path, sizeof path, path_fmt, ap);
+	va_end(ap);
+	return http(srv, "GET", path, NULL, NULL, NULL);
+}
+
+struct resp *del(struct server *srv, const char *path_fmt, ...)
+{
+	char path[4096];
+	va_list ap;
+
+	va_start(ap, path_fmt);
+	vsnprintf(path, sizeof path, path_fmt, ap);
+	va_end(ap);
+	return http(srv, "DELETE", path, NULL, NULL, NULL);
+}
+
+struct resp *post_json(struct server *srv, const char *path, const char *body)
+{
+	return http(srv, "POST", path, "application/json", body, NULL);
+}
+
+struct resp *postf(struct server *srv, const char *body, const char *path_fmt, ...)
+{
+	char path[4096];
+	va_list ap;
+
+	va_start(ap, path_fmt);
+	vsnprintf(path, sizeof path, path_fmt, ap);
+	va_end(ap);
+	return post_json(srv, path, body);
+}
+
+struct resp *spawn(struct server *srv, const char *json_body, double wait_s)
+{
+	char path[64];
+
+	if (wait_s >= 0)
+		snprintf(path, sizeof path, "/processes?wait=%g", wait_s);
+	else
+		snprintf(path, sizeof path, "/processes");
+	return post_json(srv, path, json_body);
+}
+
+struct resp *join(struct server *srv, const char *id, double timeout_s)
+{
+	char path[512];
+
+	if (timeout_s >= 0)
+		snprintf(path, sizeof path, "/processes/%s/join?timeout=%g", id ? id : "(null)", timeout_s);
+	else
+		snprintf(path, sizeof path, "/processes/%s/join", id ? id : "(null)");
+	return post_json(srv, path, NULL);
+}
+
+struct resp *output_raw(struct server *srv, const char *id, const char *stream)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "/processes/%s/output?stream=%s", id ? id : "(null)", stream);
+	return http(srv, "GET", path, NULL, NULL, "application/octet-stream");
+}
+
+int process_count(struct server *srv)
+{
+	struct resp *r = get(srv, "/processes?limit=1000");
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->json, "processes");
+	int n = r->status == 200 && cJSON_IsArray(list) ? cJSON_GetArraySize(list) : -1;
+
+	resp_free(r);
+	return n;
+}
+
+bool server_healthy(struct server *srv)
+{
+	struct resp *r = get(srv, "/healthz");
+	bool ok = r->status == 200 && jstr(r->json, "status") && strcmp(jstr(r->json, "status"), "ok") == 0;
+
+	resp_free(r);
+	return ok;
+}
+
+/* ---- JSON ---- */
+
+const char *jstr(const cJSON *obj, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+long long jint(const cJSON *obj, const char *key, long long fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > -9e18 && v->valuedouble < 9e18) ||
+	    v->valuedouble != (double)(long long)v->valuedouble)
+		return fallback;
+	return (long long)v->valuedouble;
+}
+
+double jnum(const cJSON *obj, const char *key, double fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+bool jis_null(const cJSON *obj, const char *key)
+{
+	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+bool jis_true(const cJSON *obj, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+bool jis_false(const cJSON *obj, const char *key)
+{
+	return cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+static const cJSON *err_obj(const struct resp *r)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+
+	return cJSON_IsObject(e) ? e : NULL;
+}
+
+const char *err_code(const struct resp *r)
+{
+	return jstr(err_obj(r), "code");
+}
+
+const char *err_message(const struct resp *r)
+{
+	return jstr(err_obj(r), "message");
+}
+
+static bool details_match(const struct resp *r, const char *text, bool prefix)
+{
+	const cJSON *details = cJSON_GetObjectItemCaseSensitive(err_obj(r), "details");
+	const cJSON *d;
+
+	cJSON_ArrayForEach(d, details) {
+		const char *field = jstr(d, "field");
+		if (!field)
+			continue;
+		if (prefix ? strncmp(field, text, strlen(text)) == 0 : strcmp(field, text) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool err_has_field(const struct resp *r, const char *field)
+{
+	return details_match(r, field, false);
+}
+
+bool err_has_field_prefix(const struct resp *r, const char *prefix)
+{
+	return details_match(r, prefix, true);
+}
+
+char *url_escape(const char *s)
+{
+	char *escaped = curl_easy_escape(NULL, s, 0);
+	char *copy = escaped ? strdup(escaped) : NULL;
+
+	curl_free(escaped);
+	return copy;
+}
+
+bool id_valid(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	}
+	return true;
+}
+
+bool rfc3339_ms(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+
+	if (!s || strlen(s) != sizeof shape - 1)
+		return false;
+	for (size_t i = 0; shape[i]; i++) {
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return false;
+	}
+	return true;
+}
+
+int ndjson_parse(const char *body, size_t len, cJSON ***lines)
+{
+	size_t cap = 16;
+	int n = 0;
+	const char *p = body, *end = body + len;
+
+	*lines = calloc(cap, sizeof **lines);
+	while (*lines && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		cJSON *item;
+
+		if (stop > p) {
+			item = cJSON_ParseWithLength(p, (size_t)(stop - p));
+			if (!cJSON_IsObject(item)) {
+				cJSON_Delete(item);
+				ndjson_free(*lines, n);
+				*lines = NULL;
+				return -1;
+			}
+			if ((size_t)n + 1 >= cap) {
+				cJSON **grown = realloc(*lines, cap * 2 * sizeof **lines);
+				if (!grown) {
+					cJSON_Delete(item);
+					break;
+				}
+				*lines = grown;
+				cap *= 2;
+			}
+			(*lines)[n++] = item;
+		}
+		p = stop + 1;
+	}
+	return *lines ? n : -1;
+}
+
+void ndjson_free(cJSON **lines, int n)
+{
+	if (!lines)
+		return;
+	for (int i = 0; i < n; i++)
+		cJSON_Delete(lines[i]);
+	free(lines);
+}
+
+/* ---- /proc ---- */
+
+struct proc_entry {
+	pid_t pid, ppid;
+	char state;
+};
+
+/* Reads "pid (comm) S ppid" from /proc/PID/stat; comm may hold spaces and ')'. */
+static int read_stat(pid_t pid, struct proc_entry *e)
+{
+	char path[64], buf[1024];
+	const char *close_paren;
+	int fd, ppid;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %c %d", &e->state, &ppid) != 2)
+		return -1;
+	e->pid = pid;
+	e->ppid = ppid;
+	return 0;
+}
+
+int proc_descendants(pid_t root, pid_t *pids, int max, int *zombies)
+{
+	struct proc_entry *all = NULL;
+	bool *in_tree = NULL;
+	size_t n = 0, cap = 0;
+	int count = 0, zombie_total = 0;
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	bool grew;
+
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		struct proc_entry e;
+		if (!isdigit((unsigned char)de->d_name[0]) || read_stat(atoi(de->d_name), &e) != 0)
+			continue;
+		if (n == cap) {
+			struct proc_entry *grown = realloc(all, (cap ? cap * 2 : 256) * sizeof *all);
+			if (!grown)
+				break;
+			all = grown;
+			cap = cap ? cap * 2 : 256;
+		}
+		all[n++] = e;
+	}
+	closedir(dir);
+	in_tree = calloc(n ? n : 1, sizeof *in_tree);
+	/* Add children of the tree until nothing changes (the tree is shallow). */
+	do {
+		grew = false;
+		for (size_t i = 0; in_tree && i < n; i++) {
+			bool parent_in = all[i].ppid == root;
+			if (in_tree[i])
+				continue;
+			for (size_t j = 0; !parent_in && j < n; j++)
+				parent_in = in_tree[j] && all[j].pid == all[i].ppid;
+			if (parent_in) {
+				in_tree[i] = true;
+				grew = true;
+				if (pids && count < max)
+					pids[count] = all[i].pid;
+				count++;
+				zombie_total += all[i].state == 'Z';
+			}
+		}
+	} while (grew);
+	free(in_tree);
+	free(all);
+	if (zombies)
+		*zombies = zombie_total;
+	return count;
+}
+
+int zombie_count(pid_t root)
+{
+	int zombies = 0;
+
+	if (proc_descendants(root, NULL, 0, &zombies) < 0)
+		return -1;
+	return zombies;
+}
+
+bool pid_alive(pid_t pid)
+{
+	struct proc_entry e;
+
+	if (pid <= 0 || read_stat(pid, &e) != 0)
+		return false;
+	return e.state != 'Z' && e.state != 'X' && e.state != 'x';
+}
+
+bool pids_gone(const pid_t *pids, int n, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+
+	for (;;) {
+		bool any = false;
+		for (int i = 0; i < n && !any; i++)
+			any = pid_alive(pids[i]);
+		if (!any)
+			return true;
+		if (now_s() > deadline)
+			return false;
+		sleep_s(0.02);
+	}
+}
+
+/* ---- fixtures ---- */
+
+char *fixture_path(const char *name)
+{
+	const char *dir = getenv("SPAWND_FIXTURES") ? getenv("SPAWND_FIXTURES") : "build/tests/fixtures";
+	char real[PATH_MAX], *path;
+
+	if (!realpath(dir, real))
+		snprintf(real, sizeof real, "%s", dir);
+	if (asprintf(&path, "%s/%s", real, name) < 0)
+		return NULL;
+	return path;
+}
+
+bool fixture_exists(const char *name)
+{
+	char *path = fixture_path(name);
+	bool ok = path && access(path, X_OK) == 0;
+
+	free(path);
+	return ok;
+}

@@ -1,0 +1,170 @@
+/* harness — runs the real spawnd binary and talks to it over real HTTP (libcurl).
+ *
+ * A test binary starts one or more servers with server_start(), sends requests
+ * with http() and its shorthands, and checks the answers with check.h plus the
+ * CHECK_STATUS / CHECK_ERROR macros below, which name the request and quote the
+ * response when they fail.
+ *
+ * Ownership: a struct server is freed by server_stop(). A struct resp is freed
+ * by resp_free(). Both are also tracked by the harness, which frees responses
+ * and kills servers still alive when the test binary exits, so a case that
+ * returns early on a failed CHECK leaves no spawnd (or temporary folder) behind.
+ *
+ * Environment:
+ *   SPAWND_BIN       the server binary (default build/spawnd)
+ *   SPAWND_FIXTURES  where the fixtures (tests/fixtures) are built (default build/tests/fixtures)
+ *   SPAWND_RECORD    if set, every application/json response is appended to this
+ *                    file as one NDJSON line {"method","path","status","body"}
+ *                    for the OpenAPI response validator
+ *   SPAWND_KEEP      if set, temporary folders are kept (their path is printed)
+ */
+#ifndef SPAWND_HARNESS_H
+#define SPAWND_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+#include "tests/check.h"
+
+struct server;
+
+/* Creates a temporary folder ROOT with ROOT/state, starts
+ *   $SPAWND_BIN --listen 127.0.0.1:0 --state-dir ROOT/state --log-level warn EXTRA...
+ * (extra_args split on spaces; may be NULL), with stderr going to ROOT/spawnd.log,
+ * and waits up to 10 s for "spawnd listening on http://127.0.0.1:PORT".
+ * Returns NULL on failure after printing why (and the server's log) to stderr. */
+struct server *server_start(const char *extra_args);
+
+/* Like server_start(), but first writes targets_json to ROOT/targets.json and
+ * adds --targets ROOT/targets.json. */
+struct server *server_start_targets(const char *targets_json, const char *extra_args);
+
+/* Sends SIGTERM and waits up to 10 s for the server to exit (then SIGKILL).
+ * Returns 0 when it exited with status 0 and its log holds no sanitizer report;
+ * otherwise -1, with the reason in why (and the log's tail on stderr).
+ * Removes the temporary folder (kept on failure). NULL is fine (returns -1). */
+int server_stop(struct server *srv, char *why, size_t why_len);
+
+pid_t server_pid(const struct server *srv);
+const char *server_url(const struct server *srv);   /* "http://127.0.0.1:PORT" */
+const char *server_root(const struct server *srv);  /* the temporary folder */
+/* The server log (stderr) so far, NUL-terminated; caller frees. */
+char *server_log(const struct server *srv);
+
+/* One HTTP response. body is NUL-terminated (len excludes the NUL); json is
+ * body parsed when the content type is application/json (else NULL). status is
+ * 0 when the request failed at the transport level (error says why). */
+struct resp {
+	long status;
+	char *body;
+	size_t len;
+	cJSON *json;
+	char content_type[128];
+	char allow[128];
+	char location[256];
+	char retry_after[32];
+	double seconds;       /* wall time of the round trip */
+	char method[16];
+	char path[512];
+	char error[256];
+};
+
+/* Sends METHOD path (path includes the query) with an optional body.
+ * content_type NULL sends no Content-Type header; accept NULL sends curl's
+ * default (Accept: star-slash-star). Timeout 60 s. Never NULL. */
+struct resp *http(struct server *srv, const char *method, const char *path,
+		  const char *content_type, const char *body, const char *accept);
+/* Same, with a body of explicit length (may hold NUL bytes). */
+struct resp *http_len(struct server *srv, const char *method, const char *path,
+		      const char *content_type, const char *body, size_t len, const char *accept);
+/* printf-style path. */
+struct resp *get(struct server *srv, const char *path_fmt, ...) __attribute__((format(printf, 2, 3)));
+struct resp *del(struct server *srv, const char *path_fmt, ...) __attribute__((format(printf, 2, 3)));
+/* POST with Content-Type application/json (body NULL: empty body). */
+struct resp *post_json(struct server *srv, const char *path, const char *body);
+/* post_json() with a printf-style path. */
+struct resp *postf(struct server *srv, const char *body, const char *path_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void resp_free(struct resp *r);
+
+/* POST /processes[?wait=wait_s] with body (wait_s < 0: no wait). */
+struct resp *spawn(struct server *srv, const char *json_body, double wait_s);
+/* POST /processes/{id}/join[?timeout=timeout_s] (timeout_s < 0: no timeout). */
+struct resp *join(struct server *srv, const char *id, double timeout_s);
+/* GET /processes/{id}/output?stream=STREAM with Accept: application/octet-stream. */
+struct resp *output_raw(struct server *srv, const char *id, const char *stream);
+/* Number of records in GET /processes?limit=1000 (-1 on error). */
+int process_count(struct server *srv);
+/* true when GET /healthz answers 200 {"status":"ok"}. */
+bool server_healthy(struct server *srv);
+
+/* JSON accessors: NULL / fallback when absent or of another type. */
+const char *jstr(const cJSON *obj, const char *key);
+long long jint(const cJSON *obj, const char *key, long long fallback);
+double jnum(const cJSON *obj, const char *key, double fallback);
+bool jis_null(const cJSON *obj, const char *key);
+bool jis_true(const cJSON *obj, const char *key);
+bool jis_false(const cJSON *obj, const char *key);
+/* error.code / error.message of an error response, or NULL. */
+const char *err_code(const struct resp *r);
+const char *err_message(const struct resp *r);
+/* true when error.details has an entry with exactly this field. */
+bool err_has_field(const struct resp *r, const char *field);
+/* true when error.details has an entry whose field starts with prefix. */
+bool err_has_field_prefix(const struct resp *r, const char *prefix);
+
+/* Percent-encodes s for a query value; caller frees with free(). */
+char *url_escape(const char *s);
+/* true when s matches ^[A-Za-z0-9_-]+$ (the id alphabet). */
+bool id_valid(const char *s);
+/* true when s is RFC 3339 UTC with milliseconds: 2026-11-22T02:34:22.123Z */
+bool rfc3339_ms(const char *s);
+
+/* Parses an NDJSON body into *lines (count returned; -1 if any line is not a
+ * JSON object). Free with ndjson_free(). */
+int ndjson_parse(const char *body, size_t len, cJSON ***lines);
+void ndjson_free(cJSON **lines, int n);
+
+/* Process tree under /proc. Stores up to max descendants of root (children,
+ * grandchildren, ...) in pids; returns their total number, and in *zombies (may
+ * be NULL) how many of them are zombies. */
+int proc_descendants(pid_t root, pid_t *pids, int max, int *zombies);
+int zombie_count(pid_t root);
+/* true when pid exists and is neither a zombie nor dead. */
+bool pid_alive(pid_t pid);
+/* Waits up to timeout_s for every pid in pids to be gone; true if all are. */
+bool pids_gone(const pid_t *pids, int n, double timeout_s);
+
+/* Absolute path of fixture NAME (in $SPAWND_FIXTURES), malloc'ed: caller frees. */
+char *fixture_path(const char *name);
+bool fixture_exists(const char *name);
+
+/* Monotonic seconds. */
+double now_s(void);
+void sleep_s(double seconds);
+
+/* A response's request and body, quoted for failure messages. */
+#define RESP_FMT "%.15s %.160s -> %ld %.80s: %.300s"
+#define RESP_ARGS(r) (r)->method, (r)->path, (r)->status, (r)->error, \
+	((r)->body ? (r)->body : "")
+
+#define CHECK_STATUS(r, code) \
+	CHECK_MSG((r)->status == (code), "expected %d, got " RESP_FMT, (int)(code), RESP_ARGS(r))
+
+/* Status, error.code, non-empty error.message, JSON content type. */
+#define CHECK_ERROR(r, code, errcode) do { \
+		CHECK_STATUS(r, code); \
+		CHECK_MSG(err_code(r) && strcmp(err_code(r), (errcode)) == 0, \
+			  "expected error.code %s, got " RESP_FMT, (errcode), RESP_ARGS(r)); \
+		CHECK_MSG(err_message(r) && err_message(r)[0], \
+			  "error.message missing or empty: " RESP_FMT, RESP_ARGS(r)); \
+		CHECK_MSG(strncmp((r)->content_type, "application/json", 16) == 0, \
+			  "error content type \"%s\": " RESP_FMT, (r)->content_type, RESP_ARGS(r)); \
+	} while (0)
+
+#define CHECK_FIELD(r, field) \
+	CHECK_MSG(err_has_field(r, field), "no details entry for field \"%s\": " RESP_FMT, \
+		  (field), RESP_ARGS(r))
+
+#endif

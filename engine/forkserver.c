@@ -270,13 +270,22 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 		reply_error(ctl, key, errno, "pipe", "");
 		goto out;
 	}
+	/* Every signal stays blocked from before fork() until the child has reset
+	 * all dispositions: a signal sent to the new worker at once (terminate
+	 * right after spawn) waits, then meets the default action, never a handler
+	 * inherited from this process. */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pid_t pid = fork();
-	if (pid < 0) {
-		reply_error(ctl, key, errno, "fork", "");
-		goto out;
-	}
 	if (pid == 0)
 		run_child(&p, in[0] >= 0 ? in[0] : devnull, out[1], err[1], report[1]);
+	int fork_errno = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		reply_error(ctl, key, fork_errno, "fork", "");
+		goto out;
+	}
 
 	close(out[1]); out[1] = -1;
 	close(err[1]); err[1] = -1;

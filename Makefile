@@ -32,10 +32,18 @@ UNIT_SRCS := $(wildcard tests/unit_*.c)
 API_SRCS  := $(wildcard tests/api_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/%)
 API_BINS  := $(API_SRCS:tests/%.c=$(BUILD)/tests/%)
-FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%,$(wildcard tests/fixtures/*.c))
+FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%,\
+               $(filter-out tests/fixtures/plugin_%.c,$(wildcard tests/fixtures/*.c)))
+
+# Plugins (include/spawnd_target.h): shared libraries spawnd dlopen()s from --plugins DIR.
+# They link against nothing; spawnd exports the spawnd_arg_* functions they call.
+PLUGIN_LDFLAGS  := -shared -Wl,-z,relro,-z,now
+EXPORTS         := targets/plugin.dynlist
+EXAMPLE_PLUGINS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/plugin_*.c))
+FIXTURE_PLUGINS := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugin_*.c))
 
 .PHONY: all deps run test unit api lint bench clean
-all: spawnd
+all: spawnd $(EXAMPLE_PLUGINS)
 
 # Missing libraries are installed by the project's own script.
 deps:
@@ -49,8 +57,8 @@ else
 spawnd: $(BUILD)/spawnd
 endif
 
-$(BUILD)/spawnd: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/spawnd: $(OBJS) $(EXPORTS)
+	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(OBJS) $(LIBS)
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -75,14 +83,23 @@ $(BUILD)/tests/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -o $@ $<
 
-run: spawnd
-	./spawnd --listen 127.0.0.1:8080 --state-dir ./var $(if $(wildcard examples/targets.json),--targets examples/targets.json)
+$(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/spawnd_target.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -fPIC -I include $(PLUGIN_LDFLAGS) -o $@ $<
+
+$(BUILD)/examples/%.so: examples/%.c include/spawnd_target.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -I include $(PLUGIN_LDFLAGS) -o $@ $<
+
+run: spawnd $(EXAMPLE_PLUGINS)
+	./spawnd --listen 127.0.0.1:8080 --state-dir ./var $(if $(wildcard examples/targets.json),--targets examples/targets.json) \
+		--plugins $(BUILD)/examples
 
 # Tests: unit tests, then API tests against the real binary, then OpenAPI lint and
 # schema validation of every response the API tests recorded.
-test: $(BUILD)/spawnd $(UNIT_BINS) $(API_BINS) $(FIXTURES)
+test: $(BUILD)/spawnd $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@scripts/install-deps.sh test
-	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures \
+	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
 		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(UNIT_BINS) $(API_BINS)
 
 lint:

@@ -25,10 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "engine/forkserver.h"
 #include "engine/ts.h"
 #include "server/log.h"
@@ -78,25 +80,56 @@ void proc_wake_engine(void)
 	(void)unused;
 }
 
+void proc_publish(const char *event, const struct proc *p)
+{
+	events_publish(event, proc_render(p, 0));
+}
+
 /* ---- waiters ------------------------------------------------------------- */
 
 static void waiter_unlink(struct proc_waiter *w)
 {
-	struct proc *p = w->proc;
-	if (w->prev) w->prev->next = w->next; else p->waiters = w->next;
+	if (w->prev) w->prev->next = w->next; else *w->head = w->next;
 	if (w->next) w->next->prev = w->prev;
 	w->next = w->prev = NULL;
 	w->armed = false;
 }
 
+void proc_waiter_fire_later(struct proc_waiter *w)
+{
+	waiter_unlink(w);
+	w->fire_next = engine.to_fire;
+	engine.to_fire = w;
+}
+
 void proc_collect_waiters(struct proc *p)
 {
-	while (p->waiters) {
-		struct proc_waiter *w = p->waiters;
-		waiter_unlink(w);
-		w->fire_next = engine.to_fire;
-		engine.to_fire = w;
+	while (p->waiters)
+		proc_waiter_fire_later(p->waiters);
+}
+
+void proc_collect_output_waiters(struct proc *p)
+{
+	for (struct proc_waiter *w = p->waiters, *n; w; w = n) {
+		n = w->next;
+		if (w->on_output)
+			proc_waiter_fire_later(w);
 	}
+}
+
+int64_t proc_waiter_timers(struct proc_waiter **head, int64_t now)
+{
+	int64_t next = 0;
+	for (struct proc_waiter *w = *head, *n; w; w = n) {
+		n = w->next;
+		if (!w->deadline_ms)
+			continue;
+		if (now >= w->deadline_ms)
+			proc_waiter_fire_later(w);
+		else if (!next || w->deadline_ms < next)
+			next = w->deadline_ms;
+	}
+	return next;
 }
 
 void proc_fire_collected(void)
@@ -112,22 +145,29 @@ void proc_fire_collected(void)
 	}
 }
 
-static void arm_waiter(struct proc *p, struct proc_waiter *w, double timeout_s,
-		       void (*fn)(struct proc_waiter *))
+void proc_arm_waiter(struct proc_waiter **head, struct proc_waiter *w, double timeout_s,
+		     void (*fn)(struct proc_waiter *))
 {
-	w->proc = p;
+	w->head = head;
 	w->fn = fn;
 	w->armed = true;
 	w->deadline_ms = timeout_s >= 0 ? ts_mono_ms() + (int64_t)(timeout_s * 1000.0 + 0.5) : 0;
 	w->prev = NULL;
-	w->next = p->waiters;
-	if (p->waiters)
-		p->waiters->prev = w;
-	p->waiters = w;
+	w->next = *head;
+	if (*head)
+		(*head)->prev = w;
+	*head = w;
 	if (w->deadline_ms) {
 		engine.timers_dirty = true;
 		proc_wake_engine();
 	}
+}
+
+static void arm_waiter(struct proc *p, struct proc_waiter *w, double timeout_s,
+		       void (*fn)(struct proc_waiter *))
+{
+	w->on_output = false;
+	proc_arm_waiter(&p->waiters, w, timeout_s, fn);
 }
 
 int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn)(struct proc_waiter *))
@@ -153,6 +193,119 @@ void proc_wait_cancel(struct proc_waiter *w)
 	if (w->armed)
 		waiter_unlink(w);
 	pthread_mutex_unlock(&engine.lock);
+}
+
+int proc_wait_output(const char *id, const uint64_t offsets[2], double timeout_s, struct proc_waiter *w,
+		     void (*fn)(struct proc_waiter *))
+{
+	int r;
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	if (!p)
+		r = -ENOENT;
+	else if (ended(p) || (offsets[0] != UINT64_MAX && p->out[0].total > offsets[0]) ||
+		 (offsets[1] != UINT64_MAX && p->out[1].total > offsets[1]))
+		r = 1;
+	else {
+		proc_arm_waiter(&p->waiters, w, timeout_s, fn);
+		w->on_output = true;
+		r = 0;
+	}
+	pthread_mutex_unlock(&engine.lock);
+	return r;
+}
+
+/* ---- stdin --------------------------------------------------------------- */
+
+static void close_stdin(struct proc *p)
+{
+	if (p->stdin_fd >= 0) {
+		close(p->stdin_fd);     /* also leaves the epoll set */
+		p->stdin_fd = -1;
+	}
+	p->stdin_watched = false;
+	free(p->stdin_buf);
+	p->stdin_buf = NULL;
+	p->stdin_len = p->stdin_off = 0;
+}
+
+/* Writes what the pipe takes now; asks the engine loop for EPOLLOUT when it
+ * is full. Lock held. */
+void proc_flush_stdin(struct proc *p)
+{
+	while (p->stdin_fd >= 0 && p->stdin_off < p->stdin_len) {
+		ssize_t n = write(p->stdin_fd, p->stdin_buf + p->stdin_off, p->stdin_len - p->stdin_off);
+		if (n > 0) {
+			p->stdin_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (!p->stdin_watched) {
+				p->watch[PROC_STDIN_TAG].proc = p;
+				p->watch[PROC_STDIN_TAG].stream = PROC_STDIN_TAG;
+				struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &p->watch[PROC_STDIN_TAG] };
+				if (epoll_ctl(engine.epoll_fd, EPOLL_CTL_ADD, p->stdin_fd, &ev) == 0)
+					p->stdin_watched = true;
+				else
+					close_stdin(p);
+			}
+			return;
+		}
+		close_stdin(p);         /* EPIPE: the worker closed its stdin */
+		return;
+	}
+	if (p->stdin_fd < 0)
+		return;
+	free(p->stdin_buf);
+	p->stdin_buf = NULL;
+	p->stdin_len = p->stdin_off = 0;
+	if (p->stdin_eof)
+		close_stdin(p);
+	else if (p->stdin_watched) {
+		epoll_ctl(engine.epoll_fd, EPOLL_CTL_DEL, p->stdin_fd, NULL);
+		p->stdin_watched = false;
+	}
+}
+
+static int queue_stdin(struct proc *p, const void *data, size_t len)
+{
+	size_t pending = p->stdin_len - p->stdin_off;
+	if (pending + len > PROC_STDIN_MAX)
+		return -ENOBUFS;
+	if (p->stdin_off) {             /* compact before growing */
+		memmove(p->stdin_buf, p->stdin_buf + p->stdin_off, pending);
+		p->stdin_len = pending;
+		p->stdin_off = 0;
+	}
+	char *b = realloc(p->stdin_buf, pending + len + 1);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b + pending, data, len);
+	p->stdin_buf = b;
+	p->stdin_len = pending + len;
+	return 0;
+}
+
+ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof)
+{
+	ssize_t r;
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	if (!p)
+		r = -ENOENT;
+	else if (p->state != PROC_RUNNING || p->leader_exited)
+		r = -ESRCH;
+	else if (p->stdin_fd < 0 || p->stdin_eof)
+		r = -EPIPE;
+	else if ((r = queue_stdin(p, data, len)) == 0) {
+		p->stdin_eof = eof;
+		proc_flush_stdin(p);
+		r = (ssize_t)len;
+	}
+	pthread_mutex_unlock(&engine.lock);
+	return r;
 }
 
 /* ---- spawning ------------------------------------------------------------ */
@@ -258,6 +411,7 @@ static struct proc *new_record(const struct proc_spawn *s)
 		p->argv = copy_strv(s->argv, 0);
 	if (s->stdin_data)
 		p->stdin_data = strdup(s->stdin_data);
+	p->stdin_open = s->stdin_open;
 
 	int r0 = 0, r1 = 0;
 	snprintf(path, sizeof path, "%s/%s.stdout", engine.output_dir, p->entry.id);
@@ -281,6 +435,7 @@ static void fail_start(struct proc *p, const char *why)
 	engine.total_failed++;
 	log_event(LOG_WARN, "process failed", "id=%s name=\"%s\" target=%s error=\"%s\"",
 		  p->entry.id, p->name, p->target_name, why);
+	proc_publish("exited", p);
 	proc_collect_waiters(p);
 }
 
@@ -298,34 +453,13 @@ static void release_slot(void)
 	}
 }
 
-/* Writes the request's stdin and closes it: at most 64 KiB into a new, empty
- * pipe, which takes it whole without blocking. */
-static void write_stdin(struct proc *p)
-{
-	if (p->stdin_fd < 0)
-		return;
-	const char *d = p->stdin_data ? p->stdin_data : "";
-	size_t len = strlen(d);
-	while (len) {
-		ssize_t n = write(p->stdin_fd, d, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;          /* the worker closed its stdin: fine */
-		d += n;
-		len -= (size_t)n;
-	}
-	close(p->stdin_fd);
-	p->stdin_fd = -1;
-}
-
 /* Asks the fork server for p's worker. Called WITHOUT the lock, p STARTING. */
 static void start_worker(struct proc *p)
 {
 	const struct target *t = p->target;
 	struct forkserver_request rq = {
 		.key = p->entry.seq,
-		.flags = p->stdin_data ? FORKSERVER_STDIN_PIPE : 0,
+		.flags = p->stdin_data || p->stdin_open ? FORKSERVER_STDIN_PIPE : 0,
 		.target = t->kind == TARGET_EXEC ? NULL : t->name,
 		.args_json = p->args_json,
 		.id = p->entry.id,
@@ -361,7 +495,13 @@ static void start_worker(struct proc *p)
 		p->pid = ch.pid;
 		p->pidfd = ch.pidfd;
 		p->stdin_fd = ch.stdin_fd;
-		write_stdin(p);
+		if (p->stdin_fd >= 0) {
+			const char *d = p->stdin_data ? p->stdin_data : "";
+			p->stdin_eof = !p->stdin_open;
+			if (queue_stdin(p, d, strlen(d)) < 0)
+				close_stdin(p);
+			proc_flush_stdin(p);
+		}
 		p->out_fd[PROC_STDOUT] = ch.stdout_fd;
 		p->out_fd[PROC_STDERR] = ch.stderr_fd;
 		p->state = PROC_RUNNING;
@@ -377,6 +517,7 @@ static void start_worker(struct proc *p)
 		}
 		log_event(LOG_INFO, "process started", "id=%s name=\"%s\" target=%s pid=%d",
 			  p->entry.id, p->name, p->target_name, (int)p->pid);
+		proc_publish("started", p);
 		if (p->pending_signal) {
 			p->sent_signal = p->pending_signal;
 			proc_send_group(p, p->pending_signal);
@@ -429,6 +570,7 @@ int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 	proc_list_add(now ? &engine.running : &engine.queued, p);
 	log_event(LOG_DEBUG, "process created", "id=%s name=\"%s\" target=%s state=%s",
 		  p->entry.id, p->name, p->target_name, proc_state_name(p->state));
+	proc_publish("created", p);
 	pthread_mutex_unlock(&engine.lock);
 	if (now)
 		start_worker(p);
@@ -441,6 +583,13 @@ int proc_send_group(struct proc *p, int sig)
 {
 	if (p->pidfd >= 0) {
 		if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+			return 0;
+		/* No such group yet: a worker just forked has not called setsid().
+		 * It blocks every signal until it has (see forkserver.c), so the
+		 * signal sent to it alone waits and reaches it, before any code of
+		 * its target runs and before it can have children. */
+		if (errno == ESRCH && !p->leader_exited &&
+		    syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0)
 			return 0;
 		if (errno != EINVAL)
 			return -errno;
@@ -470,10 +619,7 @@ void proc_finish(struct proc *p)
 		proc_close_output(p, (enum proc_stream)s);
 		outbuf_seal(&p->out[s]);
 	}
-	if (p->stdin_fd >= 0) {
-		close(p->stdin_fd);
-		p->stdin_fd = -1;
-	}
+	close_stdin(p);
 	if (WIFSIGNALED(st)) {
 		p->term_signal = WTERMSIG(st);
 		p->exitcode = -p->term_signal;
@@ -490,6 +636,7 @@ void proc_finish(struct proc *p)
 	log_event(LOG_INFO, "process ended", "id=%s name=\"%s\" pid=%d exitcode=%d reason=%s stdout_bytes=%" PRIu64
 		  " stderr_bytes=%" PRIu64, p->entry.id, p->name, (int)p->pid, p->exitcode,
 		  proc_reason_name(p->reason), p->out[0].total, p->out[1].total);
+	proc_publish("exited", p);
 	/* A DELETE waits for the whole group; everyone else is done now. */
 	if (p->removing && p->pidfd >= 0 && proc_send_group(p, 0) == 0) {
 		p->lingering = true;
@@ -516,6 +663,7 @@ int proc_signal(const char *id, int sig, enum proc_reason reason)
 		p->exitcode = -sig;
 		p->reason = reason;
 		p->ended_ms = ts_wall_ms();
+		proc_publish("exited", p);
 		proc_collect_waiters(p);
 	} else if (p->state == PROC_STARTING) {
 		p->pending_signal = sig;
@@ -549,6 +697,7 @@ int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
 		for (int s = 0; s < 2; s++)
 			outbuf_unlink(&p->out[s]);
 		log_event(LOG_INFO, "process removed", "id=%s name=\"%s\"", p->entry.id, p->name);
+		proc_publish("removed", p);
 		/* Freed after the waiters ran: they only hold the pointer, never read it. */
 		p->list_next = NULL;
 		r = 1;
@@ -568,6 +717,7 @@ int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
 				p->exitcode = -SIGTERM;
 				p->reason = PROC_REASON_TERMINATE;
 				p->ended_ms = ts_wall_ms();
+				proc_publish("exited", p);
 			} else if (p->state == PROC_STARTING) {
 				p->pending_signal = SIGTERM;
 				p->sent_reason = PROC_REASON_TERMINATE;
@@ -821,6 +971,7 @@ void proc_shutdown(void)
 		proc_collect_waiters(p);
 	for (struct proc *p = engine.running.head; p; p = p->list_next)
 		proc_collect_waiters(p);
+	events_wake_all();
 	pthread_mutex_unlock(&engine.lock);
 	proc_fire_collected();
 	proc_loop_stop();
@@ -835,11 +986,11 @@ void proc_release(void)
 		for (int s = 0; s < 2; s++)
 			proc_close_output(p, (enum proc_stream)s);
 		close_pidfd(p);
-		if (p->stdin_fd >= 0)
-			close(p->stdin_fd);
+		close_stdin(p);
 		proc_free(p);
 	}
 	store_release();
+	events_release();
 	free(engine.output_dir);
 	engine.output_dir = NULL;
 }

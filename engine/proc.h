@@ -44,7 +44,8 @@ struct proc_spawn {
 	double timeout;             /* seconds, 0 = none (the target's applies) */
 	char **envp;                /* the worker's whole environment, NULL-terminated (copied) */
 	char **argv;                /* exec targets: the built argv (copied) */
-	const char *stdin_data;     /* written to the worker's stdin, then EOF (copied; <= 64 KiB) */
+	const char *stdin_data;     /* written to the worker's stdin (copied) */
+	bool stdin_open;            /* keep stdin open after stdin_data (POST .../stdin) */
 };
 
 /* A waiter is embedded in its owner (an HTTP request). fn runs exactly once,
@@ -52,9 +53,10 @@ struct proc_spawn {
  * passes, unless proc_wait_cancel() ran first. */
 struct proc_waiter {
 	struct proc_waiter *next, *prev;        /* engine-owned */
-	struct proc *proc;                      /* engine-owned */
+	struct proc_waiter **head;              /* engine-owned: the list it is on */
 	int64_t deadline_ms;                    /* monotonic; 0 = none */
 	bool armed;
+	bool on_output;                         /* also fires when output arrives */
 	struct proc_waiter *fire_next;
 	void (*fn)(struct proc_waiter *w);
 };
@@ -106,6 +108,21 @@ void proc_wait_cancel(struct proc_waiter *w);
  * -ENOENT. */
 int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
 		void (*fn)(struct proc_waiter *), cJSON **final);
+
+/* Follow: returns 1 if either stream has bytes past its offset (UINT64_MAX:
+ * not wanted) or the process has ended (nothing armed), 0 if w was armed (it
+ * fires on new output, at the end, or at the deadline), -ENOENT. */
+int proc_wait_output(const char *id, const uint64_t offsets[2], double timeout_s, struct proc_waiter *w,
+		     void (*fn)(struct proc_waiter *));
+
+#define PROC_STDIN_MAX (1 << 20)        /* bytes a worker's stdin may have pending */
+
+/* Queues data for the worker's stdin; the engine writes it as the pipe takes
+ * it, so no thread ever blocks on a full pipe. eof closes stdin once the
+ * queued bytes are written. Returns len, -ENOENT, -ESRCH (the process is not
+ * running), -EPIPE (its stdin is closed), -ENOBUFS (more than PROC_STDIN_MAX
+ * would be pending). */
+ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof);
 
 /* Copies up to len bytes of a stream from offset. Returns the count (0 at the
  * current end), -ENOENT. *total gets the stream's length so far, *ended

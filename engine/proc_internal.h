@@ -23,9 +23,11 @@ enum proc_state {
 	PROC_LOST,
 };
 
-struct proc_watch {             /* epoll tag of one output pipe */
+#define PROC_STDIN_TAG 2
+
+struct proc_watch {             /* epoll tag of one of a worker's pipes */
 	struct proc *proc;
-	enum proc_stream stream;
+	int stream;             /* PROC_STDOUT, PROC_STDERR or PROC_STDIN_TAG */
 };
 
 struct proc {
@@ -57,7 +59,11 @@ struct proc {
 	/* output */
 	struct outbuf out[2];
 	int out_fd[2];
-	struct proc_watch watch[2];
+	struct proc_watch watch[3];
+	/* stdin: what is queued for the worker, written as the pipe takes it */
+	char *stdin_buf;
+	size_t stdin_len, stdin_off;
+	bool stdin_open, stdin_eof, stdin_watched;
 	/* who waits for the end */
 	struct proc_waiter *waiters;
 	/* engine lists: running (STARTING/RUNNING), queued, lingering */
@@ -90,6 +96,13 @@ extern struct engine engine;
 void proc_list_add(struct proc_list *l, struct proc *p);
 void proc_list_del(struct proc_list *l, struct proc *p);
 void proc_collect_waiters(struct proc *p);        /* all of p's waiters → engine.to_fire */
+void proc_collect_output_waiters(struct proc *p); /* those following its output */
+void proc_waiter_fire_later(struct proc_waiter *w); /* unlink w → engine.to_fire */
+void proc_arm_waiter(struct proc_waiter **head, struct proc_waiter *w, double timeout_s,
+		     void (*fn)(struct proc_waiter *));
+int64_t proc_waiter_timers(struct proc_waiter **head, int64_t now); /* fires due deadlines; next one */
+void proc_flush_stdin(struct proc *p);
+void proc_publish(const char *event, const struct proc *p);
 void proc_fire_collected(void);                    /* call without the lock */
 void proc_start_collected(void);                   /* call without the lock */
 void proc_finish(struct proc *p);                  /* RUNNING → EXITED (lock held) */

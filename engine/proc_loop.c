@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "engine/forkserver.h"
 #include "engine/ts.h"
 #include "server/log.h"
@@ -69,9 +70,11 @@ static void maybe_finish(struct proc *p)
 
 static void read_output(struct proc *p, enum proc_stream s)
 {
+	bool got = false;
 	for (int i = 0; i < READS_PER_EVENT && p->out_fd[s] >= 0; i++) {
 		ssize_t n = read(p->out_fd[s], read_buf, sizeof read_buf);
 		if (n > 0) {
+			got = true;
 			int r = outbuf_append(&p->out[s], read_buf, (size_t)n);
 			if (r < 0)
 				log_event(LOG_ERROR, "output lost", "id=%s stream=%s bytes=%zd error=\"%s\"",
@@ -81,9 +84,11 @@ static void read_output(struct proc *p, enum proc_stream s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return;
+			break;
 		proc_close_output(p, s);        /* EOF, or an error that ends the stream */
 	}
+	if (got)
+		proc_collect_output_waiters(p);
 	maybe_finish(p);
 }
 
@@ -117,26 +122,6 @@ static void handle_exits(void)
 static int64_t earlier(int64_t a, int64_t b)
 {
 	return !a ? b : !b ? a : a < b ? a : b;
-}
-
-/* Fires due waiter deadlines of p; returns p's earliest remaining one. */
-static int64_t waiter_timers(struct proc *p, int64_t now)
-{
-	int64_t next = 0;
-	for (struct proc_waiter *w = p->waiters, *n; w; w = n) {
-		n = w->next;
-		if (!w->deadline_ms)
-			continue;
-		if (now >= w->deadline_ms) {
-			if (w->prev) w->prev->next = w->next; else p->waiters = w->next;
-			if (w->next) w->next->prev = w->prev;
-			w->armed = false;
-			w->fire_next = engine.to_fire;
-			engine.to_fire = w;
-		} else
-			next = earlier(next, w->deadline_ms);
-	}
-	return next;
 }
 
 static int64_t running_timers(struct proc *p, int64_t now)
@@ -194,16 +179,17 @@ static void run_timers(void)
 
 	for (p = engine.running.head; p; p = n) {
 		n = p->list_next;
-		next = earlier(next, waiter_timers(p, now));
+		next = earlier(next, proc_waiter_timers(&p->waiters, now));
 		next = earlier(next, running_timers(p, now));
 	}
 	for (p = engine.queued.head; p; p = p->list_next)
-		next = earlier(next, waiter_timers(p, now));
+		next = earlier(next, proc_waiter_timers(&p->waiters, now));
 	for (p = engine.lingering.head; p; p = n) {
 		n = p->list_next;
-		next = earlier(next, waiter_timers(p, now));
+		next = earlier(next, proc_waiter_timers(&p->waiters, now));
 		next = earlier(next, linger_timers(p, now));
 	}
+	next = earlier(next, events_timers(now));
 	engine.next_timer = next;
 	engine.timers_dirty = false;
 }
@@ -234,7 +220,10 @@ static void *loop(void *arg)
 				handle_exits();
 			else {
 				struct proc_watch *w = tag;
-				read_output(w->proc, w->stream);
+				if (w->stream == PROC_STDIN_TAG)
+					proc_flush_stdin(w->proc);
+				else
+					read_output(w->proc, (enum proc_stream)w->stream);
 			}
 		}
 		int64_t now = ts_mono_ms();

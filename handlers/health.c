@@ -5,6 +5,7 @@
 
 #include "engine/proc.h"
 #include "engine/ts.h"
+#include "server/stream.h"
 
 static int64_t started_mono;
 
@@ -55,10 +56,13 @@ enum MHD_Result metrics_get(struct http_req *r)
 		"# HELP spawnd_processes_failed_total Processes that could not start.\n"
 		"# TYPE spawnd_processes_failed_total counter\n"
 		"spawnd_processes_failed_total %ld\n"
+		"# HELP spawnd_streams_open Live output and event streams open now.\n"
+		"# TYPE spawnd_streams_open gauge\n"
+		"spawnd_streams_open %ld\n"
 		"# HELP spawnd_uptime_seconds Seconds since the server started.\n"
 		"# TYPE spawnd_uptime_seconds gauge\n"
 		"spawnd_uptime_seconds %.3f\n",
-		st.running, st.queued, st.total_started, st.total_failed,
+		st.running, st.queued, st.total_started, st.total_failed, stream_count(),
 		(double)(ts_mono_ms() - started_mono) / 1000.0);
 	if (len < 0)
 		return MHD_NO;

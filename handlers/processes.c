@@ -18,7 +18,6 @@
 #include "targets/target.h"
 
 #define MAX_NAME_LEN 256
-#define MAX_STDIN (64 * 1024)           /* fits an empty pipe: written without blocking */
 #define DEFAULT_GRACE_S 5.0
 
 static enum MHD_Result not_found(struct http_req *r, const char *id)
@@ -117,13 +116,10 @@ enum MHD_Result processes_create(struct http_req *r)
 		add_detail(&details, "timeout", "must be a number of seconds >= 0, or null");
 	if (env && !cJSON_IsNull(env) && !cJSON_IsObject(env))
 		add_detail(&details, "env", "must be an object of string values");
-	if (stdin_j && !cJSON_IsNull(stdin_j) &&
-	    !(cJSON_IsString(stdin_j) && strlen(stdin_j->valuestring) <= MAX_STDIN))
-		add_detail(&details, "stdin", "must be a string of at most 65536 bytes");
+	if (stdin_j && !cJSON_IsNull(stdin_j) && !cJSON_IsString(stdin_j))
+		add_detail(&details, "stdin", "must be a string (the worker reads it from its stdin)");
 	if (stdin_open && !cJSON_IsNull(stdin_open) && !cJSON_IsBool(stdin_open))
 		add_detail(&details, "stdin_open", "must be true or false");
-	if (cJSON_IsTrue(stdin_open))
-		add_detail(&details, "stdin_open", "keeping stdin open is not supported by this server yet");
 	/* An unknown target is a missing resource; everything else wrong with the
 	 * request is reported at once, one details entry per field. */
 	const struct target *t = cJSON_IsString(target_j) ? target_find(target_j->valuestring) : NULL;
@@ -170,6 +166,7 @@ enum MHD_Result processes_create(struct http_req *r)
 		.daemon = cJSON_IsTrue(daemon),
 		.timeout = cJSON_IsNumber(timeout) ? timeout->valuedouble : 0,
 		.stdin_data = cJSON_IsString(stdin_j) ? stdin_j->valuestring : NULL,
+		.stdin_open = cJSON_IsTrue(stdin_open),
 		.envp = envp,
 		.argv = argv,
 	};
@@ -312,6 +309,31 @@ enum MHD_Result processes_signal(struct http_req *r)
 	if (details)
 		return http_reply_error(r, 400, "invalid_argument", details, "invalid signal request");
 	return send_signal(r, sig, PROC_REASON_SIGNAL, true);
+}
+
+/* ---- stdin --------------------------------------------------------------- */
+
+enum MHD_Result processes_stdin(struct http_req *r)
+{
+	const char *id = r->params[0], *eof = http_query(r, "eof");
+	if (eof && strcmp(eof, "true") != 0 && strcmp(eof, "false") != 0)
+		return bad_param(r, "eof", "must be true or false");
+	ssize_t n = proc_write_stdin(id, r->body ? r->body : "", r->body_len, eof && strcmp(eof, "true") == 0);
+	if (n == -ENOENT)
+		return not_found(r, id);
+	if (n == -ESRCH)
+		return http_reply_error(r, 409, "not_running", NULL, "process %s is not running", id);
+	if (n == -EPIPE)
+		return http_reply_error(r, 409, "conflict", NULL,
+			"the stdin of process %s is closed (start it with \"stdin_open\": true to write to it)", id);
+	if (n == -ENOBUFS)
+		return http_reply_error(r, 409, "conflict", NULL,
+			"process %s has %d bytes of stdin pending already: retry once it has read them", id, PROC_STDIN_MAX);
+	if (n < 0)
+		return http_reply_error(r, 500, "internal", NULL, "could not write to process %s: %s", id, strerror((int)-n));
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "bytes", (double)n);
+	return http_reply_json(r, 202, j);
 }
 
 /* ---- delete -------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* processes — the /processes resource: create (with ?wait=), list, get,
- * join, terminate, kill, signal, delete. */
+ * join, terminate, kill, signal, delete, and writing to a worker's stdin. */
 #ifndef SPAWND_HANDLERS_PROCESSES_H
 #define SPAWND_HANDLERS_PROCESSES_H
 
@@ -13,5 +13,6 @@ enum MHD_Result processes_terminate(struct http_req *r);
 enum MHD_Result processes_kill(struct http_req *r);
 enum MHD_Result processes_signal(struct http_req *r);
 enum MHD_Result processes_delete(struct http_req *r);
+enum MHD_Result processes_stdin(struct http_req *r);
 
 #endif

@@ -7,9 +7,9 @@
  * where r->resume replies.
  *
  * The suspend/wake race: a wake may come from the engine thread before the
- * handler has suspended. r->lock orders the two: a wake that comes first only
- * marks r->woken, and http_suspend() then runs the continuation at once
- * instead of suspending.
+ * handler has suspended. The suspender's lock orders the two: a wake that
+ * comes first only marks it woken, and http_suspend() then runs the
+ * continuation at once instead of suspending.
  */
 #define _GNU_SOURCE
 #include "server/http.h"
@@ -67,11 +67,39 @@ void http_set_header(struct http_req *r, const char *name, const char *value)
 	h->n++;
 }
 
+bool http_cors_allowed(struct http_req *r)
+{
+	const char *origin = http_header(r, "Origin");
+	const char *list = config.cors_origins;
+	if (!origin || !list || !*origin)
+		return false;
+	size_t len = strlen(origin);
+	while (*list) {
+		size_t n = strcspn(list, ",");
+		if (n == len && strncmp(list, origin, n) == 0)
+			return true;
+		list += n + (list[n] == ',');
+	}
+	return false;
+}
+
+static void add_cors_headers(struct http_req *r, struct MHD_Response *resp)
+{
+	if (!http_cors_allowed(r))
+		return;
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", http_header(r, "Origin"));
+	MHD_add_response_header(resp, "Vary", "Origin");
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, Authorization, Last-Event-ID");
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Location, Retry-After");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+}
+
 enum MHD_Result http_reply_response(struct http_req *r, unsigned status, struct MHD_Response *resp)
 {
 	struct pending_headers *h = &((struct http_req_full *)r)->headers;
 	if (!resp)
 		return MHD_NO;
+	add_cors_headers(r, resp);
 	for (int i = 0; i < h->n; i++)
 		if (h->name[i] && h->value[i])
 			MHD_add_response_header(resp, h->name[i], h->value[i]);
@@ -166,30 +194,52 @@ int http_query_seconds(struct http_req *r, const char *key, double *out)
 
 /* ---- suspension ---------------------------------------------------------- */
 
+void http_suspender_init(struct http_suspender *s, struct MHD_Connection *conn)
+{
+	pthread_mutex_init(&s->lock, NULL);
+	s->conn = conn;
+	s->suspended = s->woken = false;
+}
+
+void http_suspender_release(struct http_suspender *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+void http_suspender_suspend_locked(struct http_suspender *s)
+{
+	s->suspended = true;
+	MHD_suspend_connection(s->conn);
+}
+
+void http_suspender_wake(struct http_suspender *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->suspended) {
+		s->suspended = false;
+		MHD_resume_connection(s->conn);
+	} else
+		s->woken = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
 enum MHD_Result http_suspend(struct http_req *r, int (*resume)(struct http_req *r))
 {
-	pthread_mutex_lock(&r->lock);
-	if (r->woken) {
-		r->woken = false;
-		pthread_mutex_unlock(&r->lock);
+	pthread_mutex_lock(&r->susp.lock);
+	if (r->susp.woken) {
+		r->susp.woken = false;
+		pthread_mutex_unlock(&r->susp.lock);
 		return (enum MHD_Result)resume(r);
 	}
 	r->resume = resume;
-	r->suspended = true;
-	MHD_suspend_connection(r->conn);
-	pthread_mutex_unlock(&r->lock);
+	http_suspender_suspend_locked(&r->susp);
+	pthread_mutex_unlock(&r->susp.lock);
 	return MHD_YES;
 }
 
 void http_wake(struct http_req *r)
 {
-	pthread_mutex_lock(&r->lock);
-	if (r->suspended) {
-		r->suspended = false;
-		MHD_resume_connection(r->conn);
-	} else
-		r->woken = true;
-	pthread_mutex_unlock(&r->lock);
+	http_suspender_wake(&r->susp);
 }
 
 void http_wake_waiter(struct proc_waiter *w)
@@ -215,7 +265,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		f = calloc(1, sizeof *f);
 		if (!f)
 			return MHD_NO;
-		pthread_mutex_init(&f->r.lock, NULL);
+		http_suspender_init(&f->r.susp, conn);
 		f->r.conn = conn;
 		f->r.method = method;
 		f->r.path = url;
@@ -283,7 +333,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(f->headers.value[i]);
 	}
 	free(r->body);
-	pthread_mutex_destroy(&r->lock);
+	http_suspender_release(&r->susp);
 	free(f);
 	*con_cls = NULL;
 }

@@ -22,6 +22,23 @@
 
 #define HTTP_MAX_PARAMS 2
 
+/* A connection that can be suspended until an event wakes it: a request in
+ * its access handler, or a streaming response in its content reader (the two
+ * places libmicrohttpd allows MHD_suspend_connection()). lock orders a wake
+ * against the suspension: a wake that comes first only sets woken. */
+struct http_suspender {
+	pthread_mutex_t lock;
+	struct MHD_Connection *conn;
+	bool suspended, woken;
+};
+
+void http_suspender_init(struct http_suspender *s, struct MHD_Connection *conn);
+void http_suspender_release(struct http_suspender *s);
+/* With s->lock held: suspends the connection (the caller then unlocks). */
+void http_suspender_suspend_locked(struct http_suspender *s);
+/* Any thread: resumes the connection if suspended, else marks s woken. */
+void http_suspender_wake(struct http_suspender *s);
+
 struct http_req {
 	struct MHD_Connection *conn;
 	const char *method, *path;
@@ -31,9 +48,7 @@ struct http_req {
 	int64_t start_us;
 	unsigned status;                        /* for the access log */
 	bool replied;
-	/* suspension (guarded by lock) */
-	pthread_mutex_t lock;
-	bool suspended, woken;
+	struct http_suspender susp;
 	int (*resume)(struct http_req *r);      /* runs when woken */
 	struct proc_waiter waiter;              /* for handlers that wait on a process */
 	double number;                          /* a handler's value kept across a suspension */
@@ -46,6 +61,7 @@ struct http_config {
 	size_t max_body;
 	unsigned connection_limit;
 	unsigned connection_timeout_s;
+	const char *cors_origins;   /* comma-separated allowlist, or NULL: CORS off */
 };
 
 /* Binds and starts serving. On success *url gets "http://HOST:PORT" (static).
@@ -66,6 +82,10 @@ enum MHD_Result http_reply_buffer(struct http_req *r, unsigned status, const cha
 enum MHD_Result http_reply_response(struct http_req *r, unsigned status, struct MHD_Response *resp);
 /* Adds a header to the next reply of r (Location, Allow, Retry-After). */
 void http_set_header(struct http_req *r, const char *name, const char *value);
+
+/* True when r comes from an origin on the CORS allowlist (its replies then
+ * carry Access-Control-Allow-Origin with that origin, never "*"). */
+bool http_cors_allowed(struct http_req *r);
 
 /* Request data. */
 const char *http_query(struct http_req *r, const char *key);

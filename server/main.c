@@ -22,11 +22,13 @@
 #include "handlers/health.h"
 #include "server/http.h"
 #include "server/log.h"
+#include "server/stream.h"
 #include "targets/exec_file.h"
+#include "targets/plugin.h"
 #include "targets/target.h"
 
 struct options {
-	const char *listen, *state_dir, *targets, *plugins, *config, *log_level;
+	const char *listen, *state_dir, *targets, *plugins, *config, *log_level, *cors, *heartbeat;
 	long max_running;
 };
 
@@ -35,18 +37,23 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: spawnd [--listen HOST:PORT] [--state-dir DIR] [--targets FILE] [--plugins DIR]\n"
 		"              [--config FILE] [--log-level error|warn|info|debug] [--max-running N]\n"
+		"              [--cors-origins ORIGIN,...] [--heartbeat SECONDS]\n"
 		"              [--help] [--version]\n"
 		"\n"
 		"Runs registered targets as OS processes over HTTP (Python's multiprocessing, as a service).\n"
 		"  --listen HOST:PORT   address to serve (default 127.0.0.1:8080; port 0 picks a free port)\n"
 		"  --state-dir DIR      where records and spilled output live (default ./var)\n"
 		"  --targets FILE       exec targets declared in a JSON file (reloaded on SIGHUP)\n"
-		"  --plugins DIR        C plugin targets (*.so)\n"
+		"  --plugins DIR        C plugin targets: every *.so in DIR (see include/spawnd_target.h)\n"
 		"  --config FILE        further settings\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug; logs go to stderr\n"
 		"  --max-running N      workers running at once before new ones queue (default 1024)\n"
+		"  --cors-origins LIST  origins allowed to call the API from a browser, comma-separated\n"
+		"                       (e.g. http://localhost:3000); CORS is off without it\n"
+		"  --heartbeat SECONDS  heartbeat interval of live streams (default 15)\n"
 		"Each flag has an environment form: SPAWND_LISTEN, SPAWND_STATE_DIR, SPAWND_TARGETS,\n"
-		"SPAWND_PLUGINS, SPAWND_CONFIG, SPAWND_LOG_LEVEL, SPAWND_MAX_RUNNING.\n");
+		"SPAWND_PLUGINS, SPAWND_CONFIG, SPAWND_LOG_LEVEL, SPAWND_MAX_RUNNING, SPAWND_CORS_ORIGINS,\n"
+		"SPAWND_HEARTBEAT.\n");
 }
 
 static void fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -70,6 +77,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "--plugins", "SPAWND_PLUGINS", offsetof(struct options, plugins) },
 		{ "--config", "SPAWND_CONFIG", offsetof(struct options, config) },
 		{ "--log-level", "SPAWND_LOG_LEVEL", offsetof(struct options, log_level) },
+		{ "--cors-origins", "SPAWND_CORS_ORIGINS", offsetof(struct options, cors) },
+		{ "--heartbeat", "SPAWND_HEARTBEAT", offsetof(struct options, heartbeat) },
 	};
 	const size_t nflags = sizeof string_flags / sizeof string_flags[0];
 	const char *max_running = getenv("SPAWND_MAX_RUNNING");
@@ -177,6 +186,18 @@ static void load_targets(const char *path, bool at_startup)
 	log_event(LOG_INFO, "targets loaded", "file=\"%s\"", path);
 }
 
+/* dlopen()s the plugins while single-threaded: the fork server inherits them. */
+static void load_plugins(const char *dir)
+{
+	char err[1024];
+	size_t count;
+	int r = plugin_load_dir(dir, err, sizeof err);
+	if (r < 0)
+		fatal("--plugins %s", err);
+	plugin_targets(&count);
+	log_event(LOG_INFO, "plugins loaded", "dir=\"%s\" targets=%zu", dir, count);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -189,13 +210,13 @@ int main(int argc, char **argv)
 	if (level < 0)
 		fatal("--log-level %s: expected error, warn, info or debug", o.log_level);
 	log_set_level((enum log_level)level);
-	if (o.plugins)
-		fatal("--plugins: plugin targets are not supported by this build yet");
 	if (o.config)
 		fatal("--config: a configuration file is not supported by this build yet");
 	ensure_std_fds();
 	make_dir(o.state_dir);
 	long max_running = fd_budget(o.max_running);
+	if (o.plugins)
+		load_plugins(o.plugins);     /* before the targets file: exec targets may not take their names */
 	if (o.targets)
 		load_targets(o.targets, true);
 
@@ -223,12 +244,22 @@ int main(int argc, char **argv)
 	if ((r = proc_init(&pc)) < 0)
 		fatal("cannot start the process engine in %s: %s", o.state_dir, strerror(-r));
 	health_init();
+	if (o.heartbeat) {
+		char *end;
+		double hb = strtod(o.heartbeat, &end);
+		if (!*o.heartbeat || *end || !(hb >= 0.05 && hb <= 15))
+			fatal("--heartbeat %s: expected seconds from 0.05 to 15", o.heartbeat);
+		stream_set_heartbeat(hb);
+	}
+	if (o.cors && strchr(o.cors, '*'))
+		fatal("--cors-origins %s: list the origins; \"*\" is never allowed", o.cors);
 	struct http_config hc = {
 		.listen = o.listen,
 		.threads = 2,
 		.max_body = 1 << 20,
 		.connection_limit = 4096,
 		.connection_timeout_s = 120,
+		.cors_origins = o.cors,
 	};
 	if ((r = http_start(&hc, &url, err, sizeof err)) < 0)
 		fatal("%s", err);

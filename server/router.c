@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "handlers/events.h"
 #include "handlers/health.h"
 #include "handlers/output.h"
 #include "handlers/processes.h"
@@ -24,7 +25,9 @@ static const struct route routes[] = {
 	{ "POST",   "/processes/{id}/terminate",   processes_terminate },
 	{ "POST",   "/processes/{id}/kill",        processes_kill },
 	{ "POST",   "/processes/{id}/signal",      processes_signal },
+	{ "POST",   "/processes/{id}/stdin",       processes_stdin },
 	{ "GET",    "/processes/{id}/output",      output_get },
+	{ "GET",    "/events",                     events_get },
 	{ "GET",    "/targets",                    targets_list },
 	{ "GET",    "/targets/{name}",             targets_get },
 	{ "GET",    "/healthz",                    health_get },
@@ -90,6 +93,13 @@ enum MHD_Result router_dispatch(struct http_req *r)
 		strcat(allow, routes[i].method);
 		if (strcmp(routes[i].method, "GET") == 0)
 			strcat(allow, ", HEAD");
+	}
+	if (path_known && strcmp(r->method, "OPTIONS") == 0) {
+		/* A CORS preflight (or a plain question): what this path allows. */
+		http_set_header(r, "Allow", allow);
+		if (http_cors_allowed(r))
+			http_set_header(r, "Access-Control-Allow-Methods", allow);
+		return http_reply_buffer(r, 204, "text/plain", "", 0, true);
 	}
 	if (path_known) {
 		http_set_header(r, "Allow", allow);

@@ -710,12 +710,16 @@ static int load_target(struct loader *l, const cJSON *obj, size_t index)
 {
 	struct target *t = &l->f->targets[index];
 	struct exec_spec *spec = own_calloc(l->f, 1, sizeof *spec);
+	size_t source_len = strlen("file:") + strlen(l->path) + 1;
+	char *source = own_calloc(l->f, source_len, 1);
 	double d;
 	int rc;
 
 	snprintf(l->label, sizeof l->label, "targets[%zu]", index);
-	if (!spec)
+	if (!spec || !source)
 		return fail_nomem(l);
+	snprintf(source, source_len, "file:%s", l->path);
+	t->source = source;
 	if (!cJSON_IsObject(obj))
 		return fail(l, NULL, "must be an object");
 	t->kind = TARGET_EXEC;

@@ -506,6 +506,8 @@ cJSON *target_to_json(const struct target *t)
 		cJSON_AddNumberToObject(obj, "max_running", t->max_running);
 	else
 		cJSON_AddNullToObject(obj, "max_running");
+	if (t->source || t->kind == TARGET_BUILTIN)
+		cJSON_AddStringToObject(obj, "source", t->source ? t->source : "builtin");
 	return obj;
 }
 

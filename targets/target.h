@@ -1,8 +1,9 @@
 /* targets — the registry of what spawnd may run.
  *
  * A target is a registered unit of work (multiprocessing's "target function"):
- * a builtin C function from a static table, a plugin function (later), or an
- * exec target declared by the operator (later). Names are looked up in tables,
+ * a builtin C function from a static table, a function of a plugin loaded at
+ * startup (targets/plugin.h), or an exec target declared by the operator in the
+ * targets file (targets/exec_file.h). Names are looked up in tables,
  * never turned into paths.
  *
  * Ownership: targets returned by target_find() live as long as the registry
@@ -59,6 +60,8 @@ struct target {
 	double timeout;        /* seconds; 0 = none */
 	int max_running;       /* 0 = unlimited */
 	const struct exec_spec *exec; /* exec targets: what to run (targets/exec_file.h); else NULL */
+	const char *source;    /* where it came from: "plugin:<file name>", "file:<targets file>";
+				  NULL for builtins ("builtin") */
 };
 
 /* Looks up a target by exact name. NULL when there is none (or the name is
@@ -111,7 +114,9 @@ void targets_release(void);
  * missing ones, "args.<name>[<j>]" for elements of a named variadic array. */
 int target_validate(const struct target *t, const cJSON *args, cJSON **canonical, cJSON **details);
 
-/* {"name","kind","description","args":[{"name","type","required",...}],"timeout","max_running"} */
+/* {"name","kind","description","args":[{"name","type","required",...}],"timeout","max_running",
+ *  "source"} where source is "builtin", "plugin:<file name>" or "file:<targets file path>"
+ *  (absent for a non-builtin target that does not say). */
 cJSON *target_to_json(const struct target *t);
 
 /* {"targets": [...]} in registry order (builtins, plugins, then exec targets). */

@@ -315,6 +315,34 @@ static void test_signal_by_number(void)
 	CHECK_ENDED_BY("signal", "{\"signal\": 11}", -11, "SIGSEGV", "signal");
 }
 
+/* A signal accepted (202) right after the spawn answer must arrive: the worker
+ * may still be setting up (its own session and group), and the signal must then
+ * wait for it rather than be lost. */
+static void test_signal_right_after_spawn_not_lost(void)
+{
+	static const char *const bodies[] = { "{\"signal\": \"SIGUSR1\"}", "{\"signal\": 10}" };
+
+	for (int i = 0; i < 100; i++) {
+		struct resp *r = spawn(srv, "{\"target\": \"sleep\", \"args\": [30]}", -1);
+		char id[ID_CAP];
+		CHECK_STATUS(r, 201);
+		CHECK(take_id(r, id));
+		resp_free(r);
+		r = postf(srv, bodies[i % 2], "/processes/%s/signal", id);
+		CHECK_STATUS(r, 202);
+		resp_free(r);
+		r = join(srv, id, 5);
+		if (jis_true(r->json, "alive")) {
+			struct resp *k = postf(srv, NULL, "/processes/%s/kill", id);
+			resp_free(k);
+			CHECK_FAIL("attempt %d: SIGUSR1 sent right after the spawn was answered 202 but lost: " RESP_FMT,
+				   i + 1, RESP_ARGS(r));
+		}
+		CHECK_EXITED(r, -10);
+		resp_free(r);
+	}
+}
+
 static void test_ended_terminate_kill_unchanged(void)
 {
 	struct resp *r = spawn(srv, "{\"target\": \"exit\", \"args\": [3]}", 10);
@@ -739,6 +767,7 @@ int main(void)
 	RUN(test_kill);
 	RUN(test_signal_sigsegv_by_name);
 	RUN(test_signal_by_number);
+	RUN(test_signal_right_after_spawn_not_lost);
 	RUN(test_ended_terminate_kill_unchanged);
 	RUN(test_join_timeout_returns_alive);
 	RUN(test_join_without_timeout_waits);

@@ -9,17 +9,28 @@
 #ifndef SPAWND_CHECK_H
 #define SPAWND_CHECK_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 extern int check_failed_cases;
 extern char check_failure[1024];
 
-#define CHECK_FAIL(...) do { \
-		int n_ = snprintf(check_failure, sizeof check_failure, "%s:%d: ", __FILE__, __LINE__); \
-		snprintf(check_failure + n_, sizeof check_failure - (size_t)n_, __VA_ARGS__); \
-		return; \
-	} while (0)
+/* Records a failure message (cut to the buffer: that is intended). */
+static inline void check_record(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline void check_record(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(check_failure, sizeof check_failure, "%s:%d: ", file, line);
+	if (n < 0 || (size_t)n >= sizeof check_failure)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(check_failure + n, sizeof check_failure - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+#define CHECK_FAIL(...) do { check_record(__FILE__, __LINE__, __VA_ARGS__); return; } while (0)
 #define CHECK(cond) do { if (!(cond)) CHECK_FAIL("%s", #cond); } while (0)
 #define CHECK_MSG(cond, ...) do { if (!(cond)) CHECK_FAIL(__VA_ARGS__); } while (0)
 #define CHECK_INT(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \

@@ -54,8 +54,14 @@ struct server {
 /* A response plus its place on the list of live responses. */
 struct tracked_resp {
 	struct resp r;
+	size_t body_cap;
 	struct tracked_resp *prev, *next;
 };
+
+static struct tracked_resp *tracked(struct resp *r)
+{
+	return (struct tracked_resp *)((char *)r - offsetof(struct tracked_resp, r));
+}
 
 static struct server *live_servers;
 static struct tracked_resp *live_resps;
@@ -535,15 +541,23 @@ const char *server_root(const struct server *srv)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct resp *r = userdata;
+	struct tracked_resp *t = tracked(r);
 	size_t n = size * nmemb;
-	char *grown;
 
 	if (r->len + n + 1 > BODY_CAP)
 		return 0;
-	grown = realloc(r->body, r->len + n + 1);
-	if (!grown)
-		return 0;
-	r->body = grown;
+	/* Doubling: a 10 MB body must not be copied once per chunk. */
+	if (r->len + n + 1 > t->body_cap) {
+		size_t cap = t->body_cap ? t->body_cap : 16384;
+		char *grown;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		grown = realloc(r->body, cap);
+		if (!grown)
+			return 0;
+		r->body = grown;
+		t->body_cap = cap;
+	}
 	memcpy(r->body + r->len, data, n);
 	r->len += n;
 	r->body[r->len] = '\0';
@@ -645,7 +659,7 @@ void resp_free(struct resp *r)
 
 	if (!r)
 		return;
-	t = (struct tracked_resp *)((char *)r - offsetof(struct tracked_resp, r));
+	t = tracked(r);
 	if (t->prev)
 		t->prev->next = t->next;
 	else

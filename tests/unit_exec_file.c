@@ -159,7 +159,7 @@ static void registry_lists_and_finds_exec_targets(void)
 	const char *m;
 	const struct target *date, *old_date;
 	cJSON *list, *json;
-	char *text;
+	char *text, want[1024];
 	int n;
 
 	CHECK_INT(load_text(good_file, &f, &m), 0);
@@ -174,9 +174,10 @@ static void registry_lists_and_finds_exec_targets(void)
 	cJSON_Delete(list);
 	hold(text);
 	CHECK_INT(n, 10);
-	CHECK_STR(text, "{\"name\":\"date\",\"kind\":\"exec\",\"description\":\"Prints the date in UTC.\","
-		  "\"args\":[{\"name\":\"when\",\"type\":\"string\",\"required\":false,\"pattern\":\"@[0-9]+\",\"max_length\":20}],"
-		  "\"timeout\":5,\"max_running\":2}");
+	snprintf(want, sizeof want, "{\"name\":\"date\",\"kind\":\"exec\",\"description\":\"Prints the date in UTC.\","
+		 "\"args\":[{\"name\":\"when\",\"type\":\"string\",\"required\":false,\"pattern\":\"@[0-9]+\",\"max_length\":20}],"
+		 "\"timeout\":5,\"max_running\":2,\"source\":\"file:%s\"}", path);
+	CHECK_STR(text, want);
 	json = target_to_json(target_find("show-args"));
 	text = cJSON_PrintUnformatted(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "args"), 4));
 	cJSON_Delete(json);

@@ -348,7 +348,7 @@ static void describe_exit(void)
 	cJSON_Delete(j);
 	CHECK_STR(text, "{\"name\":\"exit\",\"kind\":\"builtin\",\"description\":\"Exits at once with the given exit code.\","
 		  "\"args\":[{\"name\":\"code\",\"type\":\"integer\",\"required\":true,\"min\":0,\"max\":255}],"
-		  "\"timeout\":null,\"max_running\":null}");
+		  "\"timeout\":null,\"max_running\":null,\"source\":\"builtin\"}");
 }
 
 static void describe_constraints(void)

@@ -1,0 +1,60 @@
+/* stream — a streaming HTTP response that can follow a source live: NDJSON or
+ * Server-Sent Events, produced item by item by a libmicrohttpd content reader.
+ *
+ * When the source has nothing new, the reader arms a waiter (stream->wait) and
+ * suspends the connection instead of returning 0 to libmicrohttpd (which would
+ * spin). The waiter fires on new data, at the end, or at the next heartbeat,
+ * whose timer is the engine's: so a suspended stream is woken at least every
+ * heartbeat interval, writes a heartbeat, and a client that vanished is noticed
+ * by that write and its stream freed.
+ *
+ * Ownership: the stream is allocated by the handler (as the first member of
+ * its own struct), handed to stream_response(), and freed through its
+ * release hook when libmicrohttpd destroys the response.
+ */
+#ifndef SPAWND_STREAM_H
+#define SPAWND_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/http.h"
+
+struct stream {
+	struct http_suspender susp;
+	struct proc_waiter waiter;
+	bool follow, sse;
+	bool heartbeats;                /* false for raw bytes: nothing can be interleaved */
+	int64_t next_heartbeat_ms;
+	char *pending;
+	size_t pending_len, pending_off;
+	/* Produces the next item with stream_emit(); false if there is none now. */
+	bool (*next)(struct stream *s);
+	/* True when no item will ever come again (the response ends). */
+	bool (*finished)(struct stream *s);
+	/* Arms s->waiter (with fn stream_waiter_fired) until timeout_s: 0 armed,
+	 * 1 something is available already, < 0 the source is gone. */
+	int (*wait)(struct stream *s, double timeout_s);
+	void (*release)(struct stream *s);
+};
+
+/* Seconds between heartbeats (API.md: at most 15). */
+void stream_set_heartbeat(double seconds);
+/* Sets up s on r's connection. */
+void stream_init(struct stream *s, struct http_req *r, bool follow, bool sse);
+/* Queues one item (cJSON consumed) as an NDJSON line, or as an SSE event
+ * with the given event name and id (sse_id may be NULL). */
+void stream_emit(struct stream *s, cJSON *item, const char *sse_event, const char *sse_id);
+/* The same for JSON that is already text (consumed). */
+void stream_emit_text(struct stream *s, char *json, const char *sse_event, const char *sse_id);
+/* Queues raw bytes (consumed), for application/octet-stream. */
+void stream_emit_raw(struct stream *s, char *bytes, size_t len);
+/* The waiter callback to pass when arming s->waiter. */
+void stream_waiter_fired(struct proc_waiter *w);
+/* The response for s (takes ownership of s). NULL on allocation failure (s is freed). */
+struct MHD_Response *stream_response(struct stream *s, const char *content_type);
+/* Open streams right now (for /metrics). */
+long stream_count(void);
+
+#endif

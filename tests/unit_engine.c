@@ -1,0 +1,184 @@
+/* Unit tests of the engine's pure modules: utf8, outbuf, store, ts. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/outbuf.h"
+#include "engine/store.h"
+#include "engine/ts.h"
+#include "engine/utf8.h"
+#include "tests/check.h"
+
+CHECK_MAIN_STATE;
+
+static void utf8_keeps_valid_text(void)
+{
+	const char *s = "Worker: 3\n h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80";
+	size_t n;
+	char *out = utf8_sanitize(s, strlen(s), &n);
+	CHECK_STR(out, s);
+	CHECK_INT(n, strlen(s));
+	free(out);
+}
+
+static void utf8_replaces_each_invalid_byte(void)
+{
+	/* a lone continuation, an overlong '/', a surrogate, > U+10FFFF, NUL, 0xFF */
+	static const struct { const char *in; size_t len; const char *want; } cases[] = {
+		{ "a\x80" "b", 3, "a\xEF\xBF\xBD" "b" },
+		{ "\xC0\xAF", 2, "\xEF\xBF\xBD\xEF\xBF\xBD" },
+		{ "\xED\xA0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
+		{ "\xF4\x90\x80\x80", 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
+		{ "x\0y", 3, "x\xEF\xBF\xBDy" },
+		{ "\xFF", 1, "\xEF\xBF\xBD" },
+		{ "\xE2\x82", 2, "\xEF\xBF\xBD\xEF\xBF\xBD" },   /* truncated sequence at the end */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *out = utf8_sanitize(cases[i].in, cases[i].len, NULL);
+		CHECK_MSG(out && strcmp(out, cases[i].want) == 0, "case %zu", i);
+		free(out);
+	}
+}
+
+static void utf8_every_byte_gives_valid_utf8(void)
+{
+	char all[256];
+	for (int i = 0; i < 256; i++)
+		all[i] = (char)i;
+	size_t n;
+	char *out = utf8_sanitize(all, sizeof all, &n);
+	CHECK(out != NULL);
+	/* Sanitising the result again changes nothing: it is valid UTF-8 without NUL. */
+	char *again = utf8_sanitize(out, n, NULL);
+	CHECK_STR(again, out);
+	CHECK_INT(strlen(out), n);
+	free(out);
+	free(again);
+}
+
+static void utf8_boundary_never_splits_a_character(void)
+{
+	const char *euro = "ab\xE2\x82\xAC";        /* 2 ASCII + 3-byte character */
+	CHECK_INT(utf8_boundary(euro, 5), 5);
+	CHECK_INT(utf8_boundary(euro, 4), 2);
+	CHECK_INT(utf8_boundary(euro, 3), 2);
+	CHECK_INT(utf8_boundary(euro, 2), 2);
+	CHECK_INT(utf8_boundary("\xF0\x9F\x98", 3), 0);
+	CHECK_INT(utf8_boundary("abc", 3), 3);
+}
+
+static char *temp_path(const char *name)
+{
+	char *dir = strdup("/tmp/unit_engine.XXXXXX"), *path;
+	if (!mkdtemp(dir) || asprintf(&path, "%s/%s", dir, name) < 0)
+		abort();
+	free(dir);
+	return path;
+}
+
+static void outbuf_spills_past_the_cap_byte_exact(void)
+{
+	struct outbuf ob;
+	char *path = temp_path("x.stdout");
+	CHECK_INT(outbuf_init(&ob, 1000, path), 0);
+	/* 10,007 bytes in odd-sized writes: byte i is '0' + i % 10. */
+	size_t total = 0;
+	char chunk[333];
+	while (total < 10007) {
+		size_t n = sizeof chunk;
+		if (n > 10007 - total)
+			n = 10007 - total;
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = (char)('0' + (total + i) % 10);
+		CHECK_INT(outbuf_append(&ob, chunk, n), 0);
+		total += n;
+	}
+	outbuf_seal(&ob);
+	CHECK_INT(ob.total, 10007);
+	CHECK_INT(ob.mem_len, 1000);
+	CHECK(access(path, F_OK) == 0);
+	/* Read back across the memory/file boundary from several offsets. */
+	for (uint64_t off = 0; off < 10007; off += 997) {
+		char buf[2500];
+		ssize_t n = outbuf_read(&ob, off, buf, sizeof buf);
+		CHECK(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			CHECK_MSG(buf[i] == (char)('0' + (off + (uint64_t)i) % 10), "offset %llu", (unsigned long long)(off + (uint64_t)i));
+	}
+	char b;
+	CHECK_INT(outbuf_read(&ob, 10007, &b, 1), 0);
+	outbuf_unlink(&ob);
+	CHECK(access(path, F_OK) != 0);
+	free(path);
+}
+
+static void outbuf_small_output_stays_in_memory(void)
+{
+	struct outbuf ob;
+	char *path = temp_path("y.stdout");
+	CHECK_INT(outbuf_init(&ob, 1 << 20, path), 0);
+	CHECK_INT(outbuf_append(&ob, "Worker\n", 7), 0);
+	CHECK_INT(ob.total, 7);
+	CHECK(ob.mem_alloc <= 256);             /* a line costs a line, not the cap */
+	CHECK(access(path, F_OK) != 0);         /* no spill file */
+	char buf[16];
+	CHECK_INT(outbuf_read(&ob, 3, buf, sizeof buf), 4);
+	CHECK(memcmp(buf, "ker\n", 4) == 0);
+	outbuf_unlink(&ob);
+	free(path);
+}
+
+struct rec { struct store_entry e; };
+
+static void store_finds_lists_and_pages(void)
+{
+	static struct rec recs[3000];
+	CHECK_INT(store_init(), 0);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(recs[i].e.id, sizeof recs[i].e.id, "id%d", i);
+		recs[i].e.seq = (uint64_t)i + 1;
+		store_insert(&recs[i].e);
+	}
+	CHECK_INT(store_count(), 3000);
+	CHECK(store_find("id1234") == &recs[1234].e);
+	CHECK(store_find("nope") == NULL);
+	CHECK(store_newest() == &recs[2999].e);
+	CHECK(store_older_than(1) == NULL);
+	CHECK(store_older_than(2) == &recs[0].e);
+	CHECK(store_older_than(1500) == &recs[1498].e);
+	CHECK(store_older_than(100000) == &recs[2999].e);
+	store_remove(&recs[1498].e);
+	CHECK(store_find("id1498") == NULL);
+	CHECK(store_older_than(1500) == &recs[1497].e);
+	CHECK(recs[1499].e.older == &recs[1497].e);
+	CHECK_INT(store_count(), 2999);
+	/* Every record is still found after the table grew and one was removed. */
+	for (int i = 0; i < 3000; i++)
+		if (i != 1498)
+			CHECK_MSG(store_find(recs[i].e.id) == &recs[i].e, "id%d", i);
+	store_release();
+}
+
+static void ts_formats_rfc3339_with_millis(void)
+{
+	char buf[TS_RFC3339_LEN];
+	ts_format(1795000462123LL, buf);
+	CHECK_STR(buf, "2026-11-18T11:14:22.123Z");
+	ts_format(0, buf);
+	CHECK_STR(buf, "1970-01-01T00:00:00.000Z");
+}
+
+int main(void)
+{
+	RUN(utf8_keeps_valid_text);
+	RUN(utf8_replaces_each_invalid_byte);
+	RUN(utf8_every_byte_gives_valid_utf8);
+	RUN(utf8_boundary_never_splits_a_character);
+	RUN(outbuf_spills_past_the_cap_byte_exact);
+	RUN(outbuf_small_output_stays_in_memory);
+	RUN(store_finds_lists_and_pages);
+	RUN(ts_formats_rfc3339_with_millis);
+	return CHECK_EXIT();
+}

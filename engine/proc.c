@@ -547,12 +547,27 @@ void proc_start_collected(void)
 	}
 }
 
+/* Processes of target t that are queued or running. Lock held. */
+static int target_alive(const struct target *t)
+{
+	int n = 0;
+	for (struct proc *p = engine.running.head; p; p = p->list_next)
+		n += p->target == t;
+	for (struct proc *p = engine.queued.head; p; p = p->list_next)
+		n += p->target == t;
+	return n;
+}
+
 int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 {
 	pthread_mutex_lock(&engine.lock);
 	if (engine.shutting_down) {
 		pthread_mutex_unlock(&engine.lock);
 		return -ESHUTDOWN;
+	}
+	if (s->target->max_running > 0 && target_alive(s->target) >= s->target->max_running) {
+		pthread_mutex_unlock(&engine.lock);
+		return -EBUSY;
 	}
 	bool now = engine.running.count < engine.cfg.max_running;
 	if (!now && engine.queued.count >= engine.cfg.max_queued) {

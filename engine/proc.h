@@ -70,7 +70,8 @@ void proc_shutdown(void);
 void proc_release(void);
 
 /* Creates a record and starts (or queues) the worker. 0 and the id, or
- * -EAGAIN (at the limit, queue full), -ESHUTDOWN, -ENOMEM. A worker that could
+ * -EAGAIN (at the limit, queue full), -EBUSY (the target's max_running are
+ * alive), -ESHUTDOWN, -ENOMEM. A worker that could
  * not be started is not an error here: its record is "failed" with the reason. */
 int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX]);
 

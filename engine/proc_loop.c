@@ -149,8 +149,10 @@ static int64_t running_timers(struct proc *p, int64_t now)
 			p->sent_signal = SIGKILL;
 			if (p->sent_reason != PROC_REASON_TIMEOUT)
 				p->sent_reason = PROC_REASON_KILL;
-			proc_send_group(p, SIGKILL);
 		}
+		/* The whole group, even when the leader is gone already: its
+		 * survivors (that ignored SIGTERM) are the point of the grace. */
+		proc_send_group(p, SIGKILL);
 	}
 	return earlier(earlier(p->drain_deadline, p->timeout_deadline), p->kill_deadline);
 }

@@ -181,6 +181,11 @@ enum MHD_Result processes_create(struct http_req *r)
 		return http_reply_error(r, 429, "too_many_processes", NULL,
 			"the server runs as many processes as it may and its queue is full: retry later");
 	}
+	if (rc == -EBUSY) {
+		http_set_header(r, "Retry-After", "1");
+		return http_reply_error(r, 429, "too_many_processes", NULL,
+			"target %s allows %d processes at once and has that many: retry later", t->name, t->max_running);
+	}
 	if (rc == -ESHUTDOWN)
 		return http_reply_error(r, 503, "shutting_down", NULL, "the server is shutting down");
 	if (rc < 0)

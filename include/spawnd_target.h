@@ -128,7 +128,7 @@ struct spawnd_target {
 /* What spawnd_plugin_init() returns. abi comes first and must be SPAWND_TARGET_ABI. */
 struct spawnd_plugin {
 	int abi;
-	const char *name;                     /* the plugin's name, for logs */
+	const char *name;                     /* the plugin's name (informational; may be NULL) */
 	const struct spawnd_target *targets;  /* ntargets descriptors */
 	size_t ntargets;
 };

@@ -35,6 +35,7 @@
 static struct MHD_Daemon *daemon_handle;
 static struct http_config config;
 static char url_buf[300];
+static MHD_socket quiesced_fd = MHD_INVALID_SOCKET;
 
 /* Headers to add to a request's reply; kept beside the request. */
 struct pending_headers {
@@ -438,11 +439,10 @@ int http_start(const struct http_config *cfg, const char **url, char *err, size_
 
 void http_quiesce(void)
 {
-	if (daemon_handle) {
-		MHD_socket s = MHD_quiesce_daemon(daemon_handle);
-		if (s != MHD_INVALID_SOCKET)
-			close(s);
-	}
+	/* libmicrohttpd's threads may still use the socket: it is closed only
+	 * after MHD_stop_daemon() (see its manual on MHD_quiesce_daemon). */
+	if (daemon_handle && quiesced_fd == MHD_INVALID_SOCKET)
+		quiesced_fd = MHD_quiesce_daemon(daemon_handle);
 }
 
 void http_stop(void)
@@ -450,5 +450,9 @@ void http_stop(void)
 	if (daemon_handle) {
 		MHD_stop_daemon(daemon_handle);
 		daemon_handle = NULL;
+	}
+	if (quiesced_fd != MHD_INVALID_SOCKET) {
+		close(quiesced_fd);
+		quiesced_fd = MHD_INVALID_SOCKET;
 	}
 }

@@ -20,6 +20,7 @@
 #include "engine/forkserver.h"
 #include "engine/proc.h"
 #include "handlers/health.h"
+#include "handlers/targets.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/stream.h"
@@ -171,21 +172,6 @@ static void make_dir(const char *path)
 		fatal("--state-dir %s: not a directory", path);
 }
 
-static void load_targets(const char *path, bool at_startup)
-{
-	struct exec_file *f = NULL;
-	char err[1024];
-	int r = exec_file_load(path, &f, err, sizeof err);
-	if (r < 0) {
-		if (at_startup)
-			fatal("%s", err);
-		log_event(LOG_ERROR, "targets reload failed, keeping the previous set", "error=\"%s\"", err);
-		return;
-	}
-	targets_set_exec(f);
-	log_event(LOG_INFO, "targets loaded", "file=\"%s\"", path);
-}
-
 /* dlopen()s the plugins while single-threaded: the fork server inherits them. */
 static void load_plugins(const char *dir)
 {
@@ -217,8 +203,9 @@ int main(int argc, char **argv)
 	long max_running = fd_budget(o.max_running);
 	if (o.plugins)
 		load_plugins(o.plugins);     /* before the targets file: exec targets may not take their names */
-	if (o.targets)
-		load_targets(o.targets, true);
+	targets_file_init(o.targets);
+	if (o.targets && targets_file_reload(err, sizeof err) < 0)
+		fatal("%s", err);
 
 	/* Still single-threaded: the fork server is a faithful copy of this process. */
 	signal(SIGPIPE, SIG_IGN);
@@ -272,8 +259,7 @@ int main(int argc, char **argv)
 		siginfo_t si;
 		int sig = sigwaitinfo(&sigs, &si);
 		if (sig == SIGHUP) {
-			if (o.targets)
-				load_targets(o.targets, false);
+			targets_file_reload(err, sizeof err);  /* logs; keeps the set on error */
 			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT)

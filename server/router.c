@@ -30,6 +30,7 @@ static const struct route routes[] = {
 	{ "GET",    "/events",                     events_get },
 	{ "GET",    "/targets",                    targets_list },
 	{ "GET",    "/targets/{name}",             targets_get },
+	{ "POST",   "/targets/reload",             targets_reload },
 	{ "GET",    "/healthz",                    health_get },
 	{ "GET",    "/metrics",                    metrics_get },
 	{ "GET",    "/openapi.yaml",               openapi_get },

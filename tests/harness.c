@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1122,4 +1123,385 @@ bool fixture_exists(const char *name)
 
 	free(path);
 	return ok;
+}
+
+/* ---- live responses ---- */
+
+#define LIVE_SLOW_RCVBUF 4096
+
+struct live_full {
+	struct live l;
+	CURL *easy;
+	struct curl_slist *req_headers;
+	char *req_body;
+	size_t body_cap, headers_len, headers_cap, arrivals_cap;
+	bool slow;
+	struct live_full *prev, *next;
+};
+
+static CURLM *live_multi;
+static struct live_full *live_list;
+
+double wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void live_exit(void)
+{
+	while (live_list)
+		live_close(&live_list->l);
+	if (live_multi)
+		curl_multi_cleanup(live_multi);
+	live_multi = NULL;
+}
+
+/* Grows *buf (capacity *cap) to hold need bytes; false when out of memory or over the cap. */
+static bool live_grow(char **buf, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 16384;
+	char *grown;
+
+	if (need > BODY_CAP)
+		return false;
+	if (need <= *cap)
+		return true;
+	while (c < need)
+		c *= 2;
+	grown = realloc(*buf, c);
+	if (!grown)
+		return false;
+	*buf = grown;
+	*cap = c;
+	return true;
+}
+
+static size_t live_on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct live_full *f = userdata;
+	size_t n = size * nmemb;
+
+	if (!live_grow(&f->l.body, &f->body_cap, f->l.len + n + 1))
+		return 0;
+	memcpy(f->l.body + f->l.len, data, n);
+	f->l.len += n;
+	f->l.body[f->l.len] = '\0';
+	if (f->l.narrivals == f->arrivals_cap) {
+		size_t cap = f->arrivals_cap ? f->arrivals_cap * 2 : 256;
+		struct live_arrival *grown = realloc(f->l.arrivals, cap * sizeof *grown);
+		if (!grown)
+			return 0;
+		f->l.arrivals = grown;
+		f->arrivals_cap = cap;
+	}
+	f->l.arrivals[f->l.narrivals++] = (struct live_arrival){ .end = f->l.len, .wall_ms = wall_ms() };
+	return n;
+}
+
+static size_t live_on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct live_full *f = userdata;
+	size_t n = size * nmemb;
+
+	/* A new status line (after a 100 Continue) starts a new set of headers. */
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		const char *sp = memchr(data, ' ', n);
+		f->headers_len = 0;
+		f->l.content_type[0] = '\0';
+		if (sp)
+			f->l.status = strtol(sp + 1, NULL, 10);
+	}
+	if (!live_grow(&f->l.headers, &f->headers_cap, f->headers_len + n + 1))
+		return 0;
+	memcpy(f->l.headers + f->headers_len, data, n);
+	f->headers_len += n;
+	f->l.headers[f->headers_len] = '\0';
+	take_header(data, n, "Content-Type", f->l.content_type, sizeof f->l.content_type);
+	return n;
+}
+
+static int live_small_rcvbuf(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+	int size = LIVE_SLOW_RCVBUF;
+
+	(void)clientp;
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	return CURL_SOCKOPT_OK;
+}
+
+struct live *live_request(struct server *srv, const char *method, const char *path,
+			  const char *const *headers, const char *body, size_t body_len,
+			  long max_recv_bytes_per_s)
+{
+	static bool exit_registered;
+	struct live_full *f = calloc(1, sizeof *f);
+	char url[sizeof srv->url + 4096];
+
+	if (!f) {
+		fprintf(stderr, "harness: out of memory\n");
+		abort();
+	}
+	harness_init();
+	if (!exit_registered) {
+		/* Registered after harness_exit, so it runs first (before curl_global_cleanup). */
+		atexit(live_exit);
+		exit_registered = true;
+	}
+	if (!live_multi)
+		live_multi = curl_multi_init();
+	f->next = live_list;
+	if (live_list)
+		live_list->prev = f;
+	live_list = f;
+	snprintf(f->l.method, sizeof f->l.method, "%s", method);
+	snprintf(f->l.path, sizeof f->l.path, "%s", path);
+	f->l.body = calloc(1, 1);
+	f->l.headers = calloc(1, 1);
+	f->easy = curl_easy_init();
+	if (!f->easy || !live_multi || !f->l.body || !f->l.headers) {
+		f->l.done = true;
+		snprintf(f->l.error, sizeof f->l.error, "(harness: cannot set up the request)");
+		return &f->l;
+	}
+	snprintf(url, sizeof url, "%s%s", srv->url, path);
+	curl_easy_setopt(f->easy, CURLOPT_URL, url);
+	curl_easy_setopt(f->easy, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* Its own connection, closed at the end: closing it is a client going away. */
+	curl_easy_setopt(f->easy, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(f->easy, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, live_on_body);
+	curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(f->easy, CURLOPT_HEADERFUNCTION, live_on_header);
+	curl_easy_setopt(f->easy, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
+	f->req_headers = curl_slist_append(NULL, "Expect:");
+	for (size_t i = 0; headers && headers[i]; i++)
+		f->req_headers = curl_slist_append(f->req_headers, headers[i]);
+	curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->req_headers);
+	if (body || strcmp(method, "POST") == 0) {
+		f->req_body = malloc(body_len + 1);
+		if (f->req_body && body_len)
+			memcpy(f->req_body, body, body_len);
+		curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, f->req_body ? f->req_body : "");
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(f->easy, CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(f->easy, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(f->easy, CURLOPT_CUSTOMREQUEST, method);
+	}
+	if (max_recv_bytes_per_s > 0) {
+		f->slow = true;
+		curl_easy_setopt(f->easy, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)max_recv_bytes_per_s);
+		curl_easy_setopt(f->easy, CURLOPT_BUFFERSIZE, 1024L);
+		curl_easy_setopt(f->easy, CURLOPT_SOCKOPTFUNCTION, live_small_rcvbuf);
+	}
+	if (curl_multi_add_handle(live_multi, f->easy) != CURLM_OK) {
+		f->l.done = true;
+		snprintf(f->l.error, sizeof f->l.error, "(harness: curl_multi_add_handle failed)");
+	}
+	return &f->l;
+}
+
+struct live *live_open(struct server *srv, const char *path, const char *accept)
+{
+	char header[256];
+	const char *headers[] = { header, NULL };
+
+	if (!accept)
+		return live_request(srv, "GET", path, NULL, NULL, 0, 0);
+	snprintf(header, sizeof header, "Accept: %s", accept);
+	return live_request(srv, "GET", path, headers, NULL, 0, 0);
+}
+
+/* Marks the transfers that ended. */
+static void live_collect(void)
+{
+	int left = 0;
+	CURLMsg *msg;
+
+	while ((msg = curl_multi_info_read(live_multi, &left))) {
+		struct live_full *f = NULL;
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+		if (!f)
+			continue;
+		f->l.done = true;
+		if (msg->data.result != CURLE_OK)
+			snprintf(f->l.error, sizeof f->l.error, "(curl: %s)", curl_easy_strerror(msg->data.result));
+	}
+}
+
+/* One step: moves every transfer forward, waiting at most max_ms for activity. */
+static void live_step(int max_ms)
+{
+	int running = 0;
+
+	if (!live_multi || !live_list) {
+		sleep_s(max_ms / 1000.0);
+		return;
+	}
+	curl_multi_perform(live_multi, &running);
+	live_collect();
+	if (max_ms > 0) {
+		curl_multi_poll(live_multi, NULL, 0, max_ms, NULL);
+		curl_multi_perform(live_multi, &running);
+		live_collect();
+	}
+}
+
+void live_pump(double seconds)
+{
+	double deadline = now_s() + seconds;
+
+	for (;;) {
+		double left = deadline - now_s();
+		if (left <= 0)
+			break;
+		live_step(left > 0.05 ? 50 : (int)(left * 1000) + 1);
+	}
+	live_step(0);
+}
+
+bool live_wait_until(bool (*cond)(void *arg), void *arg, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+
+	live_step(0);
+	while (!cond(arg)) {
+		if (now_s() > deadline)
+			return false;
+		live_step(20);
+	}
+	return true;
+}
+
+bool live_wait_for(struct live *l, const char *needle, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	size_t nlen = strlen(needle), from = 0;
+
+	live_step(0);
+	for (;;) {
+		bool ended = l->done;
+		if (l->len >= from + nlen && memmem(l->body + from, l->len - from, needle, nlen))
+			return true;
+		if (l->len >= nlen)
+			from = l->len - nlen + 1;
+		if (ended || now_s() > deadline)
+			return false;
+		live_step(20);
+	}
+}
+
+bool live_wait_len(struct live *l, size_t len, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+
+	live_step(0);
+	while (l->len < len) {
+		if (l->done || now_s() > deadline)
+			return false;
+		live_step(20);
+	}
+	return true;
+}
+
+bool live_wait_done(struct live *l, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+
+	live_step(0);
+	while (!l->done) {
+		if (now_s() > deadline)
+			return false;
+		live_step(20);
+	}
+	return true;
+}
+
+double live_arrival_ms(const struct live *l, size_t offset)
+{
+	size_t lo = 0, hi = l->narrivals;
+
+	/* The first arrival whose end is past offset. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->arrivals[mid].end > offset)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo < l->narrivals ? l->arrivals[lo].wall_ms : -1;
+}
+
+bool live_header(const struct live *l, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *line = l->headers; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (len > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			out[0] = '\0';
+			take_header(line, len, name, out, cap);
+			return true;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	return false;
+}
+
+void live_close(struct live *l)
+{
+	struct live_full *f;
+
+	if (!l)
+		return;
+	f = (struct live_full *)((char *)l - offsetof(struct live_full, l));
+	if (f->easy) {
+		curl_multi_remove_handle(live_multi, f->easy);
+		curl_easy_cleanup(f->easy);
+	}
+	curl_slist_free_all(f->req_headers);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		live_list = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	free(f->req_body);
+	free(f->l.body);
+	free(f->l.headers);
+	free(f->l.arrivals);
+	free(f);
+}
+
+double metric_value(struct server *srv, const char *name)
+{
+	struct resp *r = get(srv, "/metrics");
+	size_t nlen = strlen(name);
+	double value = -1;
+
+	for (const char *line = r->status == 200 ? r->body : ""; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		if (strncmp(line, name, nlen) == 0 && (line[nlen] == ' ' || line[nlen] == '{')) {
+			const char *v = line[nlen] == '{' ? strchr(line, '}') : line + nlen;
+			if (v) {
+				value = strtod(v + (*v == '}'), NULL);
+				break;
+			}
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	resp_free(r);
+	return value;
 }

@@ -167,4 +167,67 @@ void sleep_s(double seconds);
 	CHECK_MSG(err_has_field(r, field), "no details entry for field \"%s\": " RESP_FMT, \
 		  (field), RESP_ARGS(r))
 
+
+/* ---- live responses: streams read while they arrive ----
+ *
+ * A struct live is one request whose response is read as it comes (a followed
+ * output, GET /events), on its own connection, driven together with every
+ * other open one by live_pump() and the live_wait_*() helpers (all open
+ * responses move forward while any of them is waited for). Each arrival of
+ * body bytes is stamped with the wall clock (CLOCK_REALTIME, ms), so a test can
+ * tell when a byte came in. live_close() closes the connection, finished or
+ * not (the way a client vanishes), and frees the struct; responses still open
+ * when the test binary exits are closed then.
+ */
+struct live_arrival {
+	size_t end;          /* body length after this arrival */
+	double wall_ms;      /* CLOCK_REALTIME when it arrived */
+};
+
+struct live {
+	long status;         /* 0 until the status line is in */
+	char *body;          /* everything received so far, NUL-terminated (may hold NULs) */
+	size_t len;
+	char *headers;       /* the response header lines as received, NUL-terminated */
+	char content_type[128];
+	bool done;           /* the response ended; error says why when it failed */
+	char error[256];
+	struct live_arrival *arrivals;
+	size_t narrivals;
+	char method[16];
+	char path[512];
+};
+
+/* Starts METHOD path with the request header lines in headers ("Name: value",
+ * NULL-terminated; may be NULL) and an optional body. max_recv_bytes_per_s > 0
+ * makes a slow reader: curl reads at most that many bytes a second, through a
+ * small socket receive buffer. Never NULL (a failed start is done with error). */
+struct live *live_request(struct server *srv, const char *method, const char *path,
+			  const char *const *headers, const char *body, size_t body_len,
+			  long max_recv_bytes_per_s);
+/* GET path with Accept: accept (NULL: curl's default). */
+struct live *live_open(struct server *srv, const char *path, const char *accept);
+/* Drives every open live response for about seconds. */
+void live_pump(double seconds);
+/* Drive them until l's body holds needle (true), or timeout_s passes or l ends without it (false). */
+bool live_wait_for(struct live *l, const char *needle, double timeout_s);
+/* ... until l's body holds at least len bytes. */
+bool live_wait_len(struct live *l, size_t len, double timeout_s);
+/* ... until l's response has ended. */
+bool live_wait_done(struct live *l, double timeout_s);
+/* ... until cond(arg) is true (checked after each step). */
+bool live_wait_until(bool (*cond)(void *arg), void *arg, double timeout_s);
+/* Wall clock (ms) when body byte offset arrived; -1 if it has not. */
+double live_arrival_ms(const struct live *l, size_t offset);
+/* Copies the value of response header name (first one) into out; false if absent. */
+bool live_header(const struct live *l, const char *name, char *out, size_t cap);
+/* Closes the connection (if still open) and frees l. NULL is fine. */
+void live_close(struct live *l);
+/* Wall clock (CLOCK_REALTIME) in ms. */
+double wall_ms(void);
+
+/* The value of the first sample of metric name in GET /metrics (a line
+ * "name VALUE" or "name{...} VALUE"); -1 when absent or on error. */
+double metric_value(struct server *srv, const char *name);
+
 #endif

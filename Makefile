@@ -24,9 +24,13 @@ TEST_LIBS := $(LIBS) -lcurl
 
 # The daemon: every .c of these folders, main.c included.
 SRC_DIRS := server handlers engine targets
-SRCS     := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
+# The fork server's own executable is built from its two files and targets/.
+FS_SRCS  := engine/forkserver_main.c engine/forkserver_serve.c
+SRCS     := $(filter-out $(FS_SRCS),$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))
+FS_OBJS  := $(FS_SRCS:%.c=$(BUILD)/%.o) $(patsubst %.c,$(BUILD)/%.o,$(wildcard targets/*.c))
+FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 
 UNIT_SRCS := $(wildcard tests/unit_*.c)
 API_SRCS  := $(wildcard tests/api_*.c)
@@ -50,15 +54,21 @@ deps:
 	@pkg-config --exists libmicrohttpd libcjson 2>/dev/null && [ -f /usr/include/curl/curl.h ] \
 		|| scripts/install-deps.sh build
 
+# ./spawnd and ./spawnd-forkserver: spawnd finds its fork server beside itself.
 ifeq ($(SANITIZE),)
-spawnd: $(BUILD)/spawnd
-	cp --remove-destination $< $@
+spawnd: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver
+	cp --remove-destination $(BUILD)/spawnd-forkserver spawnd-forkserver
+	cp --remove-destination $(BUILD)/spawnd $@
 else
-spawnd: $(BUILD)/spawnd
+spawnd: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver
 endif
 
 $(BUILD)/spawnd: $(OBJS) $(EXPORTS)
 	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(OBJS) $(LIBS)
+
+# Small on purpose: workers are forked from it (libc, cJSON, targets, plugins).
+$(BUILD)/spawnd-forkserver: $(FS_OBJS) $(EXPORTS)
+	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(FS_OBJS) $(FS_LIBS)
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -97,7 +107,7 @@ run: spawnd $(EXAMPLE_PLUGINS)
 
 # Tests: unit tests, then API tests against the real binary, then OpenAPI lint and
 # schema validation of every response the API tests recorded.
-test: $(BUILD)/spawnd $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
+test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@scripts/install-deps.sh test
 	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
 		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(UNIT_BINS) $(API_BINS)
@@ -111,6 +121,6 @@ bench: spawnd
 	$(MAKE) -C bench
 
 clean:
-	rm -rf build build-san spawnd var
+	rm -rf build build-san spawnd spawnd-forkserver var
 
 -include $(OBJS:.o=.d) $(BUILD)/tests/harness.d

@@ -1,427 +1,128 @@
-/* forkserver — see forkserver.h for why it exists.
- *
- * Design notes.
- * - The fork server is forked before any thread exists, so it is a faithful
- *   single-threaded copy of spawnd at that moment (builtin and plugin tables
- *   included) and its children may run any C code.
- * - It creates the worker's pipes itself, so a request carries only bytes and
- *   the reply carries the fds: one SCM_RIGHTS message per spawn.
- * - pidfd_open() is called right after fork(), before this process can have
- *   reaped the child (only this process reaps, and it is single-threaded), so
- *   the pidfd always names the right process; spawnd signals through it and a
- *   recycled pid can never be hit.
- * - An exec target's child reports an exec (or setup) failure through a
- *   close-on-exec pipe; EOF on it means the exec succeeded. The failed child
- *   is reaped quietly and the caller gets the reason, not a hang.
- * - SIGCHLD arrives through a signalfd; every waitpid() result is reported
- *   (workers) or dropped (orphaned grandchildren, reaped as subreaper).
+/* forkserver — spawnd's side of the fork server (see forkserver.h; the
+ * server itself is forkserver_serve.c, run as the spawnd-forkserver
+ * executable).
  */
 #define _GNU_SOURCE
-#include "engine/forkserver.h"
-#include "targets/target.h"
+#include "engine/forkserver_wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WIRE_MAX (192 * 1024)   /* largest request: argv + env + args */
-#define REPLY_FDS 4
-
-struct wire_request {
-	uint64_t key;
-	uint32_t flags, nargv, nenv, len;
-	int64_t rlimits[FORKSERVER_RLIMITS];
-	int64_t uid, gid;
-	/* then len bytes: target, args_json, id, name, program, cwd, argv..., env...
-	 * each NUL-terminated; "" where absent */
-};
-
-struct wire_reply {
-	uint64_t key;
-	int32_t err;            /* 0 or an errno */
-	int32_t pid;
-	uint32_t nfds;
-	char msg[240];
-};
-
 static int ctl_fd = -1, evt_fd = -1;    /* spawnd's ends */
 static pid_t server_pid = -1;
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* ---- the fork server's side ---------------------------------------------- */
 
-struct parsed_request {
-	const struct wire_request *w;
-	const char *target, *args_json, *id, *name, *program, *cwd;
-	char **argv, **envp;            /* point into the request buffer */
-};
-
-/* pid → key table of live workers (open addressing, power-of-two size). */
-struct child_slot { pid_t pid; uint64_t key; };
-static struct child_slot *children;
-static size_t children_cap, children_used;
-
-static size_t slot_of(pid_t pid, size_t cap) { return ((size_t)pid * 2654435761u) & (cap - 1); }
-
-static void children_put(pid_t pid, uint64_t key)
+/* Where the spawnd-forkserver executable is: $SPAWND_FORKSERVER, else beside
+ * spawnd's own executable. */
+static int helper_path(char *path, size_t len)
 {
-	if ((children_used + 1) * 2 > children_cap) {
-		size_t cap = children_cap ? children_cap * 2 : 1024;
-		struct child_slot *t = calloc(cap, sizeof *t);
-		if (!t)
-			_exit(70);      /* the fork server cannot go on without its table */
-		for (size_t i = 0; i < children_cap; i++)
-			if (children[i].pid > 0) {
-				size_t j = slot_of(children[i].pid, cap);
-				while (t[j].pid)
-					j = (j + 1) & (cap - 1);
-				t[j] = children[i];
-			}
-		free(children);
-		children = t;
-		children_cap = cap;
-	}
-	size_t j = slot_of(pid, children_cap);
-	while (children[j].pid > 0)
-		j = (j + 1) & (children_cap - 1);
-	if (children[j].pid == 0)
-		children_used++;
-	children[j].pid = pid;
-	children[j].key = key;
-}
-
-/* Removes pid; returns 1 and its key if it was a worker. Tombstones (-1) keep
- * probe chains intact. */
-static int children_take(pid_t pid, uint64_t *key)
-{
-	if (!children_cap)
+	const char *env = getenv("SPAWND_FORKSERVER");
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
 		return 0;
-	for (size_t j = slot_of(pid, children_cap);; j = (j + 1) & (children_cap - 1)) {
-		if (children[j].pid == 0)
-			return 0;
-		if (children[j].pid == pid) {
-			*key = children[j].key;
-			children[j].pid = -1;
-			return 1;
-		}
 	}
-}
-
-static int parse_request(char *buf, size_t n, struct parsed_request *p)
-{
-	if (n < sizeof(struct wire_request))
-		return -EPROTO;
-	p->w = (const struct wire_request *)buf;
-	char *s = buf + sizeof(struct wire_request), *end = buf + n;
-	if ((size_t)(end - s) != p->w->len || p->w->len == 0 || end[-1] != '\0')
-		return -EPROTO;
-	const char **fixed[] = { &p->target, &p->args_json, &p->id, &p->name, &p->program, &p->cwd };
-	size_t total = 6 + (size_t)p->w->nargv + p->w->nenv;
-	char **vec = calloc((size_t)p->w->nargv + p->w->nenv + 2, sizeof *vec);
-	if (!vec)
-		return -ENOMEM;
-	p->argv = vec;
-	p->envp = vec + p->w->nargv + 1;
-	for (size_t i = 0; i < total; i++) {
-		if (s >= end) {
-			free(vec);
-			return -EPROTO;
-		}
-		if (i < 6)
-			*fixed[i] = s;
-		else if (i < 6 + p->w->nargv)
-			p->argv[i - 6] = s;
-		else
-			p->envp[i - 6 - p->w->nargv] = s;
-		s += strlen(s) + 1;
-	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	snprintf(path, len, "%s/spawnd-forkserver", dirname(self));
 	return 0;
 }
 
-/* Reports a setup failure of an exec child and exits. */
-static void child_fail(int err_fd, int err) __attribute__((noreturn));
-static void child_fail(int err_fd, int err)
+/* In the child, before exec: the channels go to fixed fds 3 and 4, nothing
+ * else stays open but 0-2. Only async-signal-safe calls (we are a child of a
+ * process that may one day have threads). */
+static void exec_helper(const char *path, int ctl, int evt, char *const argv[])
 {
-	ssize_t unused = write(err_fd, &err, sizeof err);
-	(void)unused;
+	/* Move both out of the way first, so neither dup2 clobbers the other. */
+	int c = fcntl(ctl, F_DUPFD, 10), e = fcntl(evt, F_DUPFD, 10);
+	if (c < 0 || e < 0 || dup2(c, FORKSERVER_CTL_FD) < 0 || dup2(e, FORKSERVER_EVT_FD) < 0)
+		_exit(126);
+	syscall(SYS_close_range, FORKSERVER_EVT_FD + 1, ~0U, 0U);
+	char *const envp[] = { NULL };
+	execve(path, argv, envp);
 	_exit(127);
 }
 
-/* In the worker: a fresh child of a single-threaded process. */
-static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
-		      int report_fd) __attribute__((noreturn));
-static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
-		      int report_fd)
-{
-	static const int resources[FORKSERVER_RLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
-	/* The kernel's sigaction: glibc's refuses the signals it reserves (32, 33),
-	 * and those too must not reach the worker ignored. */
-	struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
-	sigset_t none;
-
-	setsid();
-	/* fds 0-2 are the server's stdio, never one of ours: dup2 cannot clobber. */
-	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-		child_fail(report_fd, errno);
-	if (report_fd >= 0) {
-		if (dup2(report_fd, 3) < 0)
-			child_fail(report_fd, errno);
-		report_fd = 3;
-		fcntl(report_fd, F_SETFD, FD_CLOEXEC);
-	}
-	syscall(SYS_close_range, report_fd >= 0 ? 4U : 3U, ~0U, 0U);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	for (int i = 0; i < FORKSERVER_RLIMITS; i++)
-		if (p->w->rlimits[i] >= 0) {
-			struct rlimit rl = { (rlim_t)p->w->rlimits[i], (rlim_t)p->w->rlimits[i] };
-			if (setrlimit(resources[i], &rl) < 0)
-				child_fail(report_fd, errno);
-		}
-	if (*p->cwd && chdir(p->cwd) < 0)
-		child_fail(report_fd, errno);
-	if (p->w->gid >= 0 && (setgroups(0, NULL) < 0 || setgid((gid_t)p->w->gid) < 0))
-		child_fail(report_fd, errno);
-	if (p->w->uid >= 0 && setuid((uid_t)p->w->uid) < 0)
-		child_fail(report_fd, errno);
-
-	if (*p->program) {
-		execve(p->program, p->argv, p->envp);
-		child_fail(report_fd, errno);
-	}
-
-	const struct target *t = target_find(p->target);
-	if (!t || !t->fn)
-		_exit(127);
-	extern char **environ;
-	environ = p->envp;
-	cJSON *args = cJSON_Parse(p->args_json);
-	struct target_ctx ctx = { .id = p->id, .name = p->name };
-	int code = t->fn(args, &ctx);
-	fflush(NULL);
-	_exit(code & 0xff);
-}
-
-static void send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds)
-{
-	union { char buf[CMSG_SPACE(sizeof(int) * REPLY_FDS)]; struct cmsghdr align; } u;
-	struct iovec iov = { r, sizeof *r };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	r->nfds = nfds;
-	if (nfds) {
-		memset(&u, 0, sizeof u);
-		msg.msg_control = u.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	while (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
-}
-
-static void reply_error(int fd, uint64_t key, int err, const char *what, const char *detail)
-{
-	struct wire_reply r = { .key = key, .err = err };
-	snprintf(r.msg, sizeof r.msg, "%s%s%s: %s", what, *detail ? " " : "", detail, strerror(err));
-	send_reply(fd, &r, NULL, 0);
-}
-
-static void close_all(int *fds, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
-static void handle_request(int ctl, int devnull, char *buf, size_t n)
-{
-	struct parsed_request p;
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 }, report[2] = { -1, -1 };
-	int r = parse_request(buf, n, &p);
-	if (r < 0) {
-		reply_error(ctl, 0, -r, "bad request to the fork server", "");
-		return;
-	}
-	uint64_t key = p.w->key;
-	bool exec_target = *p.program != '\0';
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    ((p.w->flags & FORKSERVER_STDIN_PIPE) && pipe2(in, O_CLOEXEC) < 0) ||
-	    (exec_target && pipe2(report, O_CLOEXEC) < 0)) {
-		reply_error(ctl, key, errno, "pipe", "");
-		goto out;
-	}
-	/* Every signal stays blocked from before fork() until the child has reset
-	 * all dispositions: a signal sent to the new worker at once (terminate
-	 * right after spawn) waits, then meets the default action, never a handler
-	 * inherited from this process. */
-	sigset_t all, old;
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid_t pid = fork();
-	if (pid == 0)
-		run_child(&p, in[0] >= 0 ? in[0] : devnull, out[1], err[1], report[1]);
-	int fork_errno = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		reply_error(ctl, key, fork_errno, "fork", "");
-		goto out;
-	}
-
-	close(out[1]); out[1] = -1;
-	close(err[1]); err[1] = -1;
-	if (in[0] >= 0) { close(in[0]); in[0] = -1; }
-	if (exec_target) {
-		int child_errno = 0;
-		ssize_t got;
-		close(report[1]); report[1] = -1;
-		do
-			got = read(report[0], &child_errno, sizeof child_errno);
-		while (got < 0 && errno == EINTR);
-		if (got == (ssize_t)sizeof child_errno) {
-			/* The child exits 127 and is reaped as an unknown pid. */
-			reply_error(ctl, key, child_errno, "cannot start", p.program);
-			goto out;
-		}
-	}
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	if (in[1] >= 0)
-		fcntl(in[1], F_SETFL, O_NONBLOCK);
-	children_put(pid, key);
-
-	struct wire_reply rep = { .key = key, .pid = pid };
-	int fds[REPLY_FDS] = { out[0], err[0], pidfd, in[1] };
-	unsigned nfds = in[1] >= 0 ? 4 : 3;
-	if (pidfd < 0) {                /* no pidfds: send /dev/null in its place */
-		fds[2] = devnull;
-		rep.err = 0;
-		snprintf(rep.msg, sizeof rep.msg, "nopidfd");
-	}
-	send_reply(ctl, &rep, fds, nfds);
-	if (pidfd >= 0)
-		close(pidfd);
-out:
-	close_all(out, 2);
-	close_all(err, 2);
-	close_all(in, 2);
-	close_all(report, 2);
-	free(p.argv);
-}
-
-static void reap(int evt)
-{
-	int status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0 || (pid < 0 && errno == EINTR)) {
-		uint64_t key;
-		if (pid > 0 && children_take(pid, &key)) {
-			struct forkserver_exit ev = { .key = key, .pid = pid, .status = status };
-			while (send(evt, &ev, sizeof ev, MSG_NOSIGNAL) < 0 && errno == EINTR)
-				;
-		}
-	}
-}
-
-static void serve(int ctl, int evt, pid_t parent) __attribute__((noreturn));
-static void serve(int ctl, int evt, pid_t parent)
-{
-	sigset_t chld;
-	char *buf = malloc(WIRE_MAX);
-
-	prctl(PR_SET_NAME, "spawnd-fork");
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent || !buf)
-		_exit(0);
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (sfd < 0 || devnull < 0)
-		_exit(71);
-
-	for (;;) {
-		struct pollfd pfd[2] = { { ctl, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(72);
-		}
-		if (pfd[1].revents) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) > 0)
-				;
-			reap(evt);
-		}
-		if (pfd[0].revents) {
-			ssize_t n = recv(ctl, buf, WIRE_MAX, 0);
-			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-				_exit(0);       /* spawnd closed the channel: done */
-			if (n > 0)
-				handle_request(ctl, devnull, buf, (size_t)n);
-		}
-	}
-}
-
-/* ---- spawnd's side ------------------------------------------------------- */
-
-int forkserver_start(void)
+int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 {
 	int ctl[2], evt[2];
 	int big = 4 << 20;
+	char path[PATH_MAX];
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+	int r = helper_path(path, sizeof path);
+	if (r < 0 || access(path, X_OK) < 0) {
+		snprintf(err, errlen, "cannot find the fork server %s: %s (install it beside spawnd, or set "
+			 "SPAWND_FORKSERVER)", path, strerror(r < 0 ? -r : errno));
+		return r < 0 ? r : -ENOENT;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		return -errno;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, evt) < 0) {
-		int r = -errno;
+		r = -errno;
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		close(ctl[0]); close(ctl[1]);
 		return r;
 	}
 	/* Room for many exit events, so the fork server rarely waits on spawnd. */
 	setsockopt(evt[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	setsockopt(evt[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-	fflush(NULL);   /* nothing buffered may be inherited and flushed twice */
-	pid_t parent = getpid();
+	/* Everything the child needs is ready before fork(). */
+	char name[] = "spawnd-forkserver", flag[] = "--plugins", dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", plugins_dir ? plugins_dir : "");
+	char *const argv[] = { name, plugins_dir ? flag : NULL, dir, NULL };
+	fflush(NULL);
 	pid_t pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-		close(ctl[0]); close(ctl[1]); close(evt[0]); close(evt[1]);
-		return r;
-	}
-	if (pid == 0) {
-		close(ctl[0]);
-		close(evt[0]);
-		serve(ctl[1], evt[1], parent);
-	}
+	if (pid == 0)
+		exec_helper(path, ctl[1], evt[1], argv);
+	r = pid < 0 ? -errno : 0;
 	close(ctl[1]);
 	close(evt[1]);
+	if (r < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(-r));
+		close(ctl[0]); close(evt[0]);
+		return r;
+	}
+	server_pid = pid;
 	ctl_fd = ctl[0];
 	evt_fd = evt[0];
 	fcntl(evt_fd, F_SETFL, O_NONBLOCK);
-	server_pid = pid;
+
+	/* Wait for its word: ready, or why not (e.g. a plugin it could not load). */
+	struct wire_reply ready;
+	ssize_t n;
+	do
+		n = recv(ctl_fd, &ready, sizeof ready, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof ready || ready.err) {
+		int status = 0;
+		waitpid(pid, &status, 0);
+		if (n == (ssize_t)sizeof ready)
+			snprintf(err, errlen, "the fork server %s did not start: %.200s", path, ready.msg);
+		else
+			snprintf(err, errlen, "the fork server %s did not start (exit status %d)", path,
+				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		close(ctl_fd);
+		close(evt_fd);
+		ctl_fd = evt_fd = -1;
+		server_pid = -1;
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -545,3 +246,4 @@ void forkserver_stop(void)
 		evt_fd = -1;
 	}
 }
+

@@ -3,9 +3,11 @@
  * spawnd is multi-threaded (libmicrohttpd, the engine loop), and after fork()
  * in a threaded process only async-signal-safe code may run in the child. But
  * builtin and plugin targets are C functions that must run in the child. So, as
- * multiprocessing's "forkserver" start method does, spawnd forks one helper
+ * multiprocessing's "forkserver" start method does, spawnd starts one helper
  * process at startup, before any thread exists; that single-threaded helper
- * forks every worker, where any C code may run.
+ * forks every worker, where any C code may run. The helper is its own small
+ * executable (spawnd-forkserver: libc, cJSON, the builtin table, the plugins),
+ * because fork() costs grow with the parent's image, and spawnd's is large.
  *
  * Channels (both SOCK_SEQPACKET, close-on-exec):
  *   control: request → reply, one at a time (forkserver_spawn serialises
@@ -57,9 +59,11 @@ struct forkserver_exit {
 	int32_t status;               /* as from waitpid() */
 };
 
-/* Starts the fork server. Must be called before any thread is created.
- * 0 or -errno. */
-int forkserver_start(void);
+/* Starts the fork server (the spawnd-forkserver executable beside spawnd's,
+ * or $SPAWND_FORKSERVER), which loads the plugins of plugins_dir (or none) and
+ * says when it is ready. Call before any thread is created.
+ * 0, or -errno with the reason in err. */
+int forkserver_start(const char *plugins_dir, char *err, size_t errlen);
 /* Spawns one worker. Thread-safe. Returns 0 and fills *child, or -errno with a
  * human reason in err (e.g. the exec failure: "execve /bin/x: No such file").
  * On error no fd is returned and nothing is left running. */

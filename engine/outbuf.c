@@ -89,27 +89,33 @@ void outbuf_seal(struct outbuf *ob)
 
 ssize_t outbuf_read(const struct outbuf *ob, uint64_t offset, void *buf, size_t len)
 {
+	size_t done = 0;
 	if (offset >= ob->total || !len)
 		return 0;
-	if (offset < ob->mem_len) {
-		size_t n = ob->mem_len - (size_t)offset;
-		if (n > len)
-			n = len;
-		memcpy(buf, ob->mem + offset, n);
-		return (ssize_t)n;
-	}
 	if (len > ob->total - offset)
 		len = (size_t)(ob->total - offset);
+	if (offset < ob->mem_len) {
+		done = ob->mem_len - (size_t)offset;
+		if (done > len)
+			done = len;
+		memcpy(buf, ob->mem + offset, done);
+		if (done == len)
+			return (ssize_t)done;
+		offset += done;
+	}
+	/* The rest from the spill file (a read may span memory and file). */
 	int fd = open(ob->spill_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return done ? (ssize_t)done : -errno;
 	ssize_t n;
 	do
-		n = pread(fd, buf, len, (off_t)(offset - ob->cap));
+		n = pread(fd, (char *)buf + done, len - done, (off_t)(offset - ob->cap));
 	while (n < 0 && errno == EINTR);
 	int saved = errno;
 	close(fd);
-	return n < 0 ? -saved : n;
+	if (n < 0)
+		return done ? (ssize_t)done : -saved;
+	return (ssize_t)(done + (size_t)n);
 }
 
 void outbuf_release(struct outbuf *ob)

@@ -46,8 +46,8 @@ static void add_inline_output(cJSON *j, const char *key, const struct outbuf *ob
 	size_t len = ob->mem_len < PROC_INLINE_OUTPUT ? ob->mem_len : PROC_INLINE_OUTPUT;
 	if (len == PROC_INLINE_OUTPUT)
 		len = utf8_boundary(ob->mem, len);
-	char *text = utf8_sanitize(ob->mem ? ob->mem : "", len, NULL);
-	cJSON_AddStringToObject(j, key, text ? text : "");
+	char *text = utf8_json_string(ob->mem ? ob->mem : "", len);
+	cJSON_AddRawToObject(j, key, text ? text : "\"\"");
 	free(text);
 }
 

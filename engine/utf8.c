@@ -12,7 +12,7 @@ static size_t sequence_len(const unsigned char *s, size_t avail)
 	size_t need;
 	unsigned char lo = 0x80, hi = 0xBF;
 
-	if (c >= 0x01 && c < 0x80)
+	if (c < 0x80)
 		return 1;
 	if (c >= 0xC2 && c <= 0xDF)
 		need = 2;
@@ -25,7 +25,7 @@ static size_t sequence_len(const unsigned char *s, size_t avail)
 		if (c == 0xF0) lo = 0x90;       /* overlong */
 		if (c == 0xF4) hi = 0x8F;       /* above U+10FFFF */
 	} else
-		return 0;                       /* NUL, continuation byte, C0, C1, F5-FF */
+		return 0;                       /* continuation byte, C0, C1, F5-FF */
 	if (avail < need || s[1] < lo || s[1] > hi)
 		return 0;
 	for (size_t i = 2; i < need; i++)
@@ -75,4 +75,39 @@ size_t utf8_boundary(const char *buf, size_t len)
 		}
 	}
 	return len;
+}
+
+char *utf8_json_string(const char *buf, size_t len)
+{
+	size_t n;
+	char *text = utf8_sanitize(buf, len, &n);
+	if (!text)
+		return NULL;
+	/* Worst case every byte becomes \u00XX (6 bytes), plus the quotes. */
+	char *out = malloc(n * 6 + 3), *o = out;
+	if (!out) {
+		free(text);
+		return NULL;
+	}
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		const char *esc = ch == '"' ? "\\\"" : ch == '\\' ? "\\\\" : ch == '\n' ? "\\n" :
+				  ch == '\r' ? "\\r" : ch == '\t' ? "\\t" : NULL;
+		if (esc) {
+			memcpy(o, esc, 2);
+			o += 2;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			static const char hex[] = "0123456789abcdef";
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[ch >> 4];
+			o[5] = hex[ch & 15];
+			o += 6;
+		} else
+			*o++ = (char)ch;
+	}
+	*o++ = '"';
+	*o = '\0';
+	free(text);
+	return out;
 }

@@ -10,10 +10,14 @@
 #include <stddef.h>
 
 /* Returns a NUL-terminated malloc'd copy of buf[0..len) with invalid bytes as
- * U+FFFD (and NUL bytes kept as U+0000 escapes by cJSON later: they are valid
- * UTF-8 but would cut a C string, so they become U+FFFD too). *out_len gets the
- * result's length. NULL on allocation failure. */
+ * U+FFFD. NUL bytes are valid UTF-8 and are kept, so the result may hold NULs:
+ * *out_len gets its length. NULL on allocation failure. */
 char *utf8_sanitize(const char *buf, size_t len, size_t *out_len);
+
+/* buf[0..len) as a JSON string literal, quotes included: invalid bytes as
+ * U+FFFD, and every control character (NUL too, which cJSON cannot hold in a
+ * C string) escaped. For cJSON_AddRawToObject(). NULL on allocation failure. */
+char *utf8_json_string(const char *buf, size_t len);
 
 /* Length of the longest prefix of buf[0..len) that does not end inside a
  * multi-byte sequence which could still be completed by later bytes. Used to

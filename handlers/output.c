@@ -33,6 +33,7 @@ struct output_stream {
 	bool want[2];
 	uint64_t offset[2];
 	bool exit_sent, gone;
+	size_t held[2];         /* bytes of an unfinished character, not sent yet */
 	char buf[CHUNK];
 };
 
@@ -43,7 +44,7 @@ static void sse_id(const struct output_stream *o, char id[64])
 	snprintf(id, 64, "%" PRIu64 "-%" PRIu64, o->offset[0], o->offset[1]);
 }
 
-static bool emit_chunk(struct output_stream *o, int s, size_t n, uint64_t total)
+static bool emit_chunk(struct output_stream *o, int s, size_t n, bool ended)
 {
 	if (o->raw) {
 		char *bytes = malloc(n);
@@ -54,19 +55,25 @@ static bool emit_chunk(struct output_stream *o, int s, size_t n, uint64_t total)
 		stream_emit_raw(&o->s, bytes, n);
 		return true;
 	}
-	/* Do not split a character between events, unless nothing else is captured yet. */
-	if (o->offset[s] + n < total) {
+	/* A character the worker has not finished writing waits for its last
+	 * bytes (a running process may still write them); once it has ended,
+	 * what is there is all there is. */
+	if (!ended) {
 		size_t cut = utf8_boundary(o->buf, n);
-		if (cut)
-			n = cut;
+		if (cut == 0) {
+			o->held[s] = n;
+			return false;
+		}
+		n = cut;
 	}
+	o->held[s] = 0;
 	char ts[TS_RFC3339_LEN], id[64];
 	ts_format(ts_wall_ms(), ts);
-	char *data = utf8_sanitize(o->buf, n, NULL);
+	char *data = utf8_json_string(o->buf, n);
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "stream", stream_names[s]);
 	cJSON_AddNumberToObject(j, "offset", (double)o->offset[s]);
-	cJSON_AddStringToObject(j, "data", data ? data : "");
+	cJSON_AddRawToObject(j, "data", data ? data : "\"\"");
 	cJSON_AddStringToObject(j, "ts", ts);
 	free(data);
 	o->offset[s] += n;
@@ -100,8 +107,8 @@ static bool next_item(struct stream *st)
 		ssize_t n = proc_read_output(o->id, (enum proc_stream)s, o->offset[s], o->buf, CHUNK, &total, &ended);
 		if (n == -ENOENT)
 			o->gone = true;
-		if (n > 0)
-			return emit_chunk(o, s, (size_t)n, total);
+		if (n > 0 && emit_chunk(o, s, (size_t)n, ended))
+			return true;
 	}
 	if (o->exit_sent || o->gone || o->raw)
 		return false;
@@ -114,6 +121,7 @@ static bool next_item(struct stream *st)
 	}
 	char id[64];
 	sse_id(o, id);
+	strcat(id, "-exit");    /* resuming after it gives nothing more */
 	o->exit_sent = true;
 	stream_emit(&o->s, exit_line, "exit", id);
 	return true;
@@ -133,7 +141,8 @@ static bool finished(struct stream *st)
 static int wait_more(struct stream *st, double timeout_s)
 {
 	struct output_stream *o = (struct output_stream *)st;
-	uint64_t offsets[2] = { o->want[0] ? o->offset[0] : UINT64_MAX, o->want[1] ? o->offset[1] : UINT64_MAX };
+	uint64_t offsets[2] = { o->want[0] ? o->offset[0] + o->held[0] : UINT64_MAX,
+				o->want[1] ? o->offset[1] + o->held[1] : UINT64_MAX };
 	int r = proc_wait_output(o->id, offsets, timeout_s, &o->s.waiter, stream_waiter_fired);
 	if (r == -ENOENT)
 		o->gone = true;
@@ -197,12 +206,16 @@ enum MHD_Result output_get(struct http_req *r)
 		field = "stdout_offset", problem = "must be a byte offset (integer >= 0)";
 	else if (!parse_offset(http_query(r, "stderr_offset"), &o->offset[1]))
 		field = "stderr_offset", problem = "must be a byte offset (integer >= 0)";
-	/* SSE resume: Last-Event-ID is "<stdout offset>-<stderr offset>". */
+	/* SSE resume: Last-Event-ID is "<stdout offset>-<stderr offset>", with
+	 * "-exit" after it for the exit event (then nothing is left to send). */
 	const char *last = sse ? http_header(r, "Last-Event-ID") : NULL;
-	char tail;
+	int used = 0;
 	if (!problem && last &&
-	    sscanf(last, "%" SCNu64 "-%" SCNu64 "%c", &o->offset[0], &o->offset[1], &tail) != 2)
+	    (sscanf(last, "%" SCNu64 "-%" SCNu64 "%n", &o->offset[0], &o->offset[1], &used) != 2 ||
+	     (last[used] && strcmp(last + used, "-exit") != 0)))
 		field = "Last-Event-ID", problem = "must be an event id this server sent (\"<stdout offset>-<stderr offset>\")";
+	else if (last && last[used])
+		o->exit_sent = true;
 	if (problem) {
 		free(o);
 		return bad(r, field, problem);

@@ -215,13 +215,19 @@ void http_suspender_suspend_locked(struct http_suspender *s)
 
 void http_suspender_wake(struct http_suspender *s)
 {
+	/* Resume only after unlocking: once resumed, libmicrohttpd may finish
+	 * the connection and free s (its lock included) at once. Until then the
+	 * connection stays suspended, so conn is valid, and only the one waker
+	 * that saw it suspended resumes it. */
 	pthread_mutex_lock(&s->lock);
-	if (s->suspended) {
+	struct MHD_Connection *resume = s->suspended ? s->conn : NULL;
+	if (resume)
 		s->suspended = false;
-		MHD_resume_connection(s->conn);
-	} else
+	else
 		s->woken = true;
 	pthread_mutex_unlock(&s->lock);
+	if (resume)
+		MHD_resume_connection(resume);
 }
 
 enum MHD_Result http_suspend(struct http_req *r, int (*resume)(struct http_req *r))

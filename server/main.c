@@ -209,9 +209,9 @@ int main(int argc, char **argv)
 
 	/* Still single-threaded: the fork server is a faithful copy of this process. */
 	signal(SIGPIPE, SIG_IGN);
-	int r = forkserver_start();
+	int r = forkserver_start(o.plugins, err, sizeof err);
 	if (r < 0)
-		fatal("cannot start the fork server: %s", strerror(-r));
+		fatal("%s", err);
 
 	/* From here on signals are events for this thread only. */
 	sigemptyset(&sigs);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "server/stream.h"
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,9 @@ void stream_init(struct stream *s, struct http_req *r, bool follow, bool sse)
 	s->follow = follow;
 	s->sse = sse;
 	s->heartbeats = true;
-	s->next_heartbeat_ms = ts_mono_ms() + heartbeat_ms;
+	/* A live stream with nothing to send yet sends a heartbeat at once: its
+	 * headers go out with it, so a client (an EventSource) sees it open. */
+	s->next_heartbeat_ms = follow ? ts_mono_ms() : ts_mono_ms() + heartbeat_ms;
 }
 
 static void set_pending(struct stream *s, char *text, size_t len)
@@ -77,6 +80,17 @@ void stream_waiter_fired(struct proc_waiter *w)
 	http_suspender_wake(&s->susp);
 }
 
+/* True when the client has hung up: nothing would tell libmicrohttpd while
+ * the stream has nothing to write (raw output sends no heartbeats). */
+static bool peer_gone(struct stream *s)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(s->susp.conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return false;
+	struct pollfd p = { .fd = ci->connect_fd, .events = POLLRDHUP };
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct stream *s = cls;
@@ -101,6 +115,8 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
 			s->next_heartbeat_ms = now + heartbeat_ms;
 			continue;
 		}
+		if (peer_gone(s))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		pthread_mutex_lock(&s->susp.lock);
 		if (s->susp.woken) {
 			s->susp.woken = false;

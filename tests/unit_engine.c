@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "engine/outbuf.h"
 #include "engine/store.h"
 #include "engine/ts.h"
@@ -25,13 +27,13 @@ static void utf8_keeps_valid_text(void)
 
 static void utf8_replaces_each_invalid_byte(void)
 {
-	/* a lone continuation, an overlong '/', a surrogate, > U+10FFFF, NUL, 0xFF */
+	/* a lone continuation, an overlong '/', a surrogate, > U+10FFFF, 0xFE, 0xFF */
 	static const struct { const char *in; size_t len; const char *want; } cases[] = {
 		{ "a\x80" "b", 3, "a\xEF\xBF\xBD" "b" },
 		{ "\xC0\xAF", 2, "\xEF\xBF\xBD\xEF\xBF\xBD" },
 		{ "\xED\xA0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
 		{ "\xF4\x90\x80\x80", 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
-		{ "x\0y", 3, "x\xEF\xBF\xBDy" },
+		{ "\xFEx", 2, "\xEF\xBF\xBDx" },
 		{ "\xFF", 1, "\xEF\xBF\xBD" },
 		{ "\xE2\x82", 2, "\xEF\xBF\xBD\xEF\xBF\xBD" },   /* truncated sequence at the end */
 	};
@@ -47,15 +49,32 @@ static void utf8_every_byte_gives_valid_utf8(void)
 	char all[256];
 	for (int i = 0; i < 256; i++)
 		all[i] = (char)i;
-	size_t n;
+	size_t n, again_n;
 	char *out = utf8_sanitize(all, sizeof all, &n);
 	CHECK(out != NULL);
-	/* Sanitising the result again changes nothing: it is valid UTF-8 without NUL. */
-	char *again = utf8_sanitize(out, n, NULL);
-	CHECK_STR(again, out);
-	CHECK_INT(strlen(out), n);
+	/* NUL is valid UTF-8 and kept; sanitising the result again changes nothing. */
+	CHECK(out[0] == '\0');
+	char *again = utf8_sanitize(out, n, &again_n);
+	CHECK_INT(again_n, n);
+	CHECK(memcmp(again, out, n) == 0);
+	/* 128 ASCII bytes kept, 128 invalid bytes as 3-byte U+FFFD. */
+	CHECK_INT(n, 128 + 128 * 3);
 	free(out);
 	free(again);
+}
+
+static void utf8_json_string_escapes_controls_and_nul(void)
+{
+	char *s = utf8_json_string("a\0b\"\\\n\x01\xff", 8);
+	CHECK_STR(s, "\"a\\u0000b\\\"\\\\\\n\\u0001\xEF\xBF\xBD\"");
+	free(s);
+	/* What it makes is JSON that cJSON reads back (up to the NUL it cannot hold). */
+	char *t = utf8_json_string("tab\there", 8);
+	cJSON *j = cJSON_Parse(t);
+	CHECK(j && cJSON_IsString(j));
+	CHECK_STR(j->valuestring, "tab\there");
+	cJSON_Delete(j);
+	free(t);
 }
 
 static void utf8_boundary_never_splits_a_character(void)
@@ -175,6 +194,7 @@ int main(void)
 	RUN(utf8_keeps_valid_text);
 	RUN(utf8_replaces_each_invalid_byte);
 	RUN(utf8_every_byte_gives_valid_utf8);
+	RUN(utf8_json_string_escapes_controls_and_nul);
 	RUN(utf8_boundary_never_splits_a_character);
 	RUN(outbuf_spills_past_the_cap_byte_exact);
 	RUN(outbuf_small_output_stays_in_memory);

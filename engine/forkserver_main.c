@@ -1,0 +1,32 @@
+/* spawnd-forkserver — the fork server as its own executable (see
+ * forkserver_serve.c). spawnd starts it with its channels on fds 3 and 4:
+ *   spawnd-forkserver [--plugins DIR]
+ * It is not meant to be run by hand. It loads the same plugins as spawnd (so a
+ * plugin target's function exists here, where workers are forked), then serves.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "engine/forkserver_wire.h"
+#include "targets/plugin.h"
+
+int main(int argc, char **argv)
+{
+	static char error[300];
+	const char *ready_error = NULL;
+
+	prctl(PR_SET_NAME, "spawnd-fork");
+	if (argc == 3 && strcmp(argv[1], "--plugins") == 0) {
+		char why[256];
+		if (plugin_load_dir(argv[2], why, sizeof why) < 0) {
+			snprintf(error, sizeof error, "--plugins %s", why);
+			ready_error = error;
+		}
+	} else if (argc != 1) {
+		fprintf(stderr, "spawnd-forkserver is started by spawnd, not by hand\n");
+		return 2;
+	}
+	forkserver_serve(FORKSERVER_CTL_FD, FORKSERVER_EVT_FD, ready_error);
+}

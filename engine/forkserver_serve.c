@@ -136,16 +136,27 @@ static void child_fail(int err_fd, int err)
 	_exit(127);
 }
 
-/* In the worker: a fresh child of a single-threaded process. */
+/* The fork server has no use for signal handlers or ignored signals, and its
+ * workers must start with default dispositions (QUALITY 4): so it sets them
+ * once, here, for itself, and its children inherit them instead of each
+ * making 64 syscalls. The kernel's sigaction, because glibc's refuses the
+ * signals it reserves (32, 33), which an ignoring parent may have left. */
+static void reset_dispositions(void)
+{
+	struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+}
+
+/* In the worker: a fresh child of a single-threaded process (or, for an exec
+ * target, a vfork child: syscalls only, until execve or _exit). */
 static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
 		      int report_fd) __attribute__((noreturn));
 static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
 		      int report_fd)
 {
 	static const int resources[FORKSERVER_RLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
-	/* The kernel's sigaction: glibc's refuses the signals it reserves (32, 33),
-	 * and those too must not reach the worker ignored. */
-	struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
 	sigset_t none;
 
 	setsid();
@@ -159,9 +170,8 @@ static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int
 		fcntl(report_fd, F_SETFD, FD_CLOEXEC);
 	}
 	syscall(SYS_close_range, report_fd >= 0 ? 4U : 3U, ~0U, 0U);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+	/* Every disposition is SIG_DFL already (reset_dispositions() ran in the
+	 * fork server, and fork and exec keep it); only the mask is left. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
@@ -254,7 +264,9 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid_t pid = fork();
+	/* An exec child makes only syscalls before execve/_exit: vfork() spares
+	 * copying the page tables that exec throws away. */
+	pid_t pid = exec_target ? vfork() : fork();
 	if (pid == 0)
 		run_child(&p, in[0] >= 0 ? in[0] : devnull, out[1], err[1], report[1]);
 	int fork_errno = errno;
@@ -333,7 +345,7 @@ void forkserver_serve(int ctl, int evt, const char *ready_error)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	reset_dispositions();    /* every send here uses MSG_NOSIGNAL: no SIGPIPE */
 	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (sfd < 0 || devnull < 0)

@@ -151,13 +151,16 @@ static long fd_budget(long max_running)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	long reserve = 256;     /* connections, state files, libraries */
-	long fit = ((long)rl.rlim_cur - reserve) / 4;
+	/* Kept for connections, spill files and libraries: a quarter of the
+	 * limit, between 32 and 1024. */
+	long limit = (long)rl.rlim_cur, reserve = limit / 4;
+	reserve = reserve < 32 ? 32 : reserve > 1024 ? 1024 : reserve;
+	long fit = (limit - reserve) / 4;
 	if (fit < 1)
 		fatal("the open-file limit (%ld) is too low to run any worker; raise ulimit -n", (long)rl.rlim_cur);
 	if (fit < max_running) {
 		log_event(LOG_WARN, "fd budget", "max_running=%ld open_files=%ld reduced_to=%ld", max_running,
-			  (long)rl.rlim_cur, fit);
+			  limit, fit);
 		return fit;
 	}
 	return max_running;

@@ -13,6 +13,7 @@
 #include "engine/proc_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@
 #include "engine/ts.h"
 #include "server/log.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (1024 * 1024)    /* a busy writer's pipe is grown to this too */
 #define READS_PER_EVENT 16          /* fairness between busy workers */
 #define LINGER_POLL_MS 20           /* DELETE: how often to look for group survivors */
 #define TIMEOUT_KILL_MS 2000        /* timeout: SIGTERM, then SIGKILL after this */
@@ -75,6 +76,10 @@ static void read_output(struct proc *p, enum proc_stream s)
 		ssize_t n = read(p->out_fd[s], read_buf, sizeof read_buf);
 		if (n > 0) {
 			got = true;
+			/* A writer that filled the default 64 KiB pipe is a bulk writer: a
+			 * bigger pipe means fewer hand-offs between it and this thread. */
+			if (n == 64 * 1024)
+				fcntl(p->out_fd[s], F_SETPIPE_SZ, READ_CHUNK);
 			int r = outbuf_append(&p->out[s], read_buf, (size_t)n);
 			if (r < 0)
 				log_event(LOG_ERROR, "output lost", "id=%s stream=%s bytes=%zd error=\"%s\"",

@@ -24,7 +24,8 @@
 #include "engine/utf8.h"
 #include "server/stream.h"
 
-#define CHUNK (64 * 1024)
+#define CHUNK (64 * 1024)               /* data of one NDJSON/SSE event, at most */
+#define RAW_CHUNK (1024 * 1024)         /* raw bytes handed on at once */
 
 struct output_stream {
 	struct stream s;        /* first: the stream hooks get this pointer */
@@ -34,7 +35,8 @@ struct output_stream {
 	uint64_t offset[2];
 	bool exit_sent, gone;
 	size_t held[2];         /* bytes of an unfinished character, not sent yet */
-	char buf[CHUNK];
+	size_t buf_size;
+	char buf[];             /* CHUNK, or RAW_CHUNK for raw output */
 };
 
 static const char *const stream_names[] = { "stdout", "stderr" };
@@ -104,7 +106,7 @@ static bool next_item(struct stream *st)
 			continue;
 		uint64_t total;
 		bool ended;
-		ssize_t n = proc_read_output(o->id, (enum proc_stream)s, o->offset[s], o->buf, CHUNK, &total, &ended);
+		ssize_t n = proc_read_output(o->id, (enum proc_stream)s, o->offset[s], o->buf, o->buf_size, &total, &ended);
 		if (n == -ENOENT)
 			o->gone = true;
 		if (n > 0 && emit_chunk(o, s, (size_t)n, ended))
@@ -183,9 +185,11 @@ enum MHD_Result output_get(struct http_req *r)
 	const char *stream = http_query(r, "stream"), *follow = http_query(r, "follow");
 	bool raw = accept && strstr(accept, "application/octet-stream");
 	bool sse = !raw && accept && strstr(accept, "text/event-stream");
-	struct output_stream *o = calloc(1, sizeof *o);
+	size_t buf_size = raw ? RAW_CHUNK : CHUNK;
+	struct output_stream *o = calloc(1, sizeof *o + buf_size);
 	if (!o)
 		return MHD_NO;
+	o->buf_size = buf_size;
 	snprintf(o->id, sizeof o->id, "%s", r->params[0]);
 	o->raw = raw;
 
@@ -229,6 +233,7 @@ enum MHD_Result output_get(struct http_req *r)
 
 	stream_init(&o->s, r, follow && strcmp(follow, "true") == 0, sse);
 	o->s.heartbeats = !raw;
+	o->s.block_size = buf_size;
 	o->s.next = next_item;
 	o->s.finished = finished;
 	o->s.wait = wait_more;

@@ -28,6 +28,7 @@ void stream_init(struct stream *s, struct http_req *r, bool follow, bool sse)
 	s->follow = follow;
 	s->sse = sse;
 	s->heartbeats = true;
+	s->block_size = 64 * 1024;
 	/* A live stream with nothing to send yet sends a heartbeat at once: its
 	 * headers go out with it, so a client (an EventSource) sees it open. */
 	s->next_heartbeat_ms = follow ? ts_mono_ms() : ts_mono_ms() + heartbeat_ms;
@@ -148,7 +149,7 @@ static void free_stream(void *cls)
 struct MHD_Response *stream_response(struct stream *s, const char *content_type)
 {
 	atomic_fetch_add(&open_streams, 1);
-	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, read_stream, s,
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, s->block_size, read_stream, s,
 								      free_stream);
 	if (!resp) {
 		free_stream(s);

@@ -26,6 +26,7 @@ struct stream {
 	struct proc_waiter waiter;
 	bool follow, sse;
 	bool heartbeats;                /* false for raw bytes: nothing can be interleaved */
+	size_t block_size;              /* largest piece handed to libmicrohttpd (default 64 KiB) */
 	int64_t next_heartbeat_ms;
 	char *pending;
 	size_t pending_len, pending_off;

@@ -86,10 +86,12 @@ bool http_cors_allowed(struct http_req *r)
 
 static void add_cors_headers(struct http_req *r, struct MHD_Response *resp)
 {
+	/* With CORS on, every answer depends on Origin: say so to caches. */
+	if (config.cors_origins)
+		MHD_add_response_header(resp, "Vary", "Origin");
 	if (!http_cors_allowed(r))
 		return;
 	MHD_add_response_header(resp, "Access-Control-Allow-Origin", http_header(r, "Origin"));
-	MHD_add_response_header(resp, "Vary", "Origin");
 	MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, Authorization, Last-Event-ID");
 	MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Location, Retry-After");
 	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");

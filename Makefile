@@ -46,7 +46,7 @@ EXPORTS         := targets/plugin.dynlist
 EXAMPLE_PLUGINS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/plugin_*.c))
 FIXTURE_PLUGINS := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugin_*.c))
 
-.PHONY: all deps run test unit api lint bench clean
+.PHONY: all deps run test valgrind-test unit api lint bench clean
 all: spawnd $(EXAMPLE_PLUGINS)
 
 # Missing libraries are installed by the project's own script.
@@ -111,6 +111,17 @@ test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(UNIT_BINS) $(API_BINS) $(FIXT
 	@scripts/install-deps.sh test
 	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
 		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(UNIT_BINS) $(API_BINS)
+
+# The API tests again, with spawnd under valgrind (memory errors in any library,
+# definite leaks: exit 99). Left out: api_follow (asserts CPU share and timing)
+# and api_groups (valgrind 3.19 lacks pidfd_send_signal; spawnd's fallback only
+# signals a group while its leader is unreaped, so survivors are out of reach).
+VALGRIND_API := $(filter-out $(BUILD)/tests/api_follow $(BUILD)/tests/api_groups,$(API_BINS))
+valgrind-test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(VALGRIND_API) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
+	@command -v valgrind >/dev/null || scripts/install-deps.sh test
+	@SPAWND_BIN=tests/valgrind-spawnd.sh SPAWND_VALGRIND_BIN=$(BUILD)/spawnd \
+		SPAWND_FORKSERVER=$(CURDIR)/$(BUILD)/spawnd-forkserver SPAWND_FIXTURES=$(BUILD)/tests/fixtures \
+		SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples tests/run.sh $(VALGRIND_API)
 
 lint:
 	@scripts/install-deps.sh test

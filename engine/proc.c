@@ -606,10 +606,11 @@ int proc_send_group(struct proc *p, int sig)
 		if (errno == ESRCH && !p->leader_exited &&
 		    syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0)
 			return 0;
-		if (errno != EINVAL)
+		if (errno != EINVAL && errno != ENOSYS)
 			return -errno;
 	}
-	/* No group flag (kernel < 6.9) or no pidfd: the leader is unreaped until
+	/* No group flag (kernel < 6.9), no pidfd_send_signal (< 5.1, or valgrind),
+	 * or no pidfd: the leader is unreaped until
 	 * its exit event, which is exactly when this path is still taken, so the
 	 * group id cannot have been recycled. */
 	if (!p->leader_exited && p->pid > 0 && kill(-p->pid, sig) == 0)

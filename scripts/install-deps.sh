@@ -6,7 +6,7 @@ set -eu
 what=${1:-build}
 pkgs="build-essential pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev"
 case "$what" in
-test)  pkgs="$pkgs nodejs npm" ;;
+test)  pkgs="$pkgs nodejs npm valgrind" ;;
 bench) pkgs="$pkgs nodejs npm webhook python3" ;;
 esac
 missing=""

@@ -271,6 +271,10 @@ int main(int argc, char **argv)
 	log_event(LOG_INFO, "shutting down", NULL);
 	http_quiesce();
 	proc_shutdown();
+	/* Every process has ended and every stream was woken to send its last
+	 * lines: give them a moment to go out before connections are closed. */
+	for (int i = 0; i < 200 && stream_count() > 0; i++)
+		usleep(10 * 1000);
 	http_stop();
 	forkserver_stop();
 	proc_release();

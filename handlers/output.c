@@ -218,8 +218,12 @@ enum MHD_Result output_get(struct http_req *r)
 	    (sscanf(last, "%" SCNu64 "-%" SCNu64 "%n", &o->offset[0], &o->offset[1], &used) != 2 ||
 	     (last[used] && strcmp(last + used, "-exit") != 0)))
 		field = "Last-Event-ID", problem = "must be an event id this server sent (\"<stdout offset>-<stderr offset>\")";
-	else if (last && last[used])
-		o->exit_sent = true;
+	else if (last && last[used]) {
+		/* The client saw the exit event: nothing follows it. 204 is what tells
+		 * an EventSource to stop reconnecting (the SSE specification). */
+		free(o);
+		return http_reply_buffer(r, 204, "text/event-stream", "", 0, true);
+	}
 	if (problem) {
 		free(o);
 		return bad(r, field, problem);

@@ -24,7 +24,9 @@ static const char *const first_set =
 	" {\"name\": \"slow\", \"description\": \"Outlives its timeout.\", \"program\": \"/bin/sleep\","
 	"  \"argv\": [\"30\"], \"timeout\": 0.5},"
 	" {\"name\": \"single\", \"description\": \"One at a time.\", \"program\": \"/bin/sleep\","
-	"  \"argv\": [\"30\"], \"max_running\": 1}"
+	"  \"argv\": [\"30\"], \"max_running\": 1},"
+	" {\"name\": \"as_nobody\", \"description\": \"id(1) as nobody.\", \"program\": \"/usr/bin/id\","
+	"  \"user\": \"nobody\", \"group\": \"nogroup\"}"
 	"]}";
 
 static const char *const second_set =
@@ -88,6 +90,23 @@ static void test_rlimits_visible_in_worker(void)
 		CHECK_MSG(strcmp(soft, want[i][1]) == 0 && strcmp(hard, want[i][1]) == 0,
 			  "%s: %s %s, expected %s", want[i][0], soft, hard, want[i][1]);
 	}
+	resp_free(r);
+}
+
+/* As root, the worker runs as the declared user and group, with no other
+ * groups; otherwise the declaration cannot apply and the worker is us. */
+static void test_user_and_group_applied_as_root(void)
+{
+	struct resp *r = spawn(srv, "{\"target\": \"as_nobody\"}", 10);
+	CHECK_STATUS(r, 201);
+	const char *out = jstr(r->json, "stdout");
+	CHECK(out != NULL);
+	char want[128];
+	if (getuid() == 0)
+		snprintf(want, sizeof want, "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n");
+	else
+		snprintf(want, sizeof want, "uid=%d(", (int)getuid());
+	CHECK_MSG(strncmp(out, want, strlen(want)) == 0, "id printed %s, expected %s", out, want);
 	resp_free(r);
 }
 
@@ -248,6 +267,7 @@ int main(void)
 	}
 	RUN(test_exec_targets_listed_with_source);
 	RUN(test_rlimits_visible_in_worker);
+	RUN(test_user_and_group_applied_as_root);
 	RUN(test_target_timeout_ends_with_reason_timeout);
 	RUN(test_max_running_refuses_with_429);
 	RUN(test_reload_by_sighup_keeps_running_worker);

@@ -62,19 +62,6 @@ static void release(struct stream *st)
 	free(st);
 }
 
-static bool parse_seq(const char *v, uint64_t *out)
-{
-	char *end;
-	if (!*v || *v == '-')
-		return false;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = n;
-	return true;
-}
-
 enum MHD_Result events_get(struct http_req *r)
 {
 	const char *accept = http_header(r, MHD_HTTP_HEADER_ACCEPT);
@@ -86,7 +73,7 @@ enum MHD_Result events_get(struct http_req *r)
 		return MHD_NO;
 	e->after = events_last();
 	const char *field = since ? "since" : "Last-Event-ID", *v = since ? since : last;
-	if (v && !parse_seq(v, &e->after)) {
+	if (v && !http_parse_u64(v, &e->after)) {
 		free(e);
 		cJSON *d = cJSON_CreateArray();
 		cJSON_AddItemToArray(d, http_detail(field, "must be an event sequence number (integer >= 0)"));

@@ -163,20 +163,10 @@ static enum MHD_Result bad(struct http_req *r, const char *field, const char *ms
 	return http_reply_error(r, 400, "invalid_argument", d, "%s: %s", field, msg);
 }
 
-/* Parses an offset parameter; false if malformed. */
-static bool parse_offset(const char *v, uint64_t *out)
+/* An absent offset parameter leaves *out as it is. */
+static bool parse_u64_param(const char *v, uint64_t *out)
 {
-	char *end;
-	if (!v)
-		return true;
-	if (!*v || *v == '-')
-		return false;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = n;
-	return true;
+	return !v || http_parse_u64(v, out);
 }
 
 enum MHD_Result output_get(struct http_req *r)
@@ -204,11 +194,11 @@ enum MHD_Result output_get(struct http_req *r)
 		field = "stream", problem = "raw output (application/octet-stream) is one stream: stdout or stderr";
 	else if (follow && strcmp(follow, "true") != 0 && strcmp(follow, "false") != 0)
 		field = "follow", problem = "must be true or false";
-	else if (!parse_offset(http_query(r, "offset"), &o->offset[o->want[0] ? 0 : 1]))
+	else if (!parse_u64_param(http_query(r, "offset"), &o->offset[o->want[0] ? 0 : 1]))
 		field = "offset", problem = "must be a byte offset (integer >= 0)";
-	else if (!parse_offset(http_query(r, "stdout_offset"), &o->offset[0]))
+	else if (!parse_u64_param(http_query(r, "stdout_offset"), &o->offset[0]))
 		field = "stdout_offset", problem = "must be a byte offset (integer >= 0)";
-	else if (!parse_offset(http_query(r, "stderr_offset"), &o->offset[1]))
+	else if (!parse_u64_param(http_query(r, "stderr_offset"), &o->offset[1]))
 		field = "stderr_offset", problem = "must be a byte offset (integer >= 0)";
 	/* SSE resume: Last-Event-ID is "<stdout offset>-<stderr offset>", with
 	 * "-exit" after it for the exit event (then nothing is left to send). */

@@ -195,6 +195,19 @@ int http_query_seconds(struct http_req *r, const char *key, double *out)
 	return 1;
 }
 
+bool http_parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+	if (!*v || *v < '0' || *v > '9')
+		return false;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = n;
+	return true;
+}
+
 /* ---- suspension ---------------------------------------------------------- */
 
 void http_suspender_init(struct http_suspender *s, struct MHD_Connection *conn)

@@ -94,6 +94,10 @@ const char *http_header(struct http_req *r, const char *name);
  * 1 present (stored), 0 absent, -EINVAL malformed. */
 int http_query_seconds(struct http_req *r, const char *key, double *out);
 
+/* Parses a whole decimal integer >= 0 (an offset, a sequence number): true
+ * and *out, or false for anything else ("", "-1", "1x", overflow). */
+bool http_parse_u64(const char *v, uint64_t *out);
+
 /* Suspends r until http_wake(); then resume(r) runs on an HTTP thread and
  * must reply (or suspend again). If r was woken already, resume runs now. */
 enum MHD_Result http_suspend(struct http_req *r, int (*resume)(struct http_req *r));

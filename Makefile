@@ -33,6 +33,8 @@ FS_OBJS  := $(FS_SRCS:%.c=$(BUILD)/%.o) $(patsubst %.c,$(BUILD)/%.o,$(wildcard t
 FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 
 UNIT_SRCS := $(wildcard tests/unit_*.c)
+# Tests in a real browser (headless Debian Chromium driven by playwright-core).
+BROWSER_TESTS := $(wildcard tests/browser_*.mjs)
 API_SRCS  := $(wildcard tests/api_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/%)
 API_BINS  := $(API_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -110,7 +112,7 @@ run: spawnd $(EXAMPLE_PLUGINS)
 test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@scripts/install-deps.sh test
 	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
-		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(UNIT_BINS) $(API_BINS)
+		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(UNIT_BINS) $(API_BINS) $(BROWSER_TESTS)
 
 # The API tests again, with spawnd under valgrind (memory errors in any library,
 # definite leaks: exit 99). Left out: api_follow (asserts CPU share and timing)

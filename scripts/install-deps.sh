@@ -6,7 +6,7 @@ set -eu
 what=${1:-build}
 pkgs="build-essential pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev"
 case "$what" in
-test)  pkgs="$pkgs nodejs npm valgrind" ;;
+test)  pkgs="$pkgs nodejs npm valgrind chromium" ;;
 bench) pkgs="$pkgs nodejs npm webhook python3" ;;
 esac
 missing=""
@@ -26,7 +26,7 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
 	$SUDO apt-get update -qq >/dev/null
 	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-if [ "$what" != build ] && [ ! -x node_modules/.bin/redocly ]; then
+if [ "$what" != build ] && { [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/playwright-core ]; }; then
 	echo "install-deps: npm ci (openapi lint and schema validation)" >&2
 	npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi

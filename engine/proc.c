@@ -664,15 +664,12 @@ void proc_finish(struct proc *p)
 	proc_collect_waiters(p);
 }
 
-int proc_signal(const char *id, int sig, enum proc_reason reason)
+/* Sends sig to p, for reason. A queued record ends as if the signal had hit
+ * it at once (it never starts); a starting one gets it once it runs. 0,
+ * -ESRCH (not running), or -errno. Lock held. */
+static int deliver_signal(struct proc *p, int sig, enum proc_reason reason)
 {
-	int r = 0;
-	pthread_mutex_lock(&engine.lock);
-	struct proc *p = find(id);
-	if (!p)
-		r = -ENOENT;
-	else if (p->state == PROC_QUEUED && (sig == SIGTERM || sig == SIGKILL)) {
-		/* Never started: it ends as if the signal had hit it at once. */
+	if (p->state == PROC_QUEUED && (sig == SIGTERM || sig == SIGKILL)) {
 		proc_list_del(&engine.queued, p);
 		p->state = PROC_EXITED;
 		p->term_signal = sig;
@@ -681,18 +678,26 @@ int proc_signal(const char *id, int sig, enum proc_reason reason)
 		p->ended_ms = ts_wall_ms();
 		proc_publish("exited", p);
 		proc_collect_waiters(p);
-	} else if (p->state == PROC_STARTING) {
+		return 0;
+	}
+	if (p->state == PROC_STARTING) {
 		p->pending_signal = sig;
 		p->sent_reason = reason;
-	} else if (p->state != PROC_RUNNING || p->leader_exited)
-		r = -ESRCH;
-	else {
-		p->sent_signal = sig;
-		p->sent_reason = reason;
-		r = proc_send_group(p, sig);
-		if (r == -ESRCH)
-			r = 0;  /* it is exiting: its exit event is on the way */
+		return 0;
 	}
+	if (p->state != PROC_RUNNING || p->leader_exited)
+		return -ESRCH;
+	p->sent_signal = sig;
+	p->sent_reason = reason;
+	int r = proc_send_group(p, sig);
+	return r == -ESRCH ? 0 : r;     /* it is exiting: its exit is on the way */
+}
+
+int proc_signal(const char *id, int sig, enum proc_reason reason)
+{
+	pthread_mutex_lock(&engine.lock);
+	struct proc *p = find(id);
+	int r = p ? deliver_signal(p, sig, reason) : -ENOENT;
 	pthread_mutex_unlock(&engine.lock);
 	proc_fire_collected();
 	return r;
@@ -701,60 +706,37 @@ int proc_signal(const char *id, int sig, enum proc_reason reason)
 int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
 		void (*fn)(struct proc_waiter *), cJSON **final)
 {
-	int r;
 	pthread_mutex_lock(&engine.lock);
 	struct proc *p = find(id);
 	if (!p) {
-		r = -ENOENT;
-	} else if (ended(p) && !p->lingering) {
-		*final = proc_render(p, PROC_JSON_OUTPUT);
-		store_remove(&p->entry);
-		proc_collect_waiters(p);        /* other joiners see it gone */
-		for (int s = 0; s < 2; s++)
-			outbuf_unlink(&p->out[s]);
-		log_event(LOG_INFO, "process removed", "id=%s name=\"%s\"", p->entry.id, p->name);
-		proc_publish("removed", p);
-		/* Freed after the waiters ran: they only hold the pointer, never read it. */
-		p->list_next = NULL;
-		r = 1;
 		pthread_mutex_unlock(&engine.lock);
-		proc_fire_collected();
-		proc_free(p);
-		return r;
-	} else {
-		if (!p->removing) {
-			p->removing = true;
-			p->kill_deadline = ts_mono_ms() + (int64_t)(grace_s * 1000.0 + 0.5);
-			engine.timers_dirty = true;
-			if (p->state == PROC_QUEUED) {
-				proc_list_del(&engine.queued, p);
-				p->state = PROC_EXITED;
-				p->term_signal = SIGTERM;
-				p->exitcode = -SIGTERM;
-				p->reason = PROC_REASON_TERMINATE;
-				p->ended_ms = ts_wall_ms();
-				proc_publish("exited", p);
-			} else if (p->state == PROC_STARTING) {
-				p->pending_signal = SIGTERM;
-				p->sent_reason = PROC_REASON_TERMINATE;
-			} else if (!p->leader_exited) {
-				p->sent_signal = SIGTERM;
-				p->sent_reason = PROC_REASON_TERMINATE;
-				proc_send_group(p, SIGTERM);
-			}
-		}
-		if (ended(p) && !p->lingering)
-			r = 1;  /* a queued record ended right here: caller calls again */
-		else {
-			arm_waiter(p, w, -1, fn);
-			proc_wake_engine();
-			r = 0;
-		}
+		return -ENOENT;
 	}
+	if (!ended(p) && !p->removing) {
+		/* Terminate: SIGTERM now, SIGKILL to the group after the grace. */
+		p->removing = true;
+		p->kill_deadline = ts_mono_ms() + (int64_t)(grace_s * 1000.0 + 0.5);
+		engine.timers_dirty = true;
+		deliver_signal(p, SIGTERM, PROC_REASON_TERMINATE);
+	}
+	if (!ended(p) || p->lingering) {
+		arm_waiter(p, w, -1, fn);
+		proc_wake_engine();
+		pthread_mutex_unlock(&engine.lock);
+		return 0;
+	}
+	*final = proc_render(p, PROC_JSON_OUTPUT);
+	store_remove(&p->entry);
+	proc_collect_waiters(p);        /* other joiners see it gone */
+	for (int s = 0; s < 2; s++)
+		outbuf_unlink(&p->out[s]);
+	log_event(LOG_INFO, "process removed", "id=%s name=\"%s\"", p->entry.id, p->name);
+	proc_publish("removed", p);
 	pthread_mutex_unlock(&engine.lock);
-	if (r == 1 && p)
-		return proc_remove(id, grace_s, w, fn, final);
-	return r;
+	/* The waiters hold p's address but never read it after firing. */
+	proc_fire_collected();
+	proc_free(p);
+	return 1;
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -935,11 +917,8 @@ static bool all_ended(bool daemons_only)
 static void signal_running(int sig, bool daemons_only)
 {
 	for (struct proc *p = engine.running.head; p; p = p->list_next)
-		if ((!daemons_only || p->daemon) && p->state == PROC_RUNNING && !p->leader_exited) {
-			p->sent_signal = sig;
-			p->sent_reason = sig == SIGKILL ? PROC_REASON_KILL : PROC_REASON_TERMINATE;
-			proc_send_group(p, sig);
-		}
+		if (!daemons_only || p->daemon)
+			deliver_signal(p, sig, sig == SIGKILL ? PROC_REASON_KILL : PROC_REASON_TERMINATE);
 }
 
 /* Waits (polling; shutdown only) until nothing runs or the deadline. */

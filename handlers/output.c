@@ -84,17 +84,16 @@ static bool emit_chunk(struct output_stream *o, int s, size_t n, bool ended)
 	return true;
 }
 
-/* The exit line if the process has ended and every wanted byte was read
- * (its totals are final once it has ended), else NULL. */
-static cJSON *ended_and_drained(struct output_stream *o)
+/* The exit line once the process has ended (else NULL); *drained says whether
+ * every wanted byte has been read (the totals are final once it has ended). */
+static cJSON *exit_line_if_ended(struct output_stream *o, bool *drained)
 {
 	static const char *const keys[2] = { "stdout_bytes", "stderr_bytes" };
 	cJSON *exit_line = proc_exit_json(o->id);
+	*drained = true;
 	for (int s = 0; exit_line && s < 2; s++)
-		if (o->want[s] && o->offset[s] < (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exit_line, keys[s]))) {
-			cJSON_Delete(exit_line);
-			exit_line = NULL;
-		}
+		if (o->want[s] && o->offset[s] < (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exit_line, keys[s])))
+			*drained = false;
 	return exit_line;
 }
 
@@ -114,12 +113,13 @@ static bool next_item(struct stream *st)
 	}
 	if (o->exit_sent || o->gone || o->raw)
 		return false;
-	cJSON *exit_line = ended_and_drained(o);
-	if (!exit_line) {
-		/* Running, or output arrived since the reads above: read again first. */
-		cJSON *ended = proc_exit_json(o->id);
-		cJSON_Delete(ended);
-		return ended ? next_item(st) : false;
+	bool drained;
+	cJSON *exit_line = exit_line_if_ended(o, &drained);
+	if (!exit_line)
+		return false;   /* still running */
+	if (!drained) {         /* output arrived since the reads above: it comes first */
+		cJSON_Delete(exit_line);
+		return next_item(st);
 	}
 	char id[64];
 	sse_id(o, id);
@@ -133,9 +133,10 @@ static bool finished(struct stream *st)
 {
 	struct output_stream *o = (struct output_stream *)st;
 	if (o->raw && !o->gone) {
-		cJSON *exit_line = ended_and_drained(o);
+		bool drained;
+		cJSON *exit_line = exit_line_if_ended(o, &drained);
 		cJSON_Delete(exit_line);
-		return exit_line != NULL;
+		return exit_line && drained;
 	}
 	return o->exit_sent || o->gone;
 }

@@ -75,9 +75,7 @@ enum MHD_Result events_get(struct http_req *r)
 	const char *field = since ? "since" : "Last-Event-ID", *v = since ? since : last;
 	if (v && !http_parse_u64(v, &e->after)) {
 		free(e);
-		cJSON *d = cJSON_CreateArray();
-		cJSON_AddItemToArray(d, http_detail(field, "must be an event sequence number (integer >= 0)"));
-		return http_reply_error(r, 400, "invalid_argument", d, "%s must be an event sequence number", field);
+		return http_reply_invalid(r, field, "must be an event sequence number (integer >= 0)");
 	}
 	stream_init(&e->s, r, true, sse);
 	e->s.next = next_item;

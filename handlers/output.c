@@ -157,13 +157,6 @@ static void release(struct stream *st)
 	free(st);
 }
 
-static enum MHD_Result bad(struct http_req *r, const char *field, const char *msg)
-{
-	cJSON *d = cJSON_CreateArray();
-	cJSON_AddItemToArray(d, http_detail(field, msg));
-	return http_reply_error(r, 400, "invalid_argument", d, "%s: %s", field, msg);
-}
-
 /* An absent offset parameter leaves *out as it is. */
 static bool parse_u64_param(const char *v, uint64_t *out)
 {
@@ -217,7 +210,7 @@ enum MHD_Result output_get(struct http_req *r)
 	}
 	if (problem) {
 		free(o);
-		return bad(r, field, problem);
+		return http_reply_invalid(r, field, problem);
 	}
 	cJSON *rec = proc_get_json(o->id, 0);
 	if (!rec) {

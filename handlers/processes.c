@@ -25,13 +25,6 @@ static enum MHD_Result not_found(struct http_req *r, const char *id)
 	return http_reply_error(r, 404, "not_found", NULL, "no process with id %s", id);
 }
 
-static enum MHD_Result bad_param(struct http_req *r, const char *param, const char *what)
-{
-	cJSON *d = cJSON_CreateArray();
-	cJSON_AddItemToArray(d, http_detail(param, what));
-	return http_reply_error(r, 400, "invalid_argument", d, "query parameter %s: %s", param, what);
-}
-
 static enum MHD_Result reply_record(struct http_req *r, unsigned status, const char *id)
 {
 	cJSON *j = proc_get_json(id, PROC_JSON_OUTPUT);
@@ -77,127 +70,142 @@ static int resume_create(struct http_req *r)
 	return reply_record(r, 201, r->id);
 }
 
-enum MHD_Result processes_create(struct http_req *r)
+/* The fields of a POST /processes body, type-checked. */
+struct create_request {
+	const cJSON *target, *args, *name, *daemon, *env, *stdin_data, *stdin_open, *timeout;
+};
+
+/* Reads body's fields into c, adding one details entry per bad field. */
+static void check_fields(const cJSON *body, struct create_request *c, cJSON **details)
 {
 	static const char *const known[] = { "target", "args", "name", "daemon", "env", "stdin",
 					     "stdin_open", "timeout", NULL };
+	body_unknown_keys(body, known, details);
+	c->target = cJSON_GetObjectItemCaseSensitive(body, "target");
+	c->args = cJSON_GetObjectItemCaseSensitive(body, "args");
+	c->name = cJSON_GetObjectItemCaseSensitive(body, "name");
+	c->daemon = cJSON_GetObjectItemCaseSensitive(body, "daemon");
+	c->env = cJSON_GetObjectItemCaseSensitive(body, "env");
+	c->stdin_data = cJSON_GetObjectItemCaseSensitive(body, "stdin");
+	c->stdin_open = cJSON_GetObjectItemCaseSensitive(body, "stdin_open");
+	c->timeout = cJSON_GetObjectItemCaseSensitive(body, "timeout");
+
+	if (!cJSON_IsString(c->target))
+		add_detail(details, "target", "required: the name of a registered target (see GET /targets)");
+	if (c->name && !cJSON_IsNull(c->name) && !(cJSON_IsString(c->name) && valid_name(c->name->valuestring)))
+		add_detail(details, "name", "must be a string of 1 to 256 printable characters");
+	if (c->daemon && !cJSON_IsNull(c->daemon) && !cJSON_IsBool(c->daemon))
+		add_detail(details, "daemon", "must be true or false");
+	if (c->timeout && !cJSON_IsNull(c->timeout) && !(cJSON_IsNumber(c->timeout) && c->timeout->valuedouble >= 0))
+		add_detail(details, "timeout", "must be a number of seconds >= 0, or null");
+	if (c->env && !cJSON_IsNull(c->env) && !cJSON_IsObject(c->env))
+		add_detail(details, "env", "must be an object of string values");
+	if (c->stdin_data && !cJSON_IsNull(c->stdin_data) && !cJSON_IsString(c->stdin_data))
+		add_detail(details, "stdin", "must be a string (the worker reads it from its stdin)");
+	if (c->stdin_open && !cJSON_IsNull(c->stdin_open) && !cJSON_IsBool(c->stdin_open))
+		add_detail(details, "stdin_open", "must be true or false");
+}
+
+static enum MHD_Result reply_spawn_error(struct http_req *r, int rc, const struct target *t)
+{
+	switch (rc) {
+	case -EAGAIN:
+		http_set_header(r, "Retry-After", "1");
+		return http_reply_error(r, 429, "too_many_processes", NULL,
+			"the server runs as many processes as it may and its queue is full: retry later");
+	case -EBUSY:
+		http_set_header(r, "Retry-After", "1");
+		return http_reply_error(r, 429, "too_many_processes", NULL,
+			"target %s allows %d processes at once and has that many: retry later", t->name, t->max_running);
+	case -ESHUTDOWN:
+		return http_reply_error(r, 503, "shutting_down", NULL, "the server is shutting down");
+	default:
+		return http_reply_error(r, 500, "internal", NULL, "could not create the process: %s", strerror(-rc));
+	}
+}
+
+enum MHD_Result processes_create(struct http_req *r)
+{
 	enum MHD_Result res;
+	struct create_request c;
+	cJSON *details = NULL, *canonical = NULL, *more = NULL;
+	char **envp = NULL, **argv = NULL;
+	/* The worker's identity is filled in by the engine. */
+	struct target_ctx ctx = { .id = "", .name = "" };
 	double wait = 0;
 	int has_wait = http_query_seconds(r, "wait", &wait);
 	if (has_wait < 0)
-		return bad_param(r, "wait", "must be a number of seconds >= 0");
+		return http_reply_invalid(r, "wait", "must be a number of seconds >= 0");
 	cJSON *body = body_json(r, &res);
 	if (!body)
 		return res;
 	if (!cJSON_IsObject(body)) {
-		cJSON_Delete(body);
-		return http_reply_error(r, 400, "invalid_argument", NULL,
+		res = http_reply_error(r, 400, "invalid_argument", NULL,
 			"the request body must be a JSON object such as {\"target\": \"worker\"}");
+		goto out;
 	}
+	check_fields(body, &c, &details);
 
-	cJSON *details = NULL;
-	body_unknown_keys(body, known, &details);
-	const cJSON *target_j = cJSON_GetObjectItemCaseSensitive(body, "target");
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(body, "args");
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
-	const cJSON *daemon = cJSON_GetObjectItemCaseSensitive(body, "daemon");
-	const cJSON *env = cJSON_GetObjectItemCaseSensitive(body, "env");
-	const cJSON *stdin_j = cJSON_GetObjectItemCaseSensitive(body, "stdin");
-	const cJSON *stdin_open = cJSON_GetObjectItemCaseSensitive(body, "stdin_open");
-	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(body, "timeout");
-
-	if (!cJSON_IsString(target_j))
-		add_detail(&details, "target", "required: the name of a registered target (see GET /targets)");
-	if (name && !cJSON_IsNull(name) && !(cJSON_IsString(name) && valid_name(name->valuestring)))
-		add_detail(&details, "name", "must be a string of 1 to 256 printable characters");
-	if (daemon && !cJSON_IsNull(daemon) && !cJSON_IsBool(daemon))
-		add_detail(&details, "daemon", "must be true or false");
-	if (timeout && !cJSON_IsNull(timeout) && !(cJSON_IsNumber(timeout) && timeout->valuedouble >= 0))
-		add_detail(&details, "timeout", "must be a number of seconds >= 0, or null");
-	if (env && !cJSON_IsNull(env) && !cJSON_IsObject(env))
-		add_detail(&details, "env", "must be an object of string values");
-	if (stdin_j && !cJSON_IsNull(stdin_j) && !cJSON_IsString(stdin_j))
-		add_detail(&details, "stdin", "must be a string (the worker reads it from its stdin)");
-	if (stdin_open && !cJSON_IsNull(stdin_open) && !cJSON_IsBool(stdin_open))
-		add_detail(&details, "stdin_open", "must be true or false");
 	/* An unknown target is a missing resource; everything else wrong with the
 	 * request is reported at once, one details entry per field. */
-	const struct target *t = cJSON_IsString(target_j) ? target_find(target_j->valuestring) : NULL;
-	if (cJSON_IsString(target_j) && !t) {
+	const struct target *t = cJSON_IsString(c.target) ? target_find(c.target->valuestring) : NULL;
+	if (cJSON_IsString(c.target) && !t) {
 		res = http_reply_error(r, 404, "not_found", NULL, "no target named \"%.128s\" (see GET /targets)",
-				       target_j->valuestring);
-		cJSON_Delete(details);
-		cJSON_Delete(body);
-		return res;
+				       c.target->valuestring);
+		goto out;
 	}
-	cJSON *canonical = NULL, *arg_details = NULL, *env_details = NULL;
-	char **envp = NULL, **argv = NULL;
-	/* The worker's identity is filled in by the engine. */
-	struct target_ctx ctx = { .id = "", .name = "" };
-	if (t && target_validate(t, cJSON_IsNull(args) ? NULL : args, &canonical, &arg_details) < 0)
-		details = merge_details(details, arg_details);
-	if (t && target_build_env(t, cJSON_IsObject(env) ? env : NULL, &ctx, &envp, &env_details) < 0) {
-		if (!env_details) {
-			cJSON_Delete(details);
-			cJSON_Delete(canonical);
-			cJSON_Delete(body);
-			return http_reply_error(r, 500, "internal", NULL, "out of memory");
+	if (t && target_validate(t, cJSON_IsNull(c.args) ? NULL : c.args, &canonical, &more) < 0)
+		details = merge_details(details, more);
+	more = NULL;
+	if (t && target_build_env(t, cJSON_IsObject(c.env) ? c.env : NULL, &ctx, &envp, &more) < 0) {
+		if (!more) {
+			res = http_reply_error(r, 500, "internal", NULL, "out of memory");
+			goto out;
 		}
-		details = merge_details(details, env_details);
+		details = merge_details(details, more);
 	}
 	if (details) {
-		target_free_argv(envp);
-		cJSON_Delete(canonical);
-		cJSON_Delete(body);
-		return http_reply_error(r, 400, "invalid_argument", details, "the request has invalid fields");
+		res = http_reply_error(r, 400, "invalid_argument", details, "the request has invalid fields");
+		details = NULL;
+		goto out;
 	}
 	if (t->kind == TARGET_EXEC && target_build_argv(t, canonical, &argv) < 0) {
-		target_free_argv(envp);
-		cJSON_Delete(canonical);
-		cJSON_Delete(body);
-		return http_reply_error(r, 500, "internal", NULL, "could not build the command line of %s", t->name);
+		res = http_reply_error(r, 500, "internal", NULL, "could not build the command line of %s", t->name);
+		goto out;
 	}
 
 	struct proc_spawn s = {
 		.target = t,
-		.args_sent = args && !cJSON_IsNull(args) ? args : NULL,
+		.args_sent = c.args && !cJSON_IsNull(c.args) ? c.args : NULL,
 		.canonical = canonical,
-		.name = cJSON_IsString(name) ? name->valuestring : NULL,
-		.daemon = cJSON_IsTrue(daemon),
-		.timeout = cJSON_IsNumber(timeout) ? timeout->valuedouble : 0,
-		.stdin_data = cJSON_IsString(stdin_j) ? stdin_j->valuestring : NULL,
-		.stdin_open = cJSON_IsTrue(stdin_open),
+		.name = cJSON_IsString(c.name) ? c.name->valuestring : NULL,
+		.daemon = cJSON_IsTrue(c.daemon),
+		.timeout = cJSON_IsNumber(c.timeout) ? c.timeout->valuedouble : 0,
+		.stdin_data = cJSON_IsString(c.stdin_data) ? c.stdin_data->valuestring : NULL,
+		.stdin_open = cJSON_IsTrue(c.stdin_open),
 		.envp = envp,
 		.argv = argv,
 	};
-	char id[PROC_ID_MAX];
+	char id[PROC_ID_MAX], location[64];
 	int rc = proc_spawn(&s, id);
-	target_free_argv(envp);
-	target_free_argv(argv);
-	cJSON_Delete(canonical);
-	cJSON_Delete(body);
-	if (rc == -EAGAIN) {
-		http_set_header(r, "Retry-After", "1");
-		return http_reply_error(r, 429, "too_many_processes", NULL,
-			"the server runs as many processes as it may and its queue is full: retry later");
+	if (rc < 0) {
+		res = reply_spawn_error(r, rc, t);
+		goto out;
 	}
-	if (rc == -EBUSY) {
-		http_set_header(r, "Retry-After", "1");
-		return http_reply_error(r, 429, "too_many_processes", NULL,
-			"target %s allows %d processes at once and has that many: retry later", t->name, t->max_running);
-	}
-	if (rc == -ESHUTDOWN)
-		return http_reply_error(r, 503, "shutting_down", NULL, "the server is shutting down");
-	if (rc < 0)
-		return http_reply_error(r, 500, "internal", NULL, "could not create the process: %s", strerror(-rc));
-
-	char location[64];
 	snprintf(location, sizeof location, "/processes/%s", id);
 	http_set_header(r, "Location", location);
 	snprintf(r->id, sizeof r->id, "%s", id);
 	if (has_wait > 0 && proc_wait(id, wait, &r->waiter, http_wake_waiter) == 0)
-		return http_suspend(r, resume_create);
-	return reply_record(r, 201, id);
+		res = http_suspend(r, resume_create);
+	else
+		res = reply_record(r, 201, id);
+out:
+	target_free_argv(argv);
+	target_free_argv(envp);
+	cJSON_Delete(canonical);
+	cJSON_Delete(details);
+	cJSON_Delete(body);
+	return res;
 }
 
 /* ---- read ---------------------------------------------------------------- */
@@ -222,7 +230,7 @@ enum MHD_Result processes_list(struct http_req *r)
 		char *end;
 		long n = strtol(limit, &end, 10);
 		if (!*limit || *end || n < 1 || n > 1000)
-			return bad_param(r, "limit", "must be an integer from 1 to 1000");
+			return http_reply_invalid(r, "limit", "must be an integer from 1 to 1000");
 		f.limit = (int)n;
 	}
 	if (f.state) {
@@ -230,12 +238,12 @@ enum MHD_Result processes_list(struct http_req *r)
 		for (const char *const *s = states; *s && !ok; s++)
 			ok = strcmp(*s, f.state) == 0;
 		if (!ok)
-			return bad_param(r, "state", "must be one of queued, running, exited, failed, lost");
+			return http_reply_invalid(r, "state", "must be one of queued, running, exited, failed, lost");
 	}
 	int err = 0;
 	cJSON *list = proc_list_json(&f, &err);
 	if (!list)
-		return bad_param(r, "after", "is not a cursor this server gave out (use the \"next\" of a previous page)");
+		return http_reply_invalid(r, "after", "is not a cursor this server gave out (use the \"next\" of a previous page)");
 	return http_reply_json(r, 200, list);
 }
 
@@ -250,7 +258,7 @@ enum MHD_Result processes_join(struct http_req *r)
 {
 	double timeout = -1;
 	if (http_query_seconds(r, "timeout", &timeout) < 0)
-		return bad_param(r, "timeout", "must be a number of seconds >= 0");
+		return http_reply_invalid(r, "timeout", "must be a number of seconds >= 0");
 	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
 	int rc = proc_wait(r->id, timeout, &r->waiter, http_wake_waiter);
 	if (rc == -ENOENT)
@@ -322,7 +330,7 @@ enum MHD_Result processes_stdin(struct http_req *r)
 {
 	const char *id = r->params[0], *eof = http_query(r, "eof");
 	if (eof && strcmp(eof, "true") != 0 && strcmp(eof, "false") != 0)
-		return bad_param(r, "eof", "must be true or false");
+		return http_reply_invalid(r, "eof", "must be true or false");
 	ssize_t n = proc_write_stdin(id, r->body ? r->body : "", r->body_len, eof && strcmp(eof, "true") == 0);
 	if (n == -ENOENT)
 		return not_found(r, id);
@@ -358,7 +366,7 @@ enum MHD_Result processes_delete(struct http_req *r)
 {
 	double grace = DEFAULT_GRACE_S;
 	if (http_query_seconds(r, "grace", &grace) < 0)
-		return bad_param(r, "grace", "must be a number of seconds >= 0");
+		return http_reply_invalid(r, "grace", "must be a number of seconds >= 0");
 	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
 	r->number = grace;
 	return (enum MHD_Result)resume_delete(r);

@@ -153,6 +153,13 @@ cJSON *http_detail(const char *field, const char *message)
 	return d;
 }
 
+enum MHD_Result http_reply_invalid(struct http_req *r, const char *field, const char *message)
+{
+	cJSON *d = cJSON_CreateArray();
+	cJSON_AddItemToArray(d, http_detail(field, message));
+	return http_reply_error(r, 400, "invalid_argument", d, "%s: %s", field, message);
+}
+
 enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char *code, cJSON *details,
 				 const char *fmt, ...)
 {

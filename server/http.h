@@ -75,6 +75,9 @@ void http_stop(void);
 enum MHD_Result http_reply_json(struct http_req *r, unsigned status, cJSON *body);
 enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char *code, cJSON *details,
 				 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 400 invalid_argument with one details entry: field (a query parameter,
+ * a header, a body field) and what is wrong with it. */
+enum MHD_Result http_reply_invalid(struct http_req *r, const char *field, const char *message);
 /* One {"field","message"} entry for an error's details. */
 cJSON *http_detail(const char *field, const char *message);
 enum MHD_Result http_reply_buffer(struct http_req *r, unsigned status, const char *content_type,

@@ -148,6 +148,12 @@ void proc_fire_collected(void)
 void proc_arm_waiter(struct proc_waiter **head, struct proc_waiter *w, double timeout_s,
 		     void (*fn)(struct proc_waiter *))
 {
+	/* Linking an armed waiter twice would corrupt its list (and lose every
+	 * wake-up behind it): re-arming moves it. It should not happen. */
+	if (w->armed) {
+		log_event(LOG_WARN, "waiter armed twice", NULL);
+		waiter_unlink(w);
+	}
 	w->head = head;
 	w->fn = fn;
 	w->armed = true;

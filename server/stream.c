@@ -95,6 +95,15 @@ static bool peer_gone(struct stream *s)
 static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct stream *s = cls;
+	/* libmicrohttpd may call the reader again in the same pass, before it
+	 * has acted on the suspension: the waiter is armed already, and arming
+	 * it twice (or suspending twice) would lose the wake-up. Nothing to give
+	 * until it fires. */
+	pthread_mutex_lock(&s->susp.lock);
+	bool waiting = s->susp.suspended;
+	pthread_mutex_unlock(&s->susp.lock);
+	if (waiting)
+		return 0;
 	for (;;) {
 		if (s->pending && s->pending_off < s->pending_len) {
 			size_t n = s->pending_len - s->pending_off;

@@ -16,23 +16,12 @@ CHECK_MAIN_STATE;
 
 static struct server *srv;
 
-#define ID_CAP 128
 #define HEARTBEAT_S 0.5
 #define NPROC 100
 #define RING 8192
 
 static const char *const NDJSON = "application/x-ndjson";
 static const char *const SSE = "text/event-stream";
-
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
 
 /* One event of a stream: its JSON (NULL for a heartbeat), the SSE event name
  * and id, and its text as sent. */

@@ -24,19 +24,8 @@ CHECK_MAIN_STATE;
 static struct server *srv;
 static char *printargv_copy; /* an executable copy of printargv, made unexecutable later */
 
-#define ID_CAP 128
 #define SECRET_NAME "SPAWND_TEST_SERVER_SECRET"
 #define SECRET_VALUE "hunter2-must-not-leak"
-
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
 
 /* {"target": target, "args": [words...]} */
 static char *argv_body(const char *target, const char *const *words, int n)

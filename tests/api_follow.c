@@ -23,7 +23,6 @@ CHECK_MAIN_STATE;
 
 static struct server *srv;
 
-#define ID_CAP 128
 #define HEARTBEAT_S 0.5
 #define HEARTBEAT_ARG "--heartbeat 0.5"
 /* How late a ticker line may arrive after the next one was printed (see the ticker case). */
@@ -34,16 +33,6 @@ static struct server *srv;
 static const char *const NDJSON = "application/x-ndjson";
 static const char *const SSE = "text/event-stream";
 static const char *const RAW = "application/octet-stream";
-
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
 
 /* ---- parsing NDJSON and SSE output streams ---- */
 

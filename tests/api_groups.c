@@ -16,17 +16,6 @@ CHECK_MAIN_STATE;
 
 static struct server *srv;
 
-#define ID_CAP 128
-
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
 
 /* Waits up to 5 s for the tree worker's line of child pids. */
 static bool tree_pids(const char *id, pid_t kids[3])

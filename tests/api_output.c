@@ -11,19 +11,8 @@ CHECK_MAIN_STATE;
 
 static struct server *srv;
 
-#define ID_CAP 128
 #define BURST_BYTES 10000000
 #define INLINE_CAP 65536
-
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
 
 /* Index of the first byte of buf[0..len) that breaks the burst pattern
  * ('0' + i % 10, i counted from start), or len when none does. */

@@ -28,7 +28,6 @@ CHECK_MAIN_STATE;
 
 extern char **environ;
 
-#define ID_CAP 128
 #define EXAMPLE_FILE "plugin_worker.so"
 
 static struct server *srv;
@@ -37,16 +36,6 @@ static char examples[PATH_MAX];
 static const char targets_json[] =
 	"{\"targets\": [{\"name\": \"hello_exec\", \"program\": \"/bin/echo\", \"argv\": [\"hello\"],"
 	" \"description\": \"An exec target next to the plugins.\"}]}";
-
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
 
 static const cJSON *find_target(const cJSON *list, const char *name)
 {

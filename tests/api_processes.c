@@ -15,27 +15,6 @@ CHECK_MAIN_STATE;
 
 static struct server *srv;
 
-#define ID_CAP 128
-
-/* Copies r's "id" into id (ID_CAP bytes); false when there is none. */
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
-
-/* The ended-record fields every normally exited process has. */
-#define CHECK_EXITED(r, code) do { \
-		CHECK_MSG(jis_false((r)->json, "alive"), "alive not false: " RESP_FMT, RESP_ARGS(r)); \
-		CHECK_MSG(jstr((r)->json, "state") && strcmp(jstr((r)->json, "state"), "exited") == 0, \
-			  "state not exited: " RESP_FMT, RESP_ARGS(r)); \
-		CHECK_MSG(jint((r)->json, "exitcode", -1000) == (code), \
-			  "exitcode not %d: " RESP_FMT, (int)(code), RESP_ARGS(r)); \
-	} while (0)
 
 static void test_seed_five_workers(void)
 {

@@ -14,18 +14,7 @@ CHECK_MAIN_STATE;
 
 static struct server *srv;
 
-#define ID_CAP 128
 #define MIB (1024 * 1024)
-
-static bool take_id(const struct resp *r, char *id)
-{
-	const char *s = jstr(r->json, "id");
-
-	if (!s || strlen(s) >= ID_CAP)
-		return false;
-	strcpy(id, s);
-	return true;
-}
 
 /* POST /processes/{id}/stdin[?eof=...] with a raw body. */
 static struct resp *send_stdin(const char *id, const char *eof, const void *data, size_t len, const char *ctype)

@@ -1505,3 +1505,13 @@ double metric_value(struct server *srv, const char *name)
 	resp_free(r);
 	return value;
 }
+
+bool take_id(const struct resp *r, char *id)
+{
+	const char *s = jstr(r->json, "id");
+
+	if (!s || strlen(s) >= ID_CAP)
+		return false;
+	strcpy(id, s);
+	return true;
+}

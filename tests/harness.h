@@ -152,6 +152,19 @@ void sleep_s(double seconds);
 #define CHECK_STATUS(r, code) \
 	CHECK_MSG((r)->status == (code), "expected %d, got " RESP_FMT, (int)(code), RESP_ARGS(r))
 
+/* The ended-record fields every normally exited process has. */
+#define CHECK_EXITED(r, code) do { \
+		CHECK_MSG(jis_false((r)->json, "alive"), "alive not false: " RESP_FMT, RESP_ARGS(r)); \
+		CHECK_MSG(jstr((r)->json, "state") && strcmp(jstr((r)->json, "state"), "exited") == 0, \
+			  "state not exited: " RESP_FMT, RESP_ARGS(r)); \
+		CHECK_MSG(jint((r)->json, "exitcode", -1000) == (code), \
+			  "exitcode not %d: " RESP_FMT, (int)(code), RESP_ARGS(r)); \
+	} while (0)
+
+#define ID_CAP 128
+/* Copies r's "id" into id (ID_CAP bytes); false when there is none. */
+bool take_id(const struct resp *r, char *id);
+
 /* Status, error.code, non-empty error.message, JSON content type. */
 #define CHECK_ERROR(r, code, errcode) do { \
 		CHECK_STATUS(r, code); \

@@ -80,6 +80,18 @@ void proc_wake_engine(void)
 	(void)unused;
 }
 
+/* A timer at deadline (monotonic ms) was set by a thread other than the
+ * engine's. The engine sleeps until engine.next_timer and then recomputes
+ * every timer, so it is woken only when the new one is earlier: a join with
+ * a timeout (every POST ?wait=) then costs no engine wake-up. Lock held. */
+void proc_timer_added(int64_t deadline)
+{
+	if (engine.next_timer && deadline >= engine.next_timer)
+		return;
+	engine.timers_dirty = true;
+	proc_wake_engine();
+}
+
 void proc_publish(const char *event, const struct proc *p)
 {
 	events_publish(event, proc_render(p, 0));
@@ -163,10 +175,8 @@ void proc_arm_waiter(struct proc_waiter **head, struct proc_waiter *w, double ti
 	if (*head)
 		(*head)->prev = w;
 	*head = w;
-	if (w->deadline_ms) {
-		engine.timers_dirty = true;
-		proc_wake_engine();
-	}
+	if (w->deadline_ms)
+		proc_timer_added(w->deadline_ms);
 }
 
 static void arm_waiter(struct proc *p, struct proc_waiter *w, double timeout_s,
@@ -515,7 +525,7 @@ static void start_worker(struct proc *p)
 		engine.total_started++;
 		if (p->timeout > 0) {
 			p->timeout_deadline = ts_mono_ms() + (int64_t)(p->timeout * 1000.0);
-			engine.timers_dirty = true;
+			proc_timer_added(p->timeout_deadline);
 		}
 		if (proc_loop_watch(p) < 0) {
 			/* Cannot read its output: stop it rather than lose output silently. */
@@ -528,8 +538,6 @@ static void start_worker(struct proc *p)
 			p->sent_signal = p->pending_signal;
 			proc_send_group(p, p->pending_signal);
 		}
-		if (engine.timers_dirty)
-			proc_wake_engine();
 	}
 	pthread_mutex_unlock(&engine.lock);
 	if (r < 0) {
@@ -592,6 +600,8 @@ int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 	log_event(LOG_DEBUG, "process created", "id=%s name=\"%s\" target=%s state=%s",
 		  p->entry.id, p->name, p->target_name, proc_state_name(p->state));
 	proc_publish("created", p);
+	if (s->waiter)
+		arm_waiter(p, s->waiter, s->wait_s, s->wake);
 	pthread_mutex_unlock(&engine.lock);
 	if (now)
 		start_worker(p);
@@ -722,7 +732,7 @@ int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
 		/* Terminate: SIGTERM now, SIGKILL to the group after the grace. */
 		p->removing = true;
 		p->kill_deadline = ts_mono_ms() + (int64_t)(grace_s * 1000.0 + 0.5);
-		engine.timers_dirty = true;
+		proc_timer_added(p->kill_deadline);
 		deliver_signal(p, SIGTERM, PROC_REASON_TERMINATE);
 	}
 	if (!ended(p) || p->lingering) {

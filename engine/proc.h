@@ -46,6 +46,11 @@ struct proc_spawn {
 	char **argv;                /* exec targets: the built argv (copied) */
 	const char *stdin_data;     /* written to the worker's stdin (copied) */
 	bool stdin_open;            /* keep stdin open after stdin_data (POST .../stdin) */
+	/* Optional (POST ?wait=): armed on the new record before its worker
+	 * starts, as proc_wait() would arm it, so it can never miss the end. */
+	struct proc_waiter *waiter;
+	double wait_s;
+	void (*wake)(struct proc_waiter *w);
 };
 
 /* A waiter is embedded in its owner (an HTTP request). fn runs exactly once,
@@ -69,7 +74,8 @@ int proc_init(const struct proc_config *cfg);
 void proc_shutdown(void);
 void proc_release(void);
 
-/* Creates a record and starts (or queues) the worker. 0 and the id, or
+/* Creates a record and starts (or queues) the worker, arming s->waiter if
+ * given (it may fire before this returns). 0 and the id, or
  * -EAGAIN (at the limit, queue full), -EBUSY (the target's max_running are
  * alive), -ESHUTDOWN, -ENOMEM. A worker that could
  * not be started is not an error here: its record is "failed" with the reason. */

@@ -109,6 +109,7 @@ void proc_finish(struct proc *p);                  /* RUNNING → EXITED (lock h
 int proc_send_group(struct proc *p, int sig);      /* 0 or -errno */
 void proc_free(struct proc *p);
 void proc_wake_engine(void);
+void proc_timer_added(int64_t deadline);
 
 /* proc_loop.c */
 int proc_loop_start(void);

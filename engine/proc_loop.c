@@ -53,7 +53,7 @@ int proc_loop_watch(struct proc *p)
 	}
 	if (p->leader_exited) {         /* the exit event came before its pipes */
 		p->drain_deadline = ts_mono_ms() + engine.cfg.drain_ms;
-		engine.timers_dirty = true;
+		proc_timer_added(p->drain_deadline);
 	}
 	return 0;
 }

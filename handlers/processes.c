@@ -185,6 +185,9 @@ enum MHD_Result processes_create(struct http_req *r)
 		.stdin_open = cJSON_IsTrue(c.stdin_open),
 		.envp = envp,
 		.argv = argv,
+		.waiter = has_wait > 0 ? &r->waiter : NULL,
+		.wait_s = wait,
+		.wake = http_wake_waiter,
 	};
 	char id[PROC_ID_MAX], location[64];
 	int rc = proc_spawn(&s, id);
@@ -195,7 +198,7 @@ enum MHD_Result processes_create(struct http_req *r)
 	snprintf(location, sizeof location, "/processes/%s", id);
 	http_set_header(r, "Location", location);
 	snprintf(r->id, sizeof r->id, "%s", id);
-	if (has_wait > 0 && proc_wait(id, wait, &r->waiter, http_wake_waiter) == 0)
+	if (has_wait > 0)
 		res = http_suspend(r, resume_create);
 	else
 		res = reply_record(r, 201, id);

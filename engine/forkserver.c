@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,14 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 	int big = 4 << 20;
 	char path[PATH_MAX];
 
+	/* SPAWND_SPARE=0: no spare worker (see forkserver_serve.c), e.g. to
+	 * keep no idle process, or to compare. */
+	const char *env = getenv("SPAWND_SPARE");
+	if (env && strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
+		snprintf(err, errlen, "SPAWND_SPARE must be 0 or 1, not \"%.64s\"", env);
+		return -EINVAL;
+	}
+	bool spare = !env || strcmp(env, "1") == 0;
 	int r = helper_path(path, sizeof path);
 	if (r < 0 || access(path, X_OK) < 0) {
 		snprintf(err, errlen, "cannot find the fork server %s: %s (install it beside spawnd, or set "
@@ -83,9 +92,16 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 	setsockopt(evt[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	setsockopt(evt[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 	/* Everything the child needs is ready before fork(). */
-	char name[] = "spawnd-forkserver", flag[] = "--plugins", dir[PATH_MAX];
+	char name[] = "spawnd-forkserver", flag[] = "--plugins", nospare[] = "--no-spare", dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", plugins_dir ? plugins_dir : "");
-	char *const argv[] = { name, plugins_dir ? flag : NULL, dir, NULL };
+	char *argv[5] = { name }, **a = argv + 1;
+	if (!spare)
+		*a++ = nospare;
+	if (plugins_dir) {
+		*a++ = flag;
+		*a++ = dir;
+	}
+	*a = NULL;
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0)

@@ -17,6 +17,15 @@
  *   is reaped quietly and the caller gets the reason, not a hang.
  * - SIGCHLD arrives through a signalfd; every waitpid() result is reported
  *   (workers) or dropped (orphaned grandchildren, reaped as child subreaper).
+ * - A spare worker is forked ahead of time (as Android's zygote keeps a pool
+ *   of unspecialized processes): a child of this process with its pipes,
+ *   pidfd and session made, blocked on a socket with every signal blocked.
+ *   A builtin or plugin request hands it the request and answers at once, so
+ *   fork() (~100 us, most of a spawn) happens after the reply, not before.
+ *   Exec targets keep vfork (exec discards what a spare saves), and anything
+ *   the spare cannot do falls back to a fork on demand. A spare dies with
+ *   this process (PDEATHSIG, cleared once it is a worker); one that died
+ *   early is noticed by its failed hand-off or by its reaping.
  */
 #define _GNU_SOURCE
 #include "engine/forkserver_wire.h"
@@ -96,6 +105,14 @@ static int children_take(pid_t pid, uint64_t *key)
 	}
 }
 
+/* The spare worker, if any. The fds are this process's ends. */
+static struct {
+	pid_t pid;                      /* 0: none */
+	int job, out, err, in, pidfd;   /* job: the request goes here */
+} spare = { .pid = 0, .job = -1, .out = -1, .err = -1, .in = -1, .pidfd = -1 };
+static bool spare_used;                 /* handed out since the last poll */
+#define SPARE_DELAY_MS 1
+
 static int parse_request(char *buf, size_t n, struct parsed_request *p)
 {
 	if (n < sizeof(struct wire_request))
@@ -149,8 +166,9 @@ static void reset_dispositions(void)
 			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
 }
 
-/* In the worker: a fresh child of a single-threaded process (or, for an exec
- * target, a vfork child: syscalls only, until execve or _exit). */
+/* In the worker, a session leader already: a fresh child of a single-threaded
+ * process (a spare, or for an exec target a vfork child: syscalls only, until
+ * execve or _exit). */
 static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
 		      int report_fd) __attribute__((noreturn));
 static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
@@ -159,7 +177,6 @@ static void run_child(const struct parsed_request *p, int in_fd, int out_fd, int
 	static const int resources[FORKSERVER_RLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
 	sigset_t none;
 
-	setsid();
 	/* fds 0-2 are the server's stdio, never one of ours: dup2 cannot clobber. */
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		child_fail(report_fd, errno);
@@ -240,6 +257,102 @@ static void close_all(int *fds, int n)
 			close(fds[i]);
 }
 
+/* ---- the spare worker ---------------------------------------------------- */
+
+/* In a spare: waits, every signal blocked, for its request, then becomes
+ * that worker. buf is this copy of the fork server's request buffer. */
+static void spare_main(int job, int in_fd, int out_fd, int err_fd, int devnull, pid_t server,
+		       char *buf) __attribute__((noreturn));
+static void spare_main(int job, int in_fd, int out_fd, int err_fd, int devnull, pid_t server,
+		       char *buf)
+{
+	struct parsed_request p;
+	ssize_t n;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != server)        /* the fork server died before the prctl */
+		_exit(0);
+	setsid();
+	do
+		n = recv(job, buf, WIRE_MAX, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0 || parse_request(buf, (size_t)n, &p) < 0)
+		_exit(0);               /* retired: the fork server closed its end */
+	prctl(PR_SET_PDEATHSIG, 0);     /* a worker now: like one forked on demand */
+	run_child(&p, (p.w->flags & FORKSERVER_STDIN_PIPE) ? in_fd : devnull, out_fd, err_fd, -1);
+}
+
+static void spare_close(void)
+{
+	int *fds[] = { &spare.job, &spare.out, &spare.err, &spare.in, &spare.pidfd };
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	spare.pid = 0;
+}
+
+/* Forks the next spare. On failure there is none, and requests fork on
+ * demand until the next try (after the next event). */
+static void spare_make(int devnull, char *buf)
+{
+	int job[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
+	pid_t server = getpid(), pid = -1;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, job) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
+	    pipe2(err, O_CLOEXEC) == 0 && pipe2(in, O_CLOEXEC) == 0) {
+		sigset_t all, old;      /* blocked until it has its request and has set up */
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, &old);
+		pid = fork();
+		if (pid == 0)
+			spare_main(job[1], in[0], out[1], err[1], devnull, server, buf);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	int theirs[] = { job[1], out[1], err[1], in[0] }, ours[] = { job[0], out[0], err[0], in[1] };
+	close_all(theirs, 4);
+	if (pid < 0) {
+		close_all(ours, 4);
+		return;
+	}
+	spare.pid = pid;
+	spare.job = job[0];
+	spare.out = out[0];
+	spare.err = err[0];
+	spare.in = in[1];
+	spare.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	fcntl(spare.out, F_SETFL, O_NONBLOCK);
+	fcntl(spare.err, F_SETFL, O_NONBLOCK);
+	fcntl(spare.in, F_SETFL, O_NONBLOCK);
+}
+
+/* Gives the request (buf, n bytes, parsed as p) to the spare and replies.
+ * false if the spare is gone (the caller forks instead). */
+static bool spare_hand_out(int ctl, int devnull, const char *buf, size_t n, const struct parsed_request *p)
+{
+	ssize_t sent;
+	do
+		sent = send(spare.job, buf, n, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (sent != (ssize_t)n) {
+		kill(spare.pid, SIGKILL);       /* not reaped yet: the pid is still its */
+		spare_close();
+		return false;
+	}
+	children_put(spare.pid, p->w->key);
+	struct wire_reply rep = { .key = p->w->key, .pid = spare.pid };
+	int fds[REPLY_FDS] = { spare.out, spare.err, spare.pidfd, spare.in };
+	if (spare.pidfd < 0) {          /* no pidfds: send /dev/null in its place */
+		fds[2] = devnull;
+		snprintf(rep.msg, sizeof rep.msg, "nopidfd");
+	}
+	send_reply(ctl, &rep, fds, (p->w->flags & FORKSERVER_STDIN_PIPE) ? 4 : 3);
+	spare_close();                  /* before the next fork: no child may hold these */
+	spare_used = true;
+	return true;
+}
+
 static void handle_request(int ctl, int devnull, char *buf, size_t n)
 {
 	struct parsed_request p;
@@ -251,6 +364,10 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 	}
 	uint64_t key = p.w->key;
 	bool exec_target = *p.program != '\0';
+	if (!exec_target && spare.pid > 0 && spare_hand_out(ctl, devnull, buf, n, &p)) {
+		free(p.argv);
+		return;
+	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
 	    ((p.w->flags & FORKSERVER_STDIN_PIPE) && pipe2(in, O_CLOEXEC) < 0) ||
 	    (exec_target && pipe2(report, O_CLOEXEC) < 0)) {
@@ -267,8 +384,10 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 	/* An exec child makes only syscalls before execve/_exit: vfork() spares
 	 * copying the page tables that exec throws away. */
 	pid_t pid = exec_target ? vfork() : fork();
-	if (pid == 0)
+	if (pid == 0) {
+		setsid();
 		run_child(&p, in[0] >= 0 ? in[0] : devnull, out[1], err[1], report[1]);
+	}
 	int fork_errno = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
@@ -324,7 +443,9 @@ static void reap(int evt)
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0 || (pid < 0 && errno == EINTR)) {
 		uint64_t key;
-		if (pid > 0 && children_take(pid, &key)) {
+		if (pid > 0 && pid == spare.pid)
+			spare_close();  /* died unasked (killed by hand?): make another */
+		else if (pid > 0 && children_take(pid, &key)) {
 			struct forkserver_exit ev = { .key = key, .pid = pid, .status = status };
 			while (send(evt, &ev, sizeof ev, MSG_NOSIGNAL) < 0 && errno == EINTR)
 				;
@@ -332,7 +453,7 @@ static void reap(int evt)
 	}
 }
 
-void forkserver_serve(int ctl, int evt, const char *ready_error)
+void forkserver_serve(int ctl, int evt, bool spares, const char *ready_error)
 {
 	sigset_t chld;
 	char *buf = malloc(WIRE_MAX);
@@ -358,8 +479,19 @@ void forkserver_serve(int ctl, int evt, const char *ready_error)
 		_exit(1);
 
 	for (;;) {
+		/* The next spare is forked when nothing else is waiting, but not at
+		 * once after a hand-off: the worker just woken is likely on this CPU
+		 * (the wake-up told the scheduler this process would sleep), and a
+		 * fork now would keep it off the CPU. Its exit, the next request or
+		 * SPARE_DELAY_MS comes first. */
+		int timeout = -1;
+		if (!spare.pid && spare_used)
+			timeout = SPARE_DELAY_MS;
+		else if (!spare.pid && spares)
+			spare_make(devnull, buf);
+		spare_used = false;
 		struct pollfd pfd[2] = { { ctl, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(72);

@@ -10,6 +10,7 @@
 #ifndef SPAWND_FORKSERVER_WIRE_H
 #define SPAWND_FORKSERVER_WIRE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/forkserver.h"
@@ -38,7 +39,8 @@ struct wire_reply {
 #define FORKSERVER_CTL_FD 3
 #define FORKSERVER_EVT_FD 4
 
-/* Serves requests until spawnd closes the control channel (then exits). */
-void forkserver_serve(int ctl, int evt, const char *ready_error) __attribute__((noreturn));
+/* Serves requests until spawnd closes the control channel (then exits);
+ * with spare, keeps a spare worker forked ahead (forkserver_serve.c). */
+void forkserver_serve(int ctl, int evt, bool spare, const char *ready_error) __attribute__((noreturn));
 
 #endif

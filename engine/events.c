@@ -2,6 +2,7 @@
 #include "engine/events.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,16 +14,17 @@ static struct event ring[EVENTS_KEPT];  /* ring[seq % EVENTS_KEPT] */
 static uint64_t last_seq;               /* newest event; 0 = none yet */
 static struct proc_waiter *subscribers;
 
-void events_publish(const char *event, cJSON *process)
+void events_publish(const char *event, char *process)
 {
 	char ts[TS_RFC3339_LEN];
+	if (!process)
+		return;
 	ts_format(ts_wall_ms(), ts);
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "event", event);
-	cJSON_AddStringToObject(j, "ts", ts);
-	cJSON_AddItemToObject(j, "process", process);
-	char *text = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
+	size_t cap = strlen(process) + strlen(event) + sizeof ts + 48;
+	char *text = malloc(cap);
+	if (text)
+		snprintf(text, cap, "{\"event\":\"%s\",\"ts\":\"%s\",\"process\":%s}", event, ts, process);
+	free(process);
 	if (!text)
 		return;
 	last_seq++;

@@ -19,8 +19,9 @@
 #define EVENTS_KEPT 8192
 
 /* Appends an event (a string constant: "created", ...); process is the record
- * without output (consumed). Lock held. */
-void events_publish(const char *event, cJSON *process);
+ * without output, as JSON text (malloc'd, consumed; NULL: out of memory, no
+ * event). Lock held. */
+void events_publish(const char *event, char *process);
 /* The event with the smallest sequence number > after, as a malloc'd JSON text
  * (caller frees), its sequence in *seq and its name in *type; NULL if there is
  * none yet. *missed gets how many events after `after` are no longer kept. */

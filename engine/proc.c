@@ -94,7 +94,7 @@ void proc_timer_added(int64_t deadline)
 
 void proc_publish(const char *event, const struct proc *p)
 {
-	events_publish(event, proc_render(p, 0));
+	events_publish(event, proc_render_text(p, 0));
 }
 
 /* ---- waiters ------------------------------------------------------------- */
@@ -354,7 +354,7 @@ void proc_free(struct proc *p)
 	free(p->name);
 	free(p->target_name);
 	free(p->args_json);
-	cJSON_Delete(p->args_sent);
+	free(p->args_text);
 	free_strv(p->envp);
 	free_strv(p->argv);
 	free(p->error);
@@ -411,7 +411,7 @@ static struct proc *new_record(const struct proc_spawn *s)
 		p->name = NULL;
 	p->target = s->target;
 	p->target_name = strdup(s->target->name);
-	p->args_sent = s->args_sent ? cJSON_Duplicate(s->args_sent, 1) : cJSON_CreateArray();
+	p->args_text = s->args_sent ? cJSON_PrintUnformatted(s->args_sent) : strdup("[]");
 	p->args_json = s->canonical ? cJSON_PrintUnformatted(s->canonical) : strdup("{}");
 	p->daemon = s->daemon;
 	p->timeout = s->timeout > 0 ? s->timeout : s->target->timeout;
@@ -434,7 +434,7 @@ static struct proc *new_record(const struct proc_spawn *s)
 	r0 = outbuf_init(&p->out[PROC_STDOUT], engine.cfg.output_mem_cap, path);
 	snprintf(path, sizeof path, "%s/%s.stderr", engine.output_dir, p->entry.id);
 	r1 = outbuf_init(&p->out[PROC_STDERR], engine.cfg.output_mem_cap, path);
-	if (!p->name || !p->target_name || !p->args_sent || !p->args_json || !p->envp || (s->argv && !p->argv) ||
+	if (!p->name || !p->target_name || !p->args_text || !p->args_json || !p->envp || (s->argv && !p->argv) ||
 	    (s->stdin_data && !p->stdin_data) || r0 || r1) {
 		proc_free(p);
 		return NULL;

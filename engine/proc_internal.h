@@ -34,8 +34,8 @@ struct proc {
 	struct store_entry entry;       /* id, seq (immutable), store links */
 	/* immutable after creation */
 	char *name, *target_name, *args_json;
+	char *args_text;                /* the args as sent, printed: the record's "args" */
 	const struct target *target;
-	cJSON *args_sent;
 	char **envp, **argv;
 	char *stdin_data;               /* NULL: stdin is /dev/null */
 	bool daemon;
@@ -118,7 +118,8 @@ int proc_loop_watch(struct proc *p);               /* registers the output pipes
 void proc_close_output(struct proc *p, enum proc_stream s);
 
 /* proc_json.c */
-cJSON *proc_render(const struct proc *p, unsigned flags);
+cJSON *proc_render(const struct proc *p, unsigned flags);       /* a raw cJSON item */
+char *proc_render_text(const struct proc *p, unsigned flags);   /* malloc'd, NULL: no memory */
 const char *proc_state_name(enum proc_state s);
 const char *proc_reason_name(enum proc_reason r);
 

@@ -1,6 +1,11 @@
-/* proc_json — a record as API.md's Process object. Called with engine.lock held. */
+/* proc_json — a record as API.md's Process object, as JSON text. Called with
+ * engine.lock held. */
 #include "engine/proc_internal.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,74 +26,169 @@ static const char *const reason_names[] = {
 const char *proc_state_name(enum proc_state s) { return state_names[s]; }
 const char *proc_reason_name(enum proc_reason r) { return reason_names[r]; }
 
-static void add_time(cJSON *j, const char *key, int64_t ms)
+/* The record is printed straight to text: it is rendered for every event
+ * (three per process) and every read, and cJSON's tree and its number
+ * printing (sprintf, then sscanf to check) cost more than the rest of a
+ * run-and-wait's bookkeeping together (bench/ANALYSIS.md). */
+struct text {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+	if (t->failed)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 512;
+		while (t->len + n + 1 > cap)
+			cap *= 2;
+		char *grown = realloc(t->s, cap);
+		if (!grown) {
+			t->failed = true;
+			return;
+		}
+		t->s = grown;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
+}
+
+static void put_lit(struct text *t, const char *s) { put(t, s, strlen(s)); }
+
+static void put_fmt(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_fmt(struct text *t, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* Any text as a JSON string: invalid UTF-8 as U+FFFD, controls escaped. */
+static void put_string(struct text *t, const char *s, size_t len)
+{
+	char *q = utf8_json_string(s, len);
+	if (!q) {
+		t->failed = true;
+		return;
+	}
+	put_lit(t, q);
+	free(q);
+}
+
+static void put_string_or_null(struct text *t, const char *s)
+{
+	if (s)
+		put_string(t, s, strlen(s));
+	else
+		put_lit(t, "null");
+}
+
+static void put_time(struct text *t, int64_t ms)
 {
 	char buf[TS_RFC3339_LEN];
 	if (!ms) {
-		cJSON_AddNullToObject(j, key);
+		put_lit(t, "null");
 		return;
 	}
 	ts_format(ms, buf);
-	cJSON_AddStringToObject(j, key, buf);
+	put_fmt(t, "\"%s\"", buf);
 }
 
-static void add_string_or_null(cJSON *j, const char *key, const char *s)
+/* ms as seconds, the shortest exact decimal (1500 -> 1.5). */
+static void put_seconds(struct text *t, int64_t ms)
 {
-	if (s)
-		cJSON_AddStringToObject(j, key, s);
-	else
-		cJSON_AddNullToObject(j, key);
+	uint64_t a = ms < 0 ? (uint64_t)-ms : (uint64_t)ms;
+	unsigned frac = (unsigned)(a % 1000);
+	put_fmt(t, "%s%" PRIu64, ms < 0 ? "-" : "", a / 1000);
+	if (frac) {
+		char digits[8];
+		int n = snprintf(digits, sizeof digits, ".%03u", frac);
+		while (n > 1 && digits[n - 1] == '0')
+			n--;
+		put(t, digits, (size_t)n);
+	}
 }
 
 /* The first 64 KiB of a stream as valid UTF-8 (cut on a character boundary). */
-static void add_inline_output(cJSON *j, const char *key, const struct outbuf *ob)
+static void put_inline_output(struct text *t, const struct outbuf *ob)
 {
 	size_t len = ob->mem_len < PROC_INLINE_OUTPUT ? ob->mem_len : PROC_INLINE_OUTPUT;
 	if (len == PROC_INLINE_OUTPUT)
 		len = utf8_boundary(ob->mem, len);
-	char *text = utf8_json_string(ob->mem ? ob->mem : "", len);
-	cJSON_AddRawToObject(j, key, text ? text : "\"\"");
-	free(text);
+	put_string(t, ob->mem ? ob->mem : "", len);
+}
+
+char *proc_render_text(const struct proc *p, unsigned flags)
+{
+	struct text t = { 0 };
+	bool alive = p->state == PROC_RUNNING || p->state == PROC_STARTING;
+	bool done = p->state == PROC_EXITED || p->state == PROC_FAILED || p->state == PROC_LOST;
+
+	put_lit(&t, "{\"id\":");
+	put_string_or_null(&t, p->entry.id);
+	put_lit(&t, ",\"name\":");
+	put_string_or_null(&t, p->name);
+	put_lit(&t, ",\"target\":");
+	put_string_or_null(&t, p->target_name);
+	put_lit(&t, ",\"args\":");
+	put_lit(&t, p->args_text);
+	put_fmt(&t, ",\"daemon\":%s,\"state\":\"%s\",\"alive\":%s", p->daemon ? "true" : "false",
+		proc_state_name(p->state), alive ? "true" : "false");
+	if (p->pid > 0)
+		put_fmt(&t, ",\"pid\":%d", (int)p->pid);
+	else
+		put_lit(&t, ",\"pid\":null");
+	if (p->state == PROC_EXITED)
+		put_fmt(&t, ",\"exitcode\":%d", p->exitcode);
+	else
+		put_lit(&t, ",\"exitcode\":null");
+	put_lit(&t, ",\"signal\":");
+	put_string_or_null(&t, done && p->term_signal ? proc_signal_name(p->term_signal) : NULL);
+	put_lit(&t, ",\"reason\":");
+	put_string_or_null(&t, done ? proc_reason_name(p->reason) : NULL);
+	put_lit(&t, ",\"error\":");
+	put_string_or_null(&t, p->error);
+	put_lit(&t, ",\"created_at\":");
+	put_time(&t, p->created_ms);
+	put_lit(&t, ",\"started_at\":");
+	put_time(&t, p->started_ms);
+	put_lit(&t, ",\"ended_at\":");
+	put_time(&t, done ? p->ended_ms : 0);
+	put_lit(&t, ",\"duration\":");
+	if (p->started_ms && done)
+		put_seconds(&t, p->ended_ms - p->started_ms);
+	else
+		put_lit(&t, "null");
+	if (flags & PROC_JSON_OUTPUT) {
+		put_lit(&t, ",\"stdout\":");
+		put_inline_output(&t, &p->out[PROC_STDOUT]);
+		put_lit(&t, ",\"stderr\":");
+		put_inline_output(&t, &p->out[PROC_STDERR]);
+	}
+	put_fmt(&t, ",\"stdout_bytes\":%" PRIu64 ",\"stderr_bytes\":%" PRIu64, p->out[PROC_STDOUT].total,
+		p->out[PROC_STDERR].total);
+	put_fmt(&t, ",\"stdout_truncated\":%s,\"stderr_truncated\":%s}",
+		p->out[PROC_STDOUT].total > PROC_INLINE_OUTPUT ? "true" : "false",
+		p->out[PROC_STDERR].total > PROC_INLINE_OUTPUT ? "true" : "false");
+	if (t.failed) {
+		free(t.s);
+		return NULL;
+	}
+	return t.s;
 }
 
 cJSON *proc_render(const struct proc *p, unsigned flags)
 {
-	cJSON *j = cJSON_CreateObject();
-	bool alive = p->state == PROC_RUNNING || p->state == PROC_STARTING;
-	bool done = p->state == PROC_EXITED || p->state == PROC_FAILED || p->state == PROC_LOST;
-
-	cJSON_AddStringToObject(j, "id", p->entry.id);
-	cJSON_AddStringToObject(j, "name", p->name);
-	cJSON_AddStringToObject(j, "target", p->target_name);
-	cJSON_AddItemToObject(j, "args", cJSON_Duplicate(p->args_sent, 1));
-	cJSON_AddBoolToObject(j, "daemon", p->daemon);
-	cJSON_AddStringToObject(j, "state", proc_state_name(p->state));
-	cJSON_AddBoolToObject(j, "alive", alive);
-	if (p->pid > 0)
-		cJSON_AddNumberToObject(j, "pid", p->pid);
-	else
-		cJSON_AddNullToObject(j, "pid");
-	if (p->state == PROC_EXITED)
-		cJSON_AddNumberToObject(j, "exitcode", p->exitcode);
-	else
-		cJSON_AddNullToObject(j, "exitcode");
-	add_string_or_null(j, "signal", done && p->term_signal ? proc_signal_name(p->term_signal) : NULL);
-	add_string_or_null(j, "reason", done ? proc_reason_name(p->reason) : NULL);
-	add_string_or_null(j, "error", p->error);
-	add_time(j, "created_at", p->created_ms);
-	add_time(j, "started_at", p->started_ms);
-	add_time(j, "ended_at", done ? p->ended_ms : 0);
-	if (p->started_ms && done)
-		cJSON_AddNumberToObject(j, "duration", (double)(p->ended_ms - p->started_ms) / 1000.0);
-	else
-		cJSON_AddNullToObject(j, "duration");
-	if (flags & PROC_JSON_OUTPUT) {
-		add_inline_output(j, "stdout", &p->out[PROC_STDOUT]);
-		add_inline_output(j, "stderr", &p->out[PROC_STDERR]);
-	}
-	cJSON_AddNumberToObject(j, "stdout_bytes", (double)p->out[PROC_STDOUT].total);
-	cJSON_AddNumberToObject(j, "stderr_bytes", (double)p->out[PROC_STDERR].total);
-	cJSON_AddBoolToObject(j, "stdout_truncated", p->out[PROC_STDOUT].total > PROC_INLINE_OUTPUT);
-	cJSON_AddBoolToObject(j, "stderr_truncated", p->out[PROC_STDERR].total > PROC_INLINE_OUTPUT);
+	char *text = proc_render_text(p, flags);
+	cJSON *j = text ? cJSON_CreateRaw(text) : NULL;
+	free(text);
 	return j;
 }

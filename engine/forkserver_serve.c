@@ -331,14 +331,15 @@ static void spare_make(int devnull, char *buf)
  * false if the spare is gone (the caller forks instead). */
 static bool spare_hand_out(int ctl, int devnull, const char *buf, size_t n, const struct parsed_request *p)
 {
-	ssize_t sent;
-	do
-		sent = send(spare.job, buf, n, MSG_NOSIGNAL);
-	while (sent < 0 && errno == EINTR);
-	if (sent != (ssize_t)n) {
-		kill(spare.pid, SIGKILL);       /* not reaped yet: the pid is still its */
+	/* The reply first, the request to the spare last, then sleep: a socket
+	 * wake-up tells the scheduler the sender is about to sleep, so the one
+	 * woken last takes this CPU only once this process is done. The spare
+	 * is then not queued behind the reply's receiver, or behind our work. */
+	struct pollfd alive = { spare.job, POLLOUT, 0 };
+	if (poll(&alive, 1, 0) < 0 || (alive.revents & (POLLHUP | POLLERR))) {
+		kill(spare.pid, SIGKILL);       /* dead or dying; not reaped yet, so the pid is still its */
 		spare_close();
-		return false;
+		return false;                   /* fork on demand */
 	}
 	children_put(spare.pid, p->w->key);
 	struct wire_reply rep = { .key = p->w->key, .pid = spare.pid };
@@ -348,7 +349,14 @@ static bool spare_hand_out(int ctl, int devnull, const char *buf, size_t n, cons
 		snprintf(rep.msg, sizeof rep.msg, "nopidfd");
 	}
 	send_reply(ctl, &rep, fds, (p->w->flags & FORKSERVER_STDIN_PIPE) ? 4 : 3);
+	int job = spare.job;
+	spare.job = -1;
 	spare_close();                  /* before the next fork: no child may hold these */
+	/* A spare killed after the check above fails this send; it is reaped as
+	 * this request's worker, which ends as killed. */
+	while (send(job, buf, n, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+	close(job);
 	spare_used = true;
 	return true;
 }

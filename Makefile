@@ -91,11 +91,11 @@ $(BUILD)/tests/api_%: tests/api_%.c $(BUILD)/tests/harness.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-$(BUILD)/tests/fixtures/%: tests/fixtures/%.c
+$(BUILD)/tests/fixtures/%: tests/fixtures/%.c tests/fixtures/proc_status.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -o $@ $<
 
-$(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/spawnd_target.h
+$(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c tests/fixtures/proc_status.h include/spawnd_target.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -fPIC -I include $(PLUGIN_LDFLAGS) -o $@ $<
 

@@ -7,7 +7,7 @@
  * secret in its environment that no worker may see). Also: a spare is used
  * when one is ready, a spare killed from outside is replaced and costs no
  * request, a signal sent right after the spawn is never lost, and no spare
- * outlives the server.
+ * outlives the server. SPAWND_SPARE takes 0 or 1, nothing else.
  *
  * The worker is the fixture plugin tests/fixtures/plugin_inspect.c
  * (SPAWND_FIXTURES holds plugin_inspect.so).
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 CHECK_MAIN_STATE;
@@ -239,6 +240,36 @@ static void test_killed_spare_replaced(void)
 	CHECK_INT(zombie_count(server_pid(srv)), 0);
 }
 
+/* SPAWND_SPARE takes 0 or 1; anything else stops spawnd at startup, saying so. */
+static void test_bad_spare_setting_refuses_start(void)
+{
+	static const char *const bad[] = { "2", "yes", "", " 1" };
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char root[PATH_MAX], state[PATH_MAX + 8], log[4096];
+	bool listened;
+
+	snprintf(root, sizeof root, "%s/spawnd-spare.XXXXXX", tmp);
+	CHECK(mkdtemp(root));
+	snprintf(state, sizeof state, "%s/state", root);
+	CHECK(mkdir(state, 0700) == 0);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		setenv("SPAWND_SPARE", bad[i], 1);
+		int status = server_run_refused((const char *const[]){ NULL }, root, log, sizeof log, &listened);
+		unsetenv("SPAWND_SPARE");
+		CHECK_MSG(status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !listened,
+			  "spawnd started with SPAWND_SPARE=\"%s\" (status %d): %.300s", bad[i], status, log);
+		CHECK_MSG(strstr(log, "SPAWND_SPARE must be 0 or 1"),
+			  "SPAWND_SPARE=\"%s\": the refusal does not say what to fix: %.300s", bad[i], log);
+	}
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/stderr", root);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/stdout", root);
+	unlink(path);
+	rmdir(state);
+	rmdir(root);
+}
+
 static bool make_plugins_folder(void)
 {
 	const char *fixtures = getenv("SPAWND_FIXTURES") ? getenv("SPAWND_FIXTURES") : "build/tests/fixtures";
@@ -326,6 +357,7 @@ int main(void)
 	setenv(SECRET_NAME, SECRET_VALUE, 1);
 	run_pass(true);
 	run_pass(false);
+	RUN(test_bad_spare_setting_refuses_start);
 	remove_plugins_folder();
 	return CHECK_EXIT();
 }

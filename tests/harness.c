@@ -1515,3 +1515,61 @@ bool take_id(const struct resp *r, char *id)
 	strcpy(id, s);
 	return true;
 }
+
+/* Runs spawnd with extra arguments (NULL-terminated) until it exits (10 s at
+ * most). Returns its wait status (-1 if it did not exit: it is killed) and its
+ * stderr in log (NUL-terminated). */
+int server_run_refused(const char *const *extra, const char *root, char *log, size_t cap, bool *listened)
+{
+	const char *bin = getenv("SPAWND_BIN") ? getenv("SPAWND_BIN") : "build/spawnd";
+	char state[PATH_MAX + 8], log_path[PATH_MAX + 16], out_path[PATH_MAX + 16];
+	const char *words[16] = { bin, "--listen", "127.0.0.1:0", "--state-dir", state, "--log-level", "warn" };
+	char *argv[16] = { NULL };
+	int argc = 7, status = -1;
+	pid_t pid;
+
+	snprintf(state, sizeof state, "%s/state", root);
+	snprintf(log_path, sizeof log_path, "%s/stderr", root);
+	snprintf(out_path, sizeof out_path, "%s/stdout", root);
+	for (; *extra && argc < 15; extra++)
+		words[argc++] = *extra;
+	for (int i = 0; i < argc; i++)
+		argv[i] = strdup(words[i]);    /* copies made before fork: execve wants char * */
+	log[0] = '\0';
+	*listened = false;
+	pid = fork();
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int err = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		execve(bin, argv, environ);
+		_exit(127);
+	}
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	if (pid < 0)
+		return -1;
+	for (double deadline = now_s() + 10; now_s() < deadline; sleep_s(0.02))
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		else
+			status = -1;
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	FILE *f = fopen(log_path, "r");
+	if (f) {
+		size_t n = fread(log, 1, cap - 1, f);
+		log[n] = '\0';
+		fclose(f);
+	}
+	f = fopen(out_path, "r");
+	if (f) {
+		*listened = fgetc(f) != EOF;
+		fclose(f);
+	}
+	return status;
+}

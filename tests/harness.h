@@ -46,6 +46,13 @@ struct server *server_start_targets(const char *targets_json, const char *extra_
  * Removes the temporary folder (kept on failure). NULL is fine (returns -1). */
 int server_stop(struct server *srv, char *why, size_t why_len);
 
+/* Runs $SPAWND_BIN --listen 127.0.0.1:0 --state-dir ROOT/state --log-level warn
+ * EXTRA... (NULL-terminated) until it exits (10 s at most), for servers that
+ * must refuse to start. Returns its wait status (-1 if it did not exit: it is
+ * killed), its stderr in log (NUL-terminated, cap bytes), and in *listened
+ * whether it printed anything on stdout (its "listening" line). */
+int server_run_refused(const char *const *extra, const char *root, char *log, size_t cap, bool *listened);
+
 pid_t server_pid(const struct server *srv);
 const char *server_url(const struct server *srv);   /* "http://127.0.0.1:PORT" */
 const char *server_root(const struct server *srv);  /* the temporary folder */

@@ -25,7 +25,7 @@ TEST_LIBS := $(LIBS) -lcurl
 # The daemon: every .c of these folders, main.c included.
 SRC_DIRS := server handlers engine targets
 # The fork server's own executable is built from its two files and targets/.
-FS_SRCS  := engine/forkserver_main.c engine/forkserver_serve.c
+FS_SRCS  := engine/forkserver_main.c engine/forkserver_serve.c engine/forkserver_child.c engine/forkserver_spare.c
 SRCS     := $(filter-out $(FS_SRCS),$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))

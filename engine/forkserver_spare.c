@@ -128,12 +128,19 @@ bool spare_hand_out(int ctl, int devnull, const char *buf, size_t n, const struc
 	}
 	fs_send_reply(ctl, &rep, fds, (p->w->flags & FORKSERVER_STDIN_PIPE) ? 4 : 3);
 	int job = spare.job;
+	pid_t pid = spare.pid;
 	spare.job = -1;
 	spare_close();                  /* before the next fork: no child may hold these */
 	/* A spare killed after the check above fails this send; it is reaped as
-	 * this request's worker, which ends as killed. */
-	while (send(job, buf, n, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	 * this request's worker, which ends as killed. Any other failure would
+	 * leave the worker waiting for ever with every signal blocked: it is
+	 * killed too, so the record ends (-9) instead of hanging. */
+	ssize_t sent;
+	do
+		sent = send(job, buf, n, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (sent != (ssize_t)n)
+		kill(pid, SIGKILL);     /* in the children table: its exit is reported */
 	close(job);
 	spare_used = true;
 	return true;

@@ -36,11 +36,12 @@ static bool spare_used;                 /* handed out since the last poll */
 #define SPARE_DELAY_MS 1
 
 /* In a spare: waits, every signal blocked, for its request, then becomes
- * that worker. buf is this copy of the fork server's request buffer. */
-static void spare_main(int job, int in_fd, int out_fd, int err_fd, int devnull, pid_t server,
-		       char *buf) __attribute__((noreturn));
-static void spare_main(int job, int in_fd, int out_fd, int err_fd, int devnull, pid_t server,
-		       char *buf)
+ * that worker (or exits if the fork server closes its end first). buf is
+ * this copy of the fork server's request buffer. */
+static void spare_main(int job, int server_end, int in_fd, int out_fd, int err_fd, int devnull,
+		       pid_t server, char *buf) __attribute__((noreturn));
+static void spare_main(int job, int server_end, int in_fd, int out_fd, int err_fd, int devnull,
+		       pid_t server, char *buf)
 {
 	struct parsed_request p;
 	ssize_t n;
@@ -49,6 +50,7 @@ static void spare_main(int job, int in_fd, int out_fd, int err_fd, int devnull, 
 	if (getppid() != server)        /* the fork server died before the prctl */
 		_exit(0);
 	setsid();
+	close(server_end);              /* so that the fork server's close is our end-of-file */
 	do
 		n = recv(job, buf, WIRE_MAX, 0);
 	while (n < 0 && errno == EINTR);
@@ -83,7 +85,7 @@ static void spare_make(int devnull, char *buf)
 		sigprocmask(SIG_SETMASK, &all, &old);
 		pid = fork();
 		if (pid == 0)
-			spare_main(job[1], in[0], out[1], err[1], devnull, server, buf);
+			spare_main(job[1], job[0], in[0], out[1], err[1], devnull, server, buf);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	int theirs[] = { job[1], out[1], err[1], in[0] }, ours[] = { job[0], out[0], err[0], in[1] };

@@ -33,7 +33,6 @@
 #define FILE_MAX_BYTES (4 << 20)
 #define ARGS_MAX 64
 #define WORDS_MAX 256
-#define ARG_NAME_MAX 64
 #define MAX_LENGTH_MAX (1 << 20)
 #define TIMEOUT_MAX 1e7              /* seconds, about 115 days */
 #define MAX_RUNNING_MAX 100000
@@ -204,18 +203,6 @@ static int read_number(struct loader *l, const cJSON *obj, const char *key, cons
 	return 1;
 }
 
-static bool is_identifier(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (; *s; s++, n++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return n <= max;
-}
-
 /* --- args --- */
 
 static const char *const arg_keys[] = {
@@ -263,13 +250,12 @@ static int check_enum_values(struct loader *l, const struct arg_spec *spec, cons
 
 	for (size_t i = 0; spec->enum_values && spec->enum_values[i] && rc == 0; i++) {
 		const char *v = spec->enum_values[i];
-		regmatch_t m;
 		snprintf(field, sizeof field, "%senum[%zu]", prefix, i);
 		if (spec->max_length > 0 && strlen(v) > (size_t)spec->max_length)
 			rc = fail(l, field, "is longer than max_length");
 		else if (v[0] == '-' && !spec->allow_dash)
 			rc = fail(l, field, "starts with \"-\", which is refused unless allow_dash is true");
-		else if (have_re && !(regexec(&re, v, 1, &m, 0) == 0 && m.rm_so == 0 && (size_t)m.rm_eo == strlen(v)))
+		else if (have_re && !target_regex_full_match(&re, v))
 			rc = fail(l, field, "does not match pattern");
 	}
 	if (have_re)
@@ -293,8 +279,8 @@ static int load_arg(struct loader *l, const cJSON *obj, size_t index, bool last,
 		return rc;
 	if (rc == 0)
 		return fail(l, field, "is required");
-	if (!is_identifier(spec->name, ARG_NAME_MAX))
-		return fail(l, field, "must be 1-%d characters of [A-Za-z0-9_], not starting with a digit", ARG_NAME_MAX);
+	if (!target_identifier(spec->name, TARGET_ARG_NAME_MAX))
+		return fail(l, field, "must be 1-%d characters of [A-Za-z0-9_], not starting with a digit", TARGET_ARG_NAME_MAX);
 	for (size_t i = 0; i < index; i++)
 		if (strcmp(earlier[i].name, spec->name) == 0)
 			return fail(l, field, "\"%s\" is declared twice", spec->name);
@@ -410,11 +396,11 @@ static int load_args(struct loader *l, const cJSON *obj, struct target *t)
 static int parse_word(struct loader *l, const struct target *t, const char *word, const char *field, size_t *arg)
 {
 	size_t len = strlen(word);
-	char name[ARG_NAME_MAX + 1];
+	char name[TARGET_ARG_NAME_MAX + 1];
 
 	if (len < 2 || word[0] != '{' || word[len - 1] != '}')
 		return 0;
-	if (len - 2 > ARG_NAME_MAX)
+	if (len - 2 > TARGET_ARG_NAME_MAX)
 		return fail(l, field, "placeholder %.80s names no declared argument", word);
 	memcpy(name, word + 1, len - 2);
 	name[len - 2] = '\0';
@@ -534,7 +520,7 @@ static int load_cwd(struct loader *l, const cJSON *obj, struct exec_spec *spec)
 /* An environment name a target may set or allow: SPAWND_* is the identity. */
 static int check_env_name(struct loader *l, const char *name, const char *field)
 {
-	if (!is_identifier(name, 128))
+	if (!target_identifier(name, 128))
 		return fail(l, field, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most 128)");
 	if (strncmp(name, "SPAWND_", 7) == 0)
 		return fail(l, field, "SPAWND_* variables are set by spawnd itself");
@@ -695,8 +681,8 @@ static int load_name(struct loader *l, const cJSON *obj, struct target *t, size_
 		return rc;
 	if (rc == 0)
 		return fail(l, "name", "is required");
-	if (!target_name_valid(t->name) || t->name[0] == '.' || t->name[0] == '-')
-		return fail(l, "name", "must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'");
+	if (!target_name_declarable(t->name))
+		return fail(l, "name", TARGET_NAME_RULE);
 	if (target_find_static(t->name))
 		return fail(l, "name", "\"%s\" is already a builtin or plugin target", t->name);
 	for (size_t i = 0; i < index; i++)

@@ -35,7 +35,6 @@
 #include "targets/builtin.h"
 
 #define ARGS_MAX 64
-#define ARG_NAME_MAX 64
 #define TIMEOUT_MAX 1e7              /* seconds, as for exec targets */
 #define MAX_RUNNING_MAX 100000
 #define ENUM_MAX 4096
@@ -268,26 +267,6 @@ static int fail(struct checker *c, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static bool is_identifier(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (; *s; s++, n++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return n <= max;
-}
-
-/* True when the whole of s matches re. */
-static bool full_match(const regex_t *re, const char *s)
-{
-	regmatch_t m;
-
-	return regexec(re, s, 1, &m, 0) == 0 && m.rm_so == 0 && (size_t)m.rm_eo == strlen(s);
-}
-
 static int check_enum(struct checker *c, const struct spawnd_arg_spec *spec, const char *field)
 {
 	regex_t re;
@@ -301,7 +280,7 @@ static int check_enum(struct checker *c, const struct spawnd_arg_spec *spec, con
 			rc = fail(c, "%s.enum: must list at most %d values (is it NULL-terminated?)", field, ENUM_MAX);
 		else if (spec->max_length > 0 && strlen(v) > (size_t)spec->max_length)
 			rc = fail(c, "%s.enum[%zu]: is longer than max_length", field, i);
-		else if (have_re && !full_match(&re, v))
+		else if (have_re && !target_regex_full_match(&re, v))
 			rc = fail(c, "%s.enum[%zu]: does not match pattern", field, i);
 		for (size_t j = 0; rc == 0 && j < i; j++)
 			if (strcmp(spec->enum_values[j], v) == 0)
@@ -344,9 +323,9 @@ static int check_arg(struct checker *c, const struct spawnd_target *t, size_t j)
 	regex_t re;
 	int code;
 
-	if (!is_identifier(spec->name, ARG_NAME_MAX))
+	if (!target_identifier(spec->name, TARGET_ARG_NAME_MAX))
 		return fail(c, "args[%zu].name: must be 1-%d characters of [A-Za-z0-9_], not starting with a digit",
-			    j, ARG_NAME_MAX);
+			    j, TARGET_ARG_NAME_MAX);
 	snprintf(field, sizeof field, "args.%s", spec->name);
 	for (size_t i = 0; i < j; i++)
 		if (strcmp(t->args[i].name, spec->name) == 0)
@@ -378,8 +357,8 @@ static int check_name(struct checker *c, const struct spawnd_target *t)
 	size_t count;
 	const struct target *builtins = builtin_targets(&count);
 
-	if (!target_name_valid(t->name) || t->name[0] == '.' || t->name[0] == '-')
-		return fail(c, "name: must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'");
+	if (!target_name_declarable(t->name))
+		return fail(c, "name: " TARGET_NAME_RULE);
 	snprintf(c->label, sizeof c->label, "target \"%s\"", t->name);
 	for (size_t i = 0; i < count; i++)
 		if (strcmp(builtins[i].name, t->name) == 0)

@@ -55,6 +55,23 @@ bool target_name_valid(const char *name)
 	return len > 0;
 }
 
+bool target_name_declarable(const char *name)
+{
+	return target_name_valid(name) && name[0] != '.' && name[0] != '-';
+}
+
+bool target_identifier(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (; *s; s++, n++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return n <= max;
+}
+
 const struct target *target_find_static(const char *name)
 {
 	size_t count;
@@ -163,14 +180,20 @@ static void add_detail(cJSON *details, const char *field, const char *fmt, ...)
 static int pattern_full_match(const char *pattern, const char *s)
 {
 	regex_t re;
-	regmatch_t m;
 	int rc;
 
 	if (regcomp(&re, pattern, REG_EXTENDED) != 0)
 		return -1;
-	rc = regexec(&re, s, 1, &m, 0) == 0 && m.rm_so == 0 && (size_t)m.rm_eo == strlen(s);
+	rc = target_regex_full_match(&re, s);
 	regfree(&re);
 	return rc;
+}
+
+bool target_regex_full_match(const regex_t *re, const char *s)
+{
+	regmatch_t m;
+
+	return regexec(re, s, 1, &m, 0) == 0 && m.rm_so == 0 && (size_t)m.rm_eo == strlen(s);
 }
 
 static bool check_range(const struct arg_spec *spec, double v, const char *field, cJSON *details)

@@ -13,6 +13,7 @@
 #ifndef SPAWND_TARGET_H
 #define SPAWND_TARGET_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
@@ -78,6 +79,16 @@ const struct target *target_find_static(const char *name);
 
 /* True when name is a plausible target name: 1-128 bytes of [A-Za-z0-9_.-]. */
 bool target_name_valid(const char *name);
+/* True when a target may be declared (exec file, plugin) with this name: valid,
+ * and not starting with '.' or '-'. TARGET_NAME_RULE says so to the user. */
+bool target_name_declarable(const char *name);
+#define TARGET_NAME_RULE "must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"
+#define TARGET_ARG_NAME_MAX 64  /* longest argument name a declared target may use */
+/* True when s is a C identifier ([A-Za-z_][A-Za-z0-9_]*) of at most max bytes:
+ * argument names, environment names. */
+bool target_identifier(const char *s, size_t max);
+/* True when the whole of s matches the compiled ERE re. */
+bool target_regex_full_match(const regex_t *re, const char *s);
 
 /* Registers the plugin targets (searched after the builtins, before the exec
  * targets). Call once at startup, before any thread starts; the array must

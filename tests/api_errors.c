@@ -449,11 +449,7 @@ static void test_error_responses_json_everywhere(void)
 
 static void test_shared_server_shutdown(void)
 {
-	char why[256];
-
-	CHECK(server_healthy(srv));
-	CHECK_MSG(server_stop(srv, why, sizeof why) == 0, "%s", why);
-	srv = NULL;
+	check_server_stops(&srv);
 }
 
 int main(void)

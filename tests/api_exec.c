@@ -303,11 +303,7 @@ static void test_env_allow_and_set(void)
 
 static void test_shared_server_shutdown(void)
 {
-	char why[256];
-
-	CHECK(server_healthy(srv));
-	CHECK_MSG(server_stop(srv, why, sizeof why) == 0, "%s", why);
-	srv = NULL;
+	check_server_stops(&srv);
 }
 
 /* Copies the printargv fixture to a temporary executable file. */

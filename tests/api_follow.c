@@ -1234,24 +1234,12 @@ static void test_slow_reader_holds_back_neither_worker_nor_fast_reader(void)
 /* utime + stime of pid, in seconds. */
 static double cpu_seconds(pid_t pid)
 {
-	char path[64], buf[2048];
-	const char *p;
+	char buf[2048];
+	const char *p = proc_stat_fields(pid, buf, sizeof buf);
 	unsigned long long ut = 0, st = 0;
-	int fd;
-	ssize_t n;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* After "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+	if (!p || sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -1487,11 +1475,7 @@ static void check_server_survived(const char *name)
 
 static void test_shared_server_shutdown(void)
 {
-	char why[256];
-
-	CHECK(server_healthy(srv));
-	CHECK_MSG(server_stop(srv, why, sizeof why) == 0, "%s", why);
-	srv = NULL;
+	check_server_stops(&srv);
 }
 
 int main(void)

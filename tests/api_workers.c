@@ -35,24 +35,6 @@ static struct server *srv;      /* the server of the current pass */
 static bool spares;             /* whether it keeps a spare */
 static char plugins[PATH_MAX];  /* a folder with plugin_inspect.so only */
 
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *close_paren = strrchr(buf, ')');
-	char state;
-	int ppid;
-	if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
-		return -1;
-	return ppid;
-}
-
 /* The fork server: spawnd's child named spawnd-fork. */
 static pid_t fork_server(void)
 {
@@ -67,7 +49,7 @@ static pid_t fork_server(void)
 		if (fgets(comm, sizeof comm, f))
 			comm[strcspn(comm, "\n")] = '\0';
 		fclose(f);
-		if (parent_of(kids[i]) == server_pid(srv) && strcmp(comm, "spawnd-fork") == 0)
+		if (proc_parent(kids[i]) == server_pid(srv) && strcmp(comm, "spawnd-fork") == 0)
 			return kids[i];
 	}
 	return -1;
@@ -80,7 +62,7 @@ static int idle_children(pid_t fs, pid_t *out, int max)
 	pid_t all[MAX_KIDS];
 	int n = proc_descendants(fs, all, MAX_KIDS, NULL), k = 0;
 	for (int i = 0; i < n && i < MAX_KIDS; i++)
-		if (parent_of(all[i]) == fs && k < max)
+		if (proc_parent(all[i]) == fs && k < max)
 			out[k++] = all[i];
 	return k;
 }

@@ -990,25 +990,40 @@ struct proc_entry {
 	char state;
 };
 
-/* Reads "pid (comm) S ppid" from /proc/PID/stat; comm may hold spaces and ')'. */
-static int read_stat(pid_t pid, struct proc_entry *e)
+const char *proc_stat_fields(pid_t pid, char *buf, size_t cap)
 {
-	char path[64], buf[1024];
-	const char *close_paren;
-	int fd, ppid;
+	char path[64];
 	ssize_t n;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
+		return NULL;
+	n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	close_paren = strrchr(buf, ')');
-	if (!close_paren || sscanf(close_paren + 1, " %c %d", &e->state, &ppid) != 2)
+	const char *close_paren = strrchr(buf, ')');    /* comm may hold spaces and ')' */
+	return close_paren ? close_paren + 1 : NULL;
+}
+
+pid_t proc_parent(pid_t pid)
+{
+	char buf[1024];
+	const char *f = proc_stat_fields(pid, buf, sizeof buf);
+	int ppid;
+	return f && sscanf(f, " %*c %d", &ppid) == 1 ? ppid : -1;
+}
+
+/* Reads "pid (comm) S ppid" from /proc/PID/stat. */
+static int read_stat(pid_t pid, struct proc_entry *e)
+{
+	char buf[1024];
+	const char *f = proc_stat_fields(pid, buf, sizeof buf);
+	int ppid;
+
+	if (!f || sscanf(f, " %c %d", &e->state, &ppid) != 2)
 		return -1;
 	e->pid = pid;
 	e->ppid = ppid;
@@ -1572,4 +1587,13 @@ int server_run_refused(const char *const *extra, const char *root, char *log, si
 		fclose(f);
 	}
 	return status;
+}
+
+void check_server_stops(struct server **srv)
+{
+	char why[256];
+
+	CHECK(server_healthy(*srv));
+	CHECK_MSG(server_stop(*srv, why, sizeof why) == 0, "%s", why);
+	*srv = NULL;
 }

@@ -51,6 +51,11 @@ int server_stop(struct server *srv, char *why, size_t why_len);
  * must refuse to start. Returns its wait status (-1 if it did not exit: it is
  * killed), its stderr in log (NUL-terminated, cap bytes), and in *listened
  * whether it printed anything on stdout (its "listening" line). */
+/* The last case of a test binary that shares one server: it still answers,
+ * then stops cleanly (exit 0, no sanitizer report in its log); *srv becomes
+ * NULL. Call it from a case function (it uses CHECK). */
+void check_server_stops(struct server **srv);
+
 int server_run_refused(const char *const *extra, const char *root, char *log, size_t cap, bool *listened);
 
 pid_t server_pid(const struct server *srv);
@@ -136,6 +141,11 @@ void ndjson_free(cJSON **lines, int n);
 /* Process tree under /proc. Stores up to max descendants of root (children,
  * grandchildren, ...) in pids; returns their total number, and in *zombies (may
  * be NULL) how many of them are zombies. */
+/* The fields of /proc/PID/stat after "pid (comm)", state first, read into
+ * buf; NULL if there is no such process. */
+const char *proc_stat_fields(pid_t pid, char *buf, size_t cap);
+/* PID's parent, or -1. */
+pid_t proc_parent(pid_t pid);
 int proc_descendants(pid_t root, pid_t *pids, int max, int *zombies);
 int zombie_count(pid_t root);
 /* true when pid exists and is neither a zombie nor dead. */

@@ -768,7 +768,8 @@ cJSON *proc_get_json(const char *id, unsigned flags)
 
 static bool matches(const struct proc *p, const struct proc_filter *f)
 {
-	return (!f->state || strcmp(f->state, proc_state_name(p->state)) == 0) &&
+	return (f->alive < 0 || f->alive == !ended(p)) &&
+	       (!f->state || strcmp(f->state, proc_state_name(p->state)) == 0) &&
 	       (!f->target || strcmp(f->target, p->target_name) == 0) &&
 	       (!f->name || strcmp(f->name, p->name) == 0);
 }

@@ -87,6 +87,7 @@ cJSON *proc_get_json(const char *id, unsigned flags);
 
 struct proc_filter {
 	const char *state, *target, *name;  /* NULL: any */
+	int alive;                          /* -1: any; 1: queued or running; 0: ended */
 	const char *after;                  /* cursor from a previous page, or NULL */
 	int limit;
 };

@@ -129,7 +129,8 @@ static void put_inline_output(struct text *t, const struct outbuf *ob)
 char *proc_render_text(const struct proc *p, unsigned flags)
 {
 	struct text t = { 0 };
-	bool alive = p->state == PROC_RUNNING || p->state == PROC_STARTING;
+	/* multiprocessing: alive from start() until the end, queued included. */
+	bool alive = p->state == PROC_QUEUED || p->state == PROC_RUNNING || p->state == PROC_STARTING;
 	bool done = p->state == PROC_EXITED || p->state == PROC_FAILED || p->state == PROC_LOST;
 
 	put_lit(&t, "{\"id\":");

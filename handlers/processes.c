@@ -226,8 +226,14 @@ enum MHD_Result processes_list(struct http_req *r)
 		.target = http_query(r, "target"),
 		.name = http_query(r, "name"),
 		.after = http_query(r, "after"),
+		.alive = -1,
 		.limit = 100,
 	};
+	const char *alive = http_query(r, "alive");
+	if (alive && strcmp(alive, "true") != 0 && strcmp(alive, "false") != 0)
+		return http_reply_invalid(r, "alive", "must be true or false");
+	if (alive)
+		f.alive = strcmp(alive, "true") == 0;
 	const char *limit = http_query(r, "limit");
 	if (limit) {
 		char *end;

@@ -48,11 +48,51 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int outbuf_append(struct outbuf *ob, const void *data, size_t len)
+/* Records that the bytes from ob->total on were captured at ms. A failed
+ * allocation only costs precision: those bytes get the previous mark's time. */
+static void add_mark(struct outbuf *ob, int64_t ms)
+{
+	if (ob->nmarks && ob->marks[ob->nmarks - 1].ms == ms)
+		return;
+	if (ob->nmarks == OUTBUF_MARKS_MAX) {
+		size_t kept = 0;        /* every other one, the first (offset 0) kept */
+		for (size_t i = 0; i < ob->nmarks; i += 2)
+			ob->marks[kept++] = ob->marks[i];
+		ob->nmarks = kept;
+	}
+	if (ob->nmarks == ob->marks_alloc) {
+		size_t alloc = ob->marks_alloc ? ob->marks_alloc * 2 : 4;
+		struct outbuf_mark *m = realloc(ob->marks, alloc * sizeof *m);
+		if (!m)
+			return;
+		ob->marks = m;
+		ob->marks_alloc = alloc;
+	}
+	ob->marks[ob->nmarks++] = (struct outbuf_mark){ ob->total, ms };
+}
+
+int64_t outbuf_captured_at(const struct outbuf *ob, uint64_t offset)
+{
+	size_t lo = 0, hi = ob->nmarks;     /* the last mark with offset <= the given one */
+	if (offset >= ob->total || !ob->nmarks)
+		return 0;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ob->marks[mid].offset <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return ob->marks[lo].ms;
+}
+
+int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captured_ms)
 {
 	const char *p = data;
 	int r;
 
+	if (len)
+		add_mark(ob, captured_ms);
 	if (ob->mem_len < ob->cap) {
 		size_t take = ob->cap - ob->mem_len;
 		if (take > len)
@@ -123,6 +163,7 @@ void outbuf_release(struct outbuf *ob)
 	outbuf_seal(ob);
 	free(ob->mem);
 	free(ob->spill_path);
+	free(ob->marks);
 	memset(ob, 0, sizeof *ob);
 	ob->spill_fd = -1;
 }

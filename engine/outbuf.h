@@ -6,6 +6,12 @@
  * of the stream from its first byte. Memory: [0, mem_len); file: [cap, total)
  * at file offset (offset - cap).
  *
+ * Each append also records when its bytes were captured (a mark: the offset
+ * of its first byte and the wall clock), so a reader can tell the capture
+ * time of any byte. Marks are bounded (OUTBUF_MARKS_MAX): when full, every
+ * other one is dropped, and the bytes it began share the previous mark's time
+ * (earlier, never later than the truth).
+ *
  * Not thread-safe: the engine serialises access (engine lock).
  * Ownership: outbuf_release() frees the memory and closes the spill fd;
  * outbuf_unlink() also removes the spill file.
@@ -17,6 +23,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define OUTBUF_MARKS_MAX 1024
+
+struct outbuf_mark {
+	uint64_t offset;        /* first byte captured at ms */
+	int64_t ms;             /* wall clock, ms */
+};
+
 struct outbuf {
 	char *mem;
 	size_t mem_len, mem_alloc;
@@ -24,13 +37,18 @@ struct outbuf {
 	uint64_t total;         /* bytes captured so far */
 	int spill_fd;           /* -1 until the first byte past the cap */
 	char *spill_path;       /* set by outbuf_init; file created on demand */
+	struct outbuf_mark *marks;      /* ascending offsets */
+	size_t nmarks, marks_alloc;
 };
 
 /* spill_path is copied. cap is the memory cap in bytes. */
 int outbuf_init(struct outbuf *ob, size_t cap, const char *spill_path);
-/* Appends len bytes. 0 or -errno (on a spill write error the bytes are lost
- * and the error is returned, so the caller can report a gap). */
-int outbuf_append(struct outbuf *ob, const void *data, size_t len);
+/* Appends len bytes captured at captured_ms (wall clock). 0 or -errno (on a
+ * spill write error the bytes are lost and the error is returned, so the
+ * caller can report a gap). */
+int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captured_ms);
+/* When the byte at offset was captured (wall clock ms); 0 if not captured. */
+int64_t outbuf_captured_at(const struct outbuf *ob, uint64_t offset);
 /* Closes the spill fd (writing is over); reads still work. */
 void outbuf_seal(struct outbuf *ob);
 /* Copies up to len bytes from offset into buf. Returns the count (0 at the

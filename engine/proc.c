@@ -825,7 +825,7 @@ cJSON *proc_list_json(const struct proc_filter *f, int *err)
 }
 
 ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-			 size_t len, uint64_t *total, bool *is_ended)
+			 size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms)
 {
 	ssize_t n;
 	pthread_mutex_lock(&engine.lock);
@@ -836,6 +836,8 @@ ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offse
 		n = outbuf_read(&p->out[stream], offset, buf, len);
 		*total = p->out[stream].total;
 		*is_ended = ended(p);
+		if (captured_ms)
+			*captured_ms = outbuf_captured_at(&p->out[stream], offset);
 	}
 	pthread_mutex_unlock(&engine.lock);
 	return n;

@@ -134,9 +134,10 @@ ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof)
 
 /* Copies up to len bytes of a stream from offset. Returns the count (0 at the
  * current end), -ENOENT. *total gets the stream's length so far, *ended
- * whether the process has ended (so the length is final). */
+ * whether the process has ended (so the length is final), *captured_ms (if
+ * not NULL) when the byte at offset was captured (wall clock ms, 0: unknown). */
 ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-			 size_t len, uint64_t *total, bool *ended);
+			 size_t len, uint64_t *total, bool *ended, int64_t *captured_ms);
 /* The exit line of an ended process (API.md "Output"), or NULL. */
 cJSON *proc_exit_json(const char *id);
 

@@ -80,7 +80,7 @@ static void read_output(struct proc *p, enum proc_stream s)
 			 * bigger pipe means fewer hand-offs between it and this thread. */
 			if (n == 64 * 1024)
 				fcntl(p->out_fd[s], F_SETPIPE_SZ, READ_CHUNK);
-			int r = outbuf_append(&p->out[s], read_buf, (size_t)n);
+			int r = outbuf_append(&p->out[s], read_buf, (size_t)n, ts_wall_ms());
 			if (r < 0)
 				log_event(LOG_ERROR, "output lost", "id=%s stream=%s bytes=%zd error=\"%s\"",
 					  p->entry.id, s ? "stderr" : "stdout", n, strerror(-r));

@@ -46,7 +46,8 @@ static void sse_id(const struct output_stream *o, char id[64])
 	snprintf(id, 64, "%" PRIu64 "-%" PRIu64, o->offset[0], o->offset[1]);
 }
 
-static bool emit_chunk(struct output_stream *o, int s, size_t n, bool ended)
+/* captured_ms: when the chunk's first byte was captured, its line's ts. */
+static bool emit_chunk(struct output_stream *o, int s, size_t n, bool ended, int64_t captured_ms)
 {
 	if (o->raw) {
 		char *bytes = malloc(n);
@@ -70,7 +71,7 @@ static bool emit_chunk(struct output_stream *o, int s, size_t n, bool ended)
 	}
 	o->held[s] = 0;
 	char ts[TS_RFC3339_LEN], id[64];
-	ts_format(ts_wall_ms(), ts);
+	ts_format(captured_ms ? captured_ms : ts_wall_ms(), ts);
 	char *data = utf8_json_string(o->buf, n);
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "stream", stream_names[s]);
@@ -105,10 +106,12 @@ static bool next_item(struct stream *st)
 			continue;
 		uint64_t total;
 		bool ended;
-		ssize_t n = proc_read_output(o->id, (enum proc_stream)s, o->offset[s], o->buf, o->buf_size, &total, &ended);
+		int64_t captured_ms = 0;
+		ssize_t n = proc_read_output(o->id, (enum proc_stream)s, o->offset[s], o->buf, o->buf_size, &total, &ended,
+					     &captured_ms);
 		if (n == -ENOENT)
 			o->gone = true;
-		if (n > 0 && emit_chunk(o, s, (size_t)n, ended))
+		if (n > 0 && emit_chunk(o, s, (size_t)n, ended, captured_ms))
 			return true;
 	}
 	if (o->exit_sent || o->gone || o->raw)

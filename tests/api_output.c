@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 CHECK_MAIN_STATE;
 
@@ -191,6 +192,53 @@ static void test_worker_ndjson_both_streams(void)
 	resp_free(r);
 }
 
+/* "2026-11-22T02:34:22.123Z" as ms since the epoch; -1 if it is not one. */
+static double rfc3339_to_ms(const char *s)
+{
+	struct tm tm = { 0 };
+	int ms = 0, used = 0;
+	if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			 &tm.tm_min, &tm.tm_sec, &ms, &used) != 7 || s[used])
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) * 1000.0 + ms;
+}
+
+/* An output line's ts is when its bytes were captured, not when they are
+ * read (issue 9): read 1.2 s after the end, the line's ts still lies between
+ * the record's started_at and ended_at, well before the read. */
+static void test_line_ts_is_capture_time(void)
+{
+	static const char *const accepts[] = { "application/x-ndjson", "text/event-stream" };
+	struct resp *r = spawn(srv, "{\"target\": \"worker\"}", 10);
+	char id[ID_CAP];
+
+	CHECK_STATUS(r, 201);
+	CHECK_EXITED(r, 0);
+	CHECK(take_id(r, id));
+	double started = rfc3339_to_ms(jstr(r->json, "started_at")), ended = rfc3339_to_ms(jstr(r->json, "ended_at"));
+	resp_free(r);
+	CHECK_MSG(started > 0 && ended >= started, "started_at %.0f, ended_at %.0f", started, ended);
+	sleep_s(1.2);
+	for (size_t i = 0; i < 2; i++) {
+		char path[256];
+		snprintf(path, sizeof path, "/processes/%s/output?stream=stdout", id);
+		double before_read = wall_ms();
+		r = http(srv, "GET", path, NULL, NULL, accepts[i]);
+		CHECK_STATUS(r, 200);
+		const char *ts = strstr(r->body, "\"ts\":\"");
+		CHECK_MSG(ts, "no ts: %s", r->body);
+		char text[40] = "";
+		sscanf(ts + 6, "%39[^\"]", text);
+		double at = rfc3339_to_ms(text);
+		CHECK_MSG(at >= started && at <= ended && at < before_read - 1000,
+			  "%s: line ts %s is not its capture time (started %.0f, ended %.0f, read at %.0f): %s",
+			  accepts[i], text, started, ended, before_read, r->body);
+		resp_free(r);
+	}
+}
+
 static void test_offsets(void)
 {
 	struct resp *r = spawn(srv, "{\"target\": \"worker\"}", 10);
@@ -331,6 +379,7 @@ int main(void)
 	RUN(test_stderr_stream);
 	RUN(test_worker_ndjson_both_streams);
 	RUN(test_offsets);
+	RUN(test_line_ts_is_capture_time);
 	RUN(test_inline_output_first_64k);
 	RUN(test_running_process_output_returns);
 	RUN(test_invalid_utf8_inline_replacement);

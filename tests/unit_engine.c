@@ -111,7 +111,7 @@ static void outbuf_spills_past_the_cap_byte_exact(void)
 			n = 10007 - total;
 		for (size_t i = 0; i < n; i++)
 			chunk[i] = (char)('0' + (total + i) % 10);
-		CHECK_INT(outbuf_append(&ob, chunk, n), 0);
+		CHECK_INT(outbuf_append(&ob, chunk, n, 1000), 0);
 		total += n;
 	}
 	outbuf_seal(&ob);
@@ -133,12 +133,46 @@ static void outbuf_spills_past_the_cap_byte_exact(void)
 	free(path);
 }
 
+/* Each byte keeps the time it was captured, however many appends there were:
+ * past OUTBUF_MARKS_MAX marks, older ones thin out but a byte's time is never
+ * later than its capture, and times never go back along the stream. */
+static void outbuf_keeps_capture_times(void)
+{
+	struct outbuf ob;
+	char *path = temp_path("t.stdout");
+	CHECK_INT(outbuf_init(&ob, 1 << 20, path), 0);
+	CHECK_INT(outbuf_captured_at(&ob, 0), 0);
+	CHECK_INT(outbuf_append(&ob, "ab", 2, 5000), 0);
+	CHECK_INT(outbuf_append(&ob, "cd", 2, 5000), 0);        /* same ms: no new mark */
+	CHECK_INT(outbuf_append(&ob, "ef", 2, 7000), 0);
+	CHECK_INT(ob.nmarks, 2);
+	CHECK_INT(outbuf_captured_at(&ob, 0), 5000);
+	CHECK_INT(outbuf_captured_at(&ob, 3), 5000);
+	CHECK_INT(outbuf_captured_at(&ob, 4), 7000);
+	CHECK_INT(outbuf_captured_at(&ob, 5), 7000);
+	CHECK_INT(outbuf_captured_at(&ob, 6), 0);                /* not captured yet */
+	/* Byte 6 + i is appended at 8000 + i ms, one byte per append. */
+	for (int i = 0; i < 3 * OUTBUF_MARKS_MAX; i++)
+		CHECK_INT(outbuf_append(&ob, "x", 1, 8000 + i), 0);
+	CHECK(ob.nmarks <= OUTBUF_MARKS_MAX);
+	CHECK_INT(outbuf_captured_at(&ob, 1), 5000);
+	int64_t prev = 5000;
+	for (int i = 0; i < 3 * OUTBUF_MARKS_MAX; i++) {
+		int64_t t = outbuf_captured_at(&ob, 6 + (uint64_t)i);
+		CHECK_MSG(t <= 8000 + i && t >= prev, "byte %d: %lld after %lld", 6 + i, (long long)t, (long long)prev);
+		prev = t;
+	}
+	CHECK_INT(outbuf_captured_at(&ob, 5 + 3 * OUTBUF_MARKS_MAX), 8000 + 3 * OUTBUF_MARKS_MAX - 1);
+	outbuf_unlink(&ob);
+	free(path);
+}
+
 static void outbuf_small_output_stays_in_memory(void)
 {
 	struct outbuf ob;
 	char *path = temp_path("y.stdout");
 	CHECK_INT(outbuf_init(&ob, 1 << 20, path), 0);
-	CHECK_INT(outbuf_append(&ob, "Worker\n", 7), 0);
+	CHECK_INT(outbuf_append(&ob, "Worker\n", 7, 1000), 0);
 	CHECK_INT(ob.total, 7);
 	CHECK(ob.mem_alloc <= 256);             /* a line costs a line, not the cap */
 	CHECK(access(path, F_OK) != 0);         /* no spill file */
@@ -198,6 +232,7 @@ int main(void)
 	RUN(utf8_boundary_never_splits_a_character);
 	RUN(outbuf_spills_past_the_cap_byte_exact);
 	RUN(outbuf_small_output_stays_in_memory);
+	RUN(outbuf_keeps_capture_times);
 	RUN(store_finds_lists_and_pages);
 	RUN(ts_formats_rfc3339_with_millis);
 	return CHECK_EXIT();

@@ -97,6 +97,18 @@ void proc_publish(const char *event, const struct proc *p)
 	events_publish(event, proc_render_text(p, 0));
 }
 
+/* "created" says what the record really is when it goes out: queued (pid
+ * null), or, for one that had a slot at once, running with its pid (or
+ * failed) once the fork server has answered; never "running" without a pid.
+ * Lock held. */
+static void announce(struct proc *p)
+{
+	if (!p->announced) {
+		p->announced = true;
+		proc_publish("created", p);
+	}
+}
+
 /* ---- waiters ------------------------------------------------------------- */
 
 static void waiter_unlink(struct proc_waiter *w)
@@ -451,6 +463,7 @@ static void fail_start(struct proc *p, const char *why)
 	engine.total_failed++;
 	log_event(LOG_WARN, "process failed", "id=%s name=\"%s\" target=%s error=\"%s\"",
 		  p->entry.id, p->name, p->target_name, why);
+	announce(p);
 	proc_publish("exited", p);
 	proc_collect_waiters(p);
 }
@@ -533,6 +546,7 @@ static void start_worker(struct proc *p)
 		}
 		log_event(LOG_INFO, "process started", "id=%s name=\"%s\" target=%s pid=%d",
 			  p->entry.id, p->name, p->target_name, (int)p->pid);
+		announce(p);
 		proc_publish("started", p);
 		if (p->pending_signal) {
 			p->sent_signal = p->pending_signal;
@@ -599,7 +613,8 @@ int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 	proc_list_add(now ? &engine.running : &engine.queued, p);
 	log_event(LOG_DEBUG, "process created", "id=%s name=\"%s\" target=%s state=%s",
 		  p->entry.id, p->name, p->target_name, proc_state_name(p->state));
-	proc_publish("created", p);
+	if (!now)
+		announce(p);
 	if (s->waiter)
 		arm_waiter(p, s->waiter, s->wait_s, s->wake);
 	pthread_mutex_unlock(&engine.lock);

@@ -56,6 +56,7 @@ struct proc {
 	int64_t started_ms, ended_ms;   /* wall clock */
 	int64_t drain_deadline, timeout_deadline, kill_deadline;   /* monotonic, 0 = none */
 	bool removing, lingering;       /* DELETE waits for the whole group */
+	bool announced;                 /* its "created" event is out */
 	/* output */
 	struct outbuf out[2];
 	int out_fd[2];

@@ -543,6 +543,61 @@ static void test_default_starts_with_next_event(void)
 	resp_free(r);
 }
 
+/* The "created" event of process id in e, or NULL. */
+static const cJSON *created_of(const struct evs *e, const char *id)
+{
+	for (int i = 0; i < e->n; i++)
+		if (!e->v[i].heartbeat && !strcmp(ev_type(&e->v[i]), "created") && ev_pid(&e->v[i]) &&
+		    !strcmp(ev_pid(&e->v[i]), id))
+			return cJSON_GetObjectItemCaseSensitive(e->v[i].json, "process");
+	return NULL;
+}
+
+/* "created" says what is true when it is sent (issue 9): a process that
+ * starts at once is running with its pid, one queued behind --max-running is
+ * queued with pid null (still alive); never "running" without a pid. */
+static void test_created_says_what_is_true(void)
+{
+	struct server *s = server_start("--heartbeat 0.5 --max-running 1");
+	char running[ID_CAP], queued[ID_CAP], why[256];
+	const cJSON *c;
+	struct live *l;
+	struct resp *r;
+	struct evs e;
+
+	CHECK_MSG(s, "server with --max-running 1 did not start");
+	l = live_open(s, "/events", NDJSON);
+	live_pump(0.2);
+	r = spawn(s, "{\"target\": \"sleep\", \"args\": [60]}", -1);
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, running));
+	long long pid = jint(r->json, "pid", 0);
+	resp_free(r);
+	r = spawn(s, "{\"target\": \"worker\"}", -1);
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, queued));
+	resp_free(r);
+	r = del(s, "/processes/%s?grace=0", running);
+	CHECK_STATUS(r, 200);
+	resp_free(r);
+	r = join(s, queued, 10);
+	CHECK_EXITED(r, 0);
+	resp_free(r);
+	CHECK_MSG(live_wait_for(l, "\"event\":\"exited\",\"ts\"", 10) && live_wait_for(l, queued, 0), "%s", l->body);
+	live_pump(0.2);
+	CHECK_MSG(parse_events(NDJSON, l->body, l->len, &e), "%s", e.err);
+	c = created_of(&e, running);
+	bool ok = c && jstr(c, "state") && !strcmp(jstr(c, "state"), "running") && jint(c, "pid", 0) == pid && pid > 0 &&
+		  jis_true(c, "alive");
+	c = ok ? created_of(&e, queued) : NULL;
+	ok = ok && c && jstr(c, "state") && !strcmp(jstr(c, "state"), "queued") && jis_null(c, "pid") &&
+	     jis_true(c, "alive");
+	evs_free(&e);
+	CHECK_MSG(ok, "created events (running pid %lld): %.1500s", pid, l->body);
+	live_close(l);
+	CHECK_MSG(server_stop(s, why, sizeof why) == 0, "%s", why);
+}
+
 /* A bad since or Last-Event-ID gets 400 invalid_argument naming it. */
 static void test_bad_since_400(void)
 {
@@ -737,6 +792,7 @@ int main(void)
 	RUN_CASE(test_resume_with_since_and_last_event_id);
 	RUN_CASE(test_default_starts_with_next_event);
 	RUN_CASE(test_bad_since_400);
+	RUN(test_created_says_what_is_true);
 	RUN_CASE(test_vanished_subscriber_freed);
 	RUN(test_shared_server_shutdown);
 	RUN(test_gap_when_further_behind_than_the_ring);

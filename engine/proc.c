@@ -734,7 +734,7 @@ int proc_signal(const char *id, int sig, enum proc_reason reason)
 	return r;
 }
 
-int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
+int proc_remove(const char *id, double grace_s, double timeout_s, struct proc_waiter *w,
 		void (*fn)(struct proc_waiter *), cJSON **final)
 {
 	pthread_mutex_lock(&engine.lock);
@@ -751,7 +751,7 @@ int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
 		deliver_signal(p, SIGTERM, PROC_REASON_TERMINATE);
 	}
 	if (!ended(p) || p->lingering) {
-		arm_waiter(p, w, -1, fn);
+		arm_waiter(p, w, timeout_s, fn);
 		proc_wake_engine();
 		pthread_mutex_unlock(&engine.lock);
 		return 0;

@@ -110,11 +110,11 @@ void proc_wait_cancel(struct proc_waiter *w);
 /* True when w fired because its process ended (not on its deadline). */
 
 /* DELETE: if alive, terminate it (SIGTERM to the group, SIGKILL after grace_s)
- * and wait, like proc_wait, until it and its group are gone; once ended,
- * removes the record and its output and returns its final JSON (with output)
- * in *final. Returns 1 (removed, *final set), 0 (waiting: call again from fn),
- * -ENOENT. */
-int proc_remove(const char *id, double grace_s, struct proc_waiter *w,
+ * and wait, like proc_wait, until it and its group are gone (or timeout_s
+ * passes, < 0: no deadline); once ended, removes the record and its output
+ * and returns its final JSON (with output) in *final. Returns 1 (removed,
+ * *final set), 0 (waiting: call again from fn), -ENOENT. */
+int proc_remove(const char *id, double grace_s, double timeout_s, struct proc_waiter *w,
 		void (*fn)(struct proc_waiter *), cJSON **final);
 
 /* Follow: returns 1 if either stream has bytes past its offset (UINT64_MAX:

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "engine/proc.h"
+#include "engine/ts.h"
 #include "server/body.h"
+#include "server/stream.h"
 #include "targets/exec_file.h"
 #include "targets/target.h"
 
@@ -65,8 +67,43 @@ static cJSON *merge_details(cJSON *details, cJSON *more)
 	return details;
 }
 
+/* ---- waiting ------------------------------------------------------------
+ *
+ * A suspended request (join, ?wait=, DELETE) is woken at least every
+ * heartbeat, as a live stream is, to ask whether its client is still there:
+ * one that hung up or reset is let go (its connection closed) within a
+ * heartbeat, instead of holding its fd until the process ends. r->number
+ * keeps the wait's own deadline (monotonic seconds, < 0: none) for join and
+ * ?wait=; DELETE keeps its grace there and has no deadline.
+ */
+
+static double now_s(void) { return (double)ts_mono_ms() / 1000.0; }
+
+static double deadline_after(double timeout_s) { return timeout_s < 0 ? -1 : now_s() + timeout_s; }
+
+/* What is left of r's wait: < 0 none, else >= 0 seconds. */
+static double wait_left(const struct http_req *r)
+{
+	double left = r->number - now_s();
+	return r->number < 0 ? -1 : left > 0 ? left : 0;
+}
+
+/* The next wake-up: the heartbeat, or the deadline if sooner. */
+static double wait_slice(double left)
+{
+	double hb = stream_heartbeat();
+	return left < 0 || left > hb ? hb : left;
+}
+
 static int resume_create(struct http_req *r)
 {
+	double left = wait_left(r);
+	if (left > 0) {
+		if (stream_peer_gone(r->conn))
+			return MHD_NO;          /* no one to answer: free the connection */
+		if (proc_wait(r->id, wait_slice(left), &r->waiter, http_wake_waiter) == 0)
+			return http_suspend(r, resume_create);
+	}
 	return reply_record(r, 201, r->id);
 }
 
@@ -186,7 +223,7 @@ enum MHD_Result processes_create(struct http_req *r)
 		.envp = envp,
 		.argv = argv,
 		.waiter = has_wait > 0 ? &r->waiter : NULL,
-		.wait_s = wait,
+		.wait_s = wait_slice(wait),
 		.wake = http_wake_waiter,
 	};
 	char id[PROC_ID_MAX], location[64];
@@ -198,6 +235,7 @@ enum MHD_Result processes_create(struct http_req *r)
 	snprintf(location, sizeof location, "/processes/%s", id);
 	http_set_header(r, "Location", location);
 	snprintf(r->id, sizeof r->id, "%s", id);
+	r->number = deadline_after(wait);
 	if (has_wait > 0)
 		res = http_suspend(r, resume_create);
 	else
@@ -260,6 +298,16 @@ enum MHD_Result processes_list(struct http_req *r)
 
 static int resume_join(struct http_req *r)
 {
+	double left = wait_left(r);
+	if (left == 0)
+		return reply_record(r, 200, r->id);
+	if (stream_peer_gone(r->conn))
+		return MHD_NO;          /* no one to answer: free the connection */
+	int rc = proc_wait(r->id, wait_slice(left), &r->waiter, http_wake_waiter);
+	if (rc == -ENOENT)
+		return not_found(r, r->id);
+	if (rc == 0)
+		return http_suspend(r, resume_join);
 	return reply_record(r, 200, r->id);
 }
 
@@ -269,12 +317,8 @@ enum MHD_Result processes_join(struct http_req *r)
 	if (http_query_seconds(r, "timeout", &timeout) < 0)
 		return http_reply_invalid(r, "timeout", "must be a number of seconds >= 0");
 	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
-	int rc = proc_wait(r->id, timeout, &r->waiter, http_wake_waiter);
-	if (rc == -ENOENT)
-		return not_found(r, r->id);
-	if (rc == 0)
-		return http_suspend(r, resume_join);
-	return reply_record(r, 200, r->id);
+	r->number = deadline_after(timeout);
+	return (enum MHD_Result)resume_join(r);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -363,7 +407,11 @@ enum MHD_Result processes_stdin(struct http_req *r)
 static int resume_delete(struct http_req *r)
 {
 	cJSON *final = NULL;
-	int rc = proc_remove(r->id, r->number, &r->waiter, http_wake_waiter, &final);
+	/* A client gone mid-wait leaves the process terminated (its SIGKILL
+	 * after the grace still comes) and the record in place. */
+	if (stream_peer_gone(r->conn))
+		return MHD_NO;
+	int rc = proc_remove(r->id, r->number, wait_slice(-1), &r->waiter, http_wake_waiter, &final);
 	if (rc == -ENOENT)
 		return not_found(r, r->id);
 	if (rc == 0)

@@ -20,6 +20,8 @@ void stream_set_heartbeat(double seconds)
 		heartbeat_ms = 10;
 }
 
+double stream_heartbeat(void) { return (double)heartbeat_ms / 1000.0; }
+
 long stream_count(void) { return atomic_load(&open_streams); }
 
 void stream_init(struct stream *s, struct http_req *r, bool follow, bool sse)
@@ -81,11 +83,12 @@ void stream_waiter_fired(struct proc_waiter *w)
 	http_suspender_wake(&s->susp);
 }
 
-/* True when the client has hung up: nothing would tell libmicrohttpd while
- * the stream has nothing to write (raw output sends no heartbeats). */
-static bool peer_gone(struct stream *s)
+/* Nothing would tell libmicrohttpd that the client has hung up while the
+ * connection is suspended or has nothing to write (raw output sends no
+ * heartbeats): so ask the socket. */
+bool stream_peer_gone(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(s->susp.conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (!ci)
 		return false;
 	struct pollfd p = { .fd = ci->connect_fd, .events = POLLRDHUP };
@@ -125,7 +128,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
 			s->next_heartbeat_ms = now + heartbeat_ms;
 			continue;
 		}
-		if (peer_gone(s))
+		if (stream_peer_gone(s->susp.conn))
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		pthread_mutex_lock(&s->susp.lock);
 		if (s->susp.woken) {

@@ -42,6 +42,10 @@ struct stream {
 
 /* Seconds between heartbeats (API.md: at most 15). */
 void stream_set_heartbeat(double seconds);
+double stream_heartbeat(void);
+/* True when the client of conn has hung up (or reset). Suspended requests
+ * (join, ?wait=, DELETE) ask it each heartbeat, as streams do. */
+bool stream_peer_gone(struct MHD_Connection *conn);
 /* Sets up s on r's connection. */
 void stream_init(struct stream *s, struct http_req *r, bool follow, bool sse);
 /* Queues one item (cJSON consumed) as an NDJSON line, or as an SSE event

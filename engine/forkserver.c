@@ -152,15 +152,90 @@ static long put_string(char *buf, long at, const char *s)
 	return at + (long)n;
 }
 
+/* The worker of key was made, but its fds did not reach spawnd: the fork
+ * server kills it (as its unreaping parent it knows the pid is still that
+ * worker's), so nothing runs that no record owns. Its exit event later finds
+ * no starting record and is dropped. ctl_lock held. */
+static void kill_worker(uint64_t key)
+{
+	struct wire_request w = { .key = key, .flags = WIRE_KILL };
+	struct wire_reply rep;
+	ssize_t n;
+	do
+		n = send(ctl_fd, &w, sizeof w, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return;
+	do
+		n = recv(ctl_fd, &rep, sizeof rep, 0);
+	while (n < 0 && errno == EINTR);
+}
+
+/* Why the fds of a reply did not all arrive: the kernel drops the ones it
+ * cannot install (MSG_CTRUNC), which is spawnd at its fd limit. */
+static int fd_shortage(void)
+{
+	int fd = fcntl(ctl_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	close(fd);              /* one came free since: the limit was hit all the same */
+	return -EMFILE;
+}
+
+/* Sends the request and takes the reply and its fds. 0 (the reply may be an
+ * error, rep->err), or -errno when the channel failed. fds that were cut
+ * short make the reply an error: the worker is killed, no fd is kept. */
+static int exchange(const char *buf, size_t len, struct wire_reply *rep, int fds[REPLY_FDS])
+{
+	union { char c[CMSG_SPACE(sizeof(int) * REPLY_FDS)]; struct cmsghdr align; } u;
+	struct iovec iov = { rep, sizeof *rep };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c, .msg_controllen = sizeof u.c };
+	ssize_t n;
+	int r = 0;
+	size_t got = 0;
+
+	pthread_mutex_lock(&ctl_lock);
+	do
+		n = send(ctl_fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		do
+			n = recvmsg(ctl_fd, &msg, MSG_CMSG_CLOEXEC);
+		while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		r = n == 0 ? -EPIPE : -errno;
+		goto out;
+	}
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+		got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (got > REPLY_FDS)
+			got = REPLY_FDS;
+		memcpy(fds, CMSG_DATA(c), sizeof(int) * got);
+	}
+	if (n == (ssize_t)sizeof *rep && !rep->err && (got < rep->nfds || (msg.msg_flags & MSG_CTRUNC))) {
+		rep->err = -fd_shortage();
+		snprintf(rep->msg, sizeof rep->msg, "cannot receive the worker's pipes: %s", strerror(rep->err));
+		kill_worker(rep->key);
+	}
+out:
+	pthread_mutex_unlock(&ctl_lock);
+	if (r < 0 || rep->err)
+		for (size_t i = 0; i < got; i++)
+			close(fds[i]);
+	return r;
+}
+
 int forkserver_spawn(const struct forkserver_request *req, struct forkserver_child *child,
 		     char *err, size_t errlen)
 {
 	char *buf = malloc(WIRE_MAX);
 	struct wire_request *w = (struct wire_request *)buf;
-	int r = 0;
 
-	if (!buf)
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
 	memset(w, 0, sizeof *w);
 	w->key = req->key;
 	w->flags = req->flags;
@@ -182,38 +257,15 @@ int forkserver_spawn(const struct forkserver_request *req, struct forkserver_chi
 	}
 	w->len = (uint32_t)(at - (long)sizeof *w);
 
-	struct wire_reply rep;
-	union { char c[CMSG_SPACE(sizeof(int) * REPLY_FDS)]; struct cmsghdr align; } u;
-	struct iovec iov = { &rep, sizeof rep };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c, .msg_controllen = sizeof u.c };
-	ssize_t n;
-
-	pthread_mutex_lock(&ctl_lock);
-	do
-		n = send(ctl_fd, buf, (size_t)at, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		do
-			n = recvmsg(ctl_fd, &msg, MSG_CMSG_CLOEXEC);
-		while (n < 0 && errno == EINTR);
-	pthread_mutex_unlock(&ctl_lock);
+	struct wire_reply rep = { .err = 0 };
+	int fds[REPLY_FDS] = { -1, -1, -1, -1 };
+	int r = exchange(buf, (size_t)at, &rep, fds);
 	free(buf);
-	if (n <= 0) {
-		r = n == 0 ? -EPIPE : -errno;
+	if (r < 0) {
 		snprintf(err, errlen, "the fork server is gone: %s", strerror(-r));
 		return r;
 	}
-
-	int fds[REPLY_FDS] = { -1, -1, -1, -1 };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-		size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		memcpy(fds, CMSG_DATA(c), sizeof(int) * (nfds > REPLY_FDS ? REPLY_FDS : nfds));
-	}
 	if (rep.err) {
-		for (int i = 0; i < REPLY_FDS; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
 		snprintf(err, errlen, "%s", rep.msg);
 		return -rep.err;
 	}

@@ -31,10 +31,15 @@ void fs_reset_dispositions(void);
 void fs_run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
 		  int report_fd) __attribute__((noreturn));
 
-void fs_send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds);
+/* 0, or -errno if the reply could not be sent. */
+int fs_send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds);
 void fs_close_all(int *fds, int n);     /* closes the ones >= 0 */
-/* Records pid as the worker of request key (for its exit event). */
-void fs_children_put(pid_t pid, uint64_t key);
+/* Records pid as the worker of request key (for its exit event). 0 or -ENOMEM. */
+int fs_children_put(pid_t pid, uint64_t key);
+/* A worker that was made but cannot be handed to spawnd: killed, leader
+ * first (dead, it can add no one to its group), then its group. It is
+ * unreaped (only this process reaps), so neither id can be another's. */
+void fs_kill_worker(pid_t pid);
 
 /* Hands the request (buf, n bytes, parsed as p) to the spare and replies to
  * spawnd on ctl; false if there is no live spare (fork on demand instead). */

@@ -45,13 +45,13 @@ static size_t children_cap, children_used;
 
 static size_t slot_of(pid_t pid, size_t cap) { return ((size_t)pid * 2654435761u) & (cap - 1); }
 
-void fs_children_put(pid_t pid, uint64_t key)
+int fs_children_put(pid_t pid, uint64_t key)
 {
 	if ((children_used + 1) * 2 > children_cap) {
 		size_t cap = children_cap ? children_cap * 2 : 1024;
 		struct child_slot *t = calloc(cap, sizeof *t);
 		if (!t)
-			_exit(70);      /* the fork server cannot go on without its table */
+			return -ENOMEM;         /* this spawn fails; the table is as it was */
 		for (size_t i = 0; i < children_cap; i++)
 			if (children[i].pid > 0) {
 				size_t j = slot_of(children[i].pid, cap);
@@ -70,6 +70,25 @@ void fs_children_put(pid_t pid, uint64_t key)
 		children_used++;
 	children[j].pid = pid;
 	children[j].key = key;
+	return 0;
+}
+
+void fs_kill_worker(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	kill(-pid, SIGKILL);
+}
+
+/* spawnd could not take the fds of key's worker (WIRE_KILL): it must not run. */
+static void kill_request(int ctl, uint64_t key)
+{
+	struct wire_reply r = { .key = key, .err = ESRCH };
+	for (size_t j = 0; j < children_cap; j++)
+		if (children[j].pid > 0 && children[j].key == key) {
+			fs_kill_worker(children[j].pid);
+			r.err = 0;
+		}
+	fs_send_reply(ctl, &r, NULL, 0);
 }
 
 /* Removes pid; returns 1 and its key if it was a worker. Tombstones (-1) keep
@@ -89,7 +108,7 @@ static int children_take(pid_t pid, uint64_t *key)
 	}
 }
 
-void fs_send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds)
+int fs_send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds)
 {
 	union { char buf[CMSG_SPACE(sizeof(int) * REPLY_FDS)]; struct cmsghdr align; } u;
 	struct iovec iov = { r, sizeof *r };
@@ -106,8 +125,11 @@ void fs_send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds)
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
-	while (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	ssize_t n;
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
 }
 
 static void reply_error(int fd, uint64_t key, int err, const char *what, const char *detail)
@@ -124,10 +146,72 @@ void fs_close_all(int *fds, int n)
 			close(fds[i]);
 }
 
+/* The worker pid of key is forked (and, for an exec target, has exec'd):
+ * hands its pidfd and pipe ends to spawnd. Whatever fails here fails the
+ * spawn with the reason, and the worker is killed: spawnd never gets a pid
+ * it cannot watch. Closes nothing of out/err/in (the caller does). */
+static void hand_over(int ctl, int devnull, pid_t pid, uint64_t key, const int out[2], const int err[2],
+		      const int in[2])
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0 && errno != ENOSYS) {     /* ENOSYS: no pidfds, spawnd falls back on the pid */
+		int e = errno;
+		fs_kill_worker(pid);            /* not in the table: reaped quietly */
+		reply_error(ctl, key, e, "pidfd_open", "");
+		return;
+	}
+	int r = fs_children_put(pid, key);
+	if (r < 0) {
+		fs_kill_worker(pid);
+		reply_error(ctl, key, -r, "the fork server's table of workers", "");
+		goto out;
+	}
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(err[0], F_SETFL, O_NONBLOCK);
+	if (in[1] >= 0)
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+	struct wire_reply rep = { .key = key, .pid = pid };
+	int fds[REPLY_FDS] = { out[0], err[0], pidfd, in[1] };
+	if (pidfd < 0) {                /* no pidfds: send /dev/null in its place */
+		fds[2] = devnull;
+		snprintf(rep.msg, sizeof rep.msg, "nopidfd");
+	}
+	r = fs_send_reply(ctl, &rep, fds, in[1] >= 0 ? 4 : 3);
+	if (r < 0) {
+		/* In the table: its exit event finds no starting record in spawnd. */
+		fs_kill_worker(pid);
+		reply_error(ctl, key, -r, "cannot send the worker's pipes", "");
+	}
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+/* An exec target's child says on report whether its exec failed: true (and
+ * the reply sent) if it did. EOF means the exec succeeded. */
+static bool exec_failed(int ctl, uint64_t key, int report, const char *program)
+{
+	int child_errno = 0;
+	ssize_t got;
+	do
+		got = read(report, &child_errno, sizeof child_errno);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)sizeof child_errno)
+		return false;
+	/* The child exits 127 and is reaped as an unknown pid. */
+	reply_error(ctl, key, child_errno, "cannot start", program);
+	return true;
+}
+
 static void handle_request(int ctl, int devnull, char *buf, size_t n)
 {
 	struct parsed_request p;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 }, report[2] = { -1, -1 };
+	const struct wire_request *w = (const struct wire_request *)buf;
+	if (n >= sizeof *w && (w->flags & WIRE_KILL)) {
+		kill_request(ctl, w->key);
+		return;
+	}
 	int r = fs_parse_request(buf, n, &p);
 	if (r < 0) {
 		reply_error(ctl, 0, -r, "bad request to the fork server", "");
@@ -142,7 +226,7 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
 	    ((p.w->flags & FORKSERVER_STDIN_PIPE) && pipe2(in, O_CLOEXEC) < 0) ||
 	    (exec_target && pipe2(report, O_CLOEXEC) < 0)) {
-		reply_error(ctl, key, errno, "pipe", "");
+		reply_error(ctl, key, errno, "pipe2", "");
 		goto out;
 	}
 	/* Every signal stays blocked from before fork() until the child has reset
@@ -165,41 +249,11 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 		reply_error(ctl, key, fork_errno, "fork", "");
 		goto out;
 	}
-
-	close(out[1]); out[1] = -1;
-	close(err[1]); err[1] = -1;
-	if (in[0] >= 0) { close(in[0]); in[0] = -1; }
-	if (exec_target) {
-		int child_errno = 0;
-		ssize_t got;
-		close(report[1]); report[1] = -1;
-		do
-			got = read(report[0], &child_errno, sizeof child_errno);
-		while (got < 0 && errno == EINTR);
-		if (got == (ssize_t)sizeof child_errno) {
-			/* The child exits 127 and is reaped as an unknown pid. */
-			reply_error(ctl, key, child_errno, "cannot start", p.program);
-			goto out;
-		}
-	}
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	if (in[1] >= 0)
-		fcntl(in[1], F_SETFL, O_NONBLOCK);
-	fs_children_put(pid, key);
-
-	struct wire_reply rep = { .key = key, .pid = pid };
-	int fds[REPLY_FDS] = { out[0], err[0], pidfd, in[1] };
-	unsigned nfds = in[1] >= 0 ? 4 : 3;
-	if (pidfd < 0) {                /* no pidfds: send /dev/null in its place */
-		fds[2] = devnull;
-		rep.err = 0;
-		snprintf(rep.msg, sizeof rep.msg, "nopidfd");
-	}
-	fs_send_reply(ctl, &rep, fds, nfds);
-	if (pidfd >= 0)
-		close(pidfd);
+	int theirs[] = { out[1], err[1], in[0], report[1] };
+	fs_close_all(theirs, 4);
+	out[1] = err[1] = in[0] = report[1] = -1;
+	if (!exec_target || !exec_failed(ctl, key, report[0], p.program))
+		hand_over(ctl, devnull, pid, key, out, err, in);
 out:
 	fs_close_all(out, 2);
 	fs_close_all(err, 2);

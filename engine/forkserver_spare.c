@@ -100,6 +100,11 @@ static void spare_make(int devnull, char *buf)
 	spare.err = err[0];
 	spare.in = in[1];
 	spare.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (spare.pidfd < 0 && errno != ENOSYS) {       /* e.g. EMFILE: a spare spawnd could not signal */
+		kill(pid, SIGKILL);                     /* reaped as an unknown pid */
+		spare_close();
+		return;
+	}
 	fcntl(spare.out, F_SETFL, O_NONBLOCK);
 	fcntl(spare.err, F_SETFL, O_NONBLOCK);
 	fcntl(spare.in, F_SETFL, O_NONBLOCK);
@@ -121,14 +126,25 @@ bool spare_hand_out(int ctl, int devnull, const char *buf, size_t n, const struc
 		spare_close();
 		return false;                   /* fork on demand */
 	}
-	fs_children_put(spare.pid, p->w->key);
+	if (fs_children_put(spare.pid, p->w->key) < 0)
+		return false;                   /* the fork on demand fails it with the reason */
 	struct wire_reply rep = { .key = p->w->key, .pid = spare.pid };
 	int fds[REPLY_FDS] = { spare.out, spare.err, spare.pidfd, spare.in };
 	if (spare.pidfd < 0) {          /* no pidfds: send /dev/null in its place */
 		fds[2] = devnull;
 		snprintf(rep.msg, sizeof rep.msg, "nopidfd");
 	}
-	fs_send_reply(ctl, &rep, fds, (p->w->flags & FORKSERVER_STDIN_PIPE) ? 4 : 3);
+	int r = fs_send_reply(ctl, &rep, fds, (p->w->flags & FORKSERVER_STDIN_PIPE) ? 4 : 3);
+	if (r < 0) {
+		/* spawnd did not get it: the spawn fails, the spare (now in the
+		 * table: its exit event finds no starting record) is killed. */
+		struct wire_reply no = { .key = p->w->key, .err = -r };
+		snprintf(no.msg, sizeof no.msg, "cannot send the worker's pipes: %s", strerror(-r));
+		fs_send_reply(ctl, &no, NULL, 0);
+		kill(spare.pid, SIGKILL);
+		spare_close();
+		return true;
+	}
 	int job = spare.job;
 	pid_t pid = spare.pid;
 	spare.job = -1;

@@ -5,6 +5,9 @@
  * the worker's stdout and stderr read ends, its pidfd, and its stdin write
  * end (when asked for). The first message on it is the fork server's own
  * wire_reply with key 0: err 0 once it is ready, else why it could not start.
+ * A request with WIRE_KILL in its flags (and nothing after the header) asks
+ * for the worker of key to be killed: spawnd could not take the reply's fds,
+ * so the spawn failed and that worker must not run (forkserver_spawn).
  * events channel: one struct forkserver_exit per worker that ended.
  */
 #ifndef SPAWND_FORKSERVER_WIRE_H
@@ -16,6 +19,7 @@
 #include "engine/forkserver.h"
 
 #define WIRE_MAX (192 * 1024)   /* largest request: argv + env + args */
+#define WIRE_KILL (1u << 31)    /* in wire_request.flags: kill the worker of key */
 #define REPLY_FDS 4
 
 struct wire_request {

@@ -482,6 +482,48 @@ static void release_slot(void)
 	}
 }
 
+static void close_pidfd(struct proc *p);
+
+/* The fork server made p's worker: p takes its fds, its stdin and its
+ * output pipes are set up. 0, or -errno with the reason in why (the caller
+ * then abandons it: a worker whose output cannot be read or whose stdin
+ * cannot be given must not run as if it were fine). Lock held. */
+static int adopt_worker(struct proc *p, const struct forkserver_child *ch, char *why, size_t len)
+{
+	p->pid = ch->pid;
+	p->pidfd = ch->pidfd;
+	p->stdin_fd = ch->stdin_fd;
+	p->out_fd[PROC_STDOUT] = ch->stdout_fd;
+	p->out_fd[PROC_STDERR] = ch->stderr_fd;
+	if (p->stdin_fd >= 0) {
+		const char *d = p->stdin_data ? p->stdin_data : "";
+		p->stdin_eof = !p->stdin_open;
+		if (queue_stdin(p, d, strlen(d)) < 0) {
+			snprintf(why, len, "cannot queue its stdin: %s", strerror(ENOMEM));
+			return -ENOMEM;
+		}
+		proc_flush_stdin(p);
+	}
+	int r = proc_loop_watch(p);
+	if (r < 0)
+		snprintf(why, len, "cannot watch its output (epoll_ctl): %s", strerror(-r));
+	return r;
+}
+
+/* Kills a worker adopt_worker() refused, its group too, and drops its fds:
+ * the record fails as never started (pid null). Its exit event later finds
+ * no starting record. Lock held. */
+static void abandon_worker(struct proc *p)
+{
+	proc_send_group(p, SIGKILL);
+	for (int s = 0; s < 2; s++)
+		proc_close_output(p, (enum proc_stream)s);
+	close_stdin(p);
+	close_pidfd(p);
+	p->pid = 0;
+	p->leader_exited = false;
+}
+
 /* Asks the fork server for p's worker. Called WITHOUT the lock, p STARTING. */
 static void start_worker(struct proc *p)
 {
@@ -516,33 +558,19 @@ static void start_worker(struct proc *p)
 	int r = forkserver_spawn(&rq, &ch, err, sizeof err);
 
 	pthread_mutex_lock(&engine.lock);
+	if (r == 0 && (r = adopt_worker(p, &ch, err, sizeof err)) < 0)
+		abandon_worker(p);
 	if (r < 0) {
 		proc_list_del(&engine.running, p);
 		fail_start(p, err);
 		release_slot();
 	} else {
-		p->pid = ch.pid;
-		p->pidfd = ch.pidfd;
-		p->stdin_fd = ch.stdin_fd;
-		if (p->stdin_fd >= 0) {
-			const char *d = p->stdin_data ? p->stdin_data : "";
-			p->stdin_eof = !p->stdin_open;
-			if (queue_stdin(p, d, strlen(d)) < 0)
-				close_stdin(p);
-			proc_flush_stdin(p);
-		}
-		p->out_fd[PROC_STDOUT] = ch.stdout_fd;
-		p->out_fd[PROC_STDERR] = ch.stderr_fd;
 		p->state = PROC_RUNNING;
 		p->started_ms = ts_wall_ms();
 		engine.total_started++;
 		if (p->timeout > 0) {
 			p->timeout_deadline = ts_mono_ms() + (int64_t)(p->timeout * 1000.0);
 			proc_timer_added(p->timeout_deadline);
-		}
-		if (proc_loop_watch(p) < 0) {
-			/* Cannot read its output: stop it rather than lose output silently. */
-			proc_send_group(p, SIGKILL);
 		}
 		log_event(LOG_INFO, "process started", "id=%s name=\"%s\" target=%s pid=%d",
 			  p->entry.id, p->name, p->target_name, (int)p->pid);

@@ -35,6 +35,8 @@ FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 UNIT_SRCS := $(wildcard tests/unit_*.c)
 # Tests in a real browser (headless Debian Chromium driven by playwright-core).
 BROWSER_TESTS := $(wildcard tests/browser_*.mjs)
+# Every npm dependency must accept Debian 12's own nodejs (18), not only the node at hand.
+NODE_CHECKS   := tests/check_node_engines.mjs
 API_SRCS  := $(wildcard tests/api_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/%)
 API_BINS  := $(API_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -103,8 +105,11 @@ $(BUILD)/examples/%.so: examples/%.c include/spawnd_target.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -I include $(PLUGIN_LDFLAGS) -o $@ $<
 
+# `make run PORT=9090` listens elsewhere; a port already taken stops spawnd with
+# "spawnd: --listen 127.0.0.1:8080: Address already in use" (exit 2).
+PORT ?= 8080
 run: spawnd $(EXAMPLE_PLUGINS)
-	./spawnd --listen 127.0.0.1:8080 --state-dir ./var $(if $(wildcard examples/targets.json),--targets examples/targets.json) \
+	./spawnd --listen 127.0.0.1:$(PORT) --state-dir ./var $(if $(wildcard examples/targets.json),--targets examples/targets.json) \
 		--plugins $(BUILD)/examples
 
 # Tests: unit tests, then API tests against the real binary, then OpenAPI lint and
@@ -112,7 +117,7 @@ run: spawnd $(EXAMPLE_PLUGINS)
 test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@scripts/install-deps.sh test
 	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
-		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(UNIT_BINS) $(API_BINS) $(BROWSER_TESTS)
+		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(NODE_CHECKS) $(UNIT_BINS) $(API_BINS) $(BROWSER_TESTS)
 
 # The API tests again, with spawnd under valgrind (memory errors in any library,
 # definite leaks: exit 99). Left out: api_follow (asserts CPU share and timing)

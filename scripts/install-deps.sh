@@ -1,32 +1,45 @@
 #!/bin/sh
 # Installs what spawnd needs to build, test and benchmark, from Debian's packages
 # and the npm registry. Idempotent: does nothing when everything is present.
+# Says what it installs and why before each step (a long silent step looks like a
+# hang), and leaves the package tools' own output and errors visible.
 # Usage: scripts/install-deps.sh [build|test|bench]
 set -eu
 what=${1:-build}
-pkgs="build-essential pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev"
+
+# Each package with the reason it is needed, "package:reason".
+need="build-essential:compiler pkg-config:build-flags libmicrohttpd-dev:HTTP-server libcjson-dev:JSON
+libsqlite3-dev:state-store libcurl4-openssl-dev:HTTP-client-for-tests"
 case "$what" in
-test)  pkgs="$pkgs nodejs npm valgrind chromium" ;;
-bench) pkgs="$pkgs nodejs npm webhook python3" ;;
+test)  need="$need nodejs:OpenAPI-checks-and-browser-test npm:OpenAPI-checks-and-browser-test
+valgrind:memory-checked-test-run chromium:browser-test" ;;
+bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
 esac
-missing=""
-for p in $pkgs; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+
+missing=""; why=""
+for item in $need; do
+	p=${item%%:*}
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+	# nodejs/npm may come from elsewhere than dpkg (a preinstalled node): accept any working one.
+	case "$p" in nodejs|npm) command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && continue ;; esac
+	missing="$missing $p"; why="$why
+  $p ($(echo "${item#*:}" | tr '-' ' '))"
 done
-# nodejs/npm may come from elsewhere than dpkg (a preinstalled node): accept any working one.
-case "$missing" in *nodejs*|*npm*)
-	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-		missing=$(echo "$missing" | sed 's/ nodejs//; s/ npm//')
-	fi ;;
-esac
-if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
-	echo "install-deps: installing$missing" >&2
+
+if [ -n "$missing" ]; then
+	echo "install-deps: installing from Debian's packages (a few minutes on a fresh machine):$why" >&2
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -qq >/dev/null
-	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	echo "install-deps: apt-get update" >&2
+	$SUDO apt-get update -q
+	$SUDO apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 $missing
+	echo "install-deps: Debian packages done" >&2
 fi
-if [ "$what" != build ] && { [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/playwright-core ]; }; then
-	echo "install-deps: npm ci (openapi lint and schema validation)" >&2
-	npm ci --no-audit --no-fund --loglevel=error >/dev/null
+
+if [ "$what" != build ] && { [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/playwright-core ] ||
+                             [ ! -d node_modules/semver ]; }; then
+	echo "install-deps: npm ci: @redocly/cli (OpenAPI lint), ajv (response validation)," \
+	     "playwright-core (drives Debian's chromium), semver (the node version check);" \
+	     "about 150 packages from the npm registry, versions pinned in package-lock.json" >&2
+	npm ci --no-audit --no-fund --progress=false
 fi

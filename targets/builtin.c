@@ -51,9 +51,9 @@ static int run_worker(const cJSON *args, const struct target_ctx *ctx)
 	return write_str(STDOUT_FILENO, line) == 0 ? 0 : 1;
 }
 
-static int run_sleep(const cJSON *args, const struct target_ctx *ctx)
+/* Sleeps seconds (a number), resuming after signals. 0, or 1 on a failure. */
+static int sleep_seconds(double seconds)
 {
-	double seconds = target_arg_number(args, "seconds", 0);
 	struct timespec left;
 
 	left.tv_sec = (time_t)seconds;
@@ -62,6 +62,29 @@ static int run_sleep(const cJSON *args, const struct target_ctx *ctx)
 		left.tv_nsec = 999999999L;
 	while (nanosleep(&left, &left) != 0) {
 		if (errno != EINTR)
+			return 1;
+	}
+	return 0;
+}
+
+static int run_sleep(const cJSON *args, const struct target_ctx *ctx)
+{
+	return sleep_seconds(target_arg_number(args, "seconds", 0));
+}
+
+/* "tick 1" ... "tick COUNT", one line every interval seconds, the first at once:
+ * something to follow live (the README's streaming examples). */
+static int run_ticker(const cJSON *args, const struct target_ctx *ctx)
+{
+	long long count = target_arg_int(args, "count", 10);
+	double interval = target_arg_number(args, "interval", 1);
+	char line[40];
+
+	for (long long i = 1; i <= count; i++) {
+		if (i > 1 && sleep_seconds(interval) != 0)
+			return 1;
+		snprintf(line, sizeof line, "tick %lld\n", i);
+		if (write_str(STDOUT_FILENO, line) != 0)
 			return 1;
 	}
 	return 0;
@@ -177,6 +200,10 @@ static const struct arg_spec sleep_args[] = {
 	{ .name = "seconds", .type = ARG_NUMBER, .required = true,
 	  .has_min = true, .min = 0, .has_max = true, .max = 1e6 },
 };
+static const struct arg_spec ticker_args[] = {
+	{ .name = "count", .type = ARG_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 1000000 },
+	{ .name = "interval", .type = ARG_NUMBER, .has_min = true, .min = 0, .has_max = true, .max = 3600 },
+};
 static const struct arg_spec exit_args[] = {
 	{ .name = "code", .type = ARG_INTEGER, .required = true,
 	  .has_min = true, .min = 0, .has_max = true, .max = 255 },
@@ -208,6 +235,8 @@ static const struct target builtins[] = {
 	  .description = "Writes the given number of bytes ('0' + i % 10 for byte i) to stdout or stderr as fast as it can." },
 	{ .name = "whoami", .kind = TARGET_BUILTIN, .fn = run_whoami,
 	  .description = "Prints one JSON line with its process id, name and pid (current_process)." },
+	{ .name = "ticker", .kind = TARGET_BUILTIN, .fn = run_ticker, ARGS(ticker_args),
+	  .description = "Prints \"tick 1\" ... \"tick <count>\" (default 10), one line every <interval> seconds (default 1), then exits 0." },
 };
 
 const struct target *builtin_targets(size_t *count)

@@ -537,7 +537,7 @@ static void test_ticker_lines_arrive_before_next_is_printed(void)
 	long long printed[11] = { 0 };
 	struct items it[2];
 
-	CHECK_MSG(spawn_id("{\"target\": \"ticker\", \"args\": [10, 100, 300]}", ticker_id, why, sizeof why), "%s", why);
+	CHECK_MSG(spawn_id("{\"target\": \"clock_ticker\", \"args\": [10, 100, 300]}", ticker_id, why, sizeof why), "%s", why);
 	snprintf(path, sizeof path, "/processes/%s/output?follow=true&stream=stdout", ticker_id);
 	for (int k = 0; k < 2; k++)
 		ls[k] = live_open(srv, path, accepts[k]);
@@ -798,7 +798,7 @@ static void test_sse_reconnect_while_running(void)
 	size_t raw_len;
 	bool ok;
 
-	CHECK_MSG(spawn_id("{\"target\": \"ticker\", \"args\": [8, 100, 200]}", id, why, sizeof why), "%s", why);
+	CHECK_MSG(spawn_id("{\"target\": \"clock_ticker\", \"args\": [8, 100, 200]}", id, why, sizeof why), "%s", why);
 	snprintf(path, sizeof path, "/processes/%s/output?follow=true&stream=stdout", id);
 	l = live_open(srv, path, SSE);
 	CHECK_MSG(live_wait_for(l, "tick 3 ", 10), "tick 3 did not arrive: %s", l->body);
@@ -1492,7 +1492,7 @@ int main(void)
 	}
 	if (asprintf(&targets,
 		     "{\"targets\": ["
-		     "{\"name\": \"ticker\", \"description\": \"Prints tick lines with their wall clock.\", \"program\": \"%s\","
+		     "{\"name\": \"clock_ticker\", \"description\": \"Prints tick lines with their wall clock.\", \"program\": \"%s\","
 		     " \"argv\": [\"{count}\", \"{interval_ms}\", \"{delay_ms}\"],"
 		     " \"args\": [{\"name\": \"count\", \"type\": \"integer\", \"required\": true},"
 		     " {\"name\": \"interval_ms\", \"type\": \"integer\", \"required\": true},"

@@ -35,6 +35,8 @@ static const struct want_target builtins[] = {
 	{ "burst", 2, { { "bytes", "integer", -1, false, NULL, false, 0, 0 },
 			{ "stream", "string", 0, false, "[\"stdout\", \"stderr\"]", false, 0, 0 } } },
 	{ "whoami", 0, { { NULL } } },
+	{ "ticker", 2, { { "count", "integer", 0, false, NULL, true, 1, 1000000 },
+			{ "interval", "number", 0, false, NULL, true, 0, 3600 } } },
 };
 
 /* Checks one Target object against its expectation; "" when it matches, else why. */
@@ -139,6 +141,20 @@ static void test_list_and_item_agree(void)
 	resp_free(one);
 }
 
+/* The README's live examples follow a ticker: its lines come at its interval,
+ * so the run lasts at least (count - 1) intervals. */
+static void test_ticker_prints_at_its_interval(void)
+{
+	struct resp *r = spawn(srv, "{\"target\": \"ticker\", \"args\": {\"count\": 3, \"interval\": 0.25}}", 10);
+
+	CHECK_STATUS(r, 201);
+	CHECK_EXITED(r, 0);
+	CHECK_MSG(jstr(r->json, "stdout") && !strcmp(jstr(r->json, "stdout"), "tick 1\ntick 2\ntick 3\n"),
+		  "stdout: " RESP_FMT, RESP_ARGS(r));
+	CHECK_MSG(jnum(r->json, "duration", -1) >= 0.5, "3 ticks 0.25 s apart took %g s", jnum(r->json, "duration", -1));
+	resp_free(r);
+}
+
 static void test_unknown_target_404(void)
 {
 	static const char *const names[] = { "nope", "Worker", "worker2", "WORKER" };
@@ -206,6 +222,7 @@ int main(void)
 	RUN(test_list_builtins);
 	RUN(test_get_each_target);
 	RUN(test_list_and_item_agree);
+	RUN(test_ticker_prints_at_its_interval);
 	RUN(test_unknown_target_404);
 	RUN(test_healthz);
 	RUN(test_openapi_served);

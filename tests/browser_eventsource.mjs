@@ -36,7 +36,7 @@ async function startSpawnd(pageOrigin) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spawnd-browser.'));
 	const ticker = path.resolve(fixtures, 'ticker');
 	fs.writeFileSync(path.join(dir, 'targets.json'), JSON.stringify({ targets: [{
-		name: 'ticker', description: 'Prints tick lines.', program: ticker,
+		name: 'clock_ticker', description: 'Prints tick lines.', program: ticker,
 		argv: ['{count}', '{interval}'],
 		args: [{ name: 'count', type: 'integer', required: true },
 		       { name: 'interval', type: 'integer', required: true }],
@@ -115,7 +115,7 @@ async function main() {
 		// 12 lines, one every 150 ms: the cut after 3 comes while it still runs.
 		const created = await fetch(`${spawnd.url}/processes`, { method: 'POST',
 			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ target: 'ticker', args: [12, 150] }) }).then((r) => r.json());
+			body: JSON.stringify({ target: 'clock_ticker', args: [12, 150] }) }).then((r) => r.json());
 		const id = created.id;
 		browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox',
 			'--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',

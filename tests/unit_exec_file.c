@@ -170,10 +170,10 @@ static void registry_lists_and_finds_exec_targets(void)
 	CHECK(target_find("worker") && target_find("worker")->kind == TARGET_BUILTIN);
 	list = targets_list_json();
 	n = cJSON_GetArraySize(cJSON_GetObjectItem(list, "targets"));
-	text = cJSON_PrintUnformatted(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "targets"), 7));
+	text = cJSON_PrintUnformatted(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "targets"), 8));
 	cJSON_Delete(list);
 	hold(text);
-	CHECK_INT(n, 10);
+	CHECK_INT(n, 11);
 	snprintf(want, sizeof want, "{\"name\":\"date\",\"kind\":\"exec\",\"description\":\"Prints the date in UTC.\","
 		 "\"args\":[{\"name\":\"when\",\"type\":\"string\",\"required\":false,\"pattern\":\"@[0-9]+\",\"max_length\":20}],"
 		 "\"timeout\":5,\"max_running\":2,\"source\":\"file:%s\"}", path);

@@ -173,7 +173,7 @@ static void registry_lists_and_finds_exec_targets(void)
 	CHECK(target_find("worker") && target_find("worker")->kind == TARGET_BUILTIN);
 	list = targets_list_json();
 	n = cJSON_GetArraySize(cJSON_GetObjectItem(list, "targets"));
-	text = cJSON_PrintUnformatted(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "targets"), (int)builtins + 1));  /* builtins, then the file in order */
+	text = cJSON_PrintUnformatted(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "targets"), (int)builtins)); /* after the builtins */
 	cJSON_Delete(list);
 	hold(text);
 	CHECK_INT(n, (int)builtins + 3);

@@ -29,6 +29,7 @@
 
 #include "server/log.h"
 #include "server/router.h"
+#include "targets/number.h"
 
 #define MAX_PENDING_HEADERS 4
 
@@ -196,7 +197,7 @@ int http_query_seconds(struct http_req *r, const char *key, double *out)
 		return 0;
 	errno = 0;
 	double d = strtod(v, &end);
-	if (!*v || *end || errno || !isfinite(d) || d < 0 || d > 1e9)
+	if (!*v || *end || errno || !isfinite(d) || d < 0 || d > NUMBER_SECONDS_MAX)
 		return -EINVAL;
 	*out = d;
 	return 1;

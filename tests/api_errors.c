@@ -3,8 +3,10 @@
  * details naming each bad field, and that a refused request spawned nothing
  * and left the server answering.
  */
+#define _GNU_SOURCE
 #include "tests/harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -447,6 +449,81 @@ static void test_error_responses_json_everywhere(void)
 	resp_free(r);
 }
 
+/* Issue 9.5: numbers that become integers are range-checked first. A timeout of
+ * 9.3e15 s once overflowed its millisecond deadline (undefined behaviour) and
+ * killed the worker at once with reason "timeout". */
+static void test_numbers_out_of_integer_range(void)
+{
+	static const struct {
+		const char *path, *body, *field;
+	} cases[] = {
+		{ "/processes", "{\"target\": \"worker\", \"timeout\": 9.3e15}", "timeout" },
+		{ "/processes", "{\"target\": \"worker\", \"timeout\": 1e300}", "timeout" },
+		{ "/processes", "{\"target\": \"worker\", \"timeout\": 1000000000.5}", "timeout" },
+		{ "/processes?wait=9.3e15", "{\"target\": \"worker\"}", "wait" },
+		{ "/processes/no_such_id/join?timeout=9.3e15", NULL, "timeout" },
+		{ "/processes/no_such_id/signal", "{\"signal\": 9.3e18}", "signal" },
+		{ "/processes/no_such_id/signal", "{\"signal\": -9.3e18}", "signal" },
+	};
+	int before = process_count(srv);
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct resp *r = post_json(srv, cases[i].path, cases[i].body);
+		CHECK_ERROR(r, 400, "invalid_argument");
+		CHECK_FIELD(r, cases[i].field);
+		resp_free(r);
+	}
+	struct resp *r = del(srv, "/processes/no_such_id?grace=9.3e15");
+	CHECK_ERROR(r, 400, "invalid_argument");
+	CHECK_FIELD(r, "grace");
+	resp_free(r);
+	CHECK_NOTHING_SPAWNED(before);
+	/* The largest timeout allowed is a deadline far away, not one in the past. */
+	r = spawn(srv, "{\"target\": \"worker\", \"timeout\": 1000000000}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK_EXITED(r, 0);
+	CHECK_STR(jstr(r->json, "reason"), "exit");
+	resp_free(r);
+}
+
+/* Issue 9.9: integers above 2^53 were rounded without a word (9007199254740993
+ * ran as ...992 and was echoed as 9.00719925474099e+15). Integer arguments are
+ * refused beyond +-(2^53 - 1) and echoed exactly within. */
+static void test_integers_beyond_2_53(void)
+{
+	static const char *const refused[] = { "9007199254740993", "9007199254740992", "-9007199254740992",
+					       "9223372036854775807", "1e300" };
+	int before = process_count(srv);
+	char body[200];
+
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		snprintf(body, sizeof body, "{\"target\": \"worker\", \"args\": [%s]}", refused[i]);
+		struct resp *r = spawn(srv, body, -1);
+		CHECK_ERROR(r, 400, "invalid_argument");
+		CHECK_FIELD(r, "args[0]");
+		CHECK_MSG(strstr(r->body, "9007199254740991"), "the range is not named: " RESP_FMT, RESP_ARGS(r));
+		resp_free(r);
+	}
+	CHECK_NOTHING_SPAWNED(before);
+	static const char *const exact[] = { "9007199254740991", "-9007199254740991", "4503599627370497",
+					     "4503599627370501" };
+	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+		char echoed[100], printed[100], id[ID_CAP];
+		snprintf(body, sizeof body, "{\"target\": \"worker\", \"args\": {\"num\": %s}}", exact[i]);
+		snprintf(echoed, sizeof echoed, "\"args\":{\"num\":%s}", exact[i]);
+		snprintf(printed, sizeof printed, "Worker: %s\n", exact[i]);
+		struct resp *r = spawn(srv, body, 10);
+		CHECK_STATUS(r, 201);
+		CHECK_MSG(strstr(r->body, echoed), "args not echoed as %s: " RESP_FMT, echoed, RESP_ARGS(r));
+		CHECK_STR(jstr(r->json, "stdout"), printed);
+		CHECK(take_id(r, id));
+		resp_free(r);
+		r = get(srv, "/processes?limit=1");
+		CHECK_MSG(strstr(r->body, echoed), "GET /processes: " RESP_FMT, RESP_ARGS(r));
+		resp_free(r);
+	}
+}
+
 static void test_shared_server_shutdown(void)
 {
 	check_server_stops(&srv);
@@ -476,6 +553,8 @@ int main(void)
 	RUN(test_json_limits);
 	RUN(test_payload_too_large);
 	RUN(test_error_responses_json_everywhere);
+	RUN(test_numbers_out_of_integer_range);
+	RUN(test_integers_beyond_2_53);
 	RUN(test_shared_server_shutdown);
 	return CHECK_EXIT();
 }

@@ -108,6 +108,17 @@ static void check_fields(const cJSON *body, struct create_request *c, cJSON **de
 		add_detail(details, "stdin_open", "must be true or false");
 }
 
+/* A request may shorten its target's time limit, never lengthen it: the
+ * operator's cap holds. The smaller of the two, 0 meaning none. */
+static double effective_timeout(const cJSON *requested, const struct target *t)
+{
+	double want = cJSON_IsNumber(requested) ? requested->valuedouble : 0;
+
+	if (want <= 0)
+		return t->timeout;
+	return t->timeout > 0 && t->timeout < want ? t->timeout : want;
+}
+
 static enum MHD_Result reply_spawn_error(struct http_req *r, int rc, const struct target *t)
 {
 	switch (rc) {
@@ -182,7 +193,7 @@ enum MHD_Result processes_create(struct http_req *r)
 		.canonical = canonical,
 		.name = cJSON_IsString(c.name) ? c.name->valuestring : NULL,
 		.daemon = cJSON_IsTrue(c.daemon),
-		.timeout = cJSON_IsNumber(c.timeout) ? c.timeout->valuedouble : 0,
+		.timeout = effective_timeout(c.timeout, t),
 		.stdin_data = cJSON_IsString(c.stdin_data) ? c.stdin_data->valuestring : NULL,
 		.stdin_open = cJSON_IsTrue(c.stdin_open),
 		.envp = envp,

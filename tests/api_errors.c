@@ -486,6 +486,59 @@ static void test_numbers_out_of_integer_range(void)
 	resp_free(r);
 }
 
+/* A refused string names its field, and the body spawned nothing. */
+#define CHECK_TEXT_REFUSED(literal, field) do { \
+		struct resp *r_ = http_len(srv, "POST", "/processes?wait=5", "application/json", \
+					   literal, sizeof literal - 1, NULL); \
+		CHECK_ERROR(r_, 400, "invalid_json"); \
+		CHECK_FIELD(r_, field); \
+		resp_free(r_); \
+	} while (0)
+
+/* Issue 9.7: cJSON keeps strings as C strings, so a NUL (raw or \u0000) cut
+ * "worker\0../x" down to "worker" and ran it; invalid UTF-8 was stored and
+ * served back in records that strict JSON parsers refuse. */
+static void test_nul_and_invalid_utf8_refused(void)
+{
+	int before = process_count(srv);
+
+	CHECK_TEXT_REFUSED("{\"target\": \"worker\0../x\"}", "target");
+	CHECK_TEXT_REFUSED("{\"target\": \"worker\\u0000../x\"}", "target");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": [\"ok\", \"a\0b\"]}", "args[1]");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": {\"words\": [\"a\\u0000b\"]}}", "args.words[0]");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": [\"caf\xe9\"]}", "args[0]");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": [\"\xed\xa0\x80\"]}", "args[0]");  /* a surrogate */
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"name\": \"\xc0\xaf\"}", "name");          /* overlong */
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"stdin\": \"x\\u0000\"}", "stdin");
+	/* A key that is not UTF-8 is named with U+FFFD for its bad byte. */
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"env\": {\"A\xff\": \"x\"}}", "env.A\xef\xbf\xbd");
+	/* An escaped backslash before "u0000" is text, not a NUL. */
+	struct resp *r = spawn(srv, "{\"target\": \"echo\", \"args\": [\"\\\\u0000\"]}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK_STR(jstr(r->json, "stdout"), "\\u0000\n");
+	resp_free(r);
+	before++;
+	/* A raw NUL after the object no longer hides what follows it. */
+	r = http_len(srv, "POST", "/processes", "application/json", "{\"target\": \"worker\"}\0junk", 25, NULL);
+	CHECK_ERROR(r, 400, "invalid_json");
+	resp_free(r);
+	CHECK_NOTHING_SPAWNED(before);
+}
+
+/* Every response is UTF-8, even one quoting a request's bytes. */
+static void test_responses_are_utf8(void)
+{
+	struct resp *r = get(srv, "/processes/%%ff%%fe");
+	CHECK_ERROR(r, 404, "not_found");
+	CHECK_MSG(!memchr(r->body, 0xff, r->len) && !memchr(r->body, 0xfe, r->len) && strstr(r->body, "\xef\xbf\xbd"),
+		  "raw bytes in the reply: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	r = get(srv, "/targets/%%c3");
+	CHECK_MSG(r->status == 400 || r->status == 404, "GET /targets/%%c3: " RESP_FMT, RESP_ARGS(r));
+	CHECK_MSG(!memchr(r->body, 0xc3, r->len), "raw bytes in the reply: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+}
+
 /* Issue 9.9: integers above 2^53 were rounded without a word (9007199254740993
  * ran as ...992 and was echoed as 9.00719925474099e+15). Integer arguments are
  * refused beyond +-(2^53 - 1) and echoed exactly within. */
@@ -554,6 +607,8 @@ int main(void)
 	RUN(test_payload_too_large);
 	RUN(test_error_responses_json_everywhere);
 	RUN(test_numbers_out_of_integer_range);
+	RUN(test_nul_and_invalid_utf8_refused);
+	RUN(test_responses_are_utf8);
 	RUN(test_integers_beyond_2_53);
 	RUN(test_shared_server_shutdown);
 	return CHECK_EXIT();

@@ -1,4 +1,5 @@
-/* unit_json — numbers read from JSON and printed back (targets/number.h). */
+/* unit_json — numbers read from JSON and printed back (targets/number.h), and
+ * the UTF-8 check that keeps invalid text out of requests and responses. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "engine/utf8.h"
 #include "targets/number.h"
 #include "tests/check.h"
 
@@ -112,6 +114,20 @@ static void print_json_of_a_bare_number(void)
 	CHECK(ok);
 }
 
+static void utf8_valid_checks_every_sequence(void)
+{
+	CHECK(utf8_valid("", 0));
+	CHECK(utf8_valid("plain ascii", 11));
+	CHECK(utf8_valid("a\0b", 3));                        /* NUL is valid UTF-8 */
+	CHECK(utf8_valid("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80", 15));
+	CHECK(!utf8_valid("\xff", 1));
+	CHECK(!utf8_valid("a\x80", 2));                      /* lone continuation */
+	CHECK(!utf8_valid("\xC0\xAF", 2));                   /* overlong '/' */
+	CHECK(!utf8_valid("\xED\xA0\x80", 3));               /* surrogate */
+	CHECK(!utf8_valid("\xF4\x90\x80\x80", 4));           /* above U+10FFFF */
+	CHECK(!utf8_valid("\xE2\x82", 2));                   /* cut short */
+}
+
 int main(void)
 {
 	RUN(int64_refuses_what_does_not_fit);
@@ -120,5 +136,6 @@ int main(void)
 	RUN(format_is_exact_and_short);
 	RUN(print_json_keeps_every_digit);
 	RUN(print_json_of_a_bare_number);
+	RUN(utf8_valid_checks_every_sequence);
 	return CHECK_EXIT();
 }

@@ -539,6 +539,68 @@ static void test_responses_are_utf8(void)
 	resp_free(r);
 }
 
+/* A body of `count` members: {"k0":0,...} (object) or [0,...] (array), inside prefix...suffix. */
+static char *many_members(const char *prefix, bool object, long count, const char *suffix)
+{
+	size_t cap = strlen(prefix) + strlen(suffix) + (size_t)count * 16 + 16, n = 0;
+	char *b = malloc(cap);
+	if (!b)
+		abort();
+	n += (size_t)snprintf(b, cap, "%s%c", prefix, object ? '{' : '[');
+	for (long i = 0; i < count; i++)
+		n += (size_t)(object ? snprintf(b + n, cap - n, "%s\"%lx\":0", i ? "," : "", i)
+				     : snprintf(b + n, cap - n, "%s\"a\"", i ? "," : ""));
+	snprintf(b + n, cap - n, "%c%s", object ? '}' : ']', suffix);
+	return b;
+}
+
+/* Issue 9.8: the duplicate-key check compared every pair of keys: one 1 MiB
+ * body of ~105,000 keys cost 47 s of CPU and stalled /healthz. Now an object
+ * or array may have 10000 members, and duplicates are found by sorting. */
+static void test_member_limits(void)
+{
+	int before = process_count(srv);
+	char *body = many_members("", true, 105000, "");
+	CHECK_MSG(strlen(body) < 1048576, "the body (%zu bytes) must fit the 1 MiB body limit", strlen(body));
+	struct resp *r = spawn(srv, body, -1);
+	free(body);
+	CHECK_ERROR(r, 400, "invalid_json");
+	CHECK_MSG(strstr(err_message(r), "10000"), "the limit is not named: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	CHECK_MSG(server_healthy(srv), "/healthz does not answer ok");
+
+	body = many_members("{\"target\": \"echo\", \"args\": ", false, 10001, "}");
+	r = spawn(srv, body, -1);
+	free(body);
+	CHECK_ERROR(r, 400, "invalid_json");
+	CHECK_FIELD(r, "args");
+	CHECK_MSG(strstr(err_message(r), "10000"), "the limit is not named: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+
+	/* A duplicate among many keys (the sorted path) is found and named. */
+	body = many_members("{\"target\": \"echo\", \"env\": ", true, 5000, "");
+	body[strlen(body) - 1] = '\0';
+	char *dup = NULL;
+	if (asprintf(&dup, "%s,\"%x\":1}}", body, 4321) < 0)
+		abort();
+	free(body);
+	r = spawn(srv, dup, -1);
+	free(dup);
+	CHECK_ERROR(r, 400, "invalid_json");
+	CHECK_FIELD(r, "env.10e1");
+	resp_free(r);
+	CHECK_NOTHING_SPAWNED(before);
+
+	/* 10000 is allowed. */
+	body = many_members("{\"target\": \"echo\", \"args\": ", false, 10000, "}");
+	r = spawn(srv, body, 10);
+	free(body);
+	CHECK_STATUS(r, 201);
+	CHECK_EXITED(r, 0);
+	CHECK_INT(jint(r->json, "stdout_bytes", 0), 20000);
+	resp_free(r);
+}
+
 /* Issue 9.9: integers above 2^53 were rounded without a word (9007199254740993
  * ran as ...992 and was echoed as 9.00719925474099e+15). Integer arguments are
  * refused beyond +-(2^53 - 1) and echoed exactly within. */
@@ -609,6 +671,7 @@ int main(void)
 	RUN(test_numbers_out_of_integer_range);
 	RUN(test_nul_and_invalid_utf8_refused);
 	RUN(test_responses_are_utf8);
+	RUN(test_member_limits);
 	RUN(test_integers_beyond_2_53);
 	RUN(test_shared_server_shutdown);
 	return CHECK_EXIT();

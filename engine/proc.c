@@ -35,6 +35,7 @@
 #include "engine/ts.h"
 #include "server/log.h"
 #include "targets/exec_file.h"
+#include "targets/number.h"
 
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
 #define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
@@ -181,7 +182,7 @@ void proc_arm_waiter(struct proc_waiter **head, struct proc_waiter *w, double ti
 	w->head = head;
 	w->fn = fn;
 	w->armed = true;
-	w->deadline_ms = timeout_s >= 0 ? ts_mono_ms() + (int64_t)(timeout_s * 1000.0 + 0.5) : 0;
+	w->deadline_ms = timeout_s >= 0 ? ts_mono_ms() + number_ms(timeout_s) : 0;
 	w->prev = NULL;
 	w->next = *head;
 	if (*head)
@@ -423,8 +424,9 @@ static struct proc *new_record(const struct proc_spawn *s)
 		p->name = NULL;
 	p->target = s->target;
 	p->target_name = strdup(s->target->name);
-	p->args_text = s->args_sent ? cJSON_PrintUnformatted(s->args_sent) : strdup("[]");
-	p->args_json = s->canonical ? cJSON_PrintUnformatted(s->canonical) : strdup("{}");
+	/* Printed exactly: the record echoes the args, and the worker re-reads args_json. */
+	p->args_text = s->args_sent ? number_print_json(s->args_sent) : strdup("[]");
+	p->args_json = s->canonical ? number_print_json(s->canonical) : strdup("{}");
 	p->daemon = s->daemon;
 	p->timeout = s->timeout > 0 ? s->timeout : s->target->timeout;
 	p->pid = 0;
@@ -569,7 +571,7 @@ static void start_worker(struct proc *p)
 		p->started_ms = ts_wall_ms();
 		engine.total_started++;
 		if (p->timeout > 0) {
-			p->timeout_deadline = ts_mono_ms() + (int64_t)(p->timeout * 1000.0);
+			p->timeout_deadline = ts_mono_ms() + number_ms(p->timeout);
 			proc_timer_added(p->timeout_deadline);
 		}
 		log_event(LOG_INFO, "process started", "id=%s name=\"%s\" target=%s pid=%d",
@@ -774,7 +776,7 @@ int proc_remove(const char *id, double grace_s, double timeout_s, struct proc_wa
 	if (!ended(p) && !p->removing) {
 		/* Terminate: SIGTERM now, SIGKILL to the group after the grace. */
 		p->removing = true;
-		p->kill_deadline = ts_mono_ms() + (int64_t)(grace_s * 1000.0 + 0.5);
+		p->kill_deadline = ts_mono_ms() + number_ms(grace_s);
 		proc_timer_added(p->kill_deadline);
 		deliver_signal(p, SIGTERM, PROC_REASON_TERMINATE);
 	}

@@ -61,6 +61,23 @@ char *utf8_sanitize(const char *buf, size_t len, size_t *out_len)
 	return out;
 }
 
+bool utf8_valid(const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+
+	for (size_t i = 0; i < len;) {
+		if (s[i] < 0x80) {              /* the common case, one byte at a time */
+			i++;
+			continue;
+		}
+		size_t n = sequence_len(s + i, len - i);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
 size_t utf8_boundary(const char *buf, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)buf;

@@ -7,6 +7,7 @@
 #ifndef SPAWND_UTF8_H
 #define SPAWND_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Returns a NUL-terminated malloc'd copy of buf[0..len) with invalid bytes as
@@ -18,6 +19,9 @@ char *utf8_sanitize(const char *buf, size_t len, size_t *out_len);
  * U+FFFD, and every control character (NUL too, which cJSON cannot hold in a
  * C string) escaped. For cJSON_AddRawToObject(). NULL on allocation failure. */
 char *utf8_json_string(const char *buf, size_t len);
+
+/* True when buf[0..len) is all valid UTF-8 (NUL bytes included). */
+bool utf8_valid(const char *buf, size_t len);
 
 /* Length of the longest prefix of buf[0..len) that does not end inside a
  * multi-byte sequence which could still be completed by later bytes. Used to

@@ -17,6 +17,7 @@
 #include "server/body.h"
 #include "server/stream.h"
 #include "targets/exec_file.h"
+#include "targets/number.h"
 #include "targets/target.h"
 
 #define MAX_NAME_LEN 256
@@ -133,14 +134,26 @@ static void check_fields(const cJSON *body, struct create_request *c, cJSON **de
 		add_detail(details, "name", "must be a string of 1 to 256 printable characters");
 	if (c->daemon && !cJSON_IsNull(c->daemon) && !cJSON_IsBool(c->daemon))
 		add_detail(details, "daemon", "must be true or false");
-	if (c->timeout && !cJSON_IsNull(c->timeout) && !(cJSON_IsNumber(c->timeout) && c->timeout->valuedouble >= 0))
-		add_detail(details, "timeout", "must be a number of seconds >= 0, or null");
+	if (c->timeout && !cJSON_IsNull(c->timeout) && !(cJSON_IsNumber(c->timeout) && c->timeout->valuedouble >= 0 &&
+							  c->timeout->valuedouble <= NUMBER_SECONDS_MAX))
+		add_detail(details, "timeout", "must be a number of seconds from 0 to " NUMBER_SECONDS_MAX_TEXT ", or null");
 	if (c->env && !cJSON_IsNull(c->env) && !cJSON_IsObject(c->env))
 		add_detail(details, "env", "must be an object of string values");
 	if (c->stdin_data && !cJSON_IsNull(c->stdin_data) && !cJSON_IsString(c->stdin_data))
 		add_detail(details, "stdin", "must be a string (the worker reads it from its stdin)");
 	if (c->stdin_open && !cJSON_IsNull(c->stdin_open) && !cJSON_IsBool(c->stdin_open))
 		add_detail(details, "stdin_open", "must be true or false");
+}
+
+/* A request may shorten its target's time limit, never lengthen it: the
+ * operator's cap holds. The smaller of the two, 0 meaning none. */
+static double effective_timeout(const cJSON *requested, const struct target *t)
+{
+	double want = cJSON_IsNumber(requested) ? requested->valuedouble : 0;
+
+	if (want <= 0)
+		return t->timeout;
+	return t->timeout > 0 && t->timeout < want ? t->timeout : want;
 }
 
 static enum MHD_Result reply_spawn_error(struct http_req *r, int rc, const struct target *t)
@@ -172,7 +185,7 @@ enum MHD_Result processes_create(struct http_req *r)
 	double wait = 0;
 	int has_wait = http_query_seconds(r, "wait", &wait);
 	if (has_wait < 0)
-		return http_reply_invalid(r, "wait", "must be a number of seconds >= 0");
+		return http_reply_invalid(r, "wait", "must be a number of seconds from 0 to " NUMBER_SECONDS_MAX_TEXT);
 	cJSON *body = body_json(r, &res);
 	if (!body)
 		return res;
@@ -217,7 +230,7 @@ enum MHD_Result processes_create(struct http_req *r)
 		.canonical = canonical,
 		.name = cJSON_IsString(c.name) ? c.name->valuestring : NULL,
 		.daemon = cJSON_IsTrue(c.daemon),
-		.timeout = cJSON_IsNumber(c.timeout) ? c.timeout->valuedouble : 0,
+		.timeout = effective_timeout(c.timeout, t),
 		.stdin_data = cJSON_IsString(c.stdin_data) ? c.stdin_data->valuestring : NULL,
 		.stdin_open = cJSON_IsTrue(c.stdin_open),
 		.envp = envp,
@@ -315,7 +328,7 @@ enum MHD_Result processes_join(struct http_req *r)
 {
 	double timeout = -1;
 	if (http_query_seconds(r, "timeout", &timeout) < 0)
-		return http_reply_invalid(r, "timeout", "must be a number of seconds >= 0");
+		return http_reply_invalid(r, "timeout", "must be a number of seconds from 0 to " NUMBER_SECONDS_MAX_TEXT);
 	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
 	r->number = deadline_after(timeout);
 	return (enum MHD_Result)resume_join(r);
@@ -364,11 +377,11 @@ enum MHD_Result processes_signal(struct http_req *r)
 	body_unknown_keys(body, known, &details);
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "signal");
 	int sig = -1;
+	int64_t number;
 	if (cJSON_IsString(s))
 		sig = proc_signal_number(s->valuestring);
-	else if (cJSON_IsNumber(s) && s->valuedouble == floor(s->valuedouble) && s->valuedouble >= 1 &&
-		 s->valuedouble <= 31)
-		sig = (int)s->valuedouble;
+	else if (cJSON_IsNumber(s) && number_int64(s->valuedouble, &number) && number >= 1 && number <= 31)
+		sig = (int)number;
 	if (sig < 0)
 		add_detail(&details, "signal", "must be a signal name such as \"SIGUSR1\" or a number from 1 to 31");
 	cJSON_Delete(body);
@@ -423,7 +436,7 @@ enum MHD_Result processes_delete(struct http_req *r)
 {
 	double grace = DEFAULT_GRACE_S;
 	if (http_query_seconds(r, "grace", &grace) < 0)
-		return http_reply_invalid(r, "grace", "must be a number of seconds >= 0");
+		return http_reply_invalid(r, "grace", "must be a number of seconds from 0 to " NUMBER_SECONDS_MAX_TEXT);
 	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
 	r->number = grace;
 	return (enum MHD_Result)resume_delete(r);

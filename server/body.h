@@ -1,7 +1,11 @@
 /* body — a request's JSON body, strictly: the media type (application/json,
  * curl's default form type, or none), framing (411 when a body is required but
  * unframed), valid JSON with nothing after it, no duplicate keys, finite
- * numbers, bounded depth. On any failure it replies with the error itself. */
+ * numbers, bounded depth (32) and breadth (10000 members per object or
+ * array), strings and keys of UTF-8 without NUL (cJSON would cut a string at
+ * a NUL).
+ * On any failure it replies with the error itself, naming the field
+ * ("args[2]", "env.FOO") when the problem is inside the body. */
 #ifndef SPAWND_BODY_H
 #define SPAWND_BODY_H
 

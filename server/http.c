@@ -27,8 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/utf8.h"
 #include "server/log.h"
 #include "server/router.h"
+#include "targets/number.h"
 
 #define MAX_PENDING_HEADERS 4
 
@@ -131,6 +133,15 @@ enum MHD_Result http_reply_json(struct http_req *r, unsigned status, cJSON *body
 {
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
 	cJSON_Delete(body);
+	/* cJSON prints string bytes as they are: a message quoting a request's
+	 * text (a percent-decoded path, a name cut at 128 bytes) could carry
+	 * invalid UTF-8, which strict JSON readers refuse. JSON's syntax is
+	 * ASCII, so replacing bad bytes by U+FFFD keeps the text valid JSON. */
+	if (text && !utf8_valid(text, strlen(text))) {
+		char *clean = utf8_sanitize(text, strlen(text), NULL);
+		free(text);
+		text = clean;
+	}
 	if (!text)
 		return http_reply_buffer(r, 500, "application/json",
 			"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n", 57, true);
@@ -196,7 +207,7 @@ int http_query_seconds(struct http_req *r, const char *key, double *out)
 		return 0;
 	errno = 0;
 	double d = strtod(v, &end);
-	if (!*v || *end || errno || !isfinite(d) || d < 0 || d > 1e9)
+	if (!*v || *end || errno || !isfinite(d) || d < 0 || d > NUMBER_SECONDS_MAX)
 		return -EINVAL;
 	*out = d;
 	return 1;

@@ -93,7 +93,7 @@ bool http_cors_allowed(struct http_req *r);
 /* Request data. */
 const char *http_query(struct http_req *r, const char *key);
 const char *http_header(struct http_req *r, const char *name);
-/* Parses the query parameter as a non-negative finite number of seconds.
+/* Parses the query parameter as a number of seconds from 0 to NUMBER_SECONDS_MAX.
  * 1 present (stored), 0 absent, -EINVAL malformed. */
 int http_query_seconds(struct http_req *r, const char *key, double *out);
 

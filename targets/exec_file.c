@@ -30,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "targets/number.h"
+
 #define FILE_MAX_BYTES (4 << 20)
 #define ARGS_MAX 64
 #define WORDS_MAX 256
@@ -195,7 +197,8 @@ static int read_number(struct loader *l, const cJSON *obj, const char *key, cons
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
 		return fail(l, field, "must be a number");
 	d = v->valuedouble;
-	if (integral && (d < -9223372036854775808.0 || d >= 9223372036854775808.0 || (double)(long long)d != d))
+	int64_t integer;
+	if (integral && !number_int64(d, &integer))
 		return fail(l, field, "must be an integer");
 	if (d < min || d > max)
 		return fail(l, field, "must be between %.15g and %.15g", min, max);
@@ -873,14 +876,7 @@ static char *value_text(const cJSON *v)
 		return strdup(cJSON_IsTrue(v) ? "true" : "false");
 	if (!cJSON_IsNumber(v))
 		return NULL;
-	if (v->valuedouble >= -9223372036854775808.0 && v->valuedouble < 9223372036854775808.0 &&
-	    (double)(long long)v->valuedouble == v->valuedouble) {
-		snprintf(buf, sizeof buf, "%lld", (long long)v->valuedouble);
-	} else {
-		snprintf(buf, sizeof buf, "%.15g", v->valuedouble);
-		if (strtod(buf, NULL) != v->valuedouble)
-			snprintf(buf, sizeof buf, "%.17g", v->valuedouble);
-	}
+	number_format(buf, sizeof buf, v->valuedouble);
 	return strdup(buf);
 }
 

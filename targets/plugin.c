@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "targets/builtin.h"
+#include "targets/number.h"
 
 #define ARGS_MAX 64
 #define TIMEOUT_MAX 1e7              /* seconds, as for exec targets */
@@ -81,13 +82,14 @@ static bool convert_value(enum arg_type type, const cJSON *json, struct spawnd_v
 	case ARG_BOOLEAN:
 		out->boolean = cJSON_IsTrue(json);
 		return cJSON_IsBool(json);
-	case ARG_INTEGER:
-		if (!cJSON_IsNumber(json) || !(json->valuedouble >= -9223372036854775808.0 &&
-					       json->valuedouble < 9223372036854775808.0))
+	case ARG_INTEGER: {
+		int64_t integer;
+		if (!cJSON_IsNumber(json) || !number_int64(json->valuedouble, &integer))
 			return false;
-		out->integer = (long long)json->valuedouble;
+		out->integer = integer;
 		out->number = json->valuedouble;
 		return true;
+	}
 	case ARG_NUMBER:
 		out->number = json->valuedouble;
 		return cJSON_IsNumber(json);
@@ -306,9 +308,8 @@ static int check_bounds(struct checker *c, const struct spawnd_arg_spec *spec, c
 			return fail(c, "%s.%s: applies to integer and number arguments only", field, names[b]);
 		if (!isfinite(value[b]))
 			return fail(c, "%s.%s: must be a finite number", field, names[b]);
-		if (spec->type == SPAWND_ARG_INTEGER &&
-		    (value[b] != floor(value[b]) || value[b] < -9223372036854775808.0 ||
-		     value[b] >= 9223372036854775808.0))
+		int64_t integer;
+		if (spec->type == SPAWND_ARG_INTEGER && !number_int64(value[b], &integer))
 			return fail(c, "%s.%s: must be an integer within int64", field, names[b]);
 	}
 	if (spec->has_min && spec->has_max && spec->min > spec->max)

@@ -27,6 +27,7 @@
 
 #include "targets/builtin.h"
 #include "targets/exec_file.h"
+#include "targets/number.h"
 
 #define TARGET_NAME_MAX 128
 
@@ -150,14 +151,6 @@ static const char *const type_names[] = {
 	[ARG_NUMBER] = "number", [ARG_BOOLEAN] = "boolean",
 };
 
-/* Shortest text that reads back as v ("255", "0.5", "1e+06"). */
-static void format_number(char *buf, size_t len, double v)
-{
-	snprintf(buf, len, "%.15g", v);
-	if (strtod(buf, NULL) != v)
-		snprintf(buf, len, "%.17g", v);
-}
-
 static void add_detail(cJSON *details, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void add_detail(cJSON *details, const char *field, const char *fmt, ...)
@@ -201,12 +194,12 @@ static bool check_range(const struct arg_spec *spec, double v, const char *field
 	char bound[40];
 
 	if (spec->has_min && v < spec->min) {
-		format_number(bound, sizeof bound, spec->min);
+		number_format(bound, sizeof bound, spec->min);
 		add_detail(details, field, "must be at least %s", bound);
 		return false;
 	}
 	if (spec->has_max && v > spec->max) {
-		format_number(bound, sizeof bound, spec->max);
+		number_format(bound, sizeof bound, spec->max);
 		add_detail(details, field, "must be at most %s", bound);
 		return false;
 	}
@@ -297,9 +290,9 @@ static cJSON *check_value(const struct target *t, const struct arg_spec *spec, c
 		return NULL;
 	}
 	v = value->valuedouble;
-	if (spec->type == ARG_INTEGER &&
-	    (v < -9223372036854775808.0 || v >= 9223372036854775808.0 || (double)(long long)v != v)) {
-		add_detail(details, field, "must be an integer between -2^63 and 2^63-1");
+	/* Beyond 2^53 a double cannot hold every integer: 2^53 + 1 would run as 2^53. */
+	if (spec->type == ARG_INTEGER && !number_is_safe_integer(v)) {
+		add_detail(details, field, "must be an integer from -" NUMBER_SAFE_MAX_TEXT " to " NUMBER_SAFE_MAX_TEXT);
 		return NULL;
 	}
 	if (v == 0)
@@ -497,10 +490,16 @@ static cJSON *arg_to_json(const struct arg_spec *spec)
 	}
 	if (spec->pattern)
 		cJSON_AddStringToObject(a, "pattern", spec->pattern);
-	if (spec->has_min)
-		cJSON_AddNumberToObject(a, "min", spec->min);
-	if (spec->has_max)
-		cJSON_AddNumberToObject(a, "max", spec->max);
+	/* Raw text, exact: cJSON would print 9007199254740991 as 9.00719925474099e+15. */
+	char bound[32];
+	if (spec->has_min) {
+		number_format(bound, sizeof bound, spec->min);
+		cJSON_AddRawToObject(a, "min", bound);
+	}
+	if (spec->has_max) {
+		number_format(bound, sizeof bound, spec->max);
+		cJSON_AddRawToObject(a, "max", bound);
+	}
 	if (spec->max_length > 0)
 		cJSON_AddNumberToObject(a, "max_length", (double)spec->max_length);
 	if (spec->variadic)
@@ -560,14 +559,9 @@ cJSON *targets_list_json(void)
 long long target_arg_int(const cJSON *args, const char *name, long long fallback)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
-	double d;
+	int64_t i;
 
-	if (!cJSON_IsNumber(v))
-		return fallback;
-	d = v->valuedouble;
-	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-		return fallback;
-	return (long long)d;
+	return cJSON_IsNumber(v) && number_int64(v->valuedouble, &i) ? i : fallback;
 }
 
 double target_arg_number(const cJSON *args, const char *name, double fallback)

@@ -3,8 +3,10 @@
  * details naming each bad field, and that a refused request spawned nothing
  * and left the server answering.
  */
+#define _GNU_SOURCE
 #include "tests/harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -447,6 +449,196 @@ static void test_error_responses_json_everywhere(void)
 	resp_free(r);
 }
 
+/* Issue 9.5: numbers that become integers are range-checked first. A timeout of
+ * 9.3e15 s once overflowed its millisecond deadline (undefined behaviour) and
+ * killed the worker at once with reason "timeout". */
+static void test_numbers_out_of_integer_range(void)
+{
+	static const struct {
+		const char *path, *body, *field;
+	} cases[] = {
+		{ "/processes", "{\"target\": \"worker\", \"timeout\": 9.3e15}", "timeout" },
+		{ "/processes", "{\"target\": \"worker\", \"timeout\": 1e300}", "timeout" },
+		{ "/processes", "{\"target\": \"worker\", \"timeout\": 1000000000.5}", "timeout" },
+		{ "/processes?wait=9.3e15", "{\"target\": \"worker\"}", "wait" },
+		{ "/processes/no_such_id/join?timeout=9.3e15", NULL, "timeout" },
+		{ "/processes/no_such_id/signal", "{\"signal\": 9.3e18}", "signal" },
+		{ "/processes/no_such_id/signal", "{\"signal\": -9.3e18}", "signal" },
+	};
+	int before = process_count(srv);
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct resp *r = post_json(srv, cases[i].path, cases[i].body);
+		CHECK_ERROR(r, 400, "invalid_argument");
+		CHECK_FIELD(r, cases[i].field);
+		resp_free(r);
+	}
+	struct resp *r = del(srv, "/processes/no_such_id?grace=9.3e15");
+	CHECK_ERROR(r, 400, "invalid_argument");
+	CHECK_FIELD(r, "grace");
+	resp_free(r);
+	CHECK_NOTHING_SPAWNED(before);
+	/* The largest timeout allowed is a deadline far away, not one in the past. */
+	r = spawn(srv, "{\"target\": \"worker\", \"timeout\": 1000000000}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK_EXITED(r, 0);
+	CHECK_STR(jstr(r->json, "reason"), "exit");
+	resp_free(r);
+}
+
+/* A refused string names its field, and the body spawned nothing. */
+#define CHECK_TEXT_REFUSED(literal, field) do { \
+		struct resp *r_ = http_len(srv, "POST", "/processes?wait=5", "application/json", \
+					   literal, sizeof literal - 1, NULL); \
+		CHECK_ERROR(r_, 400, "invalid_json"); \
+		CHECK_FIELD(r_, field); \
+		resp_free(r_); \
+	} while (0)
+
+/* Issue 9.7: cJSON keeps strings as C strings, so a NUL (raw or \u0000) cut
+ * "worker\0../x" down to "worker" and ran it; invalid UTF-8 was stored and
+ * served back in records that strict JSON parsers refuse. */
+static void test_nul_and_invalid_utf8_refused(void)
+{
+	int before = process_count(srv);
+
+	CHECK_TEXT_REFUSED("{\"target\": \"worker\0../x\"}", "target");
+	CHECK_TEXT_REFUSED("{\"target\": \"worker\\u0000../x\"}", "target");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": [\"ok\", \"a\0b\"]}", "args[1]");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": {\"words\": [\"a\\u0000b\"]}}", "args.words[0]");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": [\"caf\xe9\"]}", "args[0]");
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"args\": [\"\xed\xa0\x80\"]}", "args[0]");  /* a surrogate */
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"name\": \"\xc0\xaf\"}", "name");          /* overlong */
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"stdin\": \"x\\u0000\"}", "stdin");
+	/* A key that is not UTF-8 is named with U+FFFD for its bad byte. */
+	CHECK_TEXT_REFUSED("{\"target\": \"echo\", \"env\": {\"A\xff\": \"x\"}}", "env.A\xef\xbf\xbd");
+	/* An escaped backslash before "u0000" is text, not a NUL. */
+	struct resp *r = spawn(srv, "{\"target\": \"echo\", \"args\": [\"\\\\u0000\"]}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK_STR(jstr(r->json, "stdout"), "\\u0000\n");
+	resp_free(r);
+	before++;
+	/* A raw NUL after the object no longer hides what follows it. */
+	r = http_len(srv, "POST", "/processes", "application/json", "{\"target\": \"worker\"}\0junk", 25, NULL);
+	CHECK_ERROR(r, 400, "invalid_json");
+	resp_free(r);
+	CHECK_NOTHING_SPAWNED(before);
+}
+
+/* Every response is UTF-8, even one quoting a request's bytes. */
+static void test_responses_are_utf8(void)
+{
+	struct resp *r = get(srv, "/processes/%%ff%%fe");
+	CHECK_ERROR(r, 404, "not_found");
+	CHECK_MSG(!memchr(r->body, 0xff, r->len) && !memchr(r->body, 0xfe, r->len) && strstr(r->body, "\xef\xbf\xbd"),
+		  "raw bytes in the reply: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	r = get(srv, "/targets/%%c3");
+	CHECK_MSG(r->status == 400 || r->status == 404, "GET /targets/%%c3: " RESP_FMT, RESP_ARGS(r));
+	CHECK_MSG(!memchr(r->body, 0xc3, r->len), "raw bytes in the reply: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+}
+
+/* A body of `count` members: {"k0":0,...} (object) or [0,...] (array), inside prefix...suffix. */
+static char *many_members(const char *prefix, bool object, long count, const char *suffix)
+{
+	size_t cap = strlen(prefix) + strlen(suffix) + (size_t)count * 16 + 16, n = 0;
+	char *b = malloc(cap);
+	if (!b)
+		abort();
+	n += (size_t)snprintf(b, cap, "%s%c", prefix, object ? '{' : '[');
+	for (long i = 0; i < count; i++)
+		n += (size_t)(object ? snprintf(b + n, cap - n, "%s\"%lx\":0", i ? "," : "", i)
+				     : snprintf(b + n, cap - n, "%s\"a\"", i ? "," : ""));
+	snprintf(b + n, cap - n, "%c%s", object ? '}' : ']', suffix);
+	return b;
+}
+
+/* Issue 9.8: the duplicate-key check compared every pair of keys: one 1 MiB
+ * body of ~105,000 keys cost 47 s of CPU and stalled /healthz. Now an object
+ * or array may have 10000 members, and duplicates are found by sorting. */
+static void test_member_limits(void)
+{
+	int before = process_count(srv);
+	char *body = many_members("", true, 105000, "");
+	CHECK_MSG(strlen(body) < 1048576, "the body (%zu bytes) must fit the 1 MiB body limit", strlen(body));
+	struct resp *r = spawn(srv, body, -1);
+	free(body);
+	CHECK_ERROR(r, 400, "invalid_json");
+	CHECK_MSG(strstr(err_message(r), "10000"), "the limit is not named: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	CHECK_MSG(server_healthy(srv), "/healthz does not answer ok");
+
+	body = many_members("{\"target\": \"echo\", \"args\": ", false, 10001, "}");
+	r = spawn(srv, body, -1);
+	free(body);
+	CHECK_ERROR(r, 400, "invalid_json");
+	CHECK_FIELD(r, "args");
+	CHECK_MSG(strstr(err_message(r), "10000"), "the limit is not named: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+
+	/* A duplicate among many keys (the sorted path) is found and named. */
+	body = many_members("{\"target\": \"echo\", \"env\": ", true, 5000, "");
+	body[strlen(body) - 1] = '\0';
+	char *dup = NULL;
+	if (asprintf(&dup, "%s,\"%x\":1}}", body, 4321) < 0)
+		abort();
+	free(body);
+	r = spawn(srv, dup, -1);
+	free(dup);
+	CHECK_ERROR(r, 400, "invalid_json");
+	CHECK_FIELD(r, "env.10e1");
+	resp_free(r);
+	CHECK_NOTHING_SPAWNED(before);
+
+	/* 10000 is allowed. */
+	body = many_members("{\"target\": \"echo\", \"args\": ", false, 10000, "}");
+	r = spawn(srv, body, 10);
+	free(body);
+	CHECK_STATUS(r, 201);
+	CHECK_EXITED(r, 0);
+	CHECK_INT(jint(r->json, "stdout_bytes", 0), 20000);
+	resp_free(r);
+}
+
+/* Issue 9.9: integers above 2^53 were rounded without a word (9007199254740993
+ * ran as ...992 and was echoed as 9.00719925474099e+15). Integer arguments are
+ * refused beyond +-(2^53 - 1) and echoed exactly within. */
+static void test_integers_beyond_2_53(void)
+{
+	static const char *const refused[] = { "9007199254740993", "9007199254740992", "-9007199254740992",
+					       "9223372036854775807", "1e300" };
+	int before = process_count(srv);
+	char body[200];
+
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		snprintf(body, sizeof body, "{\"target\": \"worker\", \"args\": [%s]}", refused[i]);
+		struct resp *r = spawn(srv, body, -1);
+		CHECK_ERROR(r, 400, "invalid_argument");
+		CHECK_FIELD(r, "args[0]");
+		CHECK_MSG(strstr(r->body, "9007199254740991"), "the range is not named: " RESP_FMT, RESP_ARGS(r));
+		resp_free(r);
+	}
+	CHECK_NOTHING_SPAWNED(before);
+	static const char *const exact[] = { "9007199254740991", "-9007199254740991", "4503599627370497",
+					     "4503599627370501" };
+	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+		char echoed[100], printed[100], id[ID_CAP];
+		snprintf(body, sizeof body, "{\"target\": \"worker\", \"args\": {\"num\": %s}}", exact[i]);
+		snprintf(echoed, sizeof echoed, "\"args\":{\"num\":%s}", exact[i]);
+		snprintf(printed, sizeof printed, "Worker: %s\n", exact[i]);
+		struct resp *r = spawn(srv, body, 10);
+		CHECK_STATUS(r, 201);
+		CHECK_MSG(strstr(r->body, echoed), "args not echoed as %s: " RESP_FMT, echoed, RESP_ARGS(r));
+		CHECK_STR(jstr(r->json, "stdout"), printed);
+		CHECK(take_id(r, id));
+		resp_free(r);
+		r = get(srv, "/processes?limit=1");
+		CHECK_MSG(strstr(r->body, echoed), "GET /processes: " RESP_FMT, RESP_ARGS(r));
+		resp_free(r);
+	}
+}
+
 static void test_shared_server_shutdown(void)
 {
 	check_server_stops(&srv);
@@ -476,6 +668,11 @@ int main(void)
 	RUN(test_json_limits);
 	RUN(test_payload_too_large);
 	RUN(test_error_responses_json_everywhere);
+	RUN(test_numbers_out_of_integer_range);
+	RUN(test_nul_and_invalid_utf8_refused);
+	RUN(test_responses_are_utf8);
+	RUN(test_member_limits);
+	RUN(test_integers_beyond_2_53);
 	RUN(test_shared_server_shutdown);
 	return CHECK_EXIT();
 }

@@ -121,6 +121,24 @@ static void test_target_timeout_ends_with_reason_timeout(void)
 	resp_free(r);
 }
 
+/* Issue 9.6: a request's timeout replaced the target's, so "slow" (capped at
+ * 0.5 s) ran 30 s when asked for 100. A request may shorten the limit only. */
+static void test_request_timeout_cannot_lengthen_target_timeout(void)
+{
+	struct resp *r = spawn(srv, "{\"target\": \"slow\", \"timeout\": 100}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK_STR(jstr(r->json, "state"), "exited");
+	CHECK_STR(jstr(r->json, "reason"), "timeout");
+	CHECK_MSG(jnum(r->json, "duration", 99) < 5, "duration %g", jnum(r->json, "duration", 99));
+	resp_free(r);
+	/* Shorter than the target's own limit is honoured. */
+	r = spawn(srv, "{\"target\": \"nap\", \"args\": [30], \"timeout\": 0.2}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK_STR(jstr(r->json, "reason"), "timeout");
+	CHECK_MSG(jnum(r->json, "duration", 99) < 5, "duration %g", jnum(r->json, "duration", 99));
+	resp_free(r);
+}
+
 static void test_max_running_refuses_with_429(void)
 {
 	struct resp *a = spawn(srv, "{\"target\": \"single\"}", -1);
@@ -269,6 +287,7 @@ int main(void)
 	RUN(test_rlimits_visible_in_worker);
 	RUN(test_user_and_group_applied_as_root);
 	RUN(test_target_timeout_ends_with_reason_timeout);
+	RUN(test_request_timeout_cannot_lengthen_target_timeout);
 	RUN(test_max_running_refuses_with_429);
 	RUN(test_reload_by_sighup_keeps_running_worker);
 	RUN(test_reload_of_broken_file_keeps_current_set);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "targets/number.h"
 #include "targets/target.h"
 #include "tests/check.h"
 
@@ -28,7 +29,7 @@ static char *validate_with(const struct target *t, const char *args_json, int *r
 		return strdup("unparsable test input");
 	}
 	*rc = target_validate(t, args, &canonical, &details);
-	text = cJSON_PrintUnformatted(*rc == 0 ? canonical : details);
+	text = number_print_json(*rc == 0 ? canonical : details);
 	if ((*rc == 0 && details) || (*rc != 0 && canonical)) {
 		free(text);
 		text = strdup("target_validate stored both canonical and details");
@@ -145,28 +146,36 @@ static void worker_args(void)
 	CHECK_OK("worker", "[-0]", "{\"num\":0}");
 }
 
+/* Integers are exact only within +-(2^53 - 1) once read into a double. */
+#define SAFE_RANGE "must be an integer from -9007199254740991 to 9007199254740991"
+
 static void integer_range_and_type(void)
 {
-	/* cJSON prints integers beyond 2^53 in exponent form; the value is exact */
-	CHECK_OK("worker", "[-9223372036854775808]", "{\"num\":-9.2233720368547758e+18}");
-	CHECK_OK("worker", "[9223372036854774784]", "{\"num\":9.2233720368547748e+18}"); /* largest double < 2^63 */
+	/* Printed exactly (number_print_json, as the engine does), not as cJSON's 9.00719925474099e+15. */
+	CHECK_OK("worker", "[9007199254740991]", "{\"num\":9007199254740991}");
+	CHECK_OK("worker", "[-9007199254740991]", "{\"num\":-9007199254740991}");
+	CHECK_OK("worker", "[4503599627370501]", "{\"num\":4503599627370501}");
 	{
-		/* the canonical value is exact even where cJSON's printing is not */
 		cJSON *canonical = NULL, *details = NULL;
-		cJSON *one = cJSON_Parse("[123456789012345678]");
+		cJSON *one = cJSON_Parse("[9007199254740991]");
 		int rc = target_validate(target_find("worker"), one, &canonical, &details);
 		long long got = target_arg_int(canonical, "num", 0);
 		cJSON_Delete(one);
 		cJSON_Delete(canonical);
 		cJSON_Delete(details);
 		CHECK_INT(rc, 0);
-		CHECK_INT(got, (long long)123456789012345678.0);
+		CHECK_INT(got, 9007199254740991LL);
 	}
-	CHECK_BAD("worker", "[9223372036854775808]", "[" D("args[0]", "must be an integer between -2^63 and 2^63-1") "]");
-	CHECK_BAD("worker", "[-9223372036854777856]", "[" D("args[0]", "must be an integer between -2^63 and 2^63-1") "]");
-	CHECK_BAD("worker", "[1.5]", "[" D("args[0]", "must be an integer between -2^63 and 2^63-1") "]");
-	CHECK_BAD("worker", "[1e300]", "[" D("args[0]", "must be an integer between -2^63 and 2^63-1") "]");
-	CHECK_BAD("worker", "{\"num\":0.1}", "[" D("args.num", "must be an integer between -2^63 and 2^63-1") "]");
+	/* 2^53 itself is refused: 9007199254740993 reads as 2^53 and would run as it. */
+	CHECK_BAD("worker", "[9007199254740992]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "[9007199254740993]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "[-9007199254740992]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "[123456789012345678]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "[9223372036854775808]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "[-9223372036854777856]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "[1.5]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "[1e300]", "[" D("args[0]", SAFE_RANGE) "]");
+	CHECK_BAD("worker", "{\"num\":0.1}", "[" D("args.num", SAFE_RANGE) "]");
 	CHECK_BAD("worker", "[\"3\"]", "[" D("args[0]", "must be an integer") "]");
 	CHECK_BAD("worker", "[true]", "[" D("args[0]", "must be an integer") "]");
 	CHECK_BAD("worker", "[[3]]", "[" D("args[0]", "must be an integer") "]");

@@ -1,0 +1,71 @@
+/* number — see number.h. Printing goes through cJSON (a copy of the tree whose
+ * numbers are replaced by raw text), because cJSON prints a number with %.15g
+ * whenever that reads back *approximately* equal, which drops the last digits
+ * of integers above about 2^50 (9007199254740991 came out as 9.00719925474099e+15). */
+#include "targets/number.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void number_format(char *buf, size_t len, double d)
+{
+	int64_t i;
+
+	if (number_int64(d, &i)) {
+		snprintf(buf, len, "%" PRId64, i);
+		return;
+	}
+	for (int precision = 15; precision <= 17; precision++) {
+		snprintf(buf, len, "%.*g", precision, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
+/* Replaces every number below parent by a raw item holding its exact text. */
+static bool exact_numbers(cJSON *parent)
+{
+	cJSON *c = parent->child;
+
+	while (c) {
+		cJSON *next = c->next;
+		if (cJSON_IsNumber(c)) {
+			char text[32];
+			number_format(text, sizeof text, c->valuedouble);
+			cJSON *raw = cJSON_CreateRaw(text);
+			if (!raw)
+				return false;
+			/* The key moves to the replacement (cJSON frees it with the item). */
+			raw->string = c->string;
+			c->string = NULL;
+			if (!cJSON_ReplaceItemViaPointer(parent, c, raw)) {
+				c->string = raw->string;
+				raw->string = NULL;
+				cJSON_Delete(raw);
+				return false;
+			}
+		} else if (c->child && !exact_numbers(c)) {
+			return false;
+		}
+		c = next;
+	}
+	return true;
+}
+
+char *number_print_json(const cJSON *item)
+{
+	char *text = NULL;
+
+	if (cJSON_IsNumber(item)) {
+		char buf[32];
+		number_format(buf, sizeof buf, item->valuedouble);
+		return strdup(buf);
+	}
+	cJSON *copy = cJSON_Duplicate(item, true);
+	if (copy && exact_numbers(copy))
+		text = cJSON_PrintUnformatted(copy);
+	cJSON_Delete(copy);
+	return text;
+}

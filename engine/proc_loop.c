@@ -13,6 +13,7 @@
 #include "engine/proc_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -236,7 +237,9 @@ static void *loop(void *arg)
 		int64_t now = ts_mono_ms();
 		if (engine.timers_dirty || (engine.next_timer && now >= engine.next_timer))
 			run_timers();
-		timeout = engine.next_timer ? (int)(engine.next_timer > now ? engine.next_timer - now : 0) : -1;
+		/* epoll_wait takes an int: a timer days away is woken for early, never missed. */
+		timeout = engine.next_timer ? (int)(engine.next_timer <= now ? 0
+			  : engine.next_timer - now > INT_MAX ? INT_MAX : engine.next_timer - now) : -1;
 		pthread_mutex_unlock(&engine.lock);
 		proc_start_collected();
 		proc_fire_collected();

@@ -805,7 +805,7 @@ struct resp *output_raw(struct server *srv, const char *id, const char *stream)
 	return http(srv, "GET", path, NULL, NULL, "application/octet-stream");
 }
 
-int process_count(struct server *srv)
+int (process_count)(struct server *srv)
 {
 	struct resp *r = get(srv, "/processes?limit=1000");
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->json, "processes");

@@ -13,9 +13,10 @@
  * Environment:
  *   SPAWND_BIN       the server binary (default build/spawnd)
  *   SPAWND_FIXTURES  where the fixtures (tests/fixtures) are built (default build/tests/fixtures)
- *   SPAWND_RECORD    if set, every application/json response is appended to this
- *                    file as one NDJSON line {"method","path","status","body"}
- *                    for the OpenAPI response validator
+ *   SPAWND_RECORD    if set, every response (http() ones, and live ones when
+ *                    closed) is appended to this file as one NDJSON line
+ *                    {"method","path","status","content_type","headers","body"}
+ *                    for the OpenAPI response validator (tests/validate_responses.mjs)
  *   SPAWND_KEEP      if set, temporary folders are kept (their path is printed)
  */
 #ifndef SPAWND_HARNESS_H

@@ -30,7 +30,8 @@
 
 struct options {
 	const char *listen, *state_dir, *targets, *plugins, *config, *log_level, *cors, *heartbeat;
-	long max_running;
+	const char *max_running_text, *max_queued_text;
+	long max_running, max_queued;
 };
 
 static void usage(FILE *to)
@@ -38,7 +39,7 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: spawnd [--listen HOST:PORT] [--state-dir DIR] [--targets FILE] [--plugins DIR]\n"
 		"              [--config FILE] [--log-level error|warn|info|debug] [--max-running N]\n"
-		"              [--cors-origins ORIGIN,...] [--heartbeat SECONDS]\n"
+		"              [--max-queued N] [--cors-origins ORIGIN,...] [--heartbeat SECONDS]\n"
 		"              [--help] [--version]\n"
 		"\n"
 		"Runs registered targets as OS processes over HTTP (Python's multiprocessing, as a service).\n"
@@ -49,12 +50,13 @@ static void usage(FILE *to)
 		"  --config FILE        further settings\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug; logs go to stderr\n"
 		"  --max-running N      workers running at once before new ones queue (default 1024)\n"
+		"  --max-queued N       processes waiting for a slot before new ones get 429 (default 4096)\n"
 		"  --cors-origins LIST  origins allowed to call the API from a browser, comma-separated\n"
 		"                       (e.g. http://localhost:3000); CORS is off without it\n"
 		"  --heartbeat SECONDS  heartbeat interval of live streams (default 15)\n"
 		"Each flag has an environment form: SPAWND_LISTEN, SPAWND_STATE_DIR, SPAWND_TARGETS,\n"
-		"SPAWND_PLUGINS, SPAWND_CONFIG, SPAWND_LOG_LEVEL, SPAWND_MAX_RUNNING, SPAWND_CORS_ORIGINS,\n"
-		"SPAWND_HEARTBEAT.\n");
+		"SPAWND_PLUGINS, SPAWND_CONFIG, SPAWND_LOG_LEVEL, SPAWND_MAX_RUNNING, SPAWND_MAX_QUEUED,\n"
+		"SPAWND_CORS_ORIGINS, SPAWND_HEARTBEAT.\n");
 }
 
 static void fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -69,6 +71,20 @@ static void fatal(const char *fmt, ...)
 	exit(2);
 }
 
+/* A count flag's value from min to 1000000; fallback when text is NULL. */
+static long parse_count(const char *flag, const char *text, long min, long fallback)
+{
+	char *end;
+	long n;
+
+	if (!text)
+		return fallback;
+	n = strtol(text, &end, 10);
+	if (!*text || *end || n < min || n > 1000000)
+		fatal("%s %s: expected a number from %ld to 1000000", flag, text, min);
+	return n;
+}
+
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct { const char *flag, *env; size_t offset; } string_flags[] = {
@@ -80,9 +96,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "--log-level", "SPAWND_LOG_LEVEL", offsetof(struct options, log_level) },
 		{ "--cors-origins", "SPAWND_CORS_ORIGINS", offsetof(struct options, cors) },
 		{ "--heartbeat", "SPAWND_HEARTBEAT", offsetof(struct options, heartbeat) },
+		{ "--max-running", "SPAWND_MAX_RUNNING", offsetof(struct options, max_running_text) },
+		{ "--max-queued", "SPAWND_MAX_QUEUED", offsetof(struct options, max_queued_text) },
 	};
 	const size_t nflags = sizeof string_flags / sizeof string_flags[0];
-	const char *max_running = getenv("SPAWND_MAX_RUNNING");
 
 	for (size_t i = 0; i < nflags; i++)
 		*(const char **)((char *)o + string_flags[i].offset) = getenv(string_flags[i].env);
@@ -109,12 +126,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 				*(const char **)((char *)o + string_flags[f].offset) = value;
 				known = true;
 			}
-		if (!known && flag_len == 13 && strncmp(a, "--max-running", 13) == 0) {
-			if (!value)
-				fatal("--max-running needs a value (see --help)");
-			max_running = value;
-			known = true;
-		}
 		if (!known)
 			fatal("unknown option %s (see --help)", a);
 		if (a[flag_len] != '=')
@@ -126,13 +137,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		o->state_dir = "./var";
 	if (!o->log_level)
 		o->log_level = "info";
-	o->max_running = 1024;
-	if (max_running) {
-		char *end;
-		o->max_running = strtol(max_running, &end, 10);
-		if (!*max_running || *end || o->max_running < 1 || o->max_running > 1000000)
-			fatal("--max-running %s: expected a number from 1 to 1000000", max_running);
-	}
+	o->max_running = parse_count("--max-running", o->max_running_text, 1, 1024);
+	o->max_queued = parse_count("--max-queued", o->max_queued_text, 0, 4096);
 }
 
 /* fds 0-2 must be open, so no pipe or socket ever lands there. */
@@ -227,7 +233,7 @@ int main(int argc, char **argv)
 		.state_dir = o.state_dir,
 		.output_mem_cap = 1 << 20,
 		.max_running = (int)max_running,
-		.max_queued = 4096,
+		.max_queued = (int)o.max_queued,
 		.drain_ms = 1000,
 		.shutdown_ms = 3000,
 	};

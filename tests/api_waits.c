@@ -1,156 +1,161 @@
-/* api_waits — suspended waits whose client went away (issue 9): a join
- * without timeout, a POST ?wait= and a DELETE waiting on a process that
- * ignores SIGTERM each hold a connection; once their clients reset, spawnd
- * lets the connections go within a heartbeat (as it does for vanished stream
- * clients), not when the process ends. Measured as spawnd's open fds.
+/* api_waits — no wait answers before its time.
+ *
+ * The other cases bound waits from above only; here each one is bounded from
+ * below: POST /processes?wait=S and POST .../join?timeout=S on a worker that
+ * outlives S answer no earlier than S, and DELETE ?grace=S on a worker that
+ * ignores SIGTERM does not SIGKILL it before S. Times are taken with the
+ * monotonic clock, before the request is sent, so the client's elapsed time is
+ * never less than the server's. The one allowance below S is the server's
+ * clock resolution (whole milliseconds, CLOCK_MONOTONIC truncated): a
+ * deadline may fall up to 1 ms before S after the request's arrival. Upper
+ * bounds are generous: a loaded machine may answer late, never early.
  */
-#define _GNU_SOURCE
 #include "tests/harness.h"
 
-#include <dirent.h>
-#include <netinet/in.h>
-#include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 CHECK_MAIN_STATE;
 
-#define HEARTBEAT_S 0.5
-#define JOINS 20
-#define POST_WAITS 15
-#define DELETES 15
-#define WAITS (JOINS + POST_WAITS + DELETES)
+static struct server *srv;
 
-/* A shell that ignores SIGTERM (so does its sleep): a DELETE with a long
- * grace waits on it. */
-static const char targets[] =
-	"{\"targets\": [{\"name\": \"stubborn\", \"description\": \"ignores SIGTERM\", \"program\": \"/bin/sh\","
-	" \"argv\": [\"-c\", \"trap '' TERM; sleep 60\"]}]}";
+#define CLOCK_SLACK_S 0.001
 
-static int fd_count(pid_t pid)
+/* A worker that ignores SIGTERM (the disposition survives exec), says so,
+ * then sleeps: only SIGKILL ends it early. */
+static const char targets_json[] =
+	"{\"version\": 1, \"targets\": [{\"name\": \"stubborn\", \"description\": \"Ignores SIGTERM.\","
+	" \"program\": \"/bin/sh\", \"argv\": [\"-c\", \"trap '' TERM; echo ready; exec sleep 30\"]}]}";
+
+static void kill_and_join(const char *id)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
+	struct resp *r = postf(srv, NULL, "/processes/%s/kill", id);
+
+	CHECK_STATUS(r, 202);
+	resp_free(r);
+	r = join(srv, id, 10);
+	CHECK_EXITED(r, -9);
+	resp_free(r);
 }
 
-/* Waits up to timeout_s for cond on spawnd's fd count; the last count. */
-static int wait_fds(pid_t pid, bool (*cond)(int n, int want), int want, double timeout_s)
+static void test_wait_not_before_its_time(void)
 {
-	double end = now_s() + timeout_s;
-	int n;
-	while (!cond(n = fd_count(pid), want) && now_s() < end)
-		sleep_s(0.02);
-	return n;
-}
+	static const double waits[] = { 0.3, 1.0 };
 
-static bool at_least(int n, int want) { return n >= want; }
-static bool at_most(int n, int want) { return n >= 0 && n <= want; }
+	for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+		double s = waits[i];
+		struct resp *r = spawn(srv, "{\"target\": \"sleep\", \"args\": [30]}", s);
+		char id[ID_CAP];
 
-/* A raw connection that sends request and never reads the answer. */
-static int send_raw(struct server *s, const char *request)
-{
-	int port = atoi(strrchr(server_url(s), ':') + 1);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
+		CHECK_STATUS(r, 201);
+		CHECK(take_id(r, id));
+		CHECK_MSG(jis_true(r->json, "alive"), "not alive after wait=%g: " RESP_FMT, s, RESP_ARGS(r));
+		CHECK_MSG(r->seconds >= s - CLOCK_SLACK_S, "wait=%g answered after %.4f s, before its time", s,
+			  r->seconds);
+		CHECK_MSG(r->seconds < s + 10, "wait=%g took %.1f s", s, r->seconds);
+		resp_free(r);
+		kill_and_join(id);
+		if (check_failure[0])
+			return;
 	}
-	return fd;
 }
 
-/* Closes with an RST, the way a killed client vanishes. */
-static void reset(int fd)
+static void test_join_not_before_its_time(void)
 {
-	struct linger l = { 1, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-	close(fd);
-}
+	static const double timeouts[] = { 0.3, 1.0 };
+	struct resp *r = spawn(srv, "{\"target\": \"sleep\", \"args\": [30]}", -1);
+	char id[ID_CAP];
 
-static bool start(struct server *s, const char *body, char id[ID_CAP])
-{
-	struct resp *r = spawn(s, body, -1);
-	bool ok = r->status == 201 && take_id(r, id);
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, id));
 	resp_free(r);
-	return ok;
-}
-
-static void test_vanished_waiters_freed_within_a_heartbeat(void)
-{
-	struct server *s = server_start_targets(targets, "--heartbeat 0.5 --max-running 2");
-	char sleeper[ID_CAP], stubborn[ID_CAP], req[512], why[256];
-	int fds[WAITS], nfds = 0;
-	static const char post_body[] = "{\"target\": \"worker\"}";
-
-	CHECK_MSG(s, "server did not start");
-	pid_t pid = server_pid(s);
-	/* Both slots taken: the ?wait= workers stay queued, so they add no fds. */
-	CHECK(start(s, "{\"target\": \"sleep\", \"args\": [60]}", sleeper));
-	CHECK(start(s, "{\"target\": \"stubborn\"}", stubborn));
-	CHECK(server_healthy(s));
-	int baseline = fd_count(pid);
-	CHECK_MSG(baseline > 0, "cannot read /proc/%d/fd", (int)pid);
-
-	for (int i = 0; i < WAITS; i++) {
-		if (i < JOINS)
-			snprintf(req, sizeof req, "POST /processes/%s/join HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-				 sleeper);
-		else if (i < JOINS + POST_WAITS)
-			snprintf(req, sizeof req, "POST /processes?wait=60 HTTP/1.1\r\nHost: x\r\n"
-				 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(post_body), post_body);
-		else
-			snprintf(req, sizeof req, "DELETE /processes/%s?grace=60 HTTP/1.1\r\nHost: x\r\n\r\n", stubborn);
-		int fd = send_raw(s, req);
-		CHECK_MSG(fd >= 0, "connection %d failed", i);
-		fds[nfds++] = fd;
+	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+		double s = timeouts[i];
+		r = join(srv, id, s);
+		CHECK_STATUS(r, 200);
+		CHECK_MSG(jis_true(r->json, "alive"), "not alive after join?timeout=%g: " RESP_FMT, s, RESP_ARGS(r));
+		CHECK_MSG(r->seconds >= s - CLOCK_SLACK_S, "join?timeout=%g answered after %.4f s, before its time",
+			  s, r->seconds);
+		CHECK_MSG(r->seconds < s + 10, "join?timeout=%g took %.1f s", s, r->seconds);
+		resp_free(r);
 	}
-	int held = wait_fds(pid, at_least, baseline + WAITS, 10);
-	CHECK_MSG(held >= baseline + WAITS, "spawnd holds %d fds with %d waits, baseline %d", held, WAITS, baseline);
-	/* Every ?wait= request has made its (queued) record: all are suspended. */
-	double end = now_s() + 10;
-	while (process_count(s) < 2 + POST_WAITS && now_s() < end)
-		sleep_s(0.05);
-	CHECK_INT(process_count(s), 2 + POST_WAITS);
-	sleep_s(HEARTBEAT_S);
+	kill_and_join(id);
+}
 
-	for (int i = 0; i < nfds; i++)
-		reset(fds[i]);
-	double reset_at = now_s();
-	/* Within a heartbeat and a second; the bound is generous for a loaded machine. */
-	int after = wait_fds(pid, at_most, baseline, HEARTBEAT_S + 5);
-	CHECK_MSG(after <= baseline, "%.1f s after %d clients reset spawnd holds %d fds (baseline %d)",
-		  now_s() - reset_at, WAITS, after, baseline);
+/* Starts the stubborn worker and waits until its SIGTERM trap is set. */
+static pid_t start_stubborn(char *id)
+{
+	struct resp *r = spawn(srv, "{\"target\": \"stubborn\"}", -1);
+	pid_t pid = 0;
 
-	/* The server is fine, and the processes are as they were. */
-	CHECK(server_healthy(s));
-	struct resp *r = get(s, "/processes/%s", sleeper);
-	CHECK_MSG(jstr(r->json, "state") && !strcmp(jstr(r->json, "state"), "running"), RESP_FMT, RESP_ARGS(r));
+	if (r->status == 201 && take_id(r, id)) {
+		for (double deadline = now_s() + 10; now_s() < deadline; sleep_s(0.02)) {
+			struct resp *g = get(srv, "/processes/%s", id);
+			bool ready = jstr(g->json, "stdout") && strcmp(jstr(g->json, "stdout"), "ready\n") == 0;
+			pid = (pid_t)jint(g->json, "pid", 0);
+			resp_free(g);
+			if (ready)
+				break;
+			pid = 0;
+		}
+	}
 	resp_free(r);
-	r = postf(s, NULL, "/processes/%s/kill", stubborn);
-	resp_free(r);
-	r = postf(s, NULL, "/processes/%s/kill", sleeper);
-	resp_free(r);
-	r = join(s, stubborn, 10);
-	CHECK_MSG(jint(r->json, "exitcode", 0) == -9, RESP_FMT, RESP_ARGS(r));
-	resp_free(r);
-	CHECK_MSG(server_stop(s, why, sizeof why) == 0, "%s", why);
+	return pid;
+}
+
+/* While the DELETE is in flight the worker is watched: seen gone at a time
+ * before S would mean it was killed early. The DELETE itself answers no
+ * earlier than S, with the SIGKILL's record. */
+static void test_delete_grace_not_before_its_time(void)
+{
+	const double s = 1.0;
+	char id[ID_CAP] = "", path[256];
+	pid_t pid = start_stubborn(id);
+	double start, gone_at = -1;
+	struct live *l;
+
+	CHECK_MSG(pid > 0, "the stubborn worker %s did not report ready", id);
+	snprintf(path, sizeof path, "/processes/%s?grace=%g", id, s);
+	start = now_s();
+	l = live_request(srv, "DELETE", path, NULL, NULL, 0, 0);
+	while (!l->done && now_s() < start + s + 20) {
+		bool alive = pid_alive(pid);
+		double after_check = now_s();
+		if (!alive && gone_at < 0)
+			gone_at = after_check - start;
+		live_pump(0.01);
+	}
+	double answered = now_s() - start;
+	cJSON *final = cJSON_Parse(l->body);
+	long status = l->status, exitcode = (long)jint(final, "exitcode", 0);
+	bool sigkill = jstr(final, "signal") && strcmp(jstr(final, "signal"), "SIGKILL") == 0;
+	cJSON_Delete(final);
+	live_close(l);
+	CHECK_MSG(gone_at < 0 || gone_at >= s - CLOCK_SLACK_S,
+		  "the worker ignoring SIGTERM was gone %.4f s into DELETE ?grace=%g", gone_at, s);
+	CHECK_MSG(status == 200, "DELETE ?grace=%g answered %ld", s, status);
+	CHECK_MSG(answered >= s - CLOCK_SLACK_S, "DELETE ?grace=%g answered after %.4f s", s, answered);
+	CHECK_MSG(exitcode == -9 && sigkill, "the worker ignoring SIGTERM did not end by SIGKILL: exitcode %ld",
+		  exitcode);
+	CHECK_MSG(!pid_alive(pid), "pid %d alive after DELETE", (int)pid);
+}
+
+static void test_shared_server_stops(void)
+{
+	check_server_stops(&srv);
 }
 
 int main(void)
 {
-	RUN(test_vanished_waiters_freed_within_a_heartbeat);
+	srv = server_start_targets(targets_json, NULL);
+	if (!srv) {
+		printf("FAIL server_start: spawnd did not start (see stderr)\n");
+		return 1;
+	}
+	RUN(test_wait_not_before_its_time);
+	RUN(test_join_not_before_its_time);
+	RUN(test_delete_grace_not_before_its_time);
+	RUN(test_shared_server_stops);
 	return CHECK_EXIT();
 }

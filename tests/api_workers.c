@@ -207,10 +207,14 @@ static void test_killed_spare_replaced(void)
 	resp_free(r);
 	if (check_failure[0])
 		return;
+	/* next[] is written only for the children found: unset, it must not match. */
 	double deadline = now_s() + 5;
-	while ((wait_idle_children(fs, 1, next, 2) != 1 || next[0] == spare[0]) && now_s() < deadline)
+	int found = 0;
+	next[0] = next[1] = -1;
+	while (((found = wait_idle_children(fs, 1, next, 2)) != 1 || next[0] == spare[0]) && now_s() < deadline)
 		sleep_s(0.01);
-	CHECK_MSG(next[0] != spare[0] && pid_alive(next[0]), "the killed spare %d was not replaced", (int)spare[0]);
+	CHECK_MSG(found == 1 && next[0] != spare[0] && pid_alive(next[0]),
+		  "the killed spare %d was not replaced (%d idle children)", (int)spare[0], found);
 	r = spawn(srv, "{\"target\": \"inspect\"}", 10);
 	CHECK_STATUS(r, 201);
 	check_worker(r, fs);

@@ -56,8 +56,14 @@ struct server {
 struct tracked_resp {
 	struct resp r;
 	size_t body_cap;
+	char *headers;          /* the response header lines, for the recording */
+	size_t headers_len, headers_cap;
 	struct tracked_resp *prev, *next;
 };
+
+static bool live_grow(char **buf, size_t *cap, size_t need);
+static void record_response(const char *method, const char *full_path, long status, const char *content_type,
+			    const char *headers, const cJSON *json, const char *body, size_t len, bool complete);
 
 static struct tracked_resp *tracked(struct resp *r)
 {
@@ -587,6 +593,15 @@ static void take_header(const char *line, size_t len, const char *name, char *ds
 	dst[vlen] = '\0';
 }
 
+static void keep_header_line(struct tracked_resp *t, const char *data, size_t n)
+{
+	if (!live_grow(&t->headers, &t->headers_cap, t->headers_len + n + 1))
+		return;
+	memcpy(t->headers + t->headers_len, data, n);
+	t->headers_len += n;
+	t->headers[t->headers_len] = '\0';
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct resp *r = userdata;
@@ -595,46 +610,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	/* A new status line (after a 100 Continue) starts a new set of headers. */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		r->content_type[0] = r->allow[0] = r->location[0] = r->retry_after[0] = '\0';
+		tracked(r)->headers_len = 0;
 		return n;
 	}
+	keep_header_line(tracked(r), data, n);
 	take_header(data, n, "Content-Type", r->content_type, sizeof r->content_type);
 	take_header(data, n, "Allow", r->allow, sizeof r->allow);
 	take_header(data, n, "Location", r->location, sizeof r->location);
 	take_header(data, n, "Retry-After", r->retry_after, sizeof r->retry_after);
 	return n;
-}
-
-/* Appends {"method","path","status","body"} to $SPAWND_RECORD. */
-static void record(const struct resp *r)
-{
-	const char *file = getenv("SPAWND_RECORD");
-	char path[sizeof r->path];
-	cJSON *line;
-	char *text;
-	int fd;
-
-	if (!file || !*file || !r->json)
-		return;
-	snprintf(path, sizeof path, "%s", r->path);
-	path[strcspn(path, "?")] = '\0';
-	line = cJSON_CreateObject();
-	cJSON_AddStringToObject(line, "method", r->method);
-	cJSON_AddStringToObject(line, "path", path);
-	cJSON_AddNumberToObject(line, "status", (double)r->status);
-	cJSON_AddItemReferenceToObject(line, "body", r->json);
-	text = cJSON_PrintUnformatted(line);
-	cJSON_Delete(line);
-	if (!text)
-		return;
-	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		size_t len = strlen(text);
-		text[len] = '\n';
-		if (write(fd, text, len + 1) != (ssize_t)(len + 1))
-			fprintf(stderr, "harness: short write to %s\n", file);
-		close(fd);
-	}
-	cJSON_free(text);
 }
 
 static struct resp *resp_new(const char *method, const char *path)
@@ -669,6 +653,7 @@ void resp_free(struct resp *r)
 		t->next->prev = t->prev;
 	cJSON_Delete(r->json);
 	free(r->body);
+	free(t->headers);
 	free(t);
 }
 
@@ -727,7 +712,8 @@ struct resp *http_len(struct server *srv, const char *method, const char *path,
 		r->body = calloc(1, 1);
 	if (strncasecmp(r->content_type, "application/json", 16) == 0)
 		r->json = cJSON_ParseWithLength(r->body, r->len);
-	record(r);
+	record_response(r->method, r->path, r->status, r->content_type, tracked(r)->headers, r->json,
+			r->body, r->len, true);
 	return r;
 }
 
@@ -805,7 +791,7 @@ struct resp *output_raw(struct server *srv, const char *id, const char *stream)
 	return http(srv, "GET", path, NULL, NULL, "application/octet-stream");
 }
 
-int process_count(struct server *srv)
+int (process_count)(struct server *srv)
 {
 	struct resp *r = get(srv, "/processes?limit=1000");
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(r->json, "processes");
@@ -1482,6 +1468,9 @@ void live_close(struct live *l)
 	if (!l)
 		return;
 	f = (struct live_full *)((char *)l - offsetof(struct live_full, l));
+	/* What a stream sent before it was closed is recorded too (its complete lines). */
+	record_response(l->method, l->path, l->status, l->content_type, l->headers, NULL, l->body, l->len,
+			l->done && !l->error[0]);
 	if (f->easy) {
 		curl_multi_remove_handle(live_multi, f->easy);
 		curl_easy_cleanup(f->easy);
@@ -1596,4 +1585,139 @@ void check_server_stops(struct server **srv)
 	CHECK(server_healthy(*srv));
 	CHECK_MSG(server_stop(*srv, why, sizeof why) == 0, "%s", why);
 	*srv = NULL;
+}
+
+/* ---- the recording for the OpenAPI validator ($SPAWND_RECORD) ----
+ *
+ * One NDJSON line per response, http() and live ones alike:
+ *   {"method","path","status","content_type","headers":{name: value},"body"}
+ * body is the parsed JSON of a JSON response (a string when it does not
+ * parse, so the validator fails it), the text of an NDJSON or SSE stream (its
+ * complete lines or events, at most RECORD_BODY_CAP bytes), and absent for
+ * other media types, whose schemas say nothing but "a string". A response cut
+ * short that is not a stream is left out: there is nothing whole to check.
+ */
+#define RECORD_BODY_CAP ((size_t)64 * 1024)
+
+static bool media_is(const char *content_type, const char *type)
+{
+	size_t n = strlen(type);
+
+	return strncasecmp(content_type, type, n) == 0 && (content_type[n] == '\0' || content_type[n] == ';' ||
+							   content_type[n] == ' ');
+}
+
+/* The header lines as {name: value}; the first of a repeated name is kept. */
+static cJSON *headers_object(const char *headers)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	for (const char *line = headers; obj && line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		const char *colon = memchr(line, ':', len);
+		char name[128], value[2048];
+
+		if (colon && colon > line && (size_t)(colon - line) < sizeof name) {
+			memcpy(name, line, (size_t)(colon - line));
+			name[colon - line] = '\0';
+			value[0] = '\0';
+			take_header(line, len, name, value, sizeof value);
+			if (!cJSON_GetObjectItem(obj, name))    /* case-insensitive */
+				cJSON_AddStringToObject(obj, name, value);
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	return obj;
+}
+
+/* How much of a stream's text to record: all of a complete one under the cap,
+ * else up to its last complete line (NDJSON) or event (SSE). */
+static size_t stream_record_len(bool sse, const char *body, size_t len, bool complete)
+{
+	const char *unit = sse ? "\n\n" : "\n";
+	size_t ulen = strlen(unit);
+
+	if (complete && len <= RECORD_BODY_CAP)
+		return len;
+	if (len > RECORD_BODY_CAP)
+		len = RECORD_BODY_CAP;
+	while (len >= ulen && memcmp(body + len - ulen, unit, ulen) != 0)
+		len--;
+	return len < ulen ? 0 : len;
+}
+
+/* The body member of a record (NULL: none), or *skip when the response is not recordable. */
+static cJSON *record_body(const char *type, const cJSON *json, const char *body, size_t len, bool complete,
+			  bool *skip)
+{
+	bool sse = media_is(type, "text/event-stream");
+	char *text;
+	cJSON *item;
+
+	*skip = false;
+	if (sse || media_is(type, "application/x-ndjson")) {
+		len = body ? stream_record_len(sse, body, len, complete) : 0;
+	} else if (media_is(type, "application/json")) {
+		*skip = !complete;
+		if (!complete)
+			return NULL;
+		if (json)
+			return cJSON_Duplicate(json, true);
+		if ((item = cJSON_ParseWithLength(body ? body : "", len)))
+			return item;
+		/* Not JSON: recorded as its text, which the validator then fails. */
+	} else {
+		*skip = !complete;
+		return NULL;
+	}
+	text = malloc(len + 1);
+	if (!text)
+		return NULL;
+	if (len)
+		memcpy(text, body, len);
+	text[len] = '\0';
+	item = cJSON_CreateString(text);
+	free(text);
+	return item;
+}
+
+static void record_response(const char *method, const char *full_path, long status, const char *content_type,
+			    const char *headers, const cJSON *json, const char *body, size_t len, bool complete)
+{
+	const char *file = getenv("SPAWND_RECORD");
+	cJSON *line, *item;
+	bool skip;
+	char *text;
+	int fd;
+
+	if (!file || !*file || status == 0)
+		return;
+	item = record_body(content_type, json, body, len, complete, &skip);
+	if (skip) {
+		cJSON_Delete(item);
+		return;
+	}
+	line = cJSON_CreateObject();
+	cJSON_AddStringToObject(line, "method", method);
+	cJSON_AddStringToObject(line, "path", full_path);
+	cJSON_AddNumberToObject(line, "status", (double)status);
+	if (content_type[0])
+		cJSON_AddStringToObject(line, "content_type", content_type);
+	cJSON_AddItemToObject(line, "headers", headers_object(headers));
+	if (item)
+		cJSON_AddItemToObject(line, "body", item);
+	text = cJSON_PrintUnformatted(line);
+	cJSON_Delete(line);
+	if (!text)
+		return;
+	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		size_t n = strlen(text);
+		text[n] = '\n';     /* over the NUL: the line is written by length */
+		if (write(fd, text, n + 1) != (ssize_t)(n + 1))
+			fprintf(stderr, "harness: short write to %s\n", file);
+		close(fd);
+	}
+	cJSON_free(text);
 }

@@ -13,9 +13,10 @@
  * Environment:
  *   SPAWND_BIN       the server binary (default build/spawnd)
  *   SPAWND_FIXTURES  where the fixtures (tests/fixtures) are built (default build/tests/fixtures)
- *   SPAWND_RECORD    if set, every application/json response is appended to this
- *                    file as one NDJSON line {"method","path","status","body"}
- *                    for the OpenAPI response validator
+ *   SPAWND_RECORD    if set, every response (http() ones, and live ones when
+ *                    closed) is appended to this file as one NDJSON line
+ *                    {"method","path","status","content_type","headers","body"}
+ *                    for the OpenAPI response validator (tests/validate_responses.mjs)
  *   SPAWND_KEEP      if set, temporary folders are kept (their path is printed)
  */
 #ifndef SPAWND_HARNESS_H
@@ -108,6 +109,14 @@ struct resp *join(struct server *srv, const char *id, double timeout_s);
 struct resp *output_raw(struct server *srv, const char *id, const char *stream);
 /* Number of records in GET /processes?limit=1000 (-1 on error). */
 int process_count(struct server *srv);
+/* In a case, process_count() is this macro: a failed listing fails the case
+ * (and returns from it, as CHECK does) instead of yielding -1, which would
+ * compare equal to another failed count. */
+#define process_count(srv) __extension__ ({ \
+		int count_ = (process_count)(srv); \
+		CHECK_MSG(count_ >= 0, "GET /processes?limit=1000 failed: no process count"); \
+		count_; \
+	})
 /* true when GET /healthz answers 200 {"status":"ok"}. */
 bool server_healthy(struct server *srv);
 

@@ -19,13 +19,18 @@
 //   - content_type recorded: the response's content for that media type (an
 //     undocumented media type fails). application/json validates the body;
 //     application/x-ndjson validates each line of a string body (or each item of
-//     an array body) against the per-line schema; other media types have no schema.
+//     an array body) against the per-line schema; text/event-stream validates the
+//     JSON in each event's `data:` against the media type's `x-data-schema`;
+//     other media types have no schema.
 //   - no content_type: application/x-ndjson when the response has it and the
 //     body is a string or an array, or the response has no application/json (a
 //     one-line stream recorded as its JSON object); else application/json when
 //     the response has it (a body recorded as a string, i.e. not JSON, then
 //     fails); else none.
-// Responses with no schema to apply are counted, not failed.
+// Responses with no schema to apply are counted, not failed. HEAD is answered
+// as GET without a body (RFC 9110), so it is checked against the GET operation's
+// statuses, headers and media types, and has no body to validate. An empty
+// recording fails: it means the API tests recorded nothing.
 //
 // Schemas are compiled once with Ajv2020 (JSON Schema 2020-12, the dialect of
 // OpenAPI 3.1) in strict mode, so a typo in the contract's schemas is an error
@@ -130,6 +135,28 @@ function formatErrors(errors) {
 	return [...new Set(lines)].join("; ");
 }
 
+/* A header's value against its schema; a header is text, so a value for an
+ * integer or number schema must be the decimal form of one. */
+function checkHeader(validatorAt, ptr, schema, value) {
+	let v = value;
+	if ((schema.type === "integer" || schema.type === "number") && /^-?[0-9]+(\.[0-9]+)?$/.test(value)) v = Number(value);
+	const validate = validatorAt(ptr);
+	return validate(v) ? null : formatErrors(validate.errors);
+}
+
+/* The data of each event of an SSE body, parsed as JSON: { value } or { error }.
+ * Events are separated by a blank line; comments (heartbeats) and events
+ * without data carry nothing to validate. */
+function sseData(body) {
+	const items = [];
+	for (const block of body.replace(/\r\n?/g, "\n").split("\n\n")) {
+		const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, ""));
+		if (data.length === 0) continue;
+		try { items.push({ value: JSON.parse(data.join("\n")) }); } catch (err) { items.push({ error: err.message }); }
+	}
+	return items;
+}
+
 function main(argv) {
 	if (argv.length !== 2) usage();
 	const [specFile, recordFile] = argv;
@@ -190,7 +217,9 @@ function main(argv) {
 	// when no recorded response reaches it.
 	const schemaPtrs = Object.keys(doc.components?.schemas || {}).map((n) => pointer("components", "schemas", n));
 	const addContent = (ptr, content) => {
-		for (const [type, media] of Object.entries(content || {})) if (media.schema) schemaPtrs.push(`${ptr}${pointer("content", type, "schema")}`);
+		for (const [type, media] of Object.entries(content || {})) {
+			for (const key of ["schema", "x-data-schema"]) if (media[key]) schemaPtrs.push(`${ptr}${pointer("content", type, key)}`);
+		}
 	};
 	for (const [n, r] of Object.entries(doc.components?.responses || {})) addContent(pointer("components", "responses", n), r.content);
 	for (const [code, r] of Object.entries(doc["x-unmatched-requests"]?.responses || {})) {
@@ -214,8 +243,10 @@ function main(argv) {
 		usage(`${recordFile}: ${err.message}`);
 	}
 
+	let recorded = 0;
 	records.forEach((line, index) => {
 		if (line.trim() === "") return;
+		recorded++;
 		let rec;
 		try {
 			rec = JSON.parse(line);
@@ -235,7 +266,8 @@ function main(argv) {
 
 		// Operation → responses, or the document's answers to unmatched requests.
 		const template = matchPath(templates, path);
-		const operation = template ? doc.paths[template][method] : undefined;
+		const head = method === "head" && template && !doc.paths[template].head;
+		const operation = template ? doc.paths[template][head ? "get" : method] : undefined;
 		let responses, base;
 		if (operation) {
 			responses = operation.responses || {};
@@ -245,7 +277,7 @@ function main(argv) {
 			base = pointer("x-unmatched-requests", "responses");
 		}
 		const code = status in responses ? status : (`${status[0]}XX` in responses ? `${status[0]}XX` : ("default" in responses ? "default" : null));
-		const opName = operation ? `${method.toUpperCase()} ${template}` : "an unmatched request";
+		const opName = operation ? `${head ? "GET (as HEAD)" : method.toUpperCase()} ${template}` : "an unmatched request";
 		if (code === null) {
 			fail(where, `contract gap: status ${status} is not documented for ${opName}`);
 			return;
@@ -262,10 +294,19 @@ function main(argv) {
 		// Required headers, when the recording has them.
 		if (rec.headers && typeof rec.headers === "object") {
 			for (const [name, header] of Object.entries(response.headers || {})) {
-				let h;
-				try { h = header.$ref ? resolve(doc, header.$ref.slice(1)).node : header; } catch (err) { fail(where, err.message); return; }
-				if (h.required && headerValue(rec.headers, name) === undefined) {
+				let h, hptr;
+				try {
+					({ node: h, ptr: hptr } = resolve(doc, `${responsePtr}${pointer("headers", name)}`));
+				} catch (err) { fail(where, err.message); return; }
+				const value = headerValue(rec.headers, name);
+				if (h.required && value === undefined) {
 					fail(where, `missing required header ${name}`);
+					return;
+				}
+				const problem = value === undefined || !h.schema ? null
+					: checkHeader(validatorAt, `${hptr}${pointer("schema")}`, h.schema, value);
+				if (problem) {
+					fail(where, `header ${name}: ${JSON.stringify(value)}: ${problem}`);
 					return;
 				}
 			}
@@ -284,6 +325,10 @@ function main(argv) {
 				return;
 			}
 			type = recordedType;
+			if (head) {
+				withoutSchema++;
+				return;
+			}
 		} else if ("application/x-ndjson" in content
 			&& (typeof rec.body === "string" || Array.isArray(rec.body)
 				|| (!("application/json" in content) && rec.body !== null && typeof rec.body === "object"))) {
@@ -291,13 +336,16 @@ function main(argv) {
 		} else if ("application/json" in content) {
 			type = "application/json"; // a body that is not JSON (recorded as a string) fails here
 		}
-		if (!type || !content[type].schema || (type !== "application/json" && type !== "application/x-ndjson")) {
+		const sse = type === "text/event-stream";
+		const schemaKey = sse ? "x-data-schema" : "schema";
+		if (!type || !content[type][schemaKey]
+			|| (type !== "application/json" && type !== "application/x-ndjson" && !sse)) {
 			withoutSchema++;
 			return;
 		}
 
 		let validate;
-		const schemaPtr = `${responsePtr}${pointer("content", type, "schema")}`;
+		const schemaPtr = `${responsePtr}${pointer("content", type, schemaKey)}`;
 		try {
 			validate = validatorAt(schemaPtr);
 		} catch (err) {
@@ -311,9 +359,10 @@ function main(argv) {
 			if (problem) fail(where, problem);
 			return;
 		}
-		// NDJSON: the schema describes one line.
+		// NDJSON: the schema describes one line; SSE: one event's data.
 		let items;
-		if (Array.isArray(rec.body)) items = rec.body.map((value) => ({ value }));
+		if (sse) items = sseData(String(rec.body ?? ""));
+		else if (Array.isArray(rec.body)) items = rec.body.map((value) => ({ value }));
 		else if (typeof rec.body !== "string") items = [{ value: rec.body }];
 		else {
 			items = rec.body.split("\n").filter((l) => l !== "").map((l) => {
@@ -331,6 +380,7 @@ function main(argv) {
 		if (problems.length) fail(where, problems.join("; "));
 	});
 
+	if (recorded === 0) fail(recordFile, "nothing was recorded (did the API tests run with SPAWND_RECORD set?)");
 	console.log(`validated ${validated} responses, ${failed} failed, ${withoutSchema} without a schema`);
 	process.exit(failed ? 1 : 0);
 }

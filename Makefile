@@ -22,14 +22,20 @@ LDFLAGS  += -pie -Wl,-z,relro,-z,now
 LIBS     := $(shell pkg-config --libs libmicrohttpd libcjson 2>/dev/null || echo -lmicrohttpd -lcjson) -lpthread -ldl
 TEST_LIBS := $(LIBS) -lcurl
 
-# The daemon: every .c of these folders, main.c included.
-SRC_DIRS := server handlers engine targets
-# The fork server's own executable is built from its two files and targets/.
-FS_SRCS  := engine/forkserver_main.c engine/forkserver_serve.c engine/forkserver_child.c engine/forkserver_spare.c
-SRCS     := $(filter-out $(FS_SRCS),$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+# What is built from what:
+#   spawnd             server/ handlers/ engine/ targets/ + lib/   (server/main.c is its main)
+#   spawnd-forkserver  forkserver/ targets/ + lib/                 (workers are forked from it, so
+#                      it stays small: no HTTP, no threads; lib/ is an archive, so it takes only
+#                      the utilities it calls)
+#   tests/unit_X       tests/unit_X.c + spawnd's objects without main + lib/
+#   tests/api_X        tests/api_X.c + tests/harness.c             (they drive the real binaries over HTTP)
+DAEMON_DIRS := server handlers engine targets
+SRCS     := $(foreach d,$(DAEMON_DIRS),$(wildcard $(d)/*.c))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))
-FS_OBJS  := $(FS_SRCS:%.c=$(BUILD)/%.o) $(patsubst %.c,$(BUILD)/%.o,$(wildcard targets/*.c))
+UTIL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard lib/*.c))
+UTIL_A   := $(BUILD)/lib/libspawnd.a
+FS_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard forkserver/*.c) $(wildcard targets/*.c))
 FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 
 UNIT_SRCS := $(wildcard tests/unit_*.c)
@@ -67,25 +73,30 @@ else
 spawnd: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver
 endif
 
-$(BUILD)/spawnd: $(OBJS) $(EXPORTS)
-	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(OBJS) $(LIBS)
+$(BUILD)/spawnd: $(OBJS) $(UTIL_A) $(EXPORTS)
+	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(OBJS) $(UTIL_A) $(LIBS)
 
 # Small on purpose: workers are forked from it (libc, cJSON, targets, plugins).
-$(BUILD)/spawnd-forkserver: $(FS_OBJS) $(EXPORTS)
-	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(FS_OBJS) $(FS_LIBS)
+$(BUILD)/spawnd-forkserver: $(FS_OBJS) $(UTIL_A) $(EXPORTS)
+	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(FS_OBJS) $(UTIL_A) $(FS_LIBS)
+
+$(UTIL_A): $(UTIL_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-# The OpenAPI document is compiled into the binary (served at /openapi.yaml).
-$(BUILD)/handlers/openapi.o: openapi/openapi.yaml
+# The OpenAPI document is compiled into the binary by handlers/health.c (.incbin, served at
+# /openapi.yaml): editing it must rebuild that object.
+$(BUILD)/handlers/health.o: openapi/openapi.yaml
 
 $(BUILD)/tests/harness.o: tests/harness.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/unit_%: tests/unit_%.c $(LIB_OBJS)
+$(BUILD)/tests/unit_%: tests/unit_%.c $(LIB_OBJS) $(UTIL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
@@ -141,4 +152,4 @@ bench: spawnd
 clean:
 	rm -rf build build-san spawnd spawnd-forkserver var
 
--include $(OBJS:.o=.d) $(BUILD)/tests/harness.d
+-include $(OBJS:.o=.d) $(UTIL_OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(wildcard forkserver/*.c)) $(BUILD)/tests/harness.d

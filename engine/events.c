@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "engine/proc_internal.h"
-#include "engine/ts.h"
+#include "lib/ts.h"
 
 struct event { char *text; const char *type; };
 static struct event ring[EVENTS_KEPT];  /* ring[seq % EVENTS_KEPT] */

@@ -3,7 +3,7 @@
  * executable).
  */
 #define _GNU_SOURCE
-#include "engine/forkserver_wire.h"
+#include "forkserver/wire.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,6 +2,7 @@
  * prints one line costs a few bytes, not the cap); the spill file is written
  * with plain write(2) from the engine thread, which the page cache absorbs. */
 #include "engine/outbuf.h"
+#include "lib/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,21 +31,6 @@ static int grow_memory(struct outbuf *ob, size_t need)
 		return -ENOMEM;
 	ob->mem = mem;
 	ob->mem_alloc = alloc;
-	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -112,7 +98,7 @@ int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captu
 		if (ob->spill_fd < 0)
 			return -errno;
 	}
-	r = write_all(ob->spill_fd, p, len);
+	r = fdio_write_all(ob->spill_fd, p, len);
 	/* Count the bytes even when the disk failed: offsets stay those of the
 	 * stream, and the reader sees a short file as a gap, not shifted data. */
 	ob->total += len;

@@ -32,10 +32,12 @@
 
 #include "engine/events.h"
 #include "engine/forkserver.h"
-#include "engine/ts.h"
-#include "server/log.h"
+#include "lib/ts.h"
+#include "lib/log.h"
 #include "targets/exec_file.h"
-#include "targets/number.h"
+#include "lib/number.h"
+#include "lib/strv.h"
+#include "lib/signame.h"
 
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
 #define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
@@ -339,27 +341,6 @@ ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof)
 
 /* ---- spawning ------------------------------------------------------------ */
 
-static char **copy_strv(char **v, size_t extra_front)
-{
-	size_t n = 0;
-	while (v && v[n])
-		n++;
-	char **out = calloc(n + extra_front + 1, sizeof *out);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!(out[extra_front + i] = strdup(v[i])))
-			return out;     /* caller checks the last slot it needs */
-	return out;
-}
-
-static void free_strv(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 void proc_free(struct proc *p)
 {
 	for (int s = 0; s < 2; s++)
@@ -368,8 +349,8 @@ void proc_free(struct proc *p)
 	free(p->target_name);
 	free(p->args_json);
 	free(p->args_text);
-	free_strv(p->envp);
-	free_strv(p->argv);
+	strv_free(p->envp);
+	strv_free(p->argv);
 	free(p->error);
 	free(p->stdin_data);
 	free(p);
@@ -402,7 +383,7 @@ static char **build_env(char **given, const char *id, const char *name)
 	}
 	return env;
 fail:
-	free_strv(env);
+	strv_free(env);
 	return NULL;
 }
 
@@ -438,7 +419,7 @@ static struct proc *new_record(const struct proc_spawn *s)
 	 * with PATH when it has none and the worker's real identity. */
 	p->envp = build_env(s->envp, p->entry.id, p->name);
 	if (s->argv)
-		p->argv = copy_strv(s->argv, 0);
+		p->argv = strv_copy(s->argv);
 	if (s->stdin_data)
 		p->stdin_data = strdup(s->stdin_data);
 	p->stdin_open = s->stdin_open;
@@ -901,7 +882,7 @@ cJSON *proc_exit_json(const char *id)
 			cJSON_AddNumberToObject(j, "exitcode", p->exitcode);
 		else
 			cJSON_AddNullToObject(j, "exitcode");
-		const char *sig = p->term_signal ? proc_signal_name(p->term_signal) : NULL;
+		const char *sig = p->term_signal ? signame_name(p->term_signal) : NULL;
 		if (sig)
 			cJSON_AddStringToObject(j, "signal", sig);
 		else
@@ -922,35 +903,6 @@ void proc_stats(struct proc_stats *st)
 	st->total_started = engine.total_started;
 	st->total_failed = engine.total_failed;
 	pthread_mutex_unlock(&engine.lock);
-}
-
-/* ---- signals by name ----------------------------------------------------- */
-
-static const struct { int number; const char *name; } signal_names[] = {
-	{ SIGHUP, "SIGHUP" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" }, { SIGILL, "SIGILL" },
-	{ SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" }, { SIGBUS, "SIGBUS" }, { SIGFPE, "SIGFPE" },
-	{ SIGKILL, "SIGKILL" }, { SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
-	{ SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" }, { SIGSTKFLT, "SIGSTKFLT" },
-	{ SIGCHLD, "SIGCHLD" }, { SIGCONT, "SIGCONT" }, { SIGSTOP, "SIGSTOP" }, { SIGTSTP, "SIGTSTP" },
-	{ SIGTTIN, "SIGTTIN" }, { SIGTTOU, "SIGTTOU" }, { SIGURG, "SIGURG" }, { SIGXCPU, "SIGXCPU" },
-	{ SIGXFSZ, "SIGXFSZ" }, { SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" }, { SIGWINCH, "SIGWINCH" },
-	{ SIGIO, "SIGIO" }, { SIGPWR, "SIGPWR" }, { SIGSYS, "SIGSYS" },
-};
-
-const char *proc_signal_name(int sig)
-{
-	for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
-		if (signal_names[i].number == sig)
-			return signal_names[i].name;
-	return NULL;
-}
-
-int proc_signal_number(const char *name)
-{
-	for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
-		if (strcmp(signal_names[i].name, name) == 0 || strcmp(signal_names[i].name + 3, name) == 0)
-			return signal_names[i].number;
-	return -1;
 }
 
 /* ---- start and stop ------------------------------------------------------ */

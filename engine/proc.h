@@ -145,7 +145,5 @@ cJSON *proc_exit_json(const char *id);
 struct proc_stats { long running, queued, total_started, total_failed; };
 void proc_stats(struct proc_stats *st);
 
-const char *proc_signal_name(int sig);   /* "SIGTERM", or NULL if unknown */
-int proc_signal_number(const char *name); /* 15 for "SIGTERM" or "TERM"; -1 if unknown */
 
 #endif

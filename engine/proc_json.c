@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ts.h"
-#include "engine/utf8.h"
+#include "lib/ts.h"
+#include "lib/utf8.h"
+#include "lib/signame.h"
 
 static const char *const state_names[] = {
 	[PROC_QUEUED] = "queued", [PROC_STARTING] = "running", [PROC_RUNNING] = "running",
@@ -152,7 +153,7 @@ char *proc_render_text(const struct proc *p, unsigned flags)
 	else
 		put_lit(&t, ",\"exitcode\":null");
 	put_lit(&t, ",\"signal\":");
-	put_string_or_null(&t, done && p->term_signal ? proc_signal_name(p->term_signal) : NULL);
+	put_string_or_null(&t, done && p->term_signal ? signame_name(p->term_signal) : NULL);
 	put_lit(&t, ",\"reason\":");
 	put_string_or_null(&t, done ? proc_reason_name(p->reason) : NULL);
 	put_lit(&t, ",\"error\":");

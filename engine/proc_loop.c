@@ -24,8 +24,8 @@
 
 #include "engine/events.h"
 #include "engine/forkserver.h"
-#include "engine/ts.h"
-#include "server/log.h"
+#include "lib/ts.h"
+#include "lib/log.h"
 
 #define READ_CHUNK (1024 * 1024)    /* a busy writer's pipe is grown to this too */
 #define READS_PER_EVENT 16          /* fairness between busy workers */

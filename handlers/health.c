@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "engine/proc.h"
-#include "engine/ts.h"
+#include "lib/ts.h"
 #include "server/stream.h"
 
 static int64_t started_mono;

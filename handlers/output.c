@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ts.h"
-#include "engine/utf8.h"
+#include "lib/ts.h"
+#include "lib/utf8.h"
 #include "server/stream.h"
 
 #define CHUNK (64 * 1024)               /* data of one NDJSON/SSE event, at most */

@@ -13,12 +13,13 @@
 #include <string.h>
 
 #include "engine/proc.h"
-#include "engine/ts.h"
+#include "lib/ts.h"
 #include "server/body.h"
 #include "server/stream.h"
 #include "targets/exec_file.h"
-#include "targets/number.h"
+#include "lib/number.h"
 #include "targets/target.h"
+#include "lib/signame.h"
 
 #define MAX_NAME_LEN 256
 #define DEFAULT_GRACE_S 5.0
@@ -379,7 +380,7 @@ enum MHD_Result processes_signal(struct http_req *r)
 	int sig = -1;
 	int64_t number;
 	if (cJSON_IsString(s))
-		sig = proc_signal_number(s->valuestring);
+		sig = signame_number(s->valuestring);
 	else if (cJSON_IsNumber(s) && number_int64(s->valuedouble, &number) && number >= 1 && number <= 31)
 		sig = (int)number;
 	if (sig < 0)

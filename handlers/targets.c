@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "server/log.h"
+#include "lib/log.h"
 #include "targets/exec_file.h"
 #include "targets/target.h"
 

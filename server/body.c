@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine/utf8.h"
+#include "lib/utf8.h"
 
 #define MAX_DEPTH 32
 #define MAX_DEPTH_TEXT "32"

@@ -27,10 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/utf8.h"
-#include "server/log.h"
+#include "lib/utf8.h"
+#include "lib/log.h"
 #include "server/router.h"
-#include "targets/number.h"
+#include "lib/number.h"
 
 #define MAX_PENDING_HEADERS 4
 

@@ -22,7 +22,7 @@
 #include "handlers/health.h"
 #include "handlers/targets.h"
 #include "server/http.h"
-#include "server/log.h"
+#include "lib/log.h"
 #include "server/stream.h"
 #include "targets/exec_file.h"
 #include "targets/plugin.h"

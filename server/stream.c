@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ts.h"
+#include "lib/ts.h"
 
 static int64_t heartbeat_ms = 15000;
 static atomic_long open_streams;

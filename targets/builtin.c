@@ -8,6 +8,7 @@
  * the function with exit code 1 rather than a partial silent success.
  */
 #include "targets/builtin.h"
+#include "lib/fdio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,27 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Writes all of buf, retrying short writes and EINTR. 0 or -errno. */
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int write_str(int fd, const char *s)
 {
-	return write_all(fd, s, strlen(s));
+	return fdio_write_all(fd, s, strlen(s));
 }
 
 static int run_worker(const cJSON *args, const struct target_ctx *ctx)
@@ -117,7 +100,7 @@ static int run_echo(const cJSON *args, const struct target_ctx *ctx)
 		used += n;
 	}
 	line[used++] = '\n';
-	rc = write_all(STDOUT_FILENO, line, used);
+	rc = fdio_write_all(STDOUT_FILENO, line, used);
 	free(line);
 	return rc == 0 ? 0 : 1;
 }
@@ -135,7 +118,7 @@ static int run_cat(const cJSON *args, const struct target_ctx *ctx)
 				continue;
 			return 1;
 		}
-		if (write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
+		if (fdio_write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
 			return 1;
 	}
 }

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "targets/number.h"
+#include "lib/number.h"
 
 #define FILE_MAX_BYTES (4 << 20)
 #define ARGS_MAX 64

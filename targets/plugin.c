@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "targets/builtin.h"
-#include "targets/number.h"
+#include "lib/number.h"
 
 #define ARGS_MAX 64
 #define TIMEOUT_MAX 1e7              /* seconds, as for exec targets */

@@ -27,7 +27,7 @@
 
 #include "targets/builtin.h"
 #include "targets/exec_file.h"
-#include "targets/number.h"
+#include "lib/number.h"
 
 #define TARGET_NAME_MAX 128
 

@@ -1,4 +1,4 @@
-#include "engine/ts.h"
+#include "lib/ts.h"
 
 #include <stdio.h>
 #include <time.h>

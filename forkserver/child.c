@@ -4,7 +4,7 @@
  * run; an exec target's vfork child makes syscalls only until execve.
  */
 #define _GNU_SOURCE
-#include "engine/forkserver_internal.h"
+#include "forkserver/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,7 +13,7 @@
  * (PDEATHSIG, cleared once it is a worker); one found dead is replaced.
  */
 #define _GNU_SOURCE
-#include "engine/forkserver_internal.h"
+#include "forkserver/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

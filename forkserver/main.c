@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "engine/forkserver_wire.h"
+#include "forkserver/wire.h"
 #include "targets/plugin.h"
 
 int main(int argc, char **argv)

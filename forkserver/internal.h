@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "engine/forkserver_wire.h"
+#include "forkserver/wire.h"
 
 /* A request, parsed in place: the strings point into its buffer. */
 struct parsed_request {

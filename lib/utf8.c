@@ -1,6 +1,6 @@
 /* utf8 — see utf8.h. Validation follows RFC 3629: no overlongs, no surrogates,
  * nothing above U+10FFFF. Each maximal invalid byte becomes one U+FFFD. */
-#include "engine/utf8.h"
+#include "lib/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

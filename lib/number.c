@@ -2,7 +2,7 @@
  * numbers are replaced by raw text), because cJSON prints a number with %.15g
  * whenever that reads back *approximately* equal, which drops the last digits
  * of integers above about 2^50 (9007199254740991 came out as 9.00719925474099e+15). */
-#include "targets/number.h"
+#include "lib/number.h"
 
 #include <inttypes.h>
 #include <stdio.h>

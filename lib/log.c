@@ -1,11 +1,11 @@
-#include "server/log.h"
+#include "lib/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/ts.h"
+#include "lib/ts.h"
 
 static enum log_level current = LOG_INFO;
 static const char *const names[] = { "error", "warn", "info", "debug" };

@@ -21,7 +21,7 @@
  *   without a fork (forkserver_spare.c).
  */
 #define _GNU_SOURCE
-#include "engine/forkserver_internal.h"
+#include "forkserver/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

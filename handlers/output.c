@@ -40,6 +40,7 @@ struct output_stream {
 };
 
 static const char *const stream_names[] = { "stdout", "stderr" };
+static const char *const total_keys[] = { "stdout_bytes", "stderr_bytes" };   /* in the exit line */
 
 static void sse_id(const struct output_stream *o, char id[64])
 {
@@ -89,11 +90,10 @@ static bool emit_chunk(struct output_stream *o, int s, size_t n, bool ended, int
  * every wanted byte has been read (the totals are final once it has ended). */
 static cJSON *exit_line_if_ended(struct output_stream *o, bool *drained)
 {
-	static const char *const keys[2] = { "stdout_bytes", "stderr_bytes" };
 	cJSON *exit_line = proc_exit_json(o->id);
 	*drained = true;
 	for (int s = 0; exit_line && s < 2; s++)
-		if (o->want[s] && o->offset[s] < (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exit_line, keys[s])))
+		if (o->want[s] && o->offset[s] < (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exit_line, total_keys[s])))
 			*drained = false;
 	return exit_line;
 }
@@ -123,6 +123,14 @@ static bool next_item(struct stream *st)
 	if (!drained) {         /* output arrived since the reads above: it comes first */
 		cJSON_Delete(exit_line);
 		return next_item(st);
+	}
+	/* Its id names each stream's final length, never more: a follow that
+	 * waited past the end of a stream that stopped short does not echo the
+	 * client's offset back as if those bytes had been sent. */
+	for (int s = 0; s < 2; s++) {
+		uint64_t total = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(exit_line, total_keys[s]));
+		if (o->offset[s] > total)
+			o->offset[s] = total;
 	}
 	char id[64];
 	sse_id(o, id);
@@ -160,18 +168,92 @@ static void release(struct stream *st)
 	free(st);
 }
 
-/* An absent offset parameter leaves *out as it is. */
-static bool parse_u64_param(const char *v, uint64_t *out)
+/* An absent offset parameter leaves *out as it is; a given one records
+ * where it came from (the field a 400 names). */
+static bool parse_offset(struct http_req *r, const char *key, uint64_t *out, const char **source)
 {
+	const char *v = http_query(r, key);
+	if (v)
+		*source = key;
 	return !v || http_parse_u64(v, out);
+}
+
+/* The query's problem (NULL if none) and the field it is in. */
+static const char *parse_params(struct output_stream *o, struct http_req *r, const char *sources[2],
+				const char **field)
+{
+	const char *stream = http_query(r, "stream"), *follow = http_query(r, "follow");
+	if (!stream)
+		stream = o->raw ? "stdout" : "both";
+	o->want[0] = strcmp(stream, "stdout") == 0 || strcmp(stream, "both") == 0;
+	o->want[1] = strcmp(stream, "stderr") == 0 || strcmp(stream, "both") == 0;
+	int first = o->want[0] ? 0 : 1;
+	if (!o->want[0] && !o->want[1])
+		return *field = "stream", "must be stdout, stderr or both";
+	if (o->raw && o->want[0] && o->want[1])
+		return *field = "stream", "raw output (application/octet-stream) is one stream: stdout or stderr";
+	if (follow && strcmp(follow, "true") != 0 && strcmp(follow, "false") != 0)
+		return *field = "follow", "must be true or false";
+	if (!parse_offset(r, "offset", &o->offset[first], &sources[first]))
+		return *field = "offset", "must be a byte offset (integer >= 0)";
+	if (!parse_offset(r, "stdout_offset", &o->offset[0], &sources[0]))
+		return *field = "stdout_offset", "must be a byte offset (integer >= 0)";
+	if (!parse_offset(r, "stderr_offset", &o->offset[1], &sources[1]))
+		return *field = "stderr_offset", "must be a byte offset (integer >= 0)";
+	return NULL;
+}
+
+/* SSE resume: Last-Event-ID is "<stdout offset>-<stderr offset>", with
+ * "-exit" after it for the exit event. 0: none or resumable, 1: after the
+ * exit event, -EINVAL: not an id this server sends. */
+static int parse_last_event_id(struct output_stream *o, const char *last, const char *sources[2])
+{
+	int used = 0;
+	if (!last)
+		return 0;
+	if (sscanf(last, "%" SCNu64 "-%" SCNu64 "%n", &o->offset[0], &o->offset[1], &used) != 2 ||
+	    (last[used] && strcmp(last + used, "-exit") != 0))
+		return -EINVAL;
+	sources[0] = sources[1] = "Last-Event-ID";
+	return last[used] ? 1 : 0;
+}
+
+/* An offset the client gave may not lie past the end of its stream: an
+ * ended process's lengths are final, and without follow a running one's
+ * bytes so far are all there is to send. With follow the stream waits for
+ * them. Returns false with the message in msg. */
+static bool offsets_in_range(const struct output_stream *o, const char *const sources[2], bool follow,
+			     const char **field, char *msg, size_t cap)
+{
+	for (int s = 0; s < 2; s++) {
+		uint64_t total;
+		bool ended;
+		if (!sources[s] || proc_read_output(o->id, (enum proc_stream)s, 0, NULL, 0, &total, &ended) < 0)
+			continue;
+		if (o->offset[s] <= total || (follow && !ended))
+			continue;
+		*field = sources[s];
+		snprintf(msg, cap, "%s offset %" PRIu64 " is past its end: %" PRIu64 " bytes%s", stream_names[s],
+			 o->offset[s], total, ended ? ", and the process has ended" :
+			 " so far (follow=true waits for more)");
+		return false;
+	}
+	return true;
+}
+
+static enum MHD_Result reply_output_invalid(struct http_req *r, struct output_stream *o, const char *field,
+					    const char *problem)
+{
+	free(o);
+	return http_reply_invalid(r, field, problem);
 }
 
 enum MHD_Result output_get(struct http_req *r)
 {
-	const char *accept = http_header(r, MHD_HTTP_HEADER_ACCEPT);
-	const char *stream = http_query(r, "stream"), *follow = http_query(r, "follow");
+	const char *accept = http_header(r, MHD_HTTP_HEADER_ACCEPT), *follow_v = http_query(r, "follow");
 	bool raw = accept && strstr(accept, "application/octet-stream");
 	bool sse = !raw && accept && strstr(accept, "text/event-stream");
+	bool follow = follow_v && strcmp(follow_v, "true") == 0;
 	size_t buf_size = raw ? RAW_CHUNK : CHUNK;
 	struct output_stream *o = calloc(1, sizeof *o + buf_size);
 	if (!o)
@@ -180,49 +262,31 @@ enum MHD_Result output_get(struct http_req *r)
 	snprintf(o->id, sizeof o->id, "%s", r->params[0]);
 	o->raw = raw;
 
-	const char *field = NULL, *problem = NULL;
-	if (!stream)
-		stream = raw ? "stdout" : "both";
-	o->want[0] = strcmp(stream, "stdout") == 0 || strcmp(stream, "both") == 0;
-	o->want[1] = strcmp(stream, "stderr") == 0 || strcmp(stream, "both") == 0;
-	if (!o->want[0] && !o->want[1])
-		field = "stream", problem = "must be stdout, stderr or both";
-	else if (raw && o->want[0] && o->want[1])
-		field = "stream", problem = "raw output (application/octet-stream) is one stream: stdout or stderr";
-	else if (follow && strcmp(follow, "true") != 0 && strcmp(follow, "false") != 0)
-		field = "follow", problem = "must be true or false";
-	else if (!parse_u64_param(http_query(r, "offset"), &o->offset[o->want[0] ? 0 : 1]))
-		field = "offset", problem = "must be a byte offset (integer >= 0)";
-	else if (!parse_u64_param(http_query(r, "stdout_offset"), &o->offset[0]))
-		field = "stdout_offset", problem = "must be a byte offset (integer >= 0)";
-	else if (!parse_u64_param(http_query(r, "stderr_offset"), &o->offset[1]))
-		field = "stderr_offset", problem = "must be a byte offset (integer >= 0)";
-	/* SSE resume: Last-Event-ID is "<stdout offset>-<stderr offset>", with
-	 * "-exit" after it for the exit event (then nothing is left to send). */
-	const char *last = sse ? http_header(r, "Last-Event-ID") : NULL;
-	int used = 0;
-	if (!problem && last &&
-	    (sscanf(last, "%" SCNu64 "-%" SCNu64 "%n", &o->offset[0], &o->offset[1], &used) != 2 ||
-	     (last[used] && strcmp(last + used, "-exit") != 0)))
-		field = "Last-Event-ID", problem = "must be an event id this server sent (\"<stdout offset>-<stderr offset>\")";
-	else if (last && last[used]) {
-		/* The client saw the exit event: nothing follows it. 204 is what tells
-		 * an EventSource to stop reconnecting (the SSE specification). */
-		free(o);
-		return http_reply_buffer(r, 204, "text/event-stream", "", 0, true);
-	}
-	if (problem) {
-		free(o);
-		return http_reply_invalid(r, field, problem);
-	}
+	const char *field = NULL, *sources[2] = { NULL, NULL };
+	const char *problem = parse_params(o, r, sources, &field);
+	if (problem)
+		return reply_output_invalid(r, o, field, problem);
+	int after_exit = parse_last_event_id(o, sse ? http_header(r, "Last-Event-ID") : NULL, sources);
+	if (after_exit < 0)
+		return reply_output_invalid(r, o, "Last-Event-ID",
+			"must be an event id this server sent (\"<stdout offset>-<stderr offset>\")");
 	cJSON *rec = proc_get_json(o->id, 0);
 	if (!rec) {
 		free(o);
 		return http_reply_error(r, 404, "not_found", NULL, "no process with id %s", r->params[0]);
 	}
 	cJSON_Delete(rec);
+	char msg[160];
+	if (!offsets_in_range(o, sources, follow, &field, msg, sizeof msg))
+		return reply_output_invalid(r, o, field, msg);
+	if (after_exit) {
+		/* The client saw the exit event: nothing follows it. 204 is what tells
+		 * an EventSource to stop reconnecting (the SSE specification). */
+		free(o);
+		return http_reply_buffer(r, 204, "text/event-stream", "", 0, true);
+	}
 
-	stream_init(&o->s, r, follow && strcmp(follow, "true") == 0, sse);
+	stream_init(&o->s, r, follow, sse);
 	o->s.heartbeats = !raw;
 	o->s.block_size = buf_size;
 	o->s.next = next_item;

@@ -209,9 +209,9 @@ static int read_number(struct loader *l, const cJSON *obj, const char *key, cons
 /* --- args --- */
 
 static const char *const arg_keys[] = {
-	"name", "type", "required", "variadic", "enum", "pattern", "min", "max", "max_length", "allow_dash", NULL
+	"name", "type", "required", "variadic", "enum", "pattern", "min", "max", "max_length", "allow_dash", "root", NULL
 };
-static const char *const type_keys[] = { "string", "integer", "number", "boolean", NULL };
+static const char *const type_keys[] = { "string", "integer", "number", "boolean", "path", NULL };
 
 static int load_enum(struct loader *l, const cJSON *list, struct arg_spec *spec, const char *prefix)
 {
@@ -266,6 +266,32 @@ static int check_enum_values(struct loader *l, const struct arg_spec *spec, cons
 	return rc;
 }
 
+/* A path argument's root: required for it, refused for other types. Kept
+ * resolved, since requests' paths are compared once resolved. */
+static int load_root(struct loader *l, const cJSON *obj, struct arg_spec *spec, const char *prefix)
+{
+	char field[200], resolved[PATH_MAX];
+	const char *root = NULL;
+	struct stat st;
+	int rc;
+
+	snprintf(field, sizeof field, "%sroot", prefix);
+	if ((rc = read_string(l, obj, "root", field, &root)) < 0)
+		return rc;
+	if (spec->type != ARG_PATH)
+		return rc > 0 ? fail(l, field, "applies to path arguments only") : 0;
+	if (rc == 0)
+		return fail(l, field, "is required for a path argument: the folder its values must stay in");
+	if (root[0] != '/')
+		return fail(l, field, "must be an absolute path");
+	if (!realpath(root, resolved) || stat(resolved, &st) != 0)
+		return fail(l, field, "%s: %s", root, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(l, field, "%s: is not a directory", root);
+	spec->root = own_strdup(l->f, resolved);
+	return spec->root ? 0 : fail_nomem(l);
+}
+
 static int load_arg(struct loader *l, const cJSON *obj, size_t index, bool last, struct arg_spec *spec,
 		    const struct arg_spec *earlier)
 {
@@ -299,7 +325,7 @@ static int load_arg(struct loader *l, const cJSON *obj, size_t index, bool last,
 	for (spec->type = 0; type_keys[spec->type] && strcmp(type_keys[spec->type], type) != 0; spec->type++)
 		;
 	if (!type_keys[spec->type])
-		return fail(l, field, "must be one of: string, integer, number, boolean");
+		return fail(l, field, "must be one of: string, integer, number, boolean, path");
 
 	snprintf(field, sizeof field, "%srequired", prefix);
 	if ((rc = read_bool(l, obj, "required", field, &spec->required)) < 0)
@@ -312,7 +338,7 @@ static int load_arg(struct loader *l, const cJSON *obj, size_t index, bool last,
 	snprintf(field, sizeof field, "%sallow_dash", prefix);
 	if ((rc = read_bool(l, obj, "allow_dash", field, &spec->allow_dash)) < 0)
 		return rc;
-	if (rc > 0 && spec->type == ARG_BOOLEAN)
+	if (rc > 0 && (spec->type == ARG_BOOLEAN || spec->type == ARG_PATH))
 		return fail(l, field, "applies to string, integer and number arguments only");
 
 	snprintf(field, sizeof field, "%spattern", prefix);
@@ -361,6 +387,8 @@ static int load_arg(struct loader *l, const cJSON *obj, size_t index, bool last,
 
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "enum");
 	if (list && !cJSON_IsNull(list) && (rc = load_enum(l, list, spec, prefix)) < 0)
+		return rc;
+	if ((rc = load_root(l, obj, spec, prefix)) < 0)
 		return rc;
 	return check_enum_values(l, spec, prefix);
 }

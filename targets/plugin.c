@@ -68,6 +68,7 @@ struct spawnd_args {
 static const enum spawnd_arg_type public_types[] = {
 	[ARG_STRING] = SPAWND_ARG_STRING, [ARG_INTEGER] = SPAWND_ARG_INTEGER,
 	[ARG_NUMBER] = SPAWND_ARG_NUMBER, [ARG_BOOLEAN] = SPAWND_ARG_BOOLEAN,
+	[ARG_PATH] = SPAWND_ARG_STRING,         /* exec targets only: a plugin never declares one */
 };
 
 /* Converts one canonical value; false if it is not of the declared type. */
@@ -77,6 +78,7 @@ static bool convert_value(enum arg_type type, const cJSON *json, struct spawnd_v
 	out->type = public_types[type];
 	switch (type) {
 	case ARG_STRING:
+	case ARG_PATH:
 		out->string = cJSON_GetStringValue(json);
 		return out->string != NULL;
 	case ARG_BOOLEAN:

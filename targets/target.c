@@ -17,6 +17,7 @@
 #include "targets/target.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
@@ -148,7 +149,7 @@ void targets_release(void)
 
 static const char *const type_names[] = {
 	[ARG_STRING] = "string", [ARG_INTEGER] = "integer",
-	[ARG_NUMBER] = "number", [ARG_BOOLEAN] = "boolean",
+	[ARG_NUMBER] = "number", [ARG_BOOLEAN] = "boolean", [ARG_PATH] = "path",
 };
 
 static void add_detail(cJSON *details, const char *field, const char *fmt, ...)
@@ -254,6 +255,45 @@ static bool check_string(const struct arg_spec *spec, const char *s, const char 
 	return true;
 }
 
+/* True when path is root or lies below it (both resolved, absolute). */
+static bool path_within(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+	if (n == 1)
+		return true;    /* "/" */
+	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* A path argument: resolved the way the kernel would open it (realpath), so
+ * "..", symbolic links and absolute paths cannot leave the root whatever the
+ * operator's pattern. One message for a path that does not exist and one
+ * outside the root, so that answers do not tell what exists outside it.
+ * Returns the resolved path, or NULL after adding a detail. */
+static cJSON *check_path(const struct arg_spec *spec, const char *s, const char *field, cJSON *details)
+{
+	char joined[PATH_MAX], resolved[PATH_MAX];
+	const char *path = s;
+
+	if (!*s) {
+		add_detail(details, field, "must not be empty");
+		return NULL;
+	}
+	if (s[0] != '/') {
+		int n = snprintf(joined, sizeof joined, "%s/%s", spec->root, s);
+		if (n < 0 || (size_t)n >= sizeof joined) {
+			add_detail(details, field, "is too long");
+			return NULL;
+		}
+		path = joined;
+	}
+	if (!realpath(path, resolved) || !path_within(resolved, spec->root)) {
+		add_detail(details, field, "must be an existing file or folder inside %s "
+			   "(after following symbolic links and \"..\")", spec->root);
+		return NULL;
+	}
+	return cJSON_CreateString(resolved);
+}
+
 /* Checks one value against spec. Returns its canonical copy, or NULL after
  * adding one detail for field. */
 static cJSON *check_value(const struct target *t, const struct arg_spec *spec, const cJSON *value,
@@ -281,6 +321,12 @@ static cJSON *check_value(const struct target *t, const struct arg_spec *spec, c
 			return NULL;
 		}
 		return cJSON_CreateBool(cJSON_IsTrue(value));
+	case ARG_PATH:
+		if (!cJSON_IsString(value) || !value->valuestring) {
+			add_detail(details, field, "must be a string (a path)");
+			return NULL;
+		}
+		return check_path(spec, value->valuestring, field, details);
 	case ARG_INTEGER:
 	case ARG_NUMBER:
 		break;
@@ -504,6 +550,8 @@ static cJSON *arg_to_json(const struct arg_spec *spec)
 		cJSON_AddNumberToObject(a, "max_length", (double)spec->max_length);
 	if (spec->variadic)
 		cJSON_AddTrueToObject(a, "variadic");
+	if (spec->root)
+		cJSON_AddStringToObject(a, "root", spec->root);
 	return a;
 }
 

@@ -18,7 +18,10 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
-enum arg_type { ARG_STRING, ARG_INTEGER, ARG_NUMBER, ARG_BOOLEAN };
+/* ARG_PATH (exec targets): a file or folder that must exist and resolve
+ * (symbolic links followed, "." and ".." gone; relative values taken from the
+ * root) to root or below it; the resolved path is the canonical value. */
+enum arg_type { ARG_STRING, ARG_INTEGER, ARG_NUMBER, ARG_BOOLEAN, ARG_PATH };
 
 /* One declared argument. Constraints not set are NULL / false. */
 struct arg_spec {
@@ -32,6 +35,7 @@ struct arg_spec {
 	double min, max;
 	long max_length;                 /* strings: max length in bytes; 0 = unlimited */
 	bool allow_dash;                 /* exec targets: a value may start with '-' (else refused) */
+	const char *root;                /* paths: resolved absolute folder they must stay in */
 };
 
 /* The worker's identity (multiprocessing's current_process()). */
@@ -114,7 +118,8 @@ void targets_release(void);
  * per bad argument (caller frees); nothing is stored in *canonical.
  * Rules: integers must be integral JSON numbers within the int64 range (and the
  * spec's min/max); numbers finite; booleans JSON true/false; strings JSON strings
- * (enum, full-match pattern, max_length); unknown names, too many positional
+ * (enum, full-match pattern, max_length); paths as ARG_PATH says, the
+ * canonical value being the resolved path; unknown names, too many positional
  * values and missing required args are errors.
  * Positional values map to the specs in order, a variadic last spec taking the
  * rest; in the object form a variadic arg's value is an array. A null value is

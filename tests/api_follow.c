@@ -599,8 +599,8 @@ static void test_ticker_lines_arrive_before_next_is_printed(void)
 	live_close(ls[1]);
 }
 
-/* A finished process followed from every offset 0..len (and past the end)
- * gives exactly the raw bytes from there, then the exit line. */
+/* A finished process followed from every offset 0..len gives exactly the
+ * raw bytes from there, then the exit line; past the end is a 400. */
 static void test_resume_at_every_offset(void)
 {
 	char path[256], why[512];
@@ -615,6 +615,12 @@ static void test_resume_at_every_offset(void)
 		snprintf(path, sizeof path, "/processes/%s/output?follow=true&stream=stdout&offset=%zu", ticker_id,
 			 k + (k > ticker_len ? 10 : 0));
 		r = http(srv, "GET", path, NULL, NULL, NDJSON);
+		if (k > ticker_len) {
+			CHECK_ERROR(r, 400, "invalid_argument");
+			CHECK_FIELD(r, "offset");
+			resp_free(r);
+			continue;
+		}
 		CHECK_STATUS(r, 200);
 		ok = parse_ndjson_items(r->body, r->len, &it);
 		CHECK_MSG(ok, "offset %zu: %s", k, it.err);

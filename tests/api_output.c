@@ -273,6 +273,108 @@ static void test_offsets(void)
 	resp_free(r);
 }
 
+/* GET path with Accept and one more header line (may be NULL); the answer
+ * in full. The caller closes it. */
+static struct live *get_with(const char *path, const char *accept, const char *header)
+{
+	char accept_line[128];
+	const char *headers[3] = { accept_line, header, NULL };
+	snprintf(accept_line, sizeof accept_line, "Accept: %s", accept);
+	struct live *l = live_request(srv, "GET", path, headers, NULL, 0, 0);
+	live_wait_done(l, 20);
+	return l;
+}
+
+/* true when l is a 400 invalid_argument whose details name field. */
+static bool names_field(const struct live *l, const char *field)
+{
+	cJSON *j = cJSON_Parse(l->body);
+	const cJSON *d, *error = cJSON_GetObjectItem(j, "error");
+	bool named = false;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(error, "details"))
+		named = named || (jstr(d, "field") && strcmp(jstr(d, "field"), field) == 0);
+	named = named && jstr(error, "code") && strcmp(jstr(error, "code"), "invalid_argument") == 0;
+	cJSON_Delete(j);
+	return l->status == 400 && named;
+}
+
+/* An offset past the end of an ended process's stream is a 400 naming where
+ * it came from, never a 200 that echoes it back in an id (the exit target
+ * writes nothing; worker writes "Worker\n", 7 bytes). */
+static void test_offset_past_end_of_ended_process(void)
+{
+	static const struct {
+		const char *target, *query, *accept, *header, *field;
+	} cases[] = {
+		{ "exit", "", "text/event-stream", "Last-Event-ID: 6-0", "Last-Event-ID" },
+		{ "exit", "follow=true", "text/event-stream", "Last-Event-ID: 0-1", "Last-Event-ID" },
+		{ "exit", "", "text/event-stream", "Last-Event-ID: 6-0-exit", "Last-Event-ID" },
+		{ "worker", "stream=stdout&offset=8", "application/x-ndjson", NULL, "offset" },
+		{ "worker", "stream=stdout&offset=8&follow=true", "application/octet-stream", NULL, "offset" },
+		{ "worker", "stream=stderr&offset=1", "application/octet-stream", NULL, "offset" },
+		{ "worker", "stdout_offset=8", "application/x-ndjson", NULL, "stdout_offset" },
+		{ "worker", "stderr_offset=1&follow=true", "application/x-ndjson", NULL, "stderr_offset" },
+	};
+	char ids[2][ID_CAP], path[512];
+	struct resp *r = spawn(srv, "{\"target\": \"exit\", \"args\": [0]}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, ids[0]));
+	resp_free(r);
+	r = spawn(srv, "{\"target\": \"worker\"}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, ids[1]));
+	CHECK_EXITED(r, 0);
+	resp_free(r);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(path, sizeof path, "/processes/%s/output?%s", ids[strcmp(cases[i].target, "exit") != 0],
+			 cases[i].query);
+		struct live *l = get_with(path, cases[i].accept, cases[i].header);
+		bool ok = names_field(l, cases[i].field);
+		CHECK_MSG(ok, "GET %s (%s) -> %ld, expected 400 naming %s: %.300s", path,
+			  cases[i].header ? cases[i].header : cases[i].accept, l->status, cases[i].field, l->body);
+		live_close(l);
+	}
+	/* The ends themselves are fine: what was sent can be resumed from. */
+	snprintf(path, sizeof path, "/processes/%s/output?stream=stdout&offset=7", ids[1]);
+	struct live *l = get_with(path, "text/event-stream", "Last-Event-ID: 7-0");
+	bool ok = l->status == 200 && strstr(l->body, "id: 7-0-exit\n");
+	CHECK_MSG(ok, "Last-Event-ID 7-0 of 7 bytes -> %ld: %.300s", l->status, l->body);
+	live_close(l);
+}
+
+/* A running process: without follow an offset past what it has written so
+ * far is a 400; with follow the stream waits for those bytes, and if the
+ * process ends short of them the exit event's id names the real lengths. */
+static void test_offset_past_end_of_running_process(void)
+{
+	char id[ID_CAP], path[256];
+	struct resp *r = spawn(srv, "{\"target\": \"sleep\", \"args\": [30]}", -1);
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, id));
+	resp_free(r);
+	snprintf(path, sizeof path, "/processes/%s/output?stream=stdout&offset=5", id);
+	struct live *l = get_with(path, "application/x-ndjson", NULL);
+	bool ok = names_field(l, "offset");
+	CHECK_MSG(ok, "GET %s -> %ld, expected 400 naming offset: %.300s", path, l->status, l->body);
+	live_close(l);
+	snprintf(path, sizeof path, "/processes/%s/output?follow=true", id);
+	{
+		const char *headers[] = { "Accept: text/event-stream", "Last-Event-ID: 5-3", NULL };
+		l = live_request(srv, "GET", path, headers, NULL, 0, 0);
+	}
+	ok = live_wait_for(l, ": heartbeat", 10) && l->status == 200;
+	CHECK_MSG(ok, "follow from 5-3 of a running process -> %ld: %.300s", l->status, l->body);
+	r = postf(srv, NULL, "/processes/%s/kill", id);
+	CHECK_STATUS(r, 202);
+	resp_free(r);
+	ok = live_wait_done(l, 20) && strstr(l->body, "event: exit\nid: 0-0-exit\n");
+	CHECK_MSG(ok, "the exit event of a process that wrote nothing: %.400s", l->body);
+	live_close(l);
+	r = del(srv, "/processes/%s", id);
+	CHECK_STATUS(r, 200);
+	resp_free(r);
+}
+
 static void test_inline_output_first_64k(void)
 {
 	static const struct {
@@ -380,6 +482,8 @@ int main(void)
 	RUN(test_worker_ndjson_both_streams);
 	RUN(test_offsets);
 	RUN(test_line_ts_is_capture_time);
+	RUN(test_offset_past_end_of_ended_process);
+	RUN(test_offset_past_end_of_running_process);
 	RUN(test_inline_output_first_64k);
 	RUN(test_running_process_output_returns);
 	RUN(test_invalid_utf8_inline_replacement);

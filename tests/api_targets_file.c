@@ -3,6 +3,7 @@
  * a broken file refused precisely (at startup and on reload), rlimits visible
  * in the worker, the target's timeout, and the target's max_running. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,6 +269,40 @@ static void test_broken_file_refuses_to_start(void)
 	CHECK_MSG(strstr(err, "targets.json"), "startup error does not name the file: %s", err);
 }
 
+/* The example file's ls target (make run) keeps callers inside /usr/share:
+ * its argument is a path with root /usr/share, so "..", absolute paths and
+ * symbolic links cannot lead out, whatever a pattern would have let through. */
+static void test_example_ls_stays_in_usr_share(void)
+{
+	char *file = realpath("examples/targets.json", NULL), extra[PATH_MAX + 16];
+	CHECK_MSG(file, "examples/targets.json not found from %s (run from the repository root)", getenv("PWD"));
+	snprintf(extra, sizeof extra, "--targets %s", file);
+	free(file);
+	struct server *ex = server_start(extra);
+	CHECK_MSG(ex, "spawnd did not start with examples/targets.json");
+	struct resp *r = get(ex, "/targets/ls");
+	CHECK_STATUS(r, 200);
+	const cJSON *spec = cJSON_GetArrayItem(cJSON_GetObjectItem(r->json, "args"), 0);
+	CHECK_MSG(jstr(spec, "type") && !strcmp(jstr(spec, "type"), "path") && jstr(spec, "root") &&
+		  !strcmp(jstr(spec, "root"), "/usr/share"), "ls's argument: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	static const char *const outside[] = { "/usr/share/../../etc", "../../etc", "/etc", "/", "/usr/sharex" };
+	for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+		char body[200];
+		snprintf(body, sizeof body, "{\"target\": \"ls\", \"args\": {\"path\": \"%s\"}}", outside[i]);
+		r = spawn(ex, body, 10);
+		CHECK_ERROR(r, 400, "invalid_argument");
+		CHECK_FIELD(r, "args.path");
+		resp_free(r);
+	}
+	r = spawn(ex, "{\"target\": \"ls\", \"args\": [\"/usr/share/../share\"]}", 10);
+	CHECK_STATUS(r, 201);
+	CHECK_EXITED(r, 0);
+	resp_free(r);
+	char why[512];
+	CHECK_MSG(server_stop(ex, why, sizeof why) == 0, "%s", why);
+}
+
 static void test_shared_server_shutdown(void)
 {
 	char why[512];
@@ -292,6 +327,7 @@ int main(void)
 	RUN(test_reload_by_sighup_keeps_running_worker);
 	RUN(test_reload_of_broken_file_keeps_current_set);
 	RUN(test_broken_file_refuses_to_start);
+	RUN(test_example_ls_stays_in_usr_share);
 	RUN(test_shared_server_shutdown);
 	return CHECK_EXIT();
 }

@@ -3,6 +3,7 @@
  * that shell-looking arguments reach the program literally. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,7 +312,7 @@ static void arg_errors(void)
 		     "target \"d\": field \"args.a.max_lenght\": is not a known field");
 	CHECK_BROKEN(T(", \"args\": [{\"name\": \"a\"}]"), "target \"d\": field \"args.a.type\": is required");
 	CHECK_BROKEN(T(", \"args\": [{\"name\": \"a\", \"type\": \"int\"}]"),
-		     "target \"d\": field \"args.a.type\": must be one of: string, integer, number, boolean");
+		     "target \"d\": field \"args.a.type\": must be one of: string, integer, number, boolean, path");
 	CHECK_BROKEN(T(", \"args\": [{\"name\": \"a\", \"type\": \"string\", \"required\": \"yes\"}]"),
 		     "target \"d\": field \"args.a.required\": must be true or false");
 	CHECK_BROKEN(T(", \"args\": [{\"name\": \"a\", \"type\": \"string\", \"variadic\": true}, {\"name\": \"b\", \"type\": \"string\"}]"),
@@ -467,6 +468,124 @@ static void argv_building(void)
 	char **argv = NULL;
 	CHECK_INT(target_build_argv(target_find("worker"), NULL, &argv), -EINVAL);
 	CHECK(argv == NULL);
+	targets_release();
+}
+
+static void path_constraint_errors(void)
+{
+#define A(spec) T(", \"args\": [{\"name\": \"a\", " spec "}], \"argv\": [\"{a}\"]")
+	CHECK_BROKEN(A("\"type\": \"path\""),
+		     "target \"d\": field \"args.a.root\": is required for a path argument: the folder its values must stay in");
+	CHECK_BROKEN(A("\"type\": \"path\", \"root\": \"usr\""), "target \"d\": field \"args.a.root\": must be an absolute path");
+	CHECK_BROKEN(A("\"type\": \"path\", \"root\": \"/nonexistent\""),
+		     "target \"d\": field \"args.a.root\": /nonexistent: No such file or directory");
+	CHECK_BROKEN(A("\"type\": \"path\", \"root\": \"/bin/date\""),
+		     "target \"d\": field \"args.a.root\": /bin/date: is not a directory");
+	CHECK_BROKEN(A("\"type\": \"path\", \"root\": 5"), "target \"d\": field \"args.a.root\": must be a string");
+	CHECK_BROKEN(A("\"type\": \"string\", \"root\": \"/tmp\""),
+		     "target \"d\": field \"args.a.root\": applies to path arguments only");
+	CHECK_BROKEN(A("\"type\": \"path\", \"root\": \"/tmp\", \"pattern\": \"/tmp/.*\""),
+		     "target \"d\": field \"args.a.pattern\": applies to string arguments only");
+	CHECK_BROKEN(A("\"type\": \"path\", \"root\": \"/tmp\", \"allow_dash\": true"),
+		     "target \"d\": field \"args.a.allow_dash\": applies to string, integer and number arguments only");
+	CHECK_BROKEN(A("\"type\": \"file\""),
+		     "target \"d\": field \"args.a.type\": must be one of: string, integer, number, boolean, path");
+#undef A
+}
+
+/* A tree under dir: root/inner/file, outside/secret, rootx/file (a sibling
+ * whose name starts with root's), root/escape -> ../outside (a symbolic link
+ * out) and root/alias -> inner (one that stays in). */
+static int make_path_tree(char *real, size_t cap)
+{
+	static const char *const dirs[] = { "root", "root/inner", "outside", "rootx" };
+	static const char *const files[] = { "root/inner/file", "outside/secret", "rootx/file" };
+	char p[256];
+
+	if (cap < PATH_MAX || !realpath(dir, real) || strlen(real) > 128)
+		return -1;
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", real, dirs[i]);
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", real, files[i]);
+		if (write_file(p, "x\n") != 0)
+			return -1;
+	}
+	snprintf(p, sizeof p, "%s/root/escape", real);
+	if (symlink("../outside", p) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(p, sizeof p, "%s/root/alias", real);
+	return symlink("inner", p) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void remove_path_tree(void)
+{
+	static const char *const entries[] = {
+		"root/escape", "root/alias", "root/inner/file", "outside/secret", "rootx/file",
+		"root/inner", "root", "outside", "rootx",
+	};
+	char p[256];
+
+	for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, entries[i]);
+		if (unlink(p) != 0)
+			rmdir(p);
+	}
+}
+
+/* A path argument reaches argv resolved, and only when it stays in its root. */
+static void path_arguments(void)
+{
+	char real[PATH_MAX], file[PATH_MAX + 512], v[PATH_MAX + 64], want[PATH_MAX + 256];
+	struct exec_file *f;
+	const char *m;
+
+	CHECK_MSG(make_path_tree(real, sizeof real) == 0, "cannot build the tree under %s: %s", dir, strerror(errno));
+	snprintf(file, sizeof file, "{\"targets\": [{\"name\": \"p\", \"program\": \"/bin/ls\", \"argv\": [\"--\", \"{p}\"],"
+		 " \"args\": [{\"name\": \"p\", \"type\": \"path\", \"root\": \"%s/root/inner/..\", \"variadic\": true}]}]}", real);
+	CHECK_MSG(load_text(file, &f, &m) == 0, "%s", m);
+	targets_set_exec(f);
+	{
+		cJSON *j = target_to_json(target_find("p"));
+		char *text = cJSON_PrintUnformatted(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "args"), 0));
+		snprintf(want, sizeof want, "{\"name\":\"p\",\"type\":\"path\",\"required\":false,\"variadic\":true,"
+			 "\"root\":\"%s/root\"}", real);
+		cJSON_Delete(j);
+		CHECK_STR(hold(text), want);
+	}
+	static const struct { const char *value, *resolved; } good[] = {
+		{ "inner/file", "/root/inner/file" },        /* relative: from the root */
+		{ "@/root/inner/file", "/root/inner/file" }, /* '@': the tree's absolute path */
+		{ "alias/file", "/root/inner/file" },        /* a link that stays inside */
+		{ "./inner/../inner/", "/root/inner" },
+		{ ".", "/root" },                            /* the root itself */
+		{ "@/root", "/root" },
+		{ "-rf/..", NULL },                          /* no such folder "-rf" */
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		snprintf(v, sizeof v, "[\"%s%s\"]", good[i].value[0] == '@' ? real : "", good[i].value + (good[i].value[0] == '@'));
+		if (good[i].resolved)
+			snprintf(want, sizeof want, "/bin/ls|--|%s%s", real, good[i].resolved);
+		else
+			snprintf(want, sizeof want, "error: [{\"field\":\"args[0]\",\"message\":\"must be an existing file or "
+				 "folder inside %s/root (after following symbolic links and \\\"..\\\")\"}]", real);
+		CHECK_MSG(strcmp(argv_of("p", v), want) == 0, "%s: %s, expected %s", v, held, want);
+	}
+	static const char *const bad[] = {
+		"../outside/secret", "inner/../../outside/secret", "escape/secret", "escape", "@/outside/secret",
+		"@/rootx/file", "@/root/../rootx/file", "/etc/passwd", "/", "..", "missing", "inner/file/",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(v, sizeof v, "{\"p\": [\"inner\", \"%s%s\"]}", bad[i][0] == '@' ? real : "", bad[i] + (bad[i][0] == '@'));
+		snprintf(want, sizeof want, "error: [{\"field\":\"args.p[1]\",\"message\":\"must be an existing file or "
+			 "folder inside %s/root (after following symbolic links and \\\"..\\\")\"}]", real);
+		CHECK_MSG(strcmp(argv_of("p", v), want) == 0, "%s: %s, expected %s", v, held, want);
+	}
+	CHECK_STR(argv_of("p", "[\"\"]"), "error: [{\"field\":\"args[0]\",\"message\":\"must not be empty\"}]");
+	CHECK_STR(argv_of("p", "[5]"), "error: [{\"field\":\"args[0]\",\"message\":\"must be a string (a path)\"}]");
 	targets_release();
 }
 
@@ -662,6 +781,8 @@ int main(void)
 	RUN(constraint_errors);
 	RUN(env_and_limit_errors);
 	RUN(argv_building);
+	RUN(path_constraint_errors);
+	RUN(path_arguments);
 	RUN(arguments_reach_the_program_literally);
 	RUN(env_building);
 	RUN(program_sees_only_the_built_env);
@@ -672,6 +793,7 @@ int main(void)
 		snprintf(file, sizeof file, "%s/not-executable", dir);
 		unlink(file);
 		unlink(path);
+		remove_path_tree();
 		rmdir(dir);
 	}
 	return CHECK_EXIT();

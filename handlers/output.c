@@ -228,7 +228,7 @@ static bool offsets_in_range(const struct output_stream *o, const char *const so
 	for (int s = 0; s < 2; s++) {
 		uint64_t total;
 		bool ended;
-		if (!sources[s] || proc_read_output(o->id, (enum proc_stream)s, 0, NULL, 0, &total, &ended) < 0)
+		if (!sources[s] || proc_read_output(o->id, (enum proc_stream)s, 0, NULL, 0, &total, &ended, NULL) < 0)
 			continue;
 		if (o->offset[s] <= total || (follow && !ended))
 			continue;

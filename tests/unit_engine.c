@@ -9,8 +9,8 @@
 
 #include "engine/outbuf.h"
 #include "engine/store.h"
-#include "engine/ts.h"
-#include "engine/utf8.h"
+#include "lib/ts.h"
+#include "lib/utf8.h"
 #include "tests/check.h"
 
 CHECK_MAIN_STATE;

@@ -1,4 +1,4 @@
-/* unit_json — numbers read from JSON and printed back (targets/number.h), and
+/* unit_json — numbers read from JSON and printed back (lib/number.h), and
  * the UTF-8 check that keeps invalid text out of requests and responses. */
 #include <math.h>
 #include <stdint.h>
@@ -7,8 +7,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine/utf8.h"
-#include "targets/number.h"
+#include "lib/utf8.h"
+#include "lib/number.h"
 #include "tests/check.h"
 
 CHECK_MAIN_STATE;

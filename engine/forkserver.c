@@ -1,9 +1,14 @@
 /* forkserver — spawnd's side of the fork server (see forkserver.h; the
- * server itself is forkserver_serve.c, run as the spawnd-forkserver
- * executable).
+ * server itself is the spawnd-forkserver executable, built from forkserver/,
+ * and the two share only the protocol, forkserver/wire.h).
+ *
+ * One request at a time on the control channel (ctl_lock), so a reply is
+ * always the answer to the request just sent. The events channel is only
+ * read by the engine loop. The fork server is started before any thread, but
+ * its child still makes only async-signal-safe calls until execve.
  */
 #define _GNU_SOURCE
-#include "forkserver/wire.h"
+#include "engine/forkserver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "lib/fdclose.h"
 
 static int ctl_fd = -1, evt_fd = -1;    /* spawnd's ends */
 static pid_t server_pid = -1;
@@ -50,9 +56,9 @@ static void exec_helper(const char *path, int ctl, int evt, char *const argv[])
 {
 	/* Move both out of the way first, so neither dup2 clobbers the other. */
 	int c = fcntl(ctl, F_DUPFD, 10), e = fcntl(evt, F_DUPFD, 10);
-	if (c < 0 || e < 0 || dup2(c, FORKSERVER_CTL_FD) < 0 || dup2(e, FORKSERVER_EVT_FD) < 0)
+	if (c < 0 || e < 0 || dup2(c, FORKSERVER_CTL_FD) < 0 || dup2(e, FORKSERVER_EVT_FD) < 0 ||
+	    fdclose_from(FORKSERVER_EVT_FD + 1) < 0)
 		_exit(126);
-	syscall(SYS_close_range, FORKSERVER_EVT_FD + 1, ~0U, 0U);
 	char *const envp[] = { NULL };
 	execve(path, argv, envp);
 	_exit(127);
@@ -64,7 +70,7 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 	int big = 4 << 20;
 	char path[PATH_MAX];
 
-	/* SPAWND_SPARE=0: no spare worker (see forkserver_serve.c), e.g. to
+	/* SPAWND_SPARE=0: no spare worker (see forkserver/spare.c), e.g. to
 	 * keep no idle process, or to compare. */
 	const char *env = getenv("SPAWND_SPARE");
 	if (env && strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
@@ -88,9 +94,18 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 		close(ctl[0]); close(ctl[1]);
 		return r;
 	}
-	/* Room for many exit events, so the fork server rarely waits on spawnd. */
-	setsockopt(evt[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-	setsockopt(evt[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+	/* Room for many exit events, so the fork server rarely waits on spawnd.
+	 * Only a hint: refused (or capped by net.core.wmem_max), the default
+	 * buffer works too, the fork server just blocks sooner. */
+	(void)setsockopt(evt[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	(void)setsockopt(evt[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+	/* spawnd's end only (the fork server's blocks): the engine loop reads it. */
+	if (fcntl(evt[0], F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		close(ctl[0]); close(ctl[1]); close(evt[0]); close(evt[1]);
+		return r;
+	}
 	/* Everything the child needs is ready before fork(). */
 	char name[] = "spawnd-forkserver", flag[] = "--plugins", nospare[] = "--no-spare", dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", plugins_dir ? plugins_dir : "");
@@ -117,7 +132,6 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 	server_pid = pid;
 	ctl_fd = ctl[0];
 	evt_fd = evt[0];
-	fcntl(evt_fd, F_SETFL, O_NONBLOCK);
 
 	/* Wait for its word: ready, or why not (e.g. a plugin it could not load). */
 	struct wire_reply ready;

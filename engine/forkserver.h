@@ -22,15 +22,12 @@
 #ifndef SPAWND_FORKSERVER_H
 #define SPAWND_FORKSERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <sys/resource.h>
 
-enum forkserver_flags {
-	FORKSERVER_STDIN_PIPE = 1 << 0,   /* give the worker a stdin pipe (else /dev/null) */
-};
-
-#define FORKSERVER_RLIMITS 4   /* cpu, as, nofile, nproc — in that order */
+/* The protocol: enum forkserver_flags, FORKSERVER_RLIMITS, struct forkserver_exit. */
+#include "forkserver/wire.h"
 
 struct forkserver_request {
 	uint64_t key;                 /* echoed in the exit event */
@@ -51,12 +48,6 @@ struct forkserver_child {
 	int pidfd;                    /* caller owns; -1 if the kernel has no pidfds */
 	int stdout_fd, stderr_fd;     /* caller owns, O_NONBLOCK, close-on-exec */
 	int stdin_fd;                 /* caller owns, or -1 */
-};
-
-struct forkserver_exit {
-	uint64_t key;
-	int32_t pid;
-	int32_t status;               /* as from waitpid() */
 };
 
 /* Starts the fork server (the spawnd-forkserver executable beside spawnd's,

@@ -1,14 +1,14 @@
-/* forkserver_child — what runs in a new worker, from fork() (or vfork(), or
- * a spare's wake-up) to its target: see forkserver_internal.h. Everything
- * here runs in a child of the single-threaded fork server, so any C code may
- * run; an exec target's vfork child makes syscalls only until execve.
+/* forkserver/child — what runs in a new worker, from fork() (or a spare's
+ * wake-up, or exec.c's clone) to its target: see internal.h. Everything here
+ * runs in a child of the single-threaded fork server, so a builtin or plugin
+ * worker may run any C code; fs_child_setup() makes syscalls only, because an
+ * exec target's child runs it in the fork server's memory (exec.c).
+ * Also the parsing of a request, which spares and the server share.
  */
 #define _GNU_SOURCE
 #include "forkserver/internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/fdclose.h"
 #include "targets/target.h"
 
 int fs_parse_request(char *buf, size_t n, struct parsed_request *p)
@@ -51,70 +52,60 @@ int fs_parse_request(char *buf, size_t n, struct parsed_request *p)
 	return 0;
 }
 
-/* Reports a setup failure of an exec child and exits. */
-static void child_fail(int err_fd, int err) __attribute__((noreturn));
-static void child_fail(int err_fd, int err)
-{
-	ssize_t unused = write(err_fd, &err, sizeof err);
-	(void)unused;
-	_exit(127);
-}
-
 /* The fork server has no use for signal handlers or ignored signals, and its
  * workers must start with default dispositions (QUALITY 4): so it sets them
  * once, here, for itself, and its children inherit them instead of each
  * making 64 syscalls. The kernel's sigaction, because glibc's refuses the
  * signals it reserves (32, 33), which an ignoring parent may have left. */
-void fs_reset_dispositions(void)
+int fs_reset_dispositions(void)
 {
 	struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
 	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+		if (sig != SIGKILL && sig != SIGSTOP && syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask) < 0)
+			return -errno;
+	return 0;
 }
 
-/* In the worker, a session leader already: a fresh child of a single-threaded
- * process (a spare, or for an exec target a vfork child: syscalls only, until
- * execve or _exit). */
-void fs_run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
-		      int report_fd)
+/* The order is glibc posix_spawn's: the mask last, just before the exec or
+ * the target, and nothing in between that a signal could make go wrong (every
+ * disposition is SIG_DFL: no handler can run in a CLONE_VM child). */
+int fs_child_setup(const struct parsed_request *p, int in_fd, int out_fd, int err_fd)
 {
 	static const int resources[FORKSERVER_RLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
 	sigset_t none;
 
 	/* fds 0-2 are the server's stdio, never one of ours: dup2 cannot clobber. */
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-		child_fail(report_fd, errno);
-	if (report_fd >= 0) {
-		if (dup2(report_fd, 3) < 0)
-			child_fail(report_fd, errno);
-		report_fd = 3;
-		fcntl(report_fd, F_SETFD, FD_CLOEXEC);
-	}
-	syscall(SYS_close_range, report_fd >= 0 ? 4U : 3U, ~0U, 0U);
-	/* Every disposition is SIG_DFL already (fs_reset_dispositions() ran in the
-	 * fork server, and fork and exec keep it); only the mask is left. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
+		return errno;
+	int r = fdclose_from(3);
+	if (r < 0)
+		return -r;
 	for (int i = 0; i < FORKSERVER_RLIMITS; i++)
 		if (p->w->rlimits[i] >= 0) {
 			struct rlimit rl = { (rlim_t)p->w->rlimits[i], (rlim_t)p->w->rlimits[i] };
 			if (setrlimit(resources[i], &rl) < 0)
-				child_fail(report_fd, errno);
+				return errno;
 		}
 	if (*p->cwd && chdir(p->cwd) < 0)
-		child_fail(report_fd, errno);
-	if (p->w->gid >= 0 && (setgroups(0, NULL) < 0 || setgid((gid_t)p->w->gid) < 0))
-		child_fail(report_fd, errno);
-	if (p->w->uid >= 0 && setuid((uid_t)p->w->uid) < 0)
-		child_fail(report_fd, errno);
+		return errno;
+	/* The raw syscalls, as posix_spawn does: glibc's wrappers may try to
+	 * change the ids of every thread, from a CLONE_VM child too. */
+	if (p->w->gid >= 0 && (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setgid, (gid_t)p->w->gid) < 0))
+		return errno;
+	if (p->w->uid >= 0 && syscall(SYS_setuid, (uid_t)p->w->uid) < 0)
+		return errno;
+	/* Every disposition is SIG_DFL already (fs_reset_dispositions() ran in the
+	 * fork server, and fork and exec keep it); only the mask is left. */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		return errno;
+	return 0;
+}
 
-	if (*p->program) {
-		execve(p->program, p->argv, p->envp);
-		child_fail(report_fd, errno);
-	}
-
+void fs_run_target(const struct parsed_request *p, int in_fd, int out_fd, int err_fd)
+{
+	if (fs_child_setup(p, in_fd, out_fd, err_fd) != 0)
+		_exit(127);
 	const struct target *t = target_find(p->target);
 	if (!t || !t->fn)
 		_exit(127);

@@ -1,9 +1,14 @@
-/* forkserver_internal — what the fork server's own files share (the
- * spawnd-forkserver executable only; spawnd's side is forkserver.c):
- *   forkserver_serve.c  the loop: requests, forks on demand, reaping, replies
- *   forkserver_child.c  what runs in a new worker, from fork() to its target
- *   forkserver_spare.c  the spare worker forked ahead of the request
- * Single-threaded: no locks.
+/* forkserver/internal — what the fork server's own files share (the
+ * spawnd-forkserver executable only; spawnd's side is engine/forkserver.c,
+ * and the two share only forkserver/wire.h):
+ *   main.c   arguments, plugins, then forkserver_serve()
+ *   serve.c  the loop: requests, forks on demand, reaping, replies
+ *   child.c  what runs in a new worker, from fork() to its target; requests parsed
+ *   exec.c   an exec target's worker: clone(CLONE_VM | CLONE_VFORK) on a stack of its own
+ *   spare.c  the spare worker forked ahead of the request
+ * Single-threaded: no locks. fds: every fd of the fork server is close-on-exec
+ * (fds 3 and 4 too, once forkserver_serve() runs), and each child keeps only
+ * fds 0-2 (fs_child_setup).
  */
 #ifndef SPAWND_FORKSERVER_INTERNAL_H
 #define SPAWND_FORKSERVER_INTERNAL_H
@@ -21,18 +26,36 @@ struct parsed_request {
 	char **argv, **envp;            /* point into the request buffer */
 };
 
+/* Serves requests on ctl until spawnd closes it (then exits), reporting
+ * workers' exits on evt; with spare, keeps a spare worker forked ahead;
+ * ready_error (or NULL) is sent instead of "ready", then it exits (serve.c). */
+void forkserver_serve(int ctl, int evt, bool spare, const char *ready_error) __attribute__((noreturn));
+
 /* 0, or -EPROTO / -ENOMEM; p->argv is malloc'd (free it). */
 int fs_parse_request(char *buf, size_t n, struct parsed_request *p);
-/* Once at startup: every disposition to SIG_DFL, which workers inherit. */
-void fs_reset_dispositions(void);
+/* Once at startup: every disposition to SIG_DFL, which workers inherit.
+ * 0, or -errno. */
+int fs_reset_dispositions(void);
 /* In a new worker, already a session leader: wires fds 0-2, closes the rest,
- * unblocks signals, applies limits and identity, then execs the program or
- * runs the target and exits. report_fd (or -1) gets errno if setup fails. */
-void fs_run_child(const struct parsed_request *p, int in_fd, int out_fd, int err_fd,
-		  int report_fd) __attribute__((noreturn));
+ * applies limits, cwd and identity, and unblocks signals. 0, or the errno of
+ * the step that failed. Syscalls only (safe in exec.c's CLONE_VM child). */
+int fs_child_setup(const struct parsed_request *p, int in_fd, int out_fd, int err_fd);
+/* fs_child_setup(), then the builtin or plugin target; exits (127 if setup
+ * failed or there is no such target, else the target's code). */
+void fs_run_target(const struct parsed_request *p, int in_fd, int out_fd, int err_fd)
+	__attribute__((noreturn));
+/* Starts an exec target's worker, a session leader set up as above, with
+ * every signal blocked by the caller. Returns its pid, or -errno if none was
+ * made. *child_err is 0 once it has exec'd, else the errno of its failed
+ * setup or exec: it has exited then (127) and is left to be reaped. Closes
+ * none of the fds. */
+pid_t fs_exec_spawn(const struct parsed_request *p, int in_fd, int out_fd, int err_fd, int *child_err);
 
 /* 0, or -errno if the reply could not be sent. */
 int fs_send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds);
+/* Replies "what detail: strerror(err)" for key; exits if that cannot be sent
+ * (the channel is broken, and spawnd would wait for ever). */
+void fs_reply_error(int fd, uint64_t key, int err, const char *what, const char *detail);
 void fs_close_all(int *fds, int n);     /* closes the ones >= 0 */
 /* Records pid as the worker of request key (for its exit event). 0 or -ENOMEM. */
 int fs_children_put(pid_t pid, uint64_t key);

@@ -1,5 +1,5 @@
-/* spawnd-forkserver — the fork server as its own executable (see
- * forkserver_serve.c). spawnd starts it with its channels on fds 3 and 4:
+/* forkserver/main — the spawnd-forkserver executable (see serve.c). spawnd
+ * starts it with its channels on fds 3 and 4 (forkserver/wire.h):
  *   spawnd-forkserver [--no-spare] [--plugins DIR]
  * It is not meant to be run by hand. It loads the same plugins as spawnd (so a
  * plugin target's function exists here, where workers are forked), then serves.
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "forkserver/wire.h"
+#include "forkserver/internal.h"
 #include "targets/plugin.h"
 
 int main(int argc, char **argv)
@@ -21,7 +21,7 @@ int main(int argc, char **argv)
 	bool spare = true;
 	int i = 1;
 
-	prctl(PR_SET_NAME, "spawnd-fork");
+	(void)prctl(PR_SET_NAME, "spawnd-fork");    /* a name for ps and the tests; cannot fail */
 	if (i < argc && strcmp(argv[i], "--no-spare") == 0) {
 		spare = false;
 		i++;

@@ -1,24 +1,27 @@
-/* forkserver_serve — the fork server's side: it forks every worker.
+/* forkserver/serve — the fork server's loop: it forks every worker.
  *
  * Design notes.
- * - It runs as its own small executable (spawnd-forkserver, see
- *   forkserver_main.c), single-threaded, so its children may run any C code
- *   (builtin and plugin targets) — and forking a small image is cheap: fork()
- *   copies the parent's mappings, and spawnd's (libmicrohttpd, GnuTLS, ...)
- *   made each fork about twice as slow (measured, bench/RESULTS.md).
+ * - It runs as its own small executable (spawnd-forkserver, see main.c),
+ *   single-threaded, so its children may run any C code (builtin and plugin
+ *   targets) — and forking a small image is cheap: fork() copies the parent's
+ *   mappings, and spawnd's (libmicrohttpd, GnuTLS, ...) made each fork about
+ *   twice as slow (measured, bench/RESULTS.md).
  * - It creates the worker's pipes itself, so a request carries only bytes and
  *   the reply carries the fds: one SCM_RIGHTS message per spawn.
  * - pidfd_open() is called right after fork(), before this process can have
  *   reaped the child (only this process reaps, and it is single-threaded), so
  *   the pidfd always names the right process; spawnd signals through it and a
  *   recycled pid can never be hit.
- * - An exec target's child reports an exec (or setup) failure through a
- *   close-on-exec pipe; EOF on it means the exec succeeded. The failed child
- *   is reaped quietly and the caller gets the reason, not a hang.
+ * - An exec target's child is made by exec.c, which says whether its setup
+ *   or exec failed; the failed child is reaped quietly and the caller gets
+ *   the reason, not a hang.
  * - SIGCHLD arrives through a signalfd; every waitpid() result is reported
  *   (workers) or dropped (orphaned grandchildren, reaped as child subreaper).
  * - A spare worker is forked ahead of time, so most requests are answered
- *   without a fork (forkserver_spare.c).
+ *   without a fork (spare.c).
+ * - If a reply or an exit event cannot be sent, spawnd is gone or the channel
+ *   is broken: it exits (spawnd then fails spawns with "the fork server is
+ *   gone") rather than leave spawnd waiting for a reply or an exit for ever.
  */
 #define _GNU_SOURCE
 #include "forkserver/internal.h"
@@ -37,6 +40,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define EXIT_CHANNEL_LOST 73     /* a reply or an exit event could not be sent */
 
 /* pid → key table of live workers (open addressing, power-of-two size). */
 struct child_slot { pid_t pid; uint64_t key; };
@@ -79,6 +84,13 @@ void fs_kill_worker(pid_t pid)
 	kill(-pid, SIGKILL);
 }
 
+/* A reply without fds that cannot be sent: the channel is broken. */
+static void send_or_exit(int ctl, struct wire_reply *r)
+{
+	if (fs_send_reply(ctl, r, NULL, 0) < 0)
+		_exit(EXIT_CHANNEL_LOST);
+}
+
 /* spawnd could not take the fds of key's worker (WIRE_KILL): it must not run. */
 static void kill_request(int ctl, uint64_t key)
 {
@@ -88,7 +100,7 @@ static void kill_request(int ctl, uint64_t key)
 			fs_kill_worker(children[j].pid);
 			r.err = 0;
 		}
-	fs_send_reply(ctl, &r, NULL, 0);
+	send_or_exit(ctl, &r);
 }
 
 /* Removes pid; returns 1 and its key if it was a worker. Tombstones (-1) keep
@@ -132,11 +144,11 @@ int fs_send_reply(int fd, struct wire_reply *r, const int *fds, unsigned nfds)
 	return n < 0 ? -errno : 0;
 }
 
-static void reply_error(int fd, uint64_t key, int err, const char *what, const char *detail)
+void fs_reply_error(int fd, uint64_t key, int err, const char *what, const char *detail)
 {
 	struct wire_reply r = { .key = key, .err = err };
 	snprintf(r.msg, sizeof r.msg, "%s%s%s: %s", what, *detail ? " " : "", detail, strerror(err));
-	fs_send_reply(fd, &r, NULL, 0);
+	send_or_exit(fd, &r);
 }
 
 void fs_close_all(int *fds, int n)
@@ -157,19 +169,23 @@ static void hand_over(int ctl, int devnull, pid_t pid, uint64_t key, const int o
 	if (pidfd < 0 && errno != ENOSYS) {     /* ENOSYS: no pidfds, spawnd falls back on the pid */
 		int e = errno;
 		fs_kill_worker(pid);            /* not in the table: reaped quietly */
-		reply_error(ctl, key, e, "pidfd_open", "");
+		fs_reply_error(ctl, key, e, "pidfd_open", "");
 		return;
 	}
 	int r = fs_children_put(pid, key);
 	if (r < 0) {
 		fs_kill_worker(pid);
-		reply_error(ctl, key, -r, "the fork server's table of workers", "");
+		fs_reply_error(ctl, key, -r, "the fork server's table of workers", "");
 		goto out;
 	}
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(err[0], F_SETFL, O_NONBLOCK);
-	if (in[1] >= 0)
-		fcntl(in[1], F_SETFL, O_NONBLOCK);
+	if (fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    (in[1] >= 0 && fcntl(in[1], F_SETFL, O_NONBLOCK) < 0)) {
+		/* In the table: its exit event finds no starting record in spawnd. */
+		r = errno;
+		fs_kill_worker(pid);
+		fs_reply_error(ctl, key, r, "fcntl", "");
+		goto out;
+	}
 	struct wire_reply rep = { .key = key, .pid = pid };
 	int fds[REPLY_FDS] = { out[0], err[0], pidfd, in[1] };
 	if (pidfd < 0) {                /* no pidfds: send /dev/null in its place */
@@ -180,33 +196,34 @@ static void hand_over(int ctl, int devnull, pid_t pid, uint64_t key, const int o
 	if (r < 0) {
 		/* In the table: its exit event finds no starting record in spawnd. */
 		fs_kill_worker(pid);
-		reply_error(ctl, key, -r, "cannot send the worker's pipes", "");
+		fs_reply_error(ctl, key, -r, "cannot send the worker's pipes", "");
 	}
 out:
 	if (pidfd >= 0)
 		close(pidfd);
 }
 
-/* An exec target's child says on report whether its exec failed: true (and
- * the reply sent) if it did. EOF means the exec succeeded. */
-static bool exec_failed(int ctl, uint64_t key, int report, const char *program)
+/* Makes the worker of p (every signal blocked by the caller): an exec
+ * target's by exec.c, else a fork. Its pid, or -errno; *child_err as
+ * fs_exec_spawn() says. */
+static pid_t make_worker(const struct parsed_request *p, int in_fd, int out_fd, int err_fd, int *child_err)
 {
-	int child_errno = 0;
-	ssize_t got;
-	do
-		got = read(report, &child_errno, sizeof child_errno);
-	while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)sizeof child_errno)
-		return false;
-	/* The child exits 127 and is reaped as an unknown pid. */
-	reply_error(ctl, key, child_errno, "cannot start", program);
-	return true;
+	*child_err = 0;
+	if (*p->program)
+		return fs_exec_spawn(p, in_fd, out_fd, err_fd, child_err);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setsid() < 0)       /* cannot fail in a new child; if it did, kill(-pid) would miss */
+			_exit(127);
+		fs_run_target(p, in_fd, out_fd, err_fd);
+	}
+	return pid < 0 ? -errno : pid;
 }
 
 static void handle_request(int ctl, int devnull, char *buf, size_t n)
 {
 	struct parsed_request p;
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 }, report[2] = { -1, -1 };
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
 	const struct wire_request *w = (const struct wire_request *)buf;
 	if (n >= sizeof *w && (w->flags & WIRE_KILL)) {
 		kill_request(ctl, w->key);
@@ -214,51 +231,44 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 	}
 	int r = fs_parse_request(buf, n, &p);
 	if (r < 0) {
-		reply_error(ctl, 0, -r, "bad request to the fork server", "");
+		fs_reply_error(ctl, 0, -r, "bad request to the fork server", "");
 		return;
 	}
 	uint64_t key = p.w->key;
-	bool exec_target = *p.program != '\0';
-	if (!exec_target && spare_hand_out(ctl, devnull, buf, n, &p)) {
+	if (!*p.program && spare_hand_out(ctl, devnull, buf, n, &p)) {
 		free(p.argv);
 		return;
 	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    ((p.w->flags & FORKSERVER_STDIN_PIPE) && pipe2(in, O_CLOEXEC) < 0) ||
-	    (exec_target && pipe2(report, O_CLOEXEC) < 0)) {
-		reply_error(ctl, key, errno, "pipe2", "");
+	    ((p.w->flags & FORKSERVER_STDIN_PIPE) && pipe2(in, O_CLOEXEC) < 0)) {
+		fs_reply_error(ctl, key, errno, "pipe2", "");
 		goto out;
 	}
 	/* Every signal stays blocked from before fork() until the child has reset
 	 * all dispositions: a signal sent to the new worker at once (terminate
 	 * right after spawn) waits, then meets the default action, never a handler
-	 * inherited from this process. */
+	 * inherited from this process. (Blocking all with a valid set cannot fail.) */
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	/* An exec child makes only syscalls before execve/_exit: vfork() spares
-	 * copying the page tables that exec throws away. */
-	pid_t pid = exec_target ? vfork() : fork();
-	if (pid == 0) {
-		setsid();
-		fs_run_child(&p, in[0] >= 0 ? in[0] : devnull, out[1], err[1], report[1]);
-	}
-	int fork_errno = errno;
+	int child_err;
+	pid_t pid = make_worker(&p, in[0] >= 0 ? in[0] : devnull, out[1], err[1], &child_err);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		reply_error(ctl, key, fork_errno, "fork", "");
+		fs_reply_error(ctl, key, (int)-pid, "fork", "");
 		goto out;
 	}
-	int theirs[] = { out[1], err[1], in[0], report[1] };
-	fs_close_all(theirs, 4);
-	out[1] = err[1] = in[0] = report[1] = -1;
-	if (!exec_target || !exec_failed(ctl, key, report[0], p.program))
+	int theirs[] = { out[1], err[1], in[0] };
+	fs_close_all(theirs, 3);
+	out[1] = err[1] = in[0] = -1;
+	if (child_err)          /* it exited 127 and is reaped as an unknown pid */
+		fs_reply_error(ctl, key, child_err, "cannot start", p.program);
+	else
 		hand_over(ctl, devnull, pid, key, out, err, in);
 out:
 	fs_close_all(out, 2);
 	fs_close_all(err, 2);
 	fs_close_all(in, 2);
-	fs_close_all(report, 2);
 	free(p.argv);
 }
 
@@ -272,35 +282,57 @@ static void reap(int evt)
 			continue;       /* died unasked (killed by hand?): another is made */
 		if (pid > 0 && children_take(pid, &key)) {
 			struct forkserver_exit ev = { .key = key, .pid = pid, .status = status };
-			while (send(evt, &ev, sizeof ev, MSG_NOSIGNAL) < 0 && errno == EINTR)
-				;
+			ssize_t sent;
+			do
+				sent = send(evt, &ev, sizeof ev, MSG_NOSIGNAL);
+			while (sent < 0 && errno == EINTR);
+			if (sent < 0)   /* spawnd would wait for this exit for ever */
+				_exit(EXIT_CHANNEL_LOST);
 		}
 	}
 }
 
-void forkserver_serve(int ctl, int evt, bool spares, const char *ready_error)
+/* Everything that can fail before it is ready: NULL, or what failed. */
+static const char *start_up(int ctl, int evt, int *sfd, int *devnull)
 {
 	sigset_t chld;
-	char *buf = malloc(WIRE_MAX);
 
-	/* Dies with spawnd; spawnd is the parent (it started this program). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1 || !buf)
-		_exit(0);
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Its channels came through spawnd's dup2, which clears close-on-exec.
+	 * fs_child_setup() closes them in every worker; this keeps them out of
+	 * an exec'd one even if that close ever failed. */
+	if (fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0 || fcntl(evt, F_SETFD, FD_CLOEXEC) < 0)
+		return "cannot make its channels close-on-exec";
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return "cannot become a child subreaper (prctl)";
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
-	fs_reset_dispositions();    /* every send here uses MSG_NOSIGNAL: no SIGPIPE */
-	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (sfd < 0 || devnull < 0)
-		ready_error = "cannot create its signalfd or open /dev/null";
+	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 || fs_reset_dispositions() < 0)
+		return "cannot set its signal mask and dispositions";
+	/* every send here uses MSG_NOSIGNAL: SIGPIPE's default action is harmless */
+	*sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	*devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (*sfd < 0 || *devnull < 0)
+		return "cannot create its signalfd or open /dev/null";
+	return NULL;
+}
+
+void forkserver_serve(int ctl, int evt, bool spares, const char *ready_error)
+{
+	char *buf = malloc(WIRE_MAX);
+	int sfd = -1, devnull = -1;
+
+	/* Dies with spawnd; spawnd is the parent (it started this program). */
+	int deathsig = prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1 || !buf)
+		_exit(0);
+	if (!ready_error && deathsig < 0)
+		ready_error = "cannot set its parent-death signal (prctl)";
+	if (!ready_error)
+		ready_error = start_up(ctl, evt, &sfd, &devnull);
 
 	struct wire_reply ready = { .key = 0, .err = ready_error ? EINVAL : 0 };
 	snprintf(ready.msg, sizeof ready.msg, "%s", ready_error ? ready_error : "ready");
-	fs_send_reply(ctl, &ready, NULL, 0);
-	if (ready_error)
+	if (fs_send_reply(ctl, &ready, NULL, 0) < 0 || ready_error)
 		_exit(1);
 
 	for (;;) {

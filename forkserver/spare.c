@@ -1,11 +1,11 @@
-/* forkserver_spare — the spare worker: forked ahead of the request, so that
+/* forkserver/spare — the spare worker: forked ahead of the request, so that
  * fork() (~100 us, most of a spawn) is off the request's path.
  *
  * Like Android's zygote pool: a child of the fork server with its pipes,
  * pidfd and session made, blocked on its job socket with every signal
  * blocked. A builtin or plugin request is answered at once with the spare's
  * pid and fds, then sent to it; it parses it and becomes that worker (the
- * same fs_run_child() as a worker forked on demand). The next spare is forked
+ * same fs_run_target() as a worker forked on demand). The next spare is forked
  * when the fork server would otherwise sleep, but not right after a hand-off:
  * a fork that overlaps a worker's run slows it more than it saves on this
  * kind of machine (bench/ANALYSIS.md), so it waits for the worker's exit, the
@@ -46,18 +46,21 @@ static void spare_main(int job, int server_end, int in_fd, int out_fd, int err_f
 	struct parsed_request p;
 	ssize_t n;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Without PDEATHSIG it would still end with the fork server, whose end
+	 * of job closes then (end-of-file below): the signal only hastens it. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != server)        /* the fork server died before the prctl */
 		_exit(0);
-	setsid();
+	if (setsid() < 0)               /* cannot fail in a new child; else kill(-pid) would miss */
+		_exit(0);
 	close(server_end);              /* so that the fork server's close is our end-of-file */
 	do
 		n = recv(job, buf, WIRE_MAX, 0);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0 || fs_parse_request(buf, (size_t)n, &p) < 0)
 		_exit(0);               /* retired: the fork server closed its end */
-	prctl(PR_SET_PDEATHSIG, 0);     /* a worker now: like one forked on demand */
-	fs_run_child(&p, (p.w->flags & FORKSERVER_STDIN_PIPE) ? in_fd : devnull, out_fd, err_fd, -1);
+	(void)prctl(PR_SET_PDEATHSIG, 0);       /* a worker now: like one forked on demand (cannot fail) */
+	fs_run_target(&p, (p.w->flags & FORKSERVER_STDIN_PIPE) ? in_fd : devnull, out_fd, err_fd);
 }
 
 static void spare_close(void)
@@ -100,14 +103,14 @@ static void spare_make(int devnull, char *buf)
 	spare.err = err[0];
 	spare.in = in[1];
 	spare.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (spare.pidfd < 0 && errno != ENOSYS) {       /* e.g. EMFILE: a spare spawnd could not signal */
-		kill(pid, SIGKILL);                     /* reaped as an unknown pid */
+	/* No pidfd (e.g. EMFILE): a spare spawnd could not signal. Blocking
+	 * pipes: spawnd's loop would stall on them. Either way it is killed
+	 * (reaped as an unknown pid), and requests fork on demand. */
+	if ((spare.pidfd < 0 && errno != ENOSYS) || fcntl(spare.out, F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(spare.err, F_SETFL, O_NONBLOCK) < 0 || fcntl(spare.in, F_SETFL, O_NONBLOCK) < 0) {
+		kill(pid, SIGKILL);
 		spare_close();
-		return;
 	}
-	fcntl(spare.out, F_SETFL, O_NONBLOCK);
-	fcntl(spare.err, F_SETFL, O_NONBLOCK);
-	fcntl(spare.in, F_SETFL, O_NONBLOCK);
 }
 
 /* Gives the request (buf, n bytes, parsed as p) to the spare and replies.
@@ -138,9 +141,7 @@ bool spare_hand_out(int ctl, int devnull, const char *buf, size_t n, const struc
 	if (r < 0) {
 		/* spawnd did not get it: the spawn fails, the spare (now in the
 		 * table: its exit event finds no starting record) is killed. */
-		struct wire_reply no = { .key = p->w->key, .err = -r };
-		snprintf(no.msg, sizeof no.msg, "cannot send the worker's pipes: %s", strerror(-r));
-		fs_send_reply(ctl, &no, NULL, 0);
+		fs_reply_error(ctl, p->w->key, -r, "cannot send the worker's pipes", "");
 		kill(spare.pid, SIGKILL);
 		spare_close();
 		return true;

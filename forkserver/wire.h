@@ -1,6 +1,11 @@
-/* forkserver_wire — the messages between spawnd and its fork server
- * (engine/forkserver.c and engine/forkserver_serve.c). Not for use elsewhere.
+/* forkserver/wire — the protocol of the spawnd-forkserver program: what
+ * spawnd (engine/forkserver.c) and the fork server (forkserver/) both need to
+ * know, and nothing else. Includes nothing of either side, so neither side's
+ * headers include the other's.
  *
+ * Startup: spawnd execs the program with the control channel on fd
+ * FORKSERVER_CTL_FD and the events channel on FORKSERVER_EVT_FD (both
+ * SOCK_SEQPACKET), and nothing else open but 0-2.
  * control channel: one wire_request → one wire_reply, whose SCM_RIGHTS carry
  * the worker's stdout and stderr read ends, its pidfd, and its stdin write
  * end (when asked for). The first message on it is the fork server's own
@@ -13,20 +18,27 @@
 #ifndef SPAWND_FORKSERVER_WIRE_H
 #define SPAWND_FORKSERVER_WIRE_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/forkserver.h"
+/* The fds the fork server finds its channels on after exec. */
+#define FORKSERVER_CTL_FD 3
+#define FORKSERVER_EVT_FD 4
 
-#define WIRE_MAX (192 * 1024)   /* largest request: argv + env + args */
+/* In wire_request.flags (and forkserver_request.flags). */
+enum forkserver_flags {
+	FORKSERVER_STDIN_PIPE = 1 << 0,   /* give the worker a stdin pipe (else /dev/null) */
+};
 #define WIRE_KILL (1u << 31)    /* in wire_request.flags: kill the worker of key */
+
+#define FORKSERVER_RLIMITS 4    /* cpu, as, nofile, nproc — in that order */
+#define WIRE_MAX (192 * 1024)   /* largest request: argv + env + args */
 #define REPLY_FDS 4
 
 struct wire_request {
 	uint64_t key;
 	uint32_t flags, nargv, nenv, len;
-	int64_t rlimits[FORKSERVER_RLIMITS];
-	int64_t uid, gid;
+	int64_t rlimits[FORKSERVER_RLIMITS];  /* -1: unchanged */
+	int64_t uid, gid;                     /* -1: unchanged */
 	/* then len bytes: target, args_json, id, name, program, cwd, argv..., env...
 	 * each NUL-terminated; "" where absent */
 };
@@ -39,12 +51,11 @@ struct wire_reply {
 	char msg[240];
 };
 
-/* The fds the fork server finds its channels on after exec. */
-#define FORKSERVER_CTL_FD 3
-#define FORKSERVER_EVT_FD 4
-
-/* Serves requests until spawnd closes the control channel (then exits);
- * with spare, keeps a spare worker forked ahead (forkserver_serve.c). */
-void forkserver_serve(int ctl, int evt, bool spare, const char *ready_error) __attribute__((noreturn));
+/* On the events channel: a worker ended. */
+struct forkserver_exit {
+	uint64_t key;
+	int32_t pid;
+	int32_t status;         /* as from waitpid() */
+};
 
 #endif

@@ -2,8 +2,8 @@
 // The folders are the architecture, so the includes must follow it:
 //   lib/         small utilities: includes lib/ only
 //   targets/     the target registry: lib/ and include/ only
-//   forkserver/  the fork server program: targets/, lib/ and the one engine header it
-//                shares with spawnd's client side (engine/forkserver.h)
+//   forkserver/  the fork server program: forkserver/, targets/, lib/, include/ (what spawnd's
+//                client side shares with it is the program's protocol, forkserver/wire.h)
 //   engine/      the process engine: engine/, targets/, lib/, forkserver/wire.h
 //   server/      HTTP plumbing: its headers include nothing of engine/ or handlers/
 //   handlers/    one file per resource: anything below it
@@ -16,7 +16,7 @@ const FOLDERS = ['lib', 'targets', 'forkserver', 'engine', 'server', 'handlers']
 const allowed = {
 	lib: (inc) => inc.startsWith('lib/'),
 	targets: (inc) => /^(targets|lib|include)\//.test(inc),
-	forkserver: (inc) => /^(forkserver|targets|lib|include)\//.test(inc) || inc === 'engine/forkserver.h',
+	forkserver: (inc) => /^(forkserver|targets|lib|include)\//.test(inc),
 	engine: (inc) => /^(engine|targets|lib|include)\//.test(inc) || inc === 'forkserver/wire.h',
 	server: (inc, file) => !file.endsWith('.h') || !/^(engine|handlers)\//.test(inc),
 	handlers: () => true,

@@ -1,13 +1,16 @@
 /* Exec targets from a targets file, as an operator uses them (issue 4):
  * reload by SIGHUP and POST /targets/reload without touching running workers,
  * a broken file refused precisely (at startup and on reload), rlimits visible
- * in the worker, the target's timeout, and the target's max_running. */
+ * in the worker, the target's timeout, and the target's max_running; an exec
+ * target with rlimits whose setup or exec fails in its child reports why. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -303,6 +306,77 @@ static void test_example_ls_stays_in_usr_share(void)
 	CHECK_MSG(server_stop(ex, why, sizeof why) == 0, "%s", why);
 }
 
+/* The soft limit on line `name` of a /proc/self/limits text, or "". */
+static void limit_of(const char *limits, const char *name, char *soft, size_t len)
+{
+	const char *line = limits ? strstr(limits, name) : NULL;
+	char fmt[16];
+	snprintf(fmt, sizeof fmt, " %%%zus", len - 1);
+	if (!line || sscanf(line + strlen(name), fmt, soft) != 1)
+		snprintf(soft, len, "%s", "");
+}
+
+/* One spawn of target that must fail in its child: spawn_error, with the
+ * errno's message in the error text. */
+static void check_fails_with(struct server *s, const char *target, int err)
+{
+	char body[128];
+	snprintf(body, sizeof body, "{\"target\": \"%s\"}", target);
+	struct resp *r = spawn(s, body, 10);
+	CHECK_STATUS(r, 201);
+	CHECK_MSG(jstr(r->json, "state") && !strcmp(jstr(r->json, "state"), "failed"),
+		  "%s did not fail: " RESP_FMT, target, RESP_ARGS(r));
+	CHECK_STR(jstr(r->json, "reason"), "spawn_error");
+	const char *error = jstr(r->json, "error");
+	CHECK_MSG(error && strstr(error, strerror(err)) && strstr(error, "cannot start"),
+		  "%s: error %s, expected \"cannot start ...: %s\"", target, error ? error : "(none)", strerror(err));
+	resp_free(r);
+}
+
+/* The exec child applies the rlimits, then fails: at its exec (the program
+ * lost its x bit) or at its chdir (the cwd was removed). The reason comes
+ * back from the child (it shares the fork server's memory until it execs),
+ * and the limits it set stay its own: the next worker has the usual ones. */
+static void test_failing_exec_with_rlimits_reports_errno(void)
+{
+	char dir[] = "/tmp/spawnd-rlimit-XXXXXX", program[64], cwd[64], *targets = NULL, why[256];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(program, sizeof program, "%s/true", dir);
+	snprintf(cwd, sizeof cwd, "%s/cwd", dir);
+	FILE *f = fopen(program, "w");
+	CHECK(f && fputs("#!/bin/sh\nexit 0\n", f) >= 0 && fclose(f) == 0);
+	CHECK(chmod(program, 0755) == 0 && mkdir(cwd, 0755) == 0);
+	const char *limits = "\"rlimits\": {\"cpu\": 7, \"as\": 1073741824, \"nofile\": 71, \"nproc\": 555}";
+	CHECK(asprintf(&targets, "{\"targets\": ["
+		       " {\"name\": \"noexec\", \"description\": \"x bit lost\", \"program\": \"%s\", %s},"
+		       " {\"name\": \"nocwd\", \"description\": \"cwd gone\", \"program\": \"/bin/true\","
+		       "  \"cwd\": \"%s\", %s},"
+		       " {\"name\": \"plain\", \"description\": \"limits\", \"program\": \"/bin/cat\","
+		       "  \"argv\": [\"/proc/self/limits\"]}]}", program, limits, cwd, limits) >= 0);
+	struct server *s = server_start_targets(targets, NULL);
+	free(targets);
+	CHECK_MSG(s, "spawnd refused the targets file (see stderr)");
+	bool changed = chmod(program, 0644) == 0 && rmdir(cwd) == 0;
+	if (changed) {
+		check_fails_with(s, "noexec", EACCES);
+		if (!check_failure[0])
+			check_fails_with(s, "nocwd", ENOENT);
+	}
+	struct resp *r = check_failure[0] ? NULL : spawn(s, "{\"target\": \"plain\"}", 10);
+	char soft[32] = "";
+	if (r)
+		limit_of(jstr(r->json, "stdout"), "Max open files", soft, sizeof soft);
+	resp_free(r);
+	unlink(program);
+	rmdir(dir);
+	int stopped = server_stop(s, why, sizeof why);
+	CHECK_MSG(changed, "cannot chmod %s or remove %s", program, cwd);
+	if (check_failure[0])
+		return;
+	CHECK_MSG(soft[0] && strcmp(soft, "71") != 0, "the next worker's open files limit is %s", soft);
+	CHECK_MSG(stopped == 0, "%s", why);
+}
+
 static void test_shared_server_shutdown(void)
 {
 	char why[512];
@@ -320,6 +394,7 @@ int main(void)
 	}
 	RUN(test_exec_targets_listed_with_source);
 	RUN(test_rlimits_visible_in_worker);
+	RUN(test_failing_exec_with_rlimits_reports_errno);
 	RUN(test_user_and_group_applied_as_root);
 	RUN(test_target_timeout_ends_with_reason_timeout);
 	RUN(test_request_timeout_cannot_lengthen_target_timeout);

@@ -7,7 +7,10 @@
  * secret in its environment that no worker may see). Also: a spare is used
  * when one is ready, a spare killed from outside is replaced and costs no
  * request, a signal sent right after the spawn is never lost, and no spare
- * outlives the server. SPAWND_SPARE takes 0 or 1, nothing else.
+ * outlives the server. SPAWND_SPARE takes 0 or 1, nothing else. The fork
+ * server's own channels are close-on-exec, and where close_range(2) is
+ * refused (a third pass, under the fixture no_close_range) workers still
+ * start with fds 0-2 only.
  *
  * The worker is the fixture plugin tests/fixtures/plugin_inspect.c
  * (SPAWND_FIXTURES holds plugin_inspect.so).
@@ -16,6 +19,7 @@
 #include "tests/harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -226,6 +230,28 @@ static void test_killed_spare_replaced(void)
 	CHECK_INT(zombie_count(server_pid(srv)), 0);
 }
 
+/* Its channels, fds 3 and 4, reach it through spawnd's dup2, which clears
+ * close-on-exec: the fork server sets it again, so no exec'd worker can
+ * inherit them even if closing them in the child failed. */
+static void test_fork_server_channels_close_on_exec(void)
+{
+	pid_t fs = fork_server();
+	CHECK(fs > 0);
+	for (int fd = 3; fd <= 4; fd++) {
+		char path[64], line[128];
+		unsigned long flags = 0;
+		bool found = false;
+		snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)fs, fd);
+		FILE *f = fopen(path, "r");
+		CHECK_MSG(f, "%s: %s", path, strerror(errno));
+		while (!found && fgets(line, sizeof line, f))
+			found = sscanf(line, "flags: %lo", &flags) == 1;
+		fclose(f);
+		CHECK_MSG(found, "no flags in %s", path);
+		CHECK_MSG(flags & O_CLOEXEC, "fd %d of the fork server is not close-on-exec (flags 0%lo)", fd, flags);
+	}
+}
+
 /* SPAWND_SPARE takes 0 or 1; anything else stops spawnd at startup, saying so. */
 static void test_bad_spare_setting_refuses_start(void)
 {
@@ -278,6 +304,19 @@ static void remove_plugins_folder(void)
 	rmdir(plugins);
 }
 
+/* RUN() under another name, for a case run again in another pass. */
+static void run_named(void (*fn)(void), const char *name)
+{
+	check_failure[0] = '\0';
+	fn();
+	if (check_failure[0]) {
+		printf("FAIL %s: %s\n", name, check_failure);
+		check_failed_cases++;
+	} else
+		printf("PASS %s\n", name);
+	fflush(stdout);
+}
+
 /* One pass of every case against a server with spares on or off; ends by
  * stopping it and checking that none of its processes outlives it. */
 static void run_pass(bool with_spares)
@@ -301,6 +340,7 @@ static void run_pass(bool with_spares)
 		RUN(test_burst_workers_start_clean);
 		RUN(test_terminate_at_once_not_lost);
 		RUN(test_killed_spare_replaced);
+		RUN(test_fork_server_channels_close_on_exec);
 	} else {
 		/* The same cases, named for the pass. */
 		void (*cases[])(void) = { test_sequential_workers_start_clean, test_burst_workers_start_clean,
@@ -309,16 +349,8 @@ static void run_pass(bool with_spares)
 					"test_burst_workers_start_clean_without_spare",
 					"test_terminate_at_once_not_lost_without_spare",
 					"test_no_spare_when_off" };
-		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-			check_failure[0] = '\0';
-			cases[i]();
-			if (check_failure[0]) {
-				printf("FAIL %s: %s\n", names[i], check_failure);
-				check_failed_cases++;
-			} else
-				printf("PASS %s\n", names[i]);
-			fflush(stdout);
-		}
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+			run_named(cases[i], names[i]);
 	}
 	int n = proc_descendants(server_pid(srv), left, MAX_KIDS, NULL);
 	if (server_stop(srv, why, sizeof why) < 0) {
@@ -333,6 +365,38 @@ static void run_pass(bool with_spares)
 	srv = NULL;
 }
 
+/* The fork server with close_range(2) refused (ENOSYS): every worker's fds
+ * are closed by the fallback (lib/fdclose.c), spare or forked on demand. */
+static void run_close_range_refused_pass(void)
+{
+	char extra[PATH_MAX + 16], why[256], rel[PATH_MAX + 32], wrapper[PATH_MAX];
+	const char *fixtures = getenv("SPAWND_FIXTURES") ? getenv("SPAWND_FIXTURES") : "build/tests/fixtures";
+
+	snprintf(rel, sizeof rel, "%s/no_close_range", fixtures);
+	if (!realpath(rel, wrapper)) {
+		printf("FAIL close_range_refused_setup: %s: %s (build it with make)\n", rel, strerror(errno));
+		check_failed_cases++;
+		return;
+	}
+	spares = true;
+	setenv("SPAWND_FORKSERVER", wrapper, 1);
+	snprintf(extra, sizeof extra, "--plugins %s", plugins);
+	srv = server_start(extra);
+	unsetenv("SPAWND_FORKSERVER");
+	if (!srv) {
+		printf("FAIL server_start_close_range_refused: spawnd did not start (see stderr)\n");
+		check_failed_cases++;
+		return;
+	}
+	run_named(test_sequential_workers_start_clean, "test_sequential_workers_start_clean_close_range_refused");
+	run_named(test_burst_workers_start_clean, "test_burst_workers_start_clean_close_range_refused");
+	if (server_stop(srv, why, sizeof why) < 0) {
+		printf("FAIL server_stop_close_range_refused: %s\n", why);
+		check_failed_cases++;
+	}
+	srv = NULL;
+}
+
 int main(void)
 {
 	if (!make_plugins_folder()) {
@@ -343,6 +407,7 @@ int main(void)
 	setenv(SECRET_NAME, SECRET_VALUE, 1);
 	run_pass(true);
 	run_pass(false);
+	run_close_range_refused_pass();
 	RUN(test_bad_spare_setting_refuses_start);
 	remove_plugins_folder();
 	return CHECK_EXIT();

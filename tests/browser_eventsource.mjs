@@ -64,7 +64,7 @@ function startProxy(target, cutAfter, log) {
 	let streams = 0;
 	const server = net.createServer((client) => {
 		const upstream = net.connect(Number(port), hostname);
-		let request = '', isStream = false, events = 0, cut = false, n = 0;
+		let request = '', isStream = false, cut = false, n = 0;
 		client.on('data', (d) => {
 			request += d;
 			if (!isStream && request.includes('follow=true') && request.includes('\r\n\r\n')) {
@@ -75,13 +75,30 @@ function startProxy(target, cutAfter, log) {
 			}
 			upstream.write(d);
 		});
+		// The cut falls right after the cutAfter-th output event, or just before
+		// the exit event when fewer came, wherever the chunk boundaries are: on
+		// a loaded machine the browser may connect after the worker has ended,
+		// and then its output comes as one event, in one read.
+		let seen = '';
 		upstream.on('data', (d) => {
 			if (cut) return;
-			client.write(d);
-			if (isStream && n === 1) {
-				events += (d.toString().match(/event: output/g) || []).length;
-				if (events >= cutAfter) { cut = true; client.destroy(); upstream.destroy(); }
+			if (!(isStream && n === 1)) { client.write(d); return; }
+			const from = seen.length;
+			seen += d.toString('latin1');
+			let cutAt = -1;
+			for (let k = 0, at = 0; k < cutAfter; k++) {
+				const output = seen.indexOf('event: output', at), exit = seen.indexOf('event: exit', at);
+				if (exit >= 0 && (output < 0 || exit < output)) { cutAt = k > 0 ? exit : -1; break; }
+				const end = output < 0 ? -1 : seen.indexOf('\n\n', output);
+				if (end < 0) break;
+				at = end + 2;
+				if (k === cutAfter - 1) cutAt = at;
 			}
+			if (cutAt < 0) { client.write(d); return; }
+			client.write(Buffer.from(seen.slice(from, cutAt), 'latin1'));
+			cut = true;
+			client.destroy();
+			upstream.destroy();
 		});
 		const end = () => { client.destroy(); upstream.destroy(); };
 		client.on('error', end); upstream.on('error', end);
@@ -112,16 +129,17 @@ async function main() {
 	const proxyPort = await listen(proxy);
 	let browser;
 	try {
-		// 12 lines, one every 150 ms: the cut after 3 comes while it still runs.
-		const created = await fetch(`${spawnd.url}/processes`, { method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ target: 'clock_ticker', args: [12, 150] }) }).then((r) => r.json());
-		const id = created.id;
 		browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox',
 			'--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
 			'--disable-component-update', '--disable-sync'] });
 		const tab = await browser.newPage();
 		await tab.goto(origin + '/');
+		// 12 lines, one every 150 ms, started once the page is up: the cut after 3
+		// usually comes while it still runs (and before its exit event if not).
+		const created = await fetch(`${spawnd.url}/processes`, { method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ target: 'clock_ticker', args: [12, 150] }) }).then((r) => r.json());
+		const id = created.id;
 		const streamUrl = `http://127.0.0.1:${proxyPort}/processes/${id}/output?follow=true&stream=stdout`;
 		const r = await tab.evaluate((u) => window.follow(u), streamUrl);
 		const raw = await fetch(`${spawnd.url}/processes/${id}/output?stream=stdout`,

@@ -24,10 +24,11 @@ CHECK_MAIN_STATE;
 #define WAITS (JOINS + POST_WAITS + DELETES)
 
 /* A shell that ignores SIGTERM (so does its sleep): a DELETE with a long
- * grace waits on it. */
+ * grace waits on it. Until the shell has run its trap, a SIGTERM still kills
+ * it, so it says "ready" once the trap is set. */
 static const char targets[] =
 	"{\"targets\": [{\"name\": \"stubborn\", \"description\": \"ignores SIGTERM\", \"program\": \"/bin/sh\","
-	" \"argv\": [\"-c\", \"trap '' TERM; sleep 60\"]}]}";
+	" \"argv\": [\"-c\", \"trap '' TERM; echo ready; exec sleep 60\"]}]}";
 
 static int fd_count(pid_t pid)
 {
@@ -88,6 +89,19 @@ static bool start(struct server *s, const char *body, char id[ID_CAP])
 	return ok;
 }
 
+/* Waits up to 10 s until process id has written "ready" to its stdout. */
+static bool wait_ready(struct server *s, const char *id)
+{
+	for (double end = now_s() + 10; now_s() < end; sleep_s(0.02)) {
+		struct resp *r = get(s, "/processes/%s", id);
+		bool ready = jstr(r->json, "stdout") && !strcmp(jstr(r->json, "stdout"), "ready\n");
+		resp_free(r);
+		if (ready)
+			return true;
+	}
+	return false;
+}
+
 static void test_vanished_waiters_freed_within_a_heartbeat(void)
 {
 	struct server *s = server_start_targets(targets, "--heartbeat 0.5 --max-running 2");
@@ -100,6 +114,10 @@ static void test_vanished_waiters_freed_within_a_heartbeat(void)
 	/* Both slots taken: the ?wait= workers stay queued, so they add no fds. */
 	CHECK(start(s, "{\"target\": \"sleep\", \"args\": [60]}", sleeper));
 	CHECK(start(s, "{\"target\": \"stubborn\"}", stubborn));
+	/* Else the DELETEs' SIGTERM may end it before its trap: then the DELETEs
+	 * answer at once, a slot frees, the ?wait= workers run, and the counts
+	 * below miss its record and its 3 fds (pidfd, stdout, stderr). */
+	CHECK_MSG(wait_ready(s, stubborn), "the stubborn process %s did not report ready", stubborn);
 	CHECK(server_healthy(s));
 	int baseline = fd_count(pid);
 	CHECK_MSG(baseline > 0, "cannot read /proc/%d/fd", (int)pid);

@@ -18,7 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "targets/target.h"
+#include "targets/registry.h"
 
 int fs_parse_request(char *buf, size_t n, struct parsed_request *p)
 {

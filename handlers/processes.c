@@ -16,9 +16,11 @@
 #include "lib/ts.h"
 #include "server/body.h"
 #include "server/stream.h"
-#include "targets/exec_file.h"
+#include "targets/args.h"
+#include "targets/argv.h"
+#include "targets/env.h"
 #include "lib/number.h"
-#include "targets/target.h"
+#include "targets/registry.h"
 #include "lib/signame.h"
 
 #define MAX_NAME_LEN 256

@@ -111,6 +111,10 @@ $(BUILD)/tests/unit_%: tests/unit_%.c $(LIB_OBJS) $(UTIL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
+# unit_nomem makes chosen allocations fail: malloc, calloc and strdup of spawnd's
+# objects go through its counting wrappers (only in this test binary).
+$(BUILD)/tests/unit_nomem: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=strdup
+
 $(BUILD)/tests/api_%: tests/api_%.c $(BUILD)/tests/harness.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)

@@ -24,7 +24,7 @@ TEST_LIBS := $(LIBS) -lcurl
 
 # What is built from what:
 #   spawnd             server/ handlers/ engine/ targets/ + lib/   (server/main.c is its main)
-#   spawnd-forkserver  forkserver/ targets/ + lib/                 (workers are forked from it, so
+#   spawnd-forkserver  forkserver/ part of targets/ + lib/         (workers are forked from it, so
 #                      it stays small: no HTTP, no threads; lib/ is an archive, so it takes only
 #                      the utilities it calls)
 #   tests/unit_X       tests/unit_X.c + spawnd's objects without main + lib/
@@ -35,7 +35,18 @@ OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))
 UTIL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard lib/*.c))
 UTIL_A   := $(BUILD)/lib/libspawnd.a
-FS_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard forkserver/*.c) $(wildcard targets/*.c))
+# The fork server links only what a worker runs or what finds it (not the targets
+# file loader, argument validation, argv/env building or the JSON descriptions,
+# which spawnd does before it asks for a fork):
+#   target       target_arg_*, the readers builtin functions call
+#   builtin      the builtin table and functions
+#   plugin       --plugins loading (the fork server loads the same plugins) and trampolines
+#   plugin_args  spawnd_args for plugin run functions, spawnd_arg_* (exported to plugins)
+#   registry     target_find() of a request's target; the plugin loader registers there
+#   pattern      the plugin loader checks enum values against their pattern
+#   exec_file    the registry's exec set lookup (always empty in the fork server)
+FS_TARGETS := target builtin plugin plugin_args registry pattern exec_file
+FS_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard forkserver/*.c) $(FS_TARGETS:%=targets/%.c))
 FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 
 UNIT_SRCS := $(wildcard tests/unit_*.c)
@@ -99,6 +110,10 @@ $(BUILD)/tests/harness.o: tests/harness.c | deps
 $(BUILD)/tests/unit_%: tests/unit_%.c $(LIB_OBJS) $(UTIL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+# unit_nomem makes chosen allocations fail: malloc, calloc and strdup of spawnd's
+# objects go through its counting wrappers (only in this test binary).
+$(BUILD)/tests/unit_nomem: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=strdup
 
 $(BUILD)/tests/api_%: tests/api_%.c $(BUILD)/tests/harness.o
 	@mkdir -p $(dir $@)

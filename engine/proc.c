@@ -34,7 +34,7 @@
 #include "engine/forkserver.h"
 #include "lib/ts.h"
 #include "lib/log.h"
-#include "targets/exec_file.h"
+#include "targets/env.h"
 #include "lib/number.h"
 #include "lib/strv.h"
 #include "lib/signame.h"
@@ -356,37 +356,6 @@ void proc_free(struct proc *p)
 	free(p);
 }
 
-static bool is_identity(const char *entry)
-{
-	return strncmp(entry, "SPAWND_PROCESS_ID=", 18) == 0 || strncmp(entry, "SPAWND_PROCESS_NAME=", 20) == 0;
-}
-
-/* PATH (unless given) + given entries (less any identity) + identity. NULL on
- * allocation failure. */
-static char **build_env(char **given, const char *id, const char *name)
-{
-	size_t n = 0, k = 0;
-	bool has_path = false;
-	for (; given && given[n]; n++)
-		has_path |= strncmp(given[n], "PATH=", 5) == 0;
-	char **env = calloc(n + 4, sizeof *env);
-	if (!env || !name)
-		goto fail;
-	if (!has_path && !(env[k++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin")))
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (!is_identity(given[i]) && !(env[k++] = strdup(given[i])))
-			goto fail;
-	if (asprintf(&env[k++], "SPAWND_PROCESS_ID=%s", id) < 0 || asprintf(&env[k], "SPAWND_PROCESS_NAME=%s", name) < 0) {
-		env[k] = NULL;
-		goto fail;
-	}
-	return env;
-fail:
-	strv_free(env);
-	return NULL;
-}
-
 /* Builds a record (not yet in the store). NULL on allocation failure. */
 static struct proc *new_record(const struct proc_spawn *s)
 {
@@ -417,7 +386,7 @@ static struct proc *new_record(const struct proc_spawn *s)
 
 	/* The worker's environment: what the caller built (never the server's),
 	 * with PATH when it has none and the worker's real identity. */
-	p->envp = build_env(s->envp, p->entry.id, p->name);
+	p->envp = target_finish_env(s->envp, p->entry.id, p->name);
 	if (s->argv)
 		p->argv = strv_copy(s->argv);
 	if (s->stdin_data)

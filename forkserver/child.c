@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "lib/fdclose.h"
-#include "targets/target.h"
+#include "targets/registry.h"
 
 int fs_parse_request(char *buf, size_t n, struct parsed_request *p)
 {

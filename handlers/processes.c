@@ -16,9 +16,11 @@
 #include "lib/ts.h"
 #include "server/body.h"
 #include "server/stream.h"
-#include "targets/exec_file.h"
+#include "targets/args.h"
+#include "targets/argv.h"
+#include "targets/env.h"
 #include "lib/number.h"
-#include "targets/target.h"
+#include "targets/registry.h"
 #include "lib/signame.h"
 
 #define MAX_NAME_LEN 256
@@ -205,8 +207,14 @@ enum MHD_Result processes_create(struct http_req *r)
 				       c.target->valuestring);
 		goto out;
 	}
-	if (t && target_validate(t, cJSON_IsNull(c.args) ? NULL : c.args, &canonical, &more) < 0)
+	/* Out of memory (no details) is a 500, never a spawn without the arguments. */
+	if (t && target_validate(t, cJSON_IsNull(c.args) ? NULL : c.args, &canonical, &more) < 0) {
+		if (!more) {
+			res = http_reply_error(r, 500, "internal", NULL, "out of memory");
+			goto out;
+		}
 		details = merge_details(details, more);
+	}
 	more = NULL;
 	if (t && target_build_env(t, cJSON_IsObject(c.env) ? c.env : NULL, &ctx, &envp, &more) < 0) {
 		if (!more) {

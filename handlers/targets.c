@@ -5,8 +5,9 @@
 #include <stdio.h>
 
 #include "lib/log.h"
-#include "targets/exec_file.h"
-#include "targets/target.h"
+#include "targets/describe.h"
+#include "targets/exec_load.h"
+#include "targets/registry.h"
 
 static const char *targets_path;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -24,7 +25,7 @@ int targets_file_reload(char *err, size_t errlen)
 		return -ENOENT;
 	}
 	pthread_mutex_lock(&reload_lock);      /* one reload at a time: SIGHUP and POST */
-	int r = exec_file_load(targets_path, &f, err, errlen);
+	int r = exec_load_file(targets_path, &f, err, errlen);
 	if (r == 0)
 		targets_set_exec(f);
 	pthread_mutex_unlock(&reload_lock);

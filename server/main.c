@@ -24,9 +24,8 @@
 #include "server/http.h"
 #include "lib/log.h"
 #include "server/stream.h"
-#include "targets/exec_file.h"
 #include "targets/plugin.h"
-#include "targets/target.h"
+#include "targets/registry.h"
 
 struct options {
 	const char *listen, *state_dir, *targets, *plugins, *config, *log_level, *cors, *heartbeat;

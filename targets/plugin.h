@@ -43,11 +43,4 @@ int plugin_add(const struct spawnd_plugin *plugin, const char *file, char *err, 
 /* The targets added so far, in order; *count receives their number. */
 const struct target *plugin_targets(size_t *count);
 
-/* The run path in the worker, exposed for the unit tests: converts the
- * canonical argument object of t (from target_validate(); NULL = none) to the
- * opaque struct spawnd_args the plugin reads. 0 or -ENOMEM; *out is freed with
- * plugin_args_free() and points into canonical, which must outlive it. */
-int plugin_args_from_json(const struct target *t, const cJSON *canonical, struct spawnd_args **out);
-void plugin_args_free(struct spawnd_args *args);
-
 #endif

@@ -11,8 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "targets/args.h"
+#include "targets/argv.h"
 #include "targets/builtin.h"
+#include "targets/describe.h"
+#include "targets/env.h"
 #include "targets/exec_file.h"
+#include "targets/exec_load.h"
+#include "targets/registry.h"
 #include "targets/target.h"
 #include "tests/check.h"
 
@@ -50,7 +56,7 @@ static int load_text(const char *text, struct exec_file **f, const char **messag
 	*f = NULL;
 	if (write_file(path, text) != 0)
 		return 999;
-	rc = exec_file_load(path, f, err, sizeof err);
+	rc = exec_load_file(path, f, err, sizeof err);
 	*message = hold(strdup(err));
 	return rc;
 }
@@ -210,12 +216,12 @@ static void file_level_errors(void)
 	char missing[160];
 
 	snprintf(missing, sizeof missing, "%s/nosuch.json", dir);
-	CHECK_INT(exec_file_load(missing, &f, err, sizeof err), -ENOENT);
+	CHECK_INT(exec_load_file(missing, &f, err, sizeof err), -ENOENT);
 	CHECK(f == NULL);
 	char expected[256];
 	snprintf(expected, sizeof expected, "%s: No such file or directory", missing);
 	CHECK_STR(err, expected);
-	CHECK_INT(exec_file_load(dir, &f, err, sizeof err), -EINVAL);
+	CHECK_INT(exec_load_file(dir, &f, err, sizeof err), -EINVAL);
 	snprintf(expected, sizeof expected, "%s: must be a regular file of at most 4194304 bytes", dir);
 	CHECK_STR(err, expected);
 
@@ -224,7 +230,7 @@ static void file_level_errors(void)
 		CHECK(file != NULL);
 		fwrite("{\"targets\": []}\0x", 1, 17, file);
 		fclose(file);
-		CHECK_INT(exec_file_load(path, &f, err, sizeof err), -EINVAL);
+		CHECK_INT(exec_load_file(path, &f, err, sizeof err), -EINVAL);
 		snprintf(expected, sizeof expected, "%s: contains a NUL byte", path);
 		CHECK_STR(err, expected);
 	}

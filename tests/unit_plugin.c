@@ -17,7 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "targets/args.h"
+#include "targets/describe.h"
 #include "targets/plugin.h"
+#include "targets/plugin_args.h"
 #include "targets/target.h"
 #include "tests/check.h"
 

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "lib/number.h"
+#include "targets/args.h"
+#include "targets/describe.h"
+#include "targets/registry.h"
 #include "targets/target.h"
 #include "tests/check.h"
 

@@ -5,7 +5,8 @@
  * instead of blocking its thread; the engine wakes it with http_wake() (from
  * the callback of a waiter the handler owns), which resumes the connection,
  * and libmicrohttpd calls the access handler again, where r->resume replies.
- * This module knows no engine type: what a handler keeps is its own state.
+ * Requests go to the dispatch function main.c hands over (the route table of
+ * handlers/routes.c): this module knows no handler and no engine type.
  *
  * The suspend/wake race (server/suspender.h): a wake that comes before the
  * handler has suspended only marks the request woken, and http_suspend() then
@@ -30,7 +31,6 @@
 #include "lib/utf8.h"
 #include "lib/log.h"
 #include "lib/number.h"
-#include "server/router.h"
 
 #define MAX_PENDING_HEADERS 4
 
@@ -316,7 +316,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->resume = NULL;
 		return resume(r);
 	}
-	return router_dispatch(r);
+	return config.dispatch(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

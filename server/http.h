@@ -11,7 +11,8 @@
  * the release function it calls at completion. Bodies passed to the reply
  * functions are consumed (freed), even on error.
  *
- * This header includes nothing of engine/ or handlers/.
+ * This header includes nothing of engine/ or handlers/: handlers include it,
+ * and the route table they form is handed to http_start() as a function.
  */
 #ifndef SPAWND_HTTP_H
 #define SPAWND_HTTP_H
@@ -50,6 +51,7 @@ struct http_req {
 
 struct http_config {
 	const char *listen;      /* HOST:PORT */
+	http_handler *dispatch;  /* every request goes here (the route table) */
 	unsigned threads;
 	size_t max_body;
 	unsigned connection_limit;

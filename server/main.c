@@ -20,6 +20,7 @@
 #include "engine/forkserver.h"
 #include "engine/proc.h"
 #include "handlers/health.h"
+#include "handlers/routes.h"
 #include "handlers/targets.h"
 #include "server/http.h"
 #include "lib/log.h"
@@ -251,6 +252,7 @@ int main(int argc, char **argv)
 		fatal("--cors-origins %s: list the origins; \"*\" is never allowed", o.cors);
 	struct http_config hc = {
 		.listen = o.listen,
+		.dispatch = routes_dispatch,
 		.threads = 2,
 		.max_body = 1 << 20,
 		.connection_limit = 4096,

@@ -1,3 +1,6 @@
+/* events — see events.h. The response is a stream (server/stream.h) whose
+ * items come from the engine's event ring (engine/events.h); this handler
+ * owns the stream's waiter, armed with events_wait() when it has caught up. */
 #define _GNU_SOURCE
 #include "handlers/events.h"
 
@@ -8,17 +11,25 @@
 #include <string.h>
 
 #include "engine/events.h"
+#include "engine/proc.h"
+#include "lib/container.h"
 #include "server/stream.h"
 
 struct events_stream {
-	struct stream s;        /* first: the stream hooks get this pointer */
-	uint64_t after;         /* sequence number of the last event sent */
+	struct stream s;                /* the stream hooks get &s */
+	struct proc_waiter waiter;      /* armed by wait_more(), cancelled at the end */
+	uint64_t after;                 /* sequence number of the last event sent */
 	bool ended;
 };
 
+static struct events_stream *events_of(struct stream *st)
+{
+	return container_of(st, struct events_stream, s);
+}
+
 static bool next_item(struct stream *st)
 {
-	struct events_stream *e = (struct events_stream *)st;
+	struct events_stream *e = events_of(st);
 	uint64_t seq, missed;
 	const char *type;
 	char *text = events_next(e->after, &seq, &missed, &type);
@@ -45,21 +56,31 @@ static bool next_item(struct stream *st)
 
 static bool finished(struct stream *st)
 {
-	return ((struct events_stream *)st)->ended;
+	return events_of(st)->ended;
+}
+
+static void waiter_fired(struct proc_waiter *w)
+{
+	stream_wake(&container_of(w, struct events_stream, waiter)->s);
 }
 
 static int wait_more(struct stream *st, double timeout_s)
 {
-	struct events_stream *e = (struct events_stream *)st;
-	int r = events_wait(e->after, timeout_s, &st->waiter, stream_waiter_fired);
+	struct events_stream *e = events_of(st);
+	int r = events_wait(e->after, timeout_s, &e->waiter, waiter_fired);
 	if (r < 0)
 		e->ended = true;
 	return r;
 }
 
+static void cancel(struct stream *st)
+{
+	proc_wait_cancel(&events_of(st)->waiter);
+}
+
 static void release(struct stream *st)
 {
-	free(st);
+	free(events_of(st));
 }
 
 enum MHD_Result events_get(struct http_req *r)
@@ -81,6 +102,7 @@ enum MHD_Result events_get(struct http_req *r)
 	e->s.next = next_item;
 	e->s.finished = finished;
 	e->s.wait = wait_more;
+	e->s.cancel = cancel;
 	e->s.release = release;
 	struct MHD_Response *resp = stream_response(&e->s, sse ? "text/event-stream" : "application/x-ndjson");
 	if (!resp)

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/proc.h"
+#include "lib/container.h"
 #include "lib/ts.h"
 #include "lib/utf8.h"
 #include "server/stream.h"
@@ -28,7 +30,8 @@
 #define RAW_CHUNK (1024 * 1024)         /* raw bytes handed on at once */
 
 struct output_stream {
-	struct stream s;        /* first: the stream hooks get this pointer */
+	struct stream s;                /* the stream hooks get &s */
+	struct proc_waiter waiter;      /* armed by wait_more(), cancelled at the end */
 	char id[PROC_ID_MAX];
 	bool raw;
 	bool want[2];
@@ -38,6 +41,11 @@ struct output_stream {
 	size_t buf_size;
 	char buf[];             /* CHUNK, or RAW_CHUNK for raw output */
 };
+
+static struct output_stream *output_of(struct stream *st)
+{
+	return container_of(st, struct output_stream, s);
+}
 
 static const char *const stream_names[] = { "stdout", "stderr" };
 static const char *const total_keys[] = { "stdout_bytes", "stderr_bytes" };   /* in the exit line */
@@ -100,7 +108,7 @@ static cJSON *exit_line_if_ended(struct output_stream *o, bool *drained)
 
 static bool next_item(struct stream *st)
 {
-	struct output_stream *o = (struct output_stream *)st;
+	struct output_stream *o = output_of(st);
 	for (int s = 0; s < 2; s++) {
 		if (!o->want[s])
 			continue;
@@ -142,7 +150,7 @@ static bool next_item(struct stream *st)
 
 static bool finished(struct stream *st)
 {
-	struct output_stream *o = (struct output_stream *)st;
+	struct output_stream *o = output_of(st);
 	if (o->raw && !o->gone) {
 		bool drained;
 		cJSON *exit_line = exit_line_if_ended(o, &drained);
@@ -152,20 +160,30 @@ static bool finished(struct stream *st)
 	return o->exit_sent || o->gone;
 }
 
+static void waiter_fired(struct proc_waiter *w)
+{
+	stream_wake(&container_of(w, struct output_stream, waiter)->s);
+}
+
 static int wait_more(struct stream *st, double timeout_s)
 {
-	struct output_stream *o = (struct output_stream *)st;
+	struct output_stream *o = output_of(st);
 	uint64_t offsets[2] = { o->want[0] ? o->offset[0] + o->held[0] : UINT64_MAX,
 				o->want[1] ? o->offset[1] + o->held[1] : UINT64_MAX };
-	int r = proc_wait_output(o->id, offsets, timeout_s, &o->s.waiter, stream_waiter_fired);
+	int r = proc_wait_output(o->id, offsets, timeout_s, &o->waiter, waiter_fired);
 	if (r == -ENOENT)
 		o->gone = true;
 	return r;
 }
 
+static void cancel(struct stream *st)
+{
+	proc_wait_cancel(&output_of(st)->waiter);
+}
+
 static void release(struct stream *st)
 {
-	free(st);
+	free(output_of(st));
 }
 
 /* An absent offset parameter leaves *out as it is; a given one records
@@ -292,6 +310,7 @@ enum MHD_Result output_get(struct http_req *r)
 	o->s.next = next_item;
 	o->s.finished = finished;
 	o->s.wait = wait_more;
+	o->s.cancel = cancel;
 	o->s.release = release;
 	struct MHD_Response *resp = stream_response(&o->s, raw ? "application/octet-stream" :
 						    sse ? "text/event-stream" : "application/x-ndjson");

@@ -1,7 +1,8 @@
 /* processes — see processes.h. Handlers validate everything they are given
  * before the engine is asked for anything, and every failure is one error
  * reply with the field named. Waiting (join, ?wait=, DELETE) suspends the
- * request; the engine wakes it (server/http.c). */
+ * request with a struct wait hung on it (handlers/wait.h): its waiter is
+ * armed on the engine, and its callback wakes the request (server/http.c). */
 #define _GNU_SOURCE
 #include "handlers/processes.h"
 
@@ -13,7 +14,6 @@
 #include <string.h>
 
 #include "engine/proc.h"
-#include "lib/ts.h"
 #include "server/body.h"
 #include "server/stream.h"
 #include "targets/args.h"
@@ -21,6 +21,7 @@
 #include "targets/env.h"
 #include "lib/number.h"
 #include "targets/registry.h"
+#include "handlers/wait.h"
 #include "lib/signame.h"
 
 #define MAX_NAME_LEN 256
@@ -71,44 +72,23 @@ static cJSON *merge_details(cJSON *details, cJSON *more)
 	return details;
 }
 
-/* ---- waiting ------------------------------------------------------------
- *
- * A suspended request (join, ?wait=, DELETE) is woken at least every
- * heartbeat, as a live stream is, to ask whether its client is still there:
- * one that hung up or reset is let go (its connection closed) within a
- * heartbeat, instead of holding its fd until the process ends. r->number
- * keeps the wait's own deadline (monotonic seconds, < 0: none) for join and
- * ?wait=; DELETE keeps its grace there and has no deadline.
- */
-
-static double now_s(void) { return (double)ts_mono_ms() / 1000.0; }
-
-static double deadline_after(double timeout_s) { return timeout_s < 0 ? -1 : now_s() + timeout_s; }
-
-/* What is left of r's wait: < 0 none, else >= 0 seconds. */
-static double wait_left(const struct http_req *r)
+static enum MHD_Result out_of_memory(struct http_req *r)
 {
-	double left = r->number - now_s();
-	return r->number < 0 ? -1 : left > 0 ? left : 0;
+	return http_reply_error(r, 500, "internal", NULL, "out of memory");
 }
 
-/* The next wake-up: the heartbeat, or the deadline if sooner. */
-static double wait_slice(double left)
+/* POST ?wait=, once suspended (its struct wait: handlers/wait.h). */
+static enum MHD_Result resume_create(struct http_req *r)
 {
-	double hb = stream_heartbeat();
-	return left < 0 || left > hb ? hb : left;
-}
-
-static int resume_create(struct http_req *r)
-{
-	double left = wait_left(r);
+	struct wait *w = r->state;
+	double left = wait_left(w);
 	if (left > 0) {
 		if (stream_peer_gone(r->conn))
 			return MHD_NO;          /* no one to answer: free the connection */
-		if (proc_wait(r->id, wait_slice(left), &r->waiter, http_wake_waiter) == 0)
+		if (proc_wait(w->id, wait_slice(left), &w->waiter, wait_fired) == 0)
 			return http_suspend(r, resume_create);
 	}
-	return reply_record(r, 201, r->id);
+	return reply_record(r, 201, w->id);
 }
 
 /* The fields of a POST /processes body, type-checked. */
@@ -177,6 +157,33 @@ static enum MHD_Result reply_spawn_error(struct http_req *r, int rc, const struc
 	}
 }
 
+/* Starts the process s describes and replies 201: at once, or with ?wait=
+ * once it has ended or the wait has passed. */
+static enum MHD_Result spawn_and_reply(struct http_req *r, struct proc_spawn *s, bool has_wait, double wait)
+{
+	struct wait *w = NULL;
+	char id[PROC_ID_MAX], location[64];
+	if (has_wait) {
+		/* Armed by proc_spawn() before the worker starts: it cannot miss the end. */
+		if (!(w = wait_attach(r, "")))
+			return out_of_memory(r);
+		s->waiter = &w->waiter;
+		s->wait_s = wait_slice(wait);
+		s->wake = wait_fired;
+	}
+	int rc = proc_spawn(s, id);
+	if (rc < 0)
+		return reply_spawn_error(r, rc, s->target);
+	snprintf(location, sizeof location, "/processes/%s", id);
+	http_set_header(r, "Location", location);
+	if (!w)
+		return reply_record(r, 201, id);
+	/* A wake that came already is kept by r until http_suspend(). */
+	snprintf(w->id, sizeof w->id, "%s", id);
+	w->deadline = wait_deadline_after(wait);
+	return http_suspend(r, resume_create);
+}
+
 enum MHD_Result processes_create(struct http_req *r)
 {
 	enum MHD_Result res;
@@ -218,7 +225,7 @@ enum MHD_Result processes_create(struct http_req *r)
 	more = NULL;
 	if (t && target_build_env(t, cJSON_IsObject(c.env) ? c.env : NULL, &ctx, &envp, &more) < 0) {
 		if (!more) {
-			res = http_reply_error(r, 500, "internal", NULL, "out of memory");
+			res = out_of_memory(r);
 			goto out;
 		}
 		details = merge_details(details, more);
@@ -244,24 +251,8 @@ enum MHD_Result processes_create(struct http_req *r)
 		.stdin_open = cJSON_IsTrue(c.stdin_open),
 		.envp = envp,
 		.argv = argv,
-		.waiter = has_wait > 0 ? &r->waiter : NULL,
-		.wait_s = wait_slice(wait),
-		.wake = http_wake_waiter,
 	};
-	char id[PROC_ID_MAX], location[64];
-	int rc = proc_spawn(&s, id);
-	if (rc < 0) {
-		res = reply_spawn_error(r, rc, t);
-		goto out;
-	}
-	snprintf(location, sizeof location, "/processes/%s", id);
-	http_set_header(r, "Location", location);
-	snprintf(r->id, sizeof r->id, "%s", id);
-	r->number = deadline_after(wait);
-	if (has_wait > 0)
-		res = http_suspend(r, resume_create);
-	else
-		res = reply_record(r, 201, id);
+	res = spawn_and_reply(r, &s, has_wait > 0, wait);
 out:
 	target_free_argv(argv);
 	target_free_argv(envp);
@@ -318,19 +309,20 @@ enum MHD_Result processes_list(struct http_req *r)
 
 /* ---- join ---------------------------------------------------------------- */
 
-static int resume_join(struct http_req *r)
+static enum MHD_Result resume_join(struct http_req *r)
 {
-	double left = wait_left(r);
+	struct wait *w = r->state;
+	double left = wait_left(w);
 	if (left == 0)
-		return reply_record(r, 200, r->id);
+		return reply_record(r, 200, w->id);
 	if (stream_peer_gone(r->conn))
 		return MHD_NO;          /* no one to answer: free the connection */
-	int rc = proc_wait(r->id, wait_slice(left), &r->waiter, http_wake_waiter);
+	int rc = proc_wait(w->id, wait_slice(left), &w->waiter, wait_fired);
 	if (rc == -ENOENT)
-		return not_found(r, r->id);
+		return not_found(r, w->id);
 	if (rc == 0)
 		return http_suspend(r, resume_join);
-	return reply_record(r, 200, r->id);
+	return reply_record(r, 200, w->id);
 }
 
 enum MHD_Result processes_join(struct http_req *r)
@@ -338,9 +330,11 @@ enum MHD_Result processes_join(struct http_req *r)
 	double timeout = -1;
 	if (http_query_seconds(r, "timeout", &timeout) < 0)
 		return http_reply_invalid(r, "timeout", "must be a number of seconds from 0 to " NUMBER_SECONDS_MAX_TEXT);
-	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
-	r->number = deadline_after(timeout);
-	return (enum MHD_Result)resume_join(r);
+	struct wait *w = wait_attach(r, r->params[0]);
+	if (!w)
+		return out_of_memory(r);
+	w->deadline = wait_deadline_after(timeout);
+	return resume_join(r);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -426,16 +420,17 @@ enum MHD_Result processes_stdin(struct http_req *r)
 
 /* ---- delete -------------------------------------------------------------- */
 
-static int resume_delete(struct http_req *r)
+static enum MHD_Result resume_delete(struct http_req *r)
 {
+	struct wait *w = r->state;
 	cJSON *final = NULL;
 	/* A client gone mid-wait leaves the process terminated (its SIGKILL
 	 * after the grace still comes) and the record in place. */
 	if (stream_peer_gone(r->conn))
 		return MHD_NO;
-	int rc = proc_remove(r->id, r->number, wait_slice(-1), &r->waiter, http_wake_waiter, &final);
+	int rc = proc_remove(w->id, w->grace, wait_slice(-1), &w->waiter, wait_fired, &final);
 	if (rc == -ENOENT)
-		return not_found(r, r->id);
+		return not_found(r, w->id);
 	if (rc == 0)
 		return http_suspend(r, resume_delete);
 	return http_reply_json(r, 200, final);
@@ -446,7 +441,9 @@ enum MHD_Result processes_delete(struct http_req *r)
 	double grace = DEFAULT_GRACE_S;
 	if (http_query_seconds(r, "grace", &grace) < 0)
 		return http_reply_invalid(r, "grace", "must be a number of seconds from 0 to " NUMBER_SECONDS_MAX_TEXT);
-	snprintf(r->id, sizeof r->id, "%s", r->params[0]);
-	r->number = grace;
-	return (enum MHD_Result)resume_delete(r);
+	struct wait *w = wait_attach(r, r->params[0]);
+	if (!w)
+		return out_of_memory(r);
+	w->grace = grace;
+	return resume_delete(r);
 }

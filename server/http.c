@@ -2,14 +2,15 @@
  *
  * libmicrohttpd runs a small pool of threads on epoll. A request that must
  * wait (join, ?wait=, DELETE) is suspended with MHD_suspend_connection()
- * instead of blocking its thread; the engine wakes it with http_wake(), which
- * resumes the connection, and libmicrohttpd calls the access handler again,
- * where r->resume replies.
+ * instead of blocking its thread; the engine wakes it with http_wake() (from
+ * the callback of a waiter the handler owns), which resumes the connection,
+ * and libmicrohttpd calls the access handler again, where r->resume replies.
+ * Requests go to the dispatch function main.c hands over (the route table of
+ * handlers/routes.c): this module knows no handler and no engine type.
  *
- * The suspend/wake race: a wake may come from the engine thread before the
- * handler has suspended. The suspender's lock orders the two: a wake that
- * comes first only marks it woken, and http_suspend() then runs the
- * continuation at once instead of suspending.
+ * The suspend/wake race (server/suspender.h): a wake that comes before the
+ * handler has suspended only marks the request woken, and http_suspend() then
+ * runs the continuation at once instead of suspending.
  */
 #define _GNU_SOURCE
 #include "server/http.h"
@@ -29,7 +30,6 @@
 
 #include "lib/utf8.h"
 #include "lib/log.h"
-#include "server/router.h"
 #include "lib/number.h"
 
 #define MAX_PENDING_HEADERS 4
@@ -228,65 +228,29 @@ bool http_parse_u64(const char *v, uint64_t *out)
 
 /* ---- suspension ---------------------------------------------------------- */
 
-void http_suspender_init(struct http_suspender *s, struct MHD_Connection *conn)
-{
-	pthread_mutex_init(&s->lock, NULL);
-	s->conn = conn;
-	s->suspended = s->woken = false;
-}
-
-void http_suspender_release(struct http_suspender *s)
-{
-	pthread_mutex_destroy(&s->lock);
-}
-
-void http_suspender_suspend_locked(struct http_suspender *s)
-{
-	s->suspended = true;
-	MHD_suspend_connection(s->conn);
-}
-
-void http_suspender_wake(struct http_suspender *s)
-{
-	/* Resume only after unlocking: once resumed, libmicrohttpd may finish
-	 * the connection and free s (its lock included) at once. Until then the
-	 * connection stays suspended, so conn is valid, and only the one waker
-	 * that saw it suspended resumes it. */
-	pthread_mutex_lock(&s->lock);
-	struct MHD_Connection *resume = s->suspended ? s->conn : NULL;
-	if (resume)
-		s->suspended = false;
-	else
-		s->woken = true;
-	pthread_mutex_unlock(&s->lock);
-	if (resume)
-		MHD_resume_connection(resume);
-}
-
-enum MHD_Result http_suspend(struct http_req *r, int (*resume)(struct http_req *r))
+enum MHD_Result http_suspend(struct http_req *r, http_handler *resume)
 {
 	pthread_mutex_lock(&r->susp.lock);
 	if (r->susp.woken) {
 		r->susp.woken = false;
 		pthread_mutex_unlock(&r->susp.lock);
-		return (enum MHD_Result)resume(r);
+		return resume(r);
 	}
 	r->resume = resume;
-	http_suspender_suspend_locked(&r->susp);
+	suspender_suspend_locked(&r->susp);
 	pthread_mutex_unlock(&r->susp.lock);
 	return MHD_YES;
 }
 
 void http_wake(struct http_req *r)
 {
-	http_suspender_wake(&r->susp);
+	suspender_wake(&r->susp);
 }
 
-void http_wake_waiter(struct proc_waiter *w)
+void http_set_state(struct http_req *r, void *state, void (*release)(void *state))
 {
-	/* The waiter is a member of its request. */
-	struct http_req *r = (struct http_req *)((char *)w - offsetof(struct http_req, waiter));
-	http_wake(r);
+	r->state = state;
+	r->release_state = release;
 }
 
 /* ---- libmicrohttpd callbacks --------------------------------------------- */
@@ -305,7 +269,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		f = calloc(1, sizeof *f);
 		if (!f)
 			return MHD_NO;
-		http_suspender_init(&f->r.susp, conn);
+		suspender_init(&f->r.susp, conn);
 		f->r.conn = conn;
 		f->r.method = method;
 		f->r.path = url;
@@ -348,11 +312,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return http_reply_error(r, 413, "payload_too_large", NULL,
 			"request body exceeds the limit of %zu bytes", config.max_body);
 	if (r->resume) {
-		int (*resume)(struct http_req *) = r->resume;
+		http_handler *resume = r->resume;
 		r->resume = NULL;
-		return (enum MHD_Result)resume(r);
+		return resume(r);
 	}
-	return router_dispatch(r);
+	return config.dispatch(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -362,7 +326,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!f)
 		return;
 	struct http_req *r = &f->r;
-	proc_wait_cancel(&r->waiter);
+	/* First: the handler's release stops whatever may still wake r (its
+	 * waiter), so nothing touches r->susp once it is destroyed below. */
+	if (r->release_state)
+		r->release_state(r->state);
 	if (log_enabled(LOG_INFO) || r->status >= 500)
 		log_event(r->status >= 500 ? LOG_ERROR : LOG_INFO, "request",
 			  "method=%s path=\"%s\" status=%u ms=%.3f%s", r->method, r->path, r->status,
@@ -373,7 +340,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(f->headers.value[i]);
 	}
 	free(r->body);
-	http_suspender_release(&r->susp);
+	suspender_release(&r->susp);
 	free(f);
 	*con_cls = NULL;
 }

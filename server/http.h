@@ -5,8 +5,14 @@
  * Threads: handlers run on libmicrohttpd's threads. http_wake() may be called
  * from any thread.
  * Ownership: a struct http_req lives from the first callback of a request to
- * its completion; the http module frees it. Bodies passed to the reply
+ * its completion; the http module frees it. What a handler keeps across a
+ * suspension (a waiter, an id, a deadline) is the handler's own state, hung on
+ * the request with http_set_state(): the http module knows nothing of it but
+ * the release function it calls at completion. Bodies passed to the reply
  * functions are consumed (freed), even on error.
+ *
+ * This header includes nothing of engine/ or handlers/: handlers include it,
+ * and the route table they form is handed to http_start() as a function.
  */
 #ifndef SPAWND_HTTP_H
 #define SPAWND_HTTP_H
@@ -14,30 +20,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <microhttpd.h>
 #include <cjson/cJSON.h>
 
-#include "engine/proc.h"
+#include "server/suspender.h"
 
 #define HTTP_MAX_PARAMS 2
 
-/* A connection that can be suspended until an event wakes it: a request in
- * its access handler, or a streaming response in its content reader (the two
- * places libmicrohttpd allows MHD_suspend_connection()). lock orders a wake
- * against the suspension: a wake that comes first only sets woken. */
-struct http_suspender {
-	pthread_mutex_t lock;
-	struct MHD_Connection *conn;
-	bool suspended, woken;
-};
 
-void http_suspender_init(struct http_suspender *s, struct MHD_Connection *conn);
-void http_suspender_release(struct http_suspender *s);
-/* With s->lock held: suspends the connection (the caller then unlocks). */
-void http_suspender_suspend_locked(struct http_suspender *s);
-/* Any thread: resumes the connection if suspended, else marks s woken. */
-void http_suspender_wake(struct http_suspender *s);
+struct http_req;
+/* A request handler (and the route table's dispatch, and a suspended
+ * request's continuation): replies to r, or suspends it, and returns what
+ * libmicrohttpd's access handler returns. */
+typedef enum MHD_Result http_handler(struct http_req *r);
 
 struct http_req {
 	struct MHD_Connection *conn;
@@ -48,15 +43,15 @@ struct http_req {
 	int64_t start_us;
 	unsigned status;                        /* for the access log */
 	bool replied;
-	struct http_suspender susp;
-	int (*resume)(struct http_req *r);      /* runs when woken */
-	struct proc_waiter waiter;              /* for handlers that wait on a process */
-	double number;                          /* a handler's value kept across a suspension */
-	char id[PROC_ID_MAX];
+	struct suspender susp;
+	http_handler *resume;                   /* runs when woken */
+	void *state;                            /* the handler's (http_set_state()) */
+	void (*release_state)(void *state);
 };
 
 struct http_config {
 	const char *listen;      /* HOST:PORT */
+	http_handler *dispatch;  /* every request goes here (the route table) */
 	unsigned threads;
 	size_t max_body;
 	unsigned connection_limit;
@@ -101,11 +96,16 @@ int http_query_seconds(struct http_req *r, const char *key, double *out);
  * and *out, or false for anything else ("", "-1", "1x", overflow). */
 bool http_parse_u64(const char *v, uint64_t *out);
 
+/* Hangs the handler's state on r (once per request). release(state) runs
+ * exactly once, when the request completes (replied, or its client gone while
+ * it was suspended), before r is freed: it must stop whatever may still call
+ * http_wake(r) (cancel a waiter), then free state. */
+void http_set_state(struct http_req *r, void *state, void (*release)(void *state));
+
 /* Suspends r until http_wake(); then resume(r) runs on an HTTP thread and
  * must reply (or suspend again). If r was woken already, resume runs now. */
-enum MHD_Result http_suspend(struct http_req *r, int (*resume)(struct http_req *r));
+enum MHD_Result http_suspend(struct http_req *r, http_handler *resume);
+/* Any thread, until the request's state is released. */
 void http_wake(struct http_req *r);
-/* A proc_waiter callback that wakes the request the waiter is embedded in. */
-void http_wake_waiter(struct proc_waiter *w);
 
 #endif

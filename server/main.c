@@ -20,6 +20,7 @@
 #include "engine/forkserver.h"
 #include "engine/proc.h"
 #include "handlers/health.h"
+#include "handlers/routes.h"
 #include "handlers/targets.h"
 #include "server/http.h"
 #include "lib/log.h"
@@ -192,6 +193,45 @@ static void load_plugins(const char *dir)
 	log_event(LOG_INFO, "plugins loaded", "dir=\"%s\" targets=%zu", dir, count);
 }
 
+/* The engine's thread, then libmicrohttpd's: requests go to the handlers'
+ * route table from here on. */
+static void start_serving(const struct options *o, long max_running, const char **url)
+{
+	char err[1024];
+	int r;
+	struct proc_config pc = {
+		.state_dir = o->state_dir,
+		.output_mem_cap = 1 << 20,
+		.max_running = (int)max_running,
+		.max_queued = (int)o->max_queued,
+		.drain_ms = 1000,
+		.shutdown_ms = 3000,
+	};
+	if ((r = proc_init(&pc)) < 0)
+		fatal("cannot start the process engine in %s: %s", o->state_dir, strerror(-r));
+	health_init();
+	if (o->heartbeat) {
+		char *end;
+		double hb = strtod(o->heartbeat, &end);
+		if (!*o->heartbeat || *end || !(hb >= 0.05 && hb <= 15))
+			fatal("--heartbeat %s: expected seconds from 0.05 to 15", o->heartbeat);
+		stream_set_heartbeat(hb);
+	}
+	if (o->cors && strchr(o->cors, '*'))
+		fatal("--cors-origins %s: list the origins; \"*\" is never allowed", o->cors);
+	struct http_config hc = {
+		.listen = o->listen,
+		.dispatch = routes_dispatch,
+		.threads = 2,
+		.max_body = 1 << 20,
+		.connection_limit = 4096,
+		.connection_timeout_s = 120,
+		.cors_origins = o->cors,
+	};
+	if (http_start(&hc, url, err, sizeof err) < 0)
+		fatal("%s", err);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -228,36 +268,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	struct proc_config pc = {
-		.state_dir = o.state_dir,
-		.output_mem_cap = 1 << 20,
-		.max_running = (int)max_running,
-		.max_queued = (int)o.max_queued,
-		.drain_ms = 1000,
-		.shutdown_ms = 3000,
-	};
-	if ((r = proc_init(&pc)) < 0)
-		fatal("cannot start the process engine in %s: %s", o.state_dir, strerror(-r));
-	health_init();
-	if (o.heartbeat) {
-		char *end;
-		double hb = strtod(o.heartbeat, &end);
-		if (!*o.heartbeat || *end || !(hb >= 0.05 && hb <= 15))
-			fatal("--heartbeat %s: expected seconds from 0.05 to 15", o.heartbeat);
-		stream_set_heartbeat(hb);
-	}
-	if (o.cors && strchr(o.cors, '*'))
-		fatal("--cors-origins %s: list the origins; \"*\" is never allowed", o.cors);
-	struct http_config hc = {
-		.listen = o.listen,
-		.threads = 2,
-		.max_body = 1 << 20,
-		.connection_limit = 4096,
-		.connection_timeout_s = 120,
-		.cors_origins = o.cors,
-	};
-	if ((r = http_start(&hc, &url, err, sizeof err)) < 0)
-		fatal("%s", err);
+	start_serving(&o, max_running, &url);
 	printf("spawnd listening on %s\n", url);
 	fflush(stdout);
 	log_event(LOG_INFO, "started", "version=%s listen=%s state_dir=\"%s\" max_running=%ld", SPAWND_VERSION,

@@ -1,40 +1,9 @@
+/* router — see router.h. */
 #include "server/router.h"
 
 #include <string.h>
 
-#include "handlers/events.h"
-#include "handlers/health.h"
-#include "handlers/output.h"
-#include "handlers/processes.h"
-#include "handlers/targets.h"
-
 #define MAX_PARAM_LEN 128
-
-struct route {
-	const char *method;
-	const char *pattern;
-	enum MHD_Result (*handler)(struct http_req *r);
-};
-
-static const struct route routes[] = {
-	{ "POST",   "/processes",                  processes_create },
-	{ "GET",    "/processes",                  processes_list },
-	{ "GET",    "/processes/{id}",             processes_get },
-	{ "DELETE", "/processes/{id}",             processes_delete },
-	{ "POST",   "/processes/{id}/join",        processes_join },
-	{ "POST",   "/processes/{id}/terminate",   processes_terminate },
-	{ "POST",   "/processes/{id}/kill",        processes_kill },
-	{ "POST",   "/processes/{id}/signal",      processes_signal },
-	{ "POST",   "/processes/{id}/stdin",       processes_stdin },
-	{ "GET",    "/processes/{id}/output",      output_get },
-	{ "GET",    "/events",                     events_get },
-	{ "GET",    "/targets",                    targets_list },
-	{ "GET",    "/targets/{name}",             targets_get },
-	{ "POST",   "/targets/reload",             targets_reload },
-	{ "GET",    "/healthz",                    health_get },
-	{ "GET",    "/metrics",                    metrics_get },
-	{ "GET",    "/openapi.yaml",               openapi_get },
-};
 
 static bool param_ok(const char *s, size_t len)
 {
@@ -76,14 +45,14 @@ static bool match(const char *pattern, const char *path, struct http_req *r, cha
 	return !*pattern && !*path;
 }
 
-enum MHD_Result router_dispatch(struct http_req *r)
+enum MHD_Result router_dispatch(const struct route *routes, size_t n, struct http_req *r)
 {
 	static __thread char storage[HTTP_MAX_PARAMS][MAX_PARAM_LEN + 1];
 	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
 	char allow[128] = "";
 	bool path_known = false;
 
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (!match(routes[i].pattern, r->path, r, storage))
 			continue;
 		if (strcmp(routes[i].method, method) == 0)

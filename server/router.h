@@ -1,13 +1,26 @@
-/* router — maps a request to its handler through one static table of
- * {method, path pattern, handler}. Path parameters ({id}, {name}) match one
- * segment of [A-Za-z0-9_.-] (never "." or ".."), at most 128 bytes: a name
- * from a request is only ever looked up in a table. A known path with another
- * method gets 405 with Allow; anything else 404. */
+/* router — the generic matcher: finds a request's handler in a table of
+ * {method, path pattern, handler} (the table itself is the handlers', see
+ * handlers/routes.c). Path parameters ({id}, {name}) match one segment of
+ * [A-Za-z0-9_.-] (never "." or ".."), at most 128 bytes, and land in
+ * r->params: a name from a request is only ever looked up in a table. HEAD is
+ * answered as GET. A known path with another method gets 405 with Allow
+ * (OPTIONS: 204 with Allow, the CORS preflight); anything else 404.
+ */
 #ifndef SPAWND_ROUTER_H
 #define SPAWND_ROUTER_H
 
+#include <stddef.h>
+
 #include "server/http.h"
 
-enum MHD_Result router_dispatch(struct http_req *r);
+struct route {
+	const char *method;
+	const char *pattern;
+	http_handler *handler;
+};
+
+/* Runs the handler of the first route of routes[0..n) matching r, or replies
+ * 404/405/204 itself. */
+enum MHD_Result router_dispatch(const struct route *routes, size_t n, struct http_req *r);
 
 #endif

@@ -26,7 +26,7 @@ long stream_count(void) { return atomic_load(&open_streams); }
 
 void stream_init(struct stream *s, struct http_req *r, bool follow, bool sse)
 {
-	http_suspender_init(&s->susp, r->conn);
+	suspender_init(&s->susp, r->conn);
 	s->follow = follow;
 	s->sse = sse;
 	s->heartbeats = true;
@@ -77,10 +77,9 @@ static void emit_heartbeat(struct stream *s)
 	set_pending(s, strdup(hb), strlen(hb));
 }
 
-void stream_waiter_fired(struct proc_waiter *w)
+void stream_wake(struct stream *s)
 {
-	struct stream *s = (struct stream *)((char *)w - offsetof(struct stream, waiter));
-	http_suspender_wake(&s->susp);
+	suspender_wake(&s->susp);
 }
 
 /* Nothing would tell libmicrohttpd that the client has hung up while the
@@ -138,7 +137,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
 		}
 		int r = s->wait(s, (double)(s->next_heartbeat_ms - now) / 1000.0);
 		if (r == 0) {
-			http_suspender_suspend_locked(&s->susp);
+			suspender_suspend_locked(&s->susp);
 			pthread_mutex_unlock(&s->susp.lock);
 			return 0;       /* allowed: the connection is suspended */
 		}
@@ -151,8 +150,8 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
 static void free_stream(void *cls)
 {
 	struct stream *s = cls;
-	proc_wait_cancel(&s->waiter);
-	http_suspender_release(&s->susp);
+	s->cancel(s);           /* no wake may touch s->susp after this */
+	suspender_release(&s->susp);
 	free(s->pending);
 	atomic_fetch_sub(&open_streams, 1);
 	s->release(s);

@@ -1,16 +1,19 @@
 /* stream — a streaming HTTP response that can follow a source live: NDJSON or
  * Server-Sent Events, produced item by item by a libmicrohttpd content reader.
  *
- * When the source has nothing new, the reader arms a waiter (stream->wait) and
- * suspends the connection instead of returning 0 to libmicrohttpd (which would
- * spin). The waiter fires on new data, at the end, or at the next heartbeat,
- * whose timer is the engine's: so a suspended stream is woken at least every
- * heartbeat interval, writes a heartbeat, and a client that vanished is noticed
- * by that write and its stream freed.
+ * When the source has nothing new, the reader has the handler arm its waiter
+ * (stream->wait) and suspends the connection instead of returning 0 to
+ * libmicrohttpd (which would spin). The waiter fires on new data, at the end,
+ * or at the next heartbeat, whose timer is the engine's, and its callback
+ * calls stream_wake(): so a suspended stream is woken at least every heartbeat
+ * interval, writes a heartbeat, and a client that vanished is noticed by that
+ * write and its stream freed. The waiter is the handler's (this module knows
+ * no engine type); the handler gets its struct back from the hooks' stream
+ * pointer with container_of().
  *
- * Ownership: the stream is allocated by the handler (as the first member of
- * its own struct), handed to stream_response(), and freed through its
- * release hook when libmicrohttpd destroys the response.
+ * Ownership: the stream is allocated by the handler (embedded in its own
+ * struct), handed to stream_response(), and freed when libmicrohttpd destroys
+ * the response: cancel(s) first, then the stream's own parts, then release(s).
  */
 #ifndef SPAWND_STREAM_H
 #define SPAWND_STREAM_H
@@ -22,8 +25,7 @@
 #include "server/http.h"
 
 struct stream {
-	struct http_suspender susp;
-	struct proc_waiter waiter;
+	struct suspender susp;
 	bool follow, sse;
 	bool heartbeats;                /* false for raw bytes: nothing can be interleaved */
 	size_t block_size;              /* largest piece handed to libmicrohttpd (default 64 KiB) */
@@ -34,9 +36,13 @@ struct stream {
 	bool (*next)(struct stream *s);
 	/* True when no item will ever come again (the response ends). */
 	bool (*finished)(struct stream *s);
-	/* Arms s->waiter (with fn stream_waiter_fired) until timeout_s: 0 armed,
-	 * 1 something is available already, < 0 the source is gone. */
+	/* Arms the handler's waiter (whose callback calls stream_wake(s)) until
+	 * timeout_s: 0 armed, 1 something is available already, < 0 the source
+	 * is gone. */
 	int (*wait)(struct stream *s, double timeout_s);
+	/* Stops whatever may still call stream_wake(s) (cancels the waiter). */
+	void (*cancel)(struct stream *s);
+	/* Frees the handler's struct (s with it). */
 	void (*release)(struct stream *s);
 };
 
@@ -55,8 +61,9 @@ void stream_emit(struct stream *s, cJSON *item, const char *sse_event, const cha
 void stream_emit_text(struct stream *s, char *json, const char *sse_event, const char *sse_id);
 /* Queues raw bytes (consumed), for application/octet-stream. */
 void stream_emit_raw(struct stream *s, char *bytes, size_t len);
-/* The waiter callback to pass when arming s->waiter. */
-void stream_waiter_fired(struct proc_waiter *w);
+/* Any thread, until cancel(s) has returned: the source has something (or
+ * the heartbeat is due); resumes the stream if it is suspended. */
+void stream_wake(struct stream *s);
 /* The response for s (takes ownership of s). NULL on allocation failure (s is freed). */
 struct MHD_Response *stream_response(struct stream *s, const char *content_type);
 /* Open streams right now (for /metrics). */

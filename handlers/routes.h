@@ -1,0 +1,11 @@
+/* routes — where each request goes: the API's one table of {method, path
+ * pattern, handler}, matched by server/router.c. main.c hands routes_dispatch
+ * to http_start(), so the HTTP plumbing never includes a handler. */
+#ifndef SPAWND_HANDLERS_ROUTES_H
+#define SPAWND_HANDLERS_ROUTES_H
+
+#include "server/http.h"
+
+enum MHD_Result routes_dispatch(struct http_req *r);
+
+#endif

@@ -19,9 +19,12 @@
  *   proc_stdin.c  a worker's stdin pipe and what is queued for it
  *   proc_wait.c   joins, DELETE, follow waits, signals
  *   proc_query.c  get, list (paged by the store), output reads, stats
+ *   proc_json.c   a record as JSON (from its durable fields and live output)
  *   proc_loop.c   the engine thread (output, exits, timers)
  *   proc_engine.c proc_init(), proc_shutdown(), proc_release()
- *   waitq.c, store*.c, events.c, outbuf.c: the modules they use
+ *   waitq.c, store*.c, idmap.c, events.c, outbuf.c: the modules they use
+ * Includes go one way: proc.h <- proc_record.h <- proc_table/fsm/stdin.h <-
+ * the proc_*.c files; engine.h and events.h never include a proc header.
  */
 #ifndef SPAWND_PROC_H
 #define SPAWND_PROC_H

@@ -26,6 +26,7 @@ static struct {
 	struct store *store;
 	struct proc_list lists[PROC_LISTS];
 	struct proc *to_start;
+	size_t release_scan;            /* proc_table_any() */
 	uint64_t next_key;
 	long names_given, total_started, total_failed;
 } table;
@@ -65,6 +66,7 @@ void proc_table_close(void)
 	for (int l = 0; l < PROC_LISTS; l++)
 		table.lists[l] = (struct proc_list){ 0 };
 	table.to_start = NULL;
+	table.release_scan = 0;
 }
 
 int proc_table_insert(struct proc *p)
@@ -98,9 +100,11 @@ struct proc *proc_table_find(const char *id)
 
 struct proc *proc_table_any(void)
 {
-	for (size_t i = 0; table.ids.count && i < table.ids.nbuckets; i++)
-		if (table.ids.buckets[i])
-			return (struct proc *)((char *)table.ids.buckets[i] - offsetof(struct proc, link));
+	/* The caller removes each record it gets: the buckets before the last
+	 * one found are empty, so the whole release is one pass. */
+	for (; table.ids.count && table.release_scan < table.ids.nbuckets; table.release_scan++)
+		if (table.ids.buckets[table.release_scan])
+			return (struct proc *)((char *)table.ids.buckets[table.release_scan] - offsetof(struct proc, link));
 	return NULL;
 }
 

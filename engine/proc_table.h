@@ -26,7 +26,8 @@ int proc_table_insert(struct proc *p);
 void proc_table_update(struct proc *p);
 void proc_table_remove(struct proc *p);
 struct proc *proc_table_find(const char *id);
-struct proc *proc_table_any(void);      /* some record, NULL: none (release) */
+/* Some record, NULL: none. For release only: remove each one before asking again. */
+struct proc *proc_table_any(void);
 struct store *proc_table_store(void);
 
 void proc_table_move(struct proc *p, enum proc_list_id from, enum proc_list_id to);

@@ -73,7 +73,8 @@ struct store_ops {
 	int (*update)(struct store *s, const struct store_record *r);
 	int (*get)(struct store *s, const char *id, struct store_record *out);
 	int (*remove)(struct store *s, const char *id);
-	/* Matching records older than q->after (newest first), at most q->limit. */
+	/* Matching records older than q->after (newest first), at most q->limit;
+	 * *out is left empty on error. */
 	int (*list)(struct store *s, const struct store_query *q, struct store_page *out);
 };
 

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "engine/utf8.h"
+#include "lib/utf8.h"
 #include "targets/number.h"
 #include "tests/check.h"
 

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "lib/utf8.h"
-#include "targets/number.h"
+#include "lib/number.h"
 #include "tests/check.h"
 
 CHECK_MAIN_STATE;

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "targets/number.h"
+#include "lib/number.h"
 #include "targets/target.h"
 #include "tests/check.h"
 

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/proc_internal.h"
+#include "engine/engine.h"
 #include "lib/ts.h"
 
 struct event { char *text; const char *type; };
 static struct event ring[EVENTS_KEPT];  /* ring[seq % EVENTS_KEPT] */
 static uint64_t last_seq;               /* newest event; 0 = none yet */
-static struct proc_waiter *subscribers;
+static struct waitq subscribers = WAITQ_INIT;
 
 void events_publish(const char *event, char *process)
 {
@@ -30,14 +30,13 @@ void events_publish(const char *event, char *process)
 	last_seq++;
 	free(ring[last_seq % EVENTS_KEPT].text);
 	ring[last_seq % EVENTS_KEPT] = (struct event){ text, event };
-	while (subscribers)
-		proc_waiter_fire_later(subscribers);
+	engine_wake_all(&subscribers);
 }
 
 char *events_next(uint64_t after, uint64_t *seq, uint64_t *missed, const char **type)
 {
 	char *text = NULL;
-	pthread_mutex_lock(&engine.lock);
+	engine_lock();
 	uint64_t oldest = last_seq >= EVENTS_KEPT ? last_seq - EVENTS_KEPT + 1 : 1;
 	uint64_t want = after + 1 < oldest ? oldest : after + 1;
 	*missed = want - (after + 1);
@@ -46,42 +45,40 @@ char *events_next(uint64_t after, uint64_t *seq, uint64_t *missed, const char **
 		*type = ring[want % EVENTS_KEPT].type;
 		*seq = want;
 	}
-	pthread_mutex_unlock(&engine.lock);
+	engine_unlock();
 	return text;
 }
 
 uint64_t events_last(void)
 {
-	pthread_mutex_lock(&engine.lock);
+	engine_lock();
 	uint64_t s = last_seq;
-	pthread_mutex_unlock(&engine.lock);
+	engine_unlock();
 	return s;
 }
 
 int events_wait(uint64_t after, double timeout_s, struct proc_waiter *w, void (*fn)(struct proc_waiter *))
 {
 	int r = 1;
-	pthread_mutex_lock(&engine.lock);
-	if (engine.shutting_down)
+	engine_lock();
+	if (engine_shutting_down())
 		r = -ESHUTDOWN;         /* the stream ends cleanly */
 	else if (after >= last_seq) {
-		w->on_output = false;
-		proc_arm_waiter(&subscribers, w, timeout_s, fn);
+		engine_arm(&subscribers, w, timeout_s, 0, fn);
 		r = 0;
 	}
-	pthread_mutex_unlock(&engine.lock);
+	engine_unlock();
 	return r;
 }
 
 int64_t events_timers(int64_t now)
 {
-	return proc_waiter_timers(&subscribers, now);
+	return engine_expire(&subscribers, now);
 }
 
 void events_wake_all(void)
 {
-	while (subscribers)
-		proc_waiter_fire_later(subscribers);
+	engine_wake_all(&subscribers);
 }
 
 void events_release(void)

@@ -5,8 +5,10 @@
  * subscriber that falls further behind than the ring learns how many events it
  * missed; nothing is skipped silently.
  *
- * Threads: events_publish() and events_timers() run with engine.lock held
- * (they are called by the engine); the others take the lock themselves.
+ * Threads: events_publish(), events_timers() and events_wake_all() run with
+ * the engine lock held (engine/engine.h: they are called by the engine); the
+ * others take the lock themselves. Subscribers wait on a wait queue of this
+ * module (engine/waitq.h), fired outside the lock.
  */
 #ifndef SPAWND_EVENTS_H
 #define SPAWND_EVENTS_H
@@ -14,7 +16,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
-#include "engine/proc.h"
+#include "engine/proc_waiter.h"
 
 #define EVENTS_KEPT 8192
 

@@ -2,13 +2,29 @@
  * spawn to reaped-and-drained, and waiting on it. This is what the handlers call.
  *
  * A process moves queued → running → exited, or → failed when it could not start
- * (see the table in proc.c). "running" lasts until the worker has exited AND its
+ * (the state machine is in proc_fsm.c). "running" lasts until the worker has exited AND its
  * output is drained (EOF on both pipes, or a bounded drain after exit), so a
  * record that says alive:false always has its complete output.
  *
- * Threads: every function here is thread-safe (one engine lock). Waiter
- * callbacks run on the engine thread, outside the lock.
+ * Threads: every function here is thread-safe (one engine lock, engine.h).
+ * Waiter callbacks (proc_waiter.h) run outside the lock.
  * Ownership: cJSON values returned belong to the caller.
+ *
+ * Where it is implemented (each file's header says which fd and which state it owns):
+ *   engine.c      the engine lock, the epoll set, the wake-up eventfd, timers, waiters to fire
+ *   proc_table.c  the live records: index by id, run lists, counters, the store handle
+ *   proc_record.c a record: creation, environment, its fds (pidfd, output pipes), signals
+ *   proc_fsm.c    the life of a record: state x event -> action
+ *   proc_spawn.c  proc_spawn() and the fork server request
+ *   proc_stdin.c  a worker's stdin pipe and what is queued for it
+ *   proc_wait.c   joins, DELETE, follow waits, signals
+ *   proc_query.c  get, list (paged by the store), output reads, stats
+ *   proc_json.c   a record as JSON (from its durable fields and live output)
+ *   proc_loop.c   the engine thread (output, exits, timers)
+ *   proc_engine.c proc_init(), proc_shutdown(), proc_release()
+ *   waitq.c, store*.c, idmap.c, events.c, outbuf.c: the modules they use
+ * Includes go one way: proc.h <- proc_record.h <- proc_table/fsm/stdin.h <-
+ * the proc_*.c files; engine.h and events.h never include a proc header.
  */
 #ifndef SPAWND_PROC_H
 #define SPAWND_PROC_H
@@ -19,6 +35,7 @@
 #include <sys/types.h>
 #include <cjson/cJSON.h>
 
+#include "engine/proc_waiter.h"
 #include "targets/target.h"
 
 #define PROC_ID_MAX 32
@@ -53,19 +70,6 @@ struct proc_spawn {
 	void (*wake)(struct proc_waiter *w);
 };
 
-/* A waiter is embedded in its owner (an HTTP request). fn runs exactly once,
- * on the engine thread, when the process ends (or is removed) or the deadline
- * passes, unless proc_wait_cancel() ran first. */
-struct proc_waiter {
-	struct proc_waiter *next, *prev;        /* engine-owned */
-	struct proc_waiter **head;              /* engine-owned: the list it is on */
-	int64_t deadline_ms;                    /* monotonic; 0 = none */
-	bool armed;
-	bool on_output;                         /* also fires when output arrives */
-	struct proc_waiter *fire_next;
-	void (*fn)(struct proc_waiter *w);
-};
-
 /* Starts the engine (its thread included). Call after forkserver_start(). */
 int proc_init(const struct proc_config *cfg);
 /* Graceful end: terminates daemon workers, gives the others cfg->shutdown_ms,
@@ -91,7 +95,8 @@ struct proc_filter {
 	const char *after;                  /* cursor from a previous page, or NULL */
 	int limit;
 };
-/* {"processes": [...], "next": cursor|null}; NULL with -EINVAL in *err for a bad cursor. */
+/* {"processes": [...], "next": cursor|null}; NULL with -EINVAL in *err for a
+ * bad cursor, -ENOMEM when out of memory. */
 cJSON *proc_list_json(const struct proc_filter *f, int *err);
 
 enum proc_reason { PROC_REASON_NONE, PROC_REASON_EXIT, PROC_REASON_SIGNAL, PROC_REASON_TERMINATE,
@@ -106,8 +111,8 @@ int proc_signal(const char *id, int sig, enum proc_reason reason);
 /* Waits for the end of id. Returns 1 if it has already ended (fn is not
  * called), 0 if fn will be called, -ENOENT. timeout_s < 0: no deadline. */
 int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn)(struct proc_waiter *));
+/* Disarms w (any waiter armed by the engine, events_wait() included). */
 void proc_wait_cancel(struct proc_waiter *w);
-/* True when w fired because its process ended (not on its deadline). */
 
 /* DELETE: if alive, terminate it (SIGTERM to the group, SIGKILL after grace_s)
  * and wait, like proc_wait, until it and its group are gone (or timeout_s

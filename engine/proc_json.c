@@ -1,6 +1,8 @@
-/* proc_json — a record as API.md's Process object, as JSON text. Called with
- * engine.lock held. */
-#include "engine/proc_internal.h"
+/* proc_json — a record as API.md's Process object, as JSON text, from its
+ * durable fields and, for a live record, its output buffers (the byte counts
+ * move between transitions; the store's copy has them as of the last one).
+ * Called with the engine lock held when the buffers are live. */
+#include "engine/proc_json.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,18 +15,12 @@
 #include "lib/utf8.h"
 #include "lib/signame.h"
 
-static const char *const state_names[] = {
-	[PROC_QUEUED] = "queued", [PROC_STARTING] = "running", [PROC_RUNNING] = "running",
-	[PROC_EXITED] = "exited", [PROC_FAILED] = "failed", [PROC_LOST] = "lost",
-};
-
 static const char *const reason_names[] = {
 	[PROC_REASON_NONE] = NULL, [PROC_REASON_EXIT] = "exit", [PROC_REASON_SIGNAL] = "signal",
 	[PROC_REASON_TERMINATE] = "terminate", [PROC_REASON_KILL] = "kill", [PROC_REASON_TIMEOUT] = "timeout",
 	[PROC_REASON_SPAWN_ERROR] = "spawn_error", [PROC_REASON_LOST] = "lost",
 };
 
-const char *proc_state_name(enum proc_state s) { return state_names[s]; }
 const char *proc_reason_name(enum proc_reason r) { return reason_names[r]; }
 
 /* The record is printed straight to text: it is rendered for every event
@@ -121,65 +117,78 @@ static void put_seconds(struct text *t, int64_t ms)
 /* The first 64 KiB of a stream as valid UTF-8 (cut on a character boundary). */
 static void put_inline_output(struct text *t, const struct outbuf *ob)
 {
+	if (!ob) {              /* not live: the store keeps no output (yet) */
+		put_lit(t, "\"\"");
+		return;
+	}
 	size_t len = ob->mem_len < PROC_INLINE_OUTPUT ? ob->mem_len : PROC_INLINE_OUTPUT;
 	if (len == PROC_INLINE_OUTPUT)
 		len = utf8_boundary(ob->mem, len);
 	put_string(t, ob->mem ? ob->mem : "", len);
 }
 
-char *proc_render_text(const struct proc *p, unsigned flags)
+static void put_times(struct text *t, const struct store_record *r, bool done)
+{
+	put_lit(t, ",\"created_at\":");
+	put_time(t, r->created_ms);
+	put_lit(t, ",\"started_at\":");
+	put_time(t, r->started_ms);
+	put_lit(t, ",\"ended_at\":");
+	put_time(t, done ? r->ended_ms : 0);
+	put_lit(t, ",\"duration\":");
+	if (r->started_ms && done)
+		put_seconds(t, r->ended_ms - r->started_ms);
+	else
+		put_lit(t, "null");
+}
+
+static void put_output(struct text *t, const struct store_record *r, const struct outbuf *out, unsigned flags)
+{
+	uint64_t bytes[2] = { out ? out[PROC_STDOUT].total : r->stdout_bytes,
+			      out ? out[PROC_STDERR].total : r->stderr_bytes };
+	if (flags & PROC_JSON_OUTPUT) {
+		put_lit(t, ",\"stdout\":");
+		put_inline_output(t, out ? &out[PROC_STDOUT] : NULL);
+		put_lit(t, ",\"stderr\":");
+		put_inline_output(t, out ? &out[PROC_STDERR] : NULL);
+	}
+	put_fmt(t, ",\"stdout_bytes\":%" PRIu64 ",\"stderr_bytes\":%" PRIu64, bytes[0], bytes[1]);
+	put_fmt(t, ",\"stdout_truncated\":%s,\"stderr_truncated\":%s}",
+		bytes[0] > PROC_INLINE_OUTPUT ? "true" : "false", bytes[1] > PROC_INLINE_OUTPUT ? "true" : "false");
+}
+
+char *proc_render_text(const struct store_record *r, const struct outbuf *out, unsigned flags)
 {
 	struct text t = { 0 };
 	/* multiprocessing: alive from start() until the end, queued included. */
-	bool alive = p->state == PROC_QUEUED || p->state == PROC_RUNNING || p->state == PROC_STARTING;
-	bool done = p->state == PROC_EXITED || p->state == PROC_FAILED || p->state == PROC_LOST;
+	bool alive = store_state_alive(r->state), done = !alive;
 
 	put_lit(&t, "{\"id\":");
-	put_string_or_null(&t, p->entry.id);
+	put_string_or_null(&t, r->id);
 	put_lit(&t, ",\"name\":");
-	put_string_or_null(&t, p->name);
+	put_string_or_null(&t, r->name);
 	put_lit(&t, ",\"target\":");
-	put_string_or_null(&t, p->target_name);
+	put_string_or_null(&t, r->target);
 	put_lit(&t, ",\"args\":");
-	put_lit(&t, p->args_text);
-	put_fmt(&t, ",\"daemon\":%s,\"state\":\"%s\",\"alive\":%s", p->daemon ? "true" : "false",
-		proc_state_name(p->state), alive ? "true" : "false");
-	if (p->pid > 0)
-		put_fmt(&t, ",\"pid\":%d", (int)p->pid);
+	put_lit(&t, r->args_text);
+	put_fmt(&t, ",\"daemon\":%s,\"state\":\"%s\",\"alive\":%s", r->daemon ? "true" : "false",
+		store_state_name(r->state), alive ? "true" : "false");
+	if (r->pid > 0)
+		put_fmt(&t, ",\"pid\":%d", r->pid);
 	else
 		put_lit(&t, ",\"pid\":null");
-	if (p->state == PROC_EXITED)
-		put_fmt(&t, ",\"exitcode\":%d", p->exitcode);
+	if (r->state == STORE_EXITED)
+		put_fmt(&t, ",\"exitcode\":%d", r->exitcode);
 	else
 		put_lit(&t, ",\"exitcode\":null");
 	put_lit(&t, ",\"signal\":");
-	put_string_or_null(&t, done && p->term_signal ? signame_name(p->term_signal) : NULL);
+	put_string_or_null(&t, done && r->signal ? signame_name(r->signal) : NULL);
 	put_lit(&t, ",\"reason\":");
-	put_string_or_null(&t, done ? proc_reason_name(p->reason) : NULL);
+	put_string_or_null(&t, done ? proc_reason_name((enum proc_reason)r->reason) : NULL);
 	put_lit(&t, ",\"error\":");
-	put_string_or_null(&t, p->error);
-	put_lit(&t, ",\"created_at\":");
-	put_time(&t, p->created_ms);
-	put_lit(&t, ",\"started_at\":");
-	put_time(&t, p->started_ms);
-	put_lit(&t, ",\"ended_at\":");
-	put_time(&t, done ? p->ended_ms : 0);
-	put_lit(&t, ",\"duration\":");
-	if (p->started_ms && done)
-		put_seconds(&t, p->ended_ms - p->started_ms);
-	else
-		put_lit(&t, "null");
-	if (flags & PROC_JSON_OUTPUT) {
-		put_lit(&t, ",\"stdout\":");
-		put_inline_output(&t, &p->out[PROC_STDOUT]);
-		put_lit(&t, ",\"stderr\":");
-		put_inline_output(&t, &p->out[PROC_STDERR]);
-	}
-	put_fmt(&t, ",\"stdout_bytes\":%" PRIu64 ",\"stderr_bytes\":%" PRIu64, p->out[PROC_STDOUT].total,
-		p->out[PROC_STDERR].total);
-	put_fmt(&t, ",\"stdout_truncated\":%s,\"stderr_truncated\":%s}",
-		p->out[PROC_STDOUT].total > PROC_INLINE_OUTPUT ? "true" : "false",
-		p->out[PROC_STDERR].total > PROC_INLINE_OUTPUT ? "true" : "false");
+	put_string_or_null(&t, r->error);
+	put_times(&t, r, done);
+	put_output(&t, r, out, flags);
 	if (t.failed) {
 		free(t.s);
 		return NULL;
@@ -187,9 +196,9 @@ char *proc_render_text(const struct proc *p, unsigned flags)
 	return t.s;
 }
 
-cJSON *proc_render(const struct proc *p, unsigned flags)
+cJSON *proc_render(const struct store_record *r, const struct outbuf *out, unsigned flags)
 {
-	char *text = proc_render_text(p, flags);
+	char *text = proc_render_text(r, out, flags);
 	cJSON *j = text ? cJSON_CreateRaw(text) : NULL;
 	free(text);
 	return j;

@@ -1,32 +1,97 @@
-/* store — where process records live, behind a small interface so that the
- * in-memory table can be backed by a durable store later.
+/* store — where process records live: a handle with an operations table, so
+ * that the in-memory store (store_mem.c) can be replaced by a durable one
+ * (SQLite, later a database shared by several nodes) without touching the
+ * engine.
  *
- * Records are kept newest first. Ids are unique for the life of the state
- * folder (they embed the creation time in milliseconds and a counter).
- * Not thread-safe: the engine lock serialises every call.
- * Ownership: the store links records but never frees them; store_remove()
- * unlinks, and the caller frees.
+ * Records are passed as values: struct store_record holds a record's durable
+ * fields only; what exists only while spawnd runs (fds, waiters, output
+ * buffers) stays in struct proc. The store copies what it is given and hands
+ * out copies (release them with store_record_release()/store_page_release()).
+ *
+ * Ids are made by store_id_new(): creation time in ms, a counter within the
+ * ms and a random part drawn once per run, as fixed-width lowercase hex, so
+ * the byte order of ids is their creation order, and ids stay unique across
+ * restarts and across nodes. A list cursor is the id of the last record of a
+ * page: it stays valid across restarts, and a removed record's id still
+ * places the next page.
+ *
+ * Every operation returns 0 or a negative errno (-ENOENT: no such id,
+ * -EEXIST, -EINVAL: bad cursor, -ENOMEM).
+ * Threads: a store is not thread-safe; the engine lock serialises every call.
  */
 #ifndef SPAWND_STORE_H
 #define SPAWND_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-struct store_entry {
-	char id[32];
-	uint64_t seq;                           /* creation order, increasing */
-	struct store_entry *newer, *older;      /* list, newest first */
-	struct store_entry *hash_next;
+#define STORE_ID_MAX 32
+#define STORE_ID_LEN 23                 /* 11 hex digits of ms, 4 of counter, 8 of run */
+
+enum store_state { STORE_QUEUED, STORE_RUNNING, STORE_EXITED, STORE_FAILED, STORE_LOST, STORE_STATES };
+
+struct store_record {
+	char id[STORE_ID_MAX];
+	/* fixed at insert */
+	char *name, *target, *args_text;        /* args_text: the args as sent, printed JSON */
+	bool daemon;
+	double timeout;                         /* seconds, 0: none */
+	int64_t created_ms;                     /* wall clock */
+	/* written by update */
+	enum store_state state;
+	int pid;                                /* 0: none */
+	int exitcode, signal;                   /* signal: the terminating one, 0: none */
+	int reason;                             /* an enum proc_reason, opaque to the store */
+	char *error;                            /* NULL: none */
+	int64_t started_ms, ended_ms;           /* wall clock, 0: not yet */
+	uint64_t stdout_bytes, stderr_bytes;
 };
 
-int store_init(void);
-void store_release(void);
-void store_insert(struct store_entry *e);     /* becomes the newest */
-struct store_entry *store_find(const char *id);
-void store_remove(struct store_entry *e);
-struct store_entry *store_newest(void);
-/* The newest entry created before seq (cursor paging), or NULL. */
-struct store_entry *store_older_than(uint64_t seq);
-long store_count(void);
+struct store_query {
+	int state;                              /* an enum store_state, -1: any */
+	int alive;                              /* -1: any; 1: queued or running; 0: ended */
+	const char *target, *name;              /* NULL: any */
+	const char *after;                      /* cursor from a previous page, or NULL */
+	int limit;                              /* >= 1 */
+};
+
+/* A page, newest first; next is "" on the last page. */
+struct store_page {
+	struct store_record *records;
+	int count;
+	char next[STORE_ID_MAX];
+};
+
+struct store;
+
+struct store_ops {
+	/* Opens the store of state_dir into *out. */
+	int (*open)(const char *state_dir, struct store **out);
+	void (*close)(struct store *s);
+	int (*insert)(struct store *s, const struct store_record *r);
+	/* Writes r's mutable fields (the ones after "written by update"). */
+	int (*update)(struct store *s, const struct store_record *r);
+	int (*get)(struct store *s, const char *id, struct store_record *out);
+	int (*remove)(struct store *s, const char *id);
+	/* Matching records older than q->after (newest first), at most q->limit;
+	 * *out is left empty on error. */
+	int (*list)(struct store *s, const struct store_query *q, struct store_page *out);
+};
+
+/* What every implementation's handle starts with. */
+struct store { const struct store_ops *ops; };
+
+extern const struct store_ops store_mem_ops;
+
+/* A new id (lock held: the counter is the caller's lock's). */
+void store_id_new(char id[STORE_ID_MAX], int64_t wall_ms);
+bool store_id_valid(const char *id);
+const char *store_state_name(enum store_state s);
+int store_state_parse(const char *name);        /* enum store_state, or -1 */
+bool store_state_alive(enum store_state s);
+bool store_matches(const struct store_record *r, const struct store_query *q);
+int store_record_copy(struct store_record *dst, const struct store_record *src);
+void store_record_release(struct store_record *r);
+void store_page_release(struct store_page *p);
 
 #endif

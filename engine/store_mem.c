@@ -1,112 +1,189 @@
-/* store_mem — the in-memory store: a hash table by id and a list newest first. */
+/* store_mem — the in-memory store (store.h): a copy of each record, indexed
+ * by id (idmap) and linked in id order, newest first, so a page starts in
+ * O(1) from its cursor's record and walks older ones.
+ *
+ * Ids arrive in increasing order from one node, so an insert is O(1); an
+ * older id (another node's, later) walks to its place. A cursor whose record
+ * was removed is placed by walking from the newest end.
+ */
 #include "engine/store.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct store_entry **buckets;
-static size_t nbuckets;
-static struct store_entry *newest, *oldest;
-static long count;
+#include "engine/idmap.h"
 
-static size_t hash_id(const char *id)
+struct mem_node {
+	struct idmap_node link;                 /* first: a link is its node */
+	struct store_record rec;
+	struct mem_node *newer, *older;
+};
+
+struct mem_store {
+	struct store base;
+	struct idmap ids;
+	struct mem_node *newest, *oldest;
+};
+
+static struct mem_node *find(struct mem_store *m, const char *id)
 {
-	size_t h = 1469598103934665603u;        /* FNV-1a */
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211u;
-	return h;
+	return (struct mem_node *)idmap_find(&m->ids, id);
 }
 
-int store_init(void)
+static int mem_open(const char *state_dir, struct store **out)
 {
-	nbuckets = 1024;
-	buckets = calloc(nbuckets, sizeof *buckets);
-	return buckets ? 0 : -ENOMEM;
-}
-
-void store_release(void)
-{
-	free(buckets);
-	buckets = NULL;
-	newest = oldest = NULL;
-	count = 0;
-}
-
-static void rehash(void)
-{
-	size_t n = nbuckets * 2;
-	struct store_entry **b = calloc(n, sizeof *b);
-	if (!b)
-		return;                 /* keep the old table: slower, still correct */
-	for (struct store_entry *e = newest; e; e = e->older) {
-		size_t i = hash_id(e->id) & (n - 1);
-		e->hash_next = b[i];
-		b[i] = e;
+	(void)state_dir;                        /* nothing is kept there (yet) */
+	struct mem_store *m = calloc(1, sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	if (idmap_init(&m->ids) < 0) {
+		free(m);
+		return -ENOMEM;
 	}
-	free(buckets);
-	buckets = b;
-	nbuckets = n;
+	m->base.ops = &store_mem_ops;
+	*out = &m->base;
+	return 0;
 }
 
-void store_insert(struct store_entry *e)
+static void free_node(struct mem_node *n)
 {
-	if ((size_t)count >= nbuckets)
-		rehash();
-	size_t i = hash_id(e->id) & (nbuckets - 1);
-	e->hash_next = buckets[i];
-	buckets[i] = e;
-	e->newer = NULL;
-	e->older = newest;
-	if (newest)
-		newest->newer = e;
-	else
-		oldest = e;
-	newest = e;
-	count++;
+	store_record_release(&n->rec);
+	free(n);
 }
 
-struct store_entry *store_find(const char *id)
+static void mem_close(struct store *s)
 {
-	if (!buckets)
-		return NULL;
-	for (struct store_entry *e = buckets[hash_id(id) & (nbuckets - 1)]; e; e = e->hash_next)
-		if (strcmp(e->id, id) == 0)
-			return e;
-	return NULL;
-}
-
-void store_remove(struct store_entry *e)
-{
-	struct store_entry **pp = &buckets[hash_id(e->id) & (nbuckets - 1)];
-	while (*pp && *pp != e)
-		pp = &(*pp)->hash_next;
-	if (*pp)
-		*pp = e->hash_next;
-	if (e->newer) e->newer->older = e->older; else newest = e->older;
-	if (e->older) e->older->newer = e->newer; else oldest = e->newer;
-	e->newer = e->older = e->hash_next = NULL;
-	count--;
-}
-
-struct store_entry *store_newest(void) { return newest; }
-
-struct store_entry *store_older_than(uint64_t seq)
-{
-	/* Pages are read from the newest end; walk from the nearer end. */
-	struct store_entry *e = oldest;
-	if (!e || e->seq >= seq)
-		return NULL;
-	if (newest->seq < seq)
-		return newest;
-	if (seq - oldest->seq < newest->seq - seq) {
-		while (e->newer && e->newer->seq < seq)
-			e = e->newer;
-		return e;
+	struct mem_store *m = (struct mem_store *)s;
+	for (struct mem_node *n = m->newest, *older; n; n = older) {
+		older = n->older;
+		free_node(n);
 	}
-	for (e = newest; e && e->seq >= seq; e = e->older)
+	idmap_release(&m->ids);
+	free(m);
+}
+
+/* Links n in id order. */
+static void link_ordered(struct mem_store *m, struct mem_node *n)
+{
+	struct mem_node *newer = NULL, *older = m->newest;
+	while (older && strcmp(older->rec.id, n->rec.id) > 0) {
+		newer = older;
+		older = older->older;
+	}
+	n->newer = newer;
+	n->older = older;
+	if (newer) newer->older = n; else m->newest = n;
+	if (older) older->newer = n; else m->oldest = n;
+}
+
+static int mem_insert(struct store *s, const struct store_record *r)
+{
+	struct mem_store *m = (struct mem_store *)s;
+	if (find(m, r->id))
+		return -EEXIST;
+	struct mem_node *n = calloc(1, sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	if (store_record_copy(&n->rec, r) < 0) {
+		free(n);
+		return -ENOMEM;
+	}
+	n->link.id = n->rec.id;
+	idmap_add(&m->ids, &n->link);
+	link_ordered(m, n);
+	return 0;
+}
+
+static int mem_update(struct store *s, const struct store_record *r)
+{
+	struct mem_node *n = find((struct mem_store *)s, r->id);
+	if (!n)
+		return -ENOENT;
+	/* The error is set once, when a start fails: copy it only then. */
+	if (r->error && (!n->rec.error || strcmp(n->rec.error, r->error) != 0)) {
+		char *e = strdup(r->error);
+		if (!e)
+			return -ENOMEM;
+		free(n->rec.error);
+		n->rec.error = e;
+	}
+	n->rec.state = r->state;
+	n->rec.pid = r->pid;
+	n->rec.exitcode = r->exitcode;
+	n->rec.signal = r->signal;
+	n->rec.reason = r->reason;
+	n->rec.started_ms = r->started_ms;
+	n->rec.ended_ms = r->ended_ms;
+	n->rec.stdout_bytes = r->stdout_bytes;
+	n->rec.stderr_bytes = r->stderr_bytes;
+	return 0;
+}
+
+static int mem_get(struct store *s, const char *id, struct store_record *out)
+{
+	struct mem_node *n = find((struct mem_store *)s, id);
+	return n ? store_record_copy(out, &n->rec) : -ENOENT;
+}
+
+static int mem_remove(struct store *s, const char *id)
+{
+	struct mem_store *m = (struct mem_store *)s;
+	struct mem_node *n = find(m, id);
+	if (!n)
+		return -ENOENT;
+	idmap_del(&m->ids, &n->link);
+	if (n->newer) n->newer->older = n->older; else m->newest = n->older;
+	if (n->older) n->older->newer = n->newer; else m->oldest = n->newer;
+	free_node(n);
+	return 0;
+}
+
+/* The newest record older than the cursor. */
+static struct mem_node *page_start(struct mem_store *m, const char *after)
+{
+	if (!after)
+		return m->newest;
+	struct mem_node *n = find(m, after);
+	if (n)
+		return n->older;
+	for (n = m->newest; n && strcmp(n->rec.id, after) >= 0; n = n->older)
 		;
-	return e;
+	return n;
 }
 
-long store_count(void) { return count; }
+static int mem_list(struct store *s, const struct store_query *q, struct store_page *out)
+{
+	struct mem_store *m = (struct mem_store *)s;
+	*out = (struct store_page){ 0 };
+	if ((q->after && !store_id_valid(q->after)) || q->limit < 1)
+		return -EINVAL;
+	size_t cap = q->limit < 64 ? (size_t)q->limit : 64;
+	for (struct mem_node *n = page_start(m, q->after); n; n = n->older) {
+		if (!store_matches(&n->rec, q))
+			continue;
+		if (out->count == q->limit) {
+			strcpy(out->next, out->records[out->count - 1].id);
+			break;
+		}
+		if (!out->records || (size_t)out->count == cap) {
+			cap = out->records ? cap * 2 : cap;
+			struct store_record *grown = realloc(out->records, cap * sizeof *grown);
+			if (!grown)
+				goto nomem;
+			out->records = grown;
+		}
+		if (store_record_copy(&out->records[out->count], &n->rec) < 0)
+			goto nomem;
+		out->count++;
+	}
+	return 0;
+nomem:
+	store_page_release(out);
+	return -ENOMEM;
+}
+
+const struct store_ops store_mem_ops = {
+	.open = mem_open, .close = mem_close, .insert = mem_insert, .update = mem_update,
+	.get = mem_get, .remove = mem_remove, .list = mem_list,
+};

@@ -302,8 +302,10 @@ enum MHD_Result processes_list(struct http_req *r)
 	}
 	int err = 0;
 	cJSON *list = proc_list_json(&f, &err);
-	if (!list)
+	if (!list && err == -EINVAL)
 		return http_reply_invalid(r, "after", "is not a cursor this server gave out (use the \"next\" of a previous page)");
+	if (!list)
+		return http_reply_error(r, 500, "internal", NULL, "could not list the processes: %s", strerror(-err));
 	return http_reply_json(r, 200, list);
 }
 

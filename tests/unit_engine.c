@@ -1,5 +1,6 @@
-/* Unit tests of the engine's pure modules: utf8, outbuf, store, ts. */
+/* Unit tests of the engine's pure modules: utf8, outbuf, store, ts (more of the store in unit_store.c). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,35 +184,58 @@ static void outbuf_small_output_stays_in_memory(void)
 	free(path);
 }
 
-struct rec { struct store_entry e; };
+/* The newest record after cursor (NULL: from the newest), its id in id; 0 or -errno. */
+static int first_after(struct store *st, const char *cursor, char id[STORE_ID_MAX])
+{
+	struct store_query q = { .state = -1, .alive = -1, .after = cursor, .limit = 1 };
+	struct store_page page;
+	int r = store_mem_ops.list(st, &q, &page);
+	if (r == 0 && page.count == 1)
+		snprintf(id, STORE_ID_MAX, "%s", page.records[0].id);
+	else if (r == 0)
+		r = -ENOENT;
+	store_page_release(&page);
+	return r;
+}
 
 static void store_finds_lists_and_pages(void)
 {
-	static struct rec recs[3000];
-	CHECK_INT(store_init(), 0);
+	static char ids[3000][STORE_ID_MAX];
+	static char name[] = "n", target[] = "t", args[] = "[]";
+	char id[STORE_ID_MAX];
+	struct store *st;
+	struct store_record got;
+	CHECK_INT(store_mem_ops.open("/tmp", &st), 0);
 	for (int i = 0; i < 3000; i++) {
-		snprintf(recs[i].e.id, sizeof recs[i].e.id, "id%d", i);
-		recs[i].e.seq = (uint64_t)i + 1;
-		store_insert(&recs[i].e);
+		struct store_record r = { .name = name, .target = target, .args_text = args };
+		store_id_new(ids[i], 1795000000000LL + i / 7);
+		memcpy(r.id, ids[i], sizeof r.id);
+		r.pid = i;
+		CHECK_INT(store_mem_ops.insert(st, &r), 0);
 	}
-	CHECK_INT(store_count(), 3000);
-	CHECK(store_find("id1234") == &recs[1234].e);
-	CHECK(store_find("nope") == NULL);
-	CHECK(store_newest() == &recs[2999].e);
-	CHECK(store_older_than(1) == NULL);
-	CHECK(store_older_than(2) == &recs[0].e);
-	CHECK(store_older_than(1500) == &recs[1498].e);
-	CHECK(store_older_than(100000) == &recs[2999].e);
-	store_remove(&recs[1498].e);
-	CHECK(store_find("id1498") == NULL);
-	CHECK(store_older_than(1500) == &recs[1497].e);
-	CHECK(recs[1499].e.older == &recs[1497].e);
-	CHECK_INT(store_count(), 2999);
+	CHECK_INT(store_mem_ops.get(st, ids[1234], &got), 0);
+	CHECK_INT(got.pid, 1234);
+	store_record_release(&got);
+	CHECK_INT(store_mem_ops.get(st, "nope", &got), -ENOENT);
+	CHECK_INT(first_after(st, NULL, id), 0);
+	CHECK_STR(id, ids[2999]);
+	CHECK_INT(first_after(st, ids[0], id), -ENOENT);
+	CHECK_INT(first_after(st, ids[1], id), 0);
+	CHECK_STR(id, ids[0]);
+	CHECK_INT(first_after(st, ids[1499], id), 0);
+	CHECK_STR(id, ids[1498]);
+	CHECK_INT(store_mem_ops.remove(st, ids[1498]), 0);
+	CHECK_INT(store_mem_ops.get(st, ids[1498], &got), -ENOENT);
+	CHECK_INT(first_after(st, ids[1499], id), 0);
+	CHECK_STR(id, ids[1497]);
 	/* Every record is still found after the table grew and one was removed. */
-	for (int i = 0; i < 3000; i++)
-		if (i != 1498)
-			CHECK_MSG(store_find(recs[i].e.id) == &recs[i].e, "id%d", i);
-	store_release();
+	for (int i = 0; i < 3000; i++) {
+		if (i == 1498)
+			continue;
+		CHECK_MSG(store_mem_ops.get(st, ids[i], &got) == 0 && got.pid == i, "%s", ids[i]);
+		store_record_release(&got);
+	}
+	store_mem_ops.close(st);
 }
 
 static void ts_formats_rfc3339_with_millis(void)

@@ -1,0 +1,177 @@
+/* proc_table — see proc_table.h. Its state is static here: the other engine
+ * files reach the records only through these calls, under the engine lock.
+ *
+ * Two indexes by id exist: this one, of the live records (with their fds and
+ * waiters), and the store's, of their durable copies. The store is the one
+ * that lists and pages (a durable store lists records no process holds);
+ * this one answers "which live record is id" in O(1) on every request.
+ */
+#define _GNU_SOURCE
+#include "engine/proc_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "lib/log.h"
+
+struct proc_list { struct proc *head, *tail; long count; };
+
+static struct {
+	struct proc_config cfg;
+	char *output_dir;
+	struct idmap ids;
+	struct store *store;
+	struct proc_list lists[PROC_LISTS];
+	struct proc *to_start;
+	size_t release_scan;            /* proc_table_any() */
+	uint64_t next_key;
+	long names_given, total_started, total_failed;
+} table;
+
+int proc_table_open(const struct proc_config *cfg, const struct store_ops *ops)
+{
+	table.cfg = *cfg;
+	if (table.cfg.output_mem_cap < PROC_INLINE_OUTPUT)
+		table.cfg.output_mem_cap = PROC_INLINE_OUTPUT;
+	if (asprintf(&table.output_dir, "%s/output", cfg->state_dir) < 0) {
+		table.output_dir = NULL;
+		return -ENOMEM;
+	}
+	if (mkdir(table.output_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int r = idmap_init(&table.ids);
+	if (r < 0)
+		return r;
+	if ((r = ops->open(cfg->state_dir, &table.store)) < 0) {
+		idmap_release(&table.ids);
+		table.store = NULL;
+	}
+	return r;
+}
+
+const struct proc_config *proc_table_config(void) { return &table.cfg; }
+const char *proc_table_output_dir(void) { return table.output_dir; }
+
+void proc_table_close(void)
+{
+	if (table.store)
+		table.store->ops->close(table.store);
+	idmap_release(&table.ids);
+	table.store = NULL;
+	free(table.output_dir);
+	table.output_dir = NULL;
+	for (int l = 0; l < PROC_LISTS; l++)
+		table.lists[l] = (struct proc_list){ 0 };
+	table.to_start = NULL;
+	table.release_scan = 0;
+}
+
+int proc_table_insert(struct proc *p)
+{
+	int r = table.store->ops->insert(table.store, &p->rec);
+	if (r == 0)
+		idmap_add(&table.ids, &p->link);
+	return r;
+}
+
+void proc_table_update(struct proc *p)
+{
+	p->rec.stdout_bytes = p->out[PROC_STDOUT].total;
+	p->rec.stderr_bytes = p->out[PROC_STDERR].total;
+	int r = table.store->ops->update(table.store, &p->rec);
+	if (r < 0)      /* the live record stays right; only the store's copy lags */
+		log_event(LOG_ERROR, "store update failed", "id=%s error=%d", p->rec.id, r);
+}
+
+void proc_table_remove(struct proc *p)
+{
+	idmap_del(&table.ids, &p->link);
+	table.store->ops->remove(table.store, p->rec.id);
+}
+
+struct proc *proc_table_find(const char *id)
+{
+	struct idmap_node *n = idmap_find(&table.ids, id);
+	return n ? (struct proc *)((char *)n - offsetof(struct proc, link)) : NULL;
+}
+
+struct proc *proc_table_any(void)
+{
+	/* The caller removes each record it gets: the buckets before the last
+	 * one found are empty, so the whole release is one pass. */
+	for (; table.ids.count && table.release_scan < table.ids.nbuckets; table.release_scan++)
+		if (table.ids.buckets[table.release_scan])
+			return (struct proc *)((char *)table.ids.buckets[table.release_scan] - offsetof(struct proc, link));
+	return NULL;
+}
+
+struct store *proc_table_store(void) { return table.store; }
+
+static void list_add(struct proc_list *l, struct proc *p)
+{
+	p->list_next = NULL;
+	p->list_prev = l->tail;
+	if (l->tail)
+		l->tail->list_next = p;
+	else
+		l->head = p;
+	l->tail = p;
+	l->count++;
+}
+
+static void list_del(struct proc_list *l, struct proc *p)
+{
+	if (p->list_prev) p->list_prev->list_next = p->list_next; else l->head = p->list_next;
+	if (p->list_next) p->list_next->list_prev = p->list_prev; else l->tail = p->list_prev;
+	p->list_next = p->list_prev = NULL;
+	l->count--;
+}
+
+void proc_table_move(struct proc *p, enum proc_list_id from, enum proc_list_id to)
+{
+	if (from == to)
+		return;
+	if (from != PROC_LIST_NONE)
+		list_del(&table.lists[from], p);
+	if (to != PROC_LIST_NONE)
+		list_add(&table.lists[to], p);
+}
+
+struct proc *proc_table_first(enum proc_list_id l) { return table.lists[l].head; }
+long proc_table_count(enum proc_list_id l) { return table.lists[l].count; }
+
+void proc_table_push_start(struct proc *p)
+{
+	p->start_next = table.to_start;
+	table.to_start = p;
+}
+
+struct proc *proc_table_pop_start(void)
+{
+	struct proc *p = table.to_start;
+	if (p)
+		table.to_start = p->start_next;
+	return p;
+}
+
+uint64_t proc_table_next_key(void) { return ++table.next_key; }
+long proc_table_next_name(void) { return ++table.names_given; }
+
+void proc_table_count_start(bool ok)
+{
+	if (ok)
+		table.total_started++;
+	else
+		table.total_failed++;
+}
+
+void proc_table_stats(struct proc_stats *st)
+{
+	st->running = table.lists[PROC_LIST_RUNNING].count;
+	st->queued = table.lists[PROC_LIST_QUEUED].count;
+	st->total_started = table.total_started;
+	st->total_failed = table.total_failed;
+}

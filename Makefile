@@ -52,8 +52,9 @@ FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 UNIT_SRCS := $(wildcard tests/unit_*.c)
 # Tests in a real browser (headless Debian Chromium driven by playwright-core).
 BROWSER_TESTS := $(wildcard tests/browser_*.mjs)
-# Every npm dependency must accept Debian 12's own nodejs (18), not only the node at hand.
-NODE_CHECKS   := tests/check_node_engines.mjs
+# Checks of the tree itself: every npm dependency accepts Debian 12's own nodejs (18),
+# not only the node at hand; includes follow the folders' layering, with no cycle.
+NODE_CHECKS   := tests/check_node_engines.mjs tests/check_layers.mjs
 API_SRCS  := $(wildcard tests/api_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/%)
 API_BINS  := $(API_SRCS:tests/%.c=$(BUILD)/tests/%)

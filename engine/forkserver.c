@@ -64,26 +64,26 @@ static void exec_helper(const char *path, int ctl, int evt, char *const argv[])
 	_exit(127);
 }
 
-int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
+/* SPAWND_SPARE=0: no spare worker (see forkserver/spare.c), e.g. to keep no
+ * idle process, or to compare. 1 (or unset): one. 0, or -EINVAL for another value. */
+static int spare_setting(bool *spare, char *err, size_t errlen)
 {
-	int ctl[2], evt[2];
-	int big = 4 << 20;
-	char path[PATH_MAX];
-
-	/* SPAWND_SPARE=0: no spare worker (see forkserver/spare.c), e.g. to
-	 * keep no idle process, or to compare. */
 	const char *env = getenv("SPAWND_SPARE");
+
 	if (env && strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
 		snprintf(err, errlen, "SPAWND_SPARE must be 0 or 1, not \"%.64s\"", env);
 		return -EINVAL;
 	}
-	bool spare = !env || strcmp(env, "1") == 0;
-	int r = helper_path(path, sizeof path);
-	if (r < 0 || access(path, X_OK) < 0) {
-		snprintf(err, errlen, "cannot find the fork server %s: %s (install it beside spawnd, or set "
-			 "SPAWND_FORKSERVER)", path, strerror(r < 0 ? -r : errno));
-		return r < 0 ? r : -ENOENT;
-	}
+	*spare = !env || strcmp(env, "1") == 0;
+	return 0;
+}
+
+/* The two channels, close-on-exec: ctl[0]/evt[0] are spawnd's ends. On
+ * error nothing stays open. */
+static int make_channels(int ctl[2], int evt[2], char *err, size_t errlen)
+{
+	int big = 4 << 20, r;
+
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		return -errno;
@@ -106,6 +106,52 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 		close(ctl[0]); close(ctl[1]); close(evt[0]); close(evt[1]);
 		return r;
 	}
+	return 0;
+}
+
+/* Waits for the fork server's word: ready, or why not (e.g. a plugin it
+ * could not load). On failure reaps it and closes spawnd's ends. */
+static int wait_ready(const char *path, char *err, size_t errlen)
+{
+	struct wire_reply ready;
+	ssize_t n;
+
+	do
+		n = recv(ctl_fd, &ready, sizeof ready, 0);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof ready && !ready.err)
+		return 0;
+	int status = 0;
+	waitpid(server_pid, &status, 0);
+	if (n == (ssize_t)sizeof ready)
+		snprintf(err, errlen, "the fork server %s did not start: %.200s", path, ready.msg);
+	else
+		snprintf(err, errlen, "the fork server %s did not start (exit status %d)", path,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	close(ctl_fd);
+	close(evt_fd);
+	ctl_fd = evt_fd = -1;
+	server_pid = -1;
+	return -EIO;
+}
+
+int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
+{
+	int ctl[2], evt[2];
+	char path[PATH_MAX];
+	bool spare;
+
+	int r = spare_setting(&spare, err, errlen);
+	if (r < 0)
+		return r;
+	r = helper_path(path, sizeof path);
+	if (r < 0 || access(path, X_OK) < 0) {
+		snprintf(err, errlen, "cannot find the fork server %s: %s (install it beside spawnd, or set "
+			 "SPAWND_FORKSERVER)", path, strerror(r < 0 ? -r : errno));
+		return r < 0 ? r : -ENOENT;
+	}
+	if ((r = make_channels(ctl, evt, err, errlen)) < 0)
+		return r;
 	/* Everything the child needs is ready before fork(). */
 	char name[] = "spawnd-forkserver", flag[] = "--plugins", nospare[] = "--no-spare", dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", plugins_dir ? plugins_dir : "");
@@ -132,28 +178,7 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 	server_pid = pid;
 	ctl_fd = ctl[0];
 	evt_fd = evt[0];
-
-	/* Wait for its word: ready, or why not (e.g. a plugin it could not load). */
-	struct wire_reply ready;
-	ssize_t n;
-	do
-		n = recv(ctl_fd, &ready, sizeof ready, 0);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof ready || ready.err) {
-		int status = 0;
-		waitpid(pid, &status, 0);
-		if (n == (ssize_t)sizeof ready)
-			snprintf(err, errlen, "the fork server %s did not start: %.200s", path, ready.msg);
-		else
-			snprintf(err, errlen, "the fork server %s did not start (exit status %d)", path,
-				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-		close(ctl_fd);
-		close(evt_fd);
-		ctl_fd = evt_fd = -1;
-		server_pid = -1;
-		return -EIO;
-	}
-	return 0;
+	return wait_ready(path, err, errlen);
 }
 
 /* Appends s (or "") with its NUL; returns the new length or -E2BIG. */

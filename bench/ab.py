@@ -5,7 +5,8 @@ rounds, to see what a change to the spawn path buys before it lands.
     python3 bench/ab.py OLD_SPAWND NEW_SPAWND [--rounds 5] [--seconds 2] [--figures P1,P3,P2]
 
 P1: 1 client POST ?wait= of `worker`, p50 (and p99); P3: 16 clients,
-processes/s; P2: 1 and 16 clients of the printf exec target. The fork/spawn
+processes/s; P4: GET /processes/{id} of an ended worker, 64 connections,
+requests/s; P2: 1 and 16 clients of the printf exec target. The fork/spawn
 loops run in every round too, so each binary's ratio is against the same
 baseline. Prints one line per figure and binary: median (min-max).
 """
@@ -50,6 +51,11 @@ def main():
                     add(f"P1 p99 ms  [{i}]", res["p99_ms"])
                 if "P3" in figs:
                     add(f"P3 rate/s  [{i}]", run.checked(run.loadgen(post, 16, S, "POST", worker), "P3")["rate"])
+                if "P4" in figs:
+                    status, body = run.http("POST", post, {"target": "worker"})
+                    worker_id = json.loads(body)["id"]
+                    add(f"P4 rate/s  [{i}]", run.checked(run.loadgen(f"{sd.url}/processes/{worker_id}", 64, S),
+                                                         "P4")["rate"])
                 if "P2" in figs:
                     add(f"P2 p50 ms  [{i}]", run.checked(run.loadgen(post, 1, S, "POST", printf), "P2")["p50_ms"])
                     add(f"P2 16c rate [{i}]", run.checked(run.loadgen(post, 16, S, "POST", printf), "P2")["rate"])

@@ -257,7 +257,7 @@ static int count_lines(const char *s)
 
 static void test_usage_errors_exit_125(void)
 {
-	static const char *const bad[][4] = {
+	static const char *const bad[][5] = {
 		{ "bogus" }, { "run" }, { "ps", "--limit", "x" }, { "ps", "-o", "yaml" }, { "logs" },
 		{ "run", "exit", "--timeout", "soon" }, { "ps", "--no-such-flag" }, { "wait" },
 		{ "signal", "SIGTERM" }, { "run", "--env", "NOEQUALS", "worker" },

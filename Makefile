@@ -29,6 +29,7 @@ TEST_LIBS := $(LIBS) -lcurl
 #                      the utilities it calls)
 #   tests/unit_X       tests/unit_X.c + spawnd's objects without main + lib/
 #   tests/api_X        tests/api_X.c + tests/harness.c             (they drive the real binaries over HTTP)
+#   spawnctl           cli/ + lib/, libcurl and cJSON              (the command-line client)
 DAEMON_DIRS := server handlers engine targets
 SRCS     := $(foreach d,$(DAEMON_DIRS),$(wildcard $(d)/*.c))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
@@ -48,6 +49,8 @@ UTIL_A   := $(BUILD)/lib/libspawnd.a
 FS_TARGETS := target builtin plugin plugin_args registry pattern exec_file
 FS_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard forkserver/*.c) $(FS_TARGETS:%=targets/%.c))
 FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
+CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+CLI_LIBS := $(shell pkg-config --libs libcurl libcjson 2>/dev/null || echo -lcurl -lcjson) -lpthread -lm
 
 UNIT_SRCS := $(wildcard tests/unit_*.c)
 # Tests in a real browser (headless Debian Chromium driven by playwright-core).
@@ -69,11 +72,11 @@ EXAMPLE_PLUGINS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard exa
 FIXTURE_PLUGINS := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugin_*.c))
 
 .PHONY: all deps run test valgrind-test unit api lint bench clean
-all: spawnd $(EXAMPLE_PLUGINS)
+all: spawnd spawnctl $(EXAMPLE_PLUGINS)
 
 # Missing libraries are installed by the project's own script.
 deps:
-	@pkg-config --exists libmicrohttpd libcjson 2>/dev/null && [ -f /usr/include/curl/curl.h ] \
+	@pkg-config --exists libmicrohttpd libcjson 2>/dev/null && pkg-config --exists libcurl \
 		|| scripts/install-deps.sh build
 
 # ./spawnd and ./spawnd-forkserver: spawnd finds its fork server beside itself.
@@ -84,6 +87,17 @@ spawnd: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver
 else
 spawnd: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver
 endif
+
+# ./spawnctl, the client, beside ./spawnd (build-san/spawnctl only, with SANITIZE).
+ifeq ($(SANITIZE),)
+spawnctl: $(BUILD)/spawnctl
+	cp --remove-destination $(BUILD)/spawnctl $@
+else
+spawnctl: $(BUILD)/spawnctl
+endif
+
+$(BUILD)/spawnctl: $(CLI_OBJS) $(UTIL_A)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(UTIL_A) $(CLI_LIBS)
 
 $(BUILD)/spawnd: $(OBJS) $(UTIL_A) $(EXPORTS)
 	$(CC) $(LDFLAGS) -Wl,--dynamic-list=$(EXPORTS) -o $@ $(OBJS) $(UTIL_A) $(LIBS)
@@ -141,9 +155,9 @@ run: spawnd $(EXAMPLE_PLUGINS)
 
 # Tests: unit tests, then API tests against the real binary, then OpenAPI lint and
 # schema validation of every response the API tests recorded.
-test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
+test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(BUILD)/spawnctl $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@scripts/install-deps.sh test
-	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
+	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_CTL=$(BUILD)/spawnctl SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
 		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(NODE_CHECKS) $(UNIT_BINS) $(API_BINS) $(BROWSER_TESTS)
 
 # The API tests again, with spawnd under valgrind (memory errors in any library,
@@ -151,10 +165,10 @@ test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(UNIT_BINS) $(API_BINS) $(FIXT
 # and api_groups (valgrind 3.19 lacks pidfd_send_signal; spawnd's fallback only
 # signals a group while its leader is unreaped, so survivors are out of reach).
 VALGRIND_API := $(filter-out $(BUILD)/tests/api_follow $(BUILD)/tests/api_groups,$(API_BINS))
-valgrind-test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(VALGRIND_API) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
+valgrind-test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(BUILD)/spawnctl $(VALGRIND_API) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@command -v valgrind >/dev/null || scripts/install-deps.sh test
 	@SPAWND_BIN=tests/valgrind-spawnd.sh SPAWND_VALGRIND_BIN=$(BUILD)/spawnd \
-		SPAWND_FORKSERVER=$(CURDIR)/$(BUILD)/spawnd-forkserver SPAWND_FIXTURES=$(BUILD)/tests/fixtures \
+		SPAWND_FORKSERVER=$(CURDIR)/$(BUILD)/spawnd-forkserver SPAWND_CTL=$(BUILD)/spawnctl SPAWND_FIXTURES=$(BUILD)/tests/fixtures \
 		SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples tests/run.sh $(VALGRIND_API)
 
 lint:
@@ -166,6 +180,7 @@ bench: spawnd
 	$(MAKE) -C bench
 
 clean:
-	rm -rf build build-san spawnd spawnd-forkserver var
+	rm -rf build build-san spawnd spawnd-forkserver spawnctl var
 
--include $(OBJS:.o=.d) $(UTIL_OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(wildcard forkserver/*.c)) $(BUILD)/tests/harness.d
+-include $(OBJS:.o=.d) $(UTIL_OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(wildcard forkserver/*.c)) $(BUILD)/tests/harness.d \
+	$(CLI_OBJS:.o=.d)

@@ -1,0 +1,29 @@
+/* commands — the table of spawnctl's commands (defined in cli/main.c) and
+ * the entry point of each. An entry point gets the command's argv (argv[0] is
+ * the command's name) and returns the exit code.
+ */
+#ifndef SPAWNCTL_COMMANDS_H
+#define SPAWNCTL_COMMANDS_H
+
+#include "cli/common.h"
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;    /* one line for `spawnctl help` */
+	const char *help;       /* the whole of `spawnctl help NAME` */
+};
+
+int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_ps(struct cli *cli, int argc, char **argv);
+int cmd_logs(struct cli *cli, int argc, char **argv);
+int cmd_wait(struct cli *cli, int argc, char **argv);
+int cmd_stop(struct cli *cli, int argc, char **argv);    /* terminate, kill, rm */
+int cmd_signal(struct cli *cli, int argc, char **argv);
+int cmd_targets(struct cli *cli, int argc, char **argv);
+int cmd_events(struct cli *cli, int argc, char **argv);
+
+extern const char help_run[], help_ps[], help_logs[], help_wait[], help_terminate[], help_kill[],
+	help_rm[], help_signal[], help_targets[], help_events[];
+
+#endif

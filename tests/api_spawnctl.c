@@ -1,0 +1,840 @@
+/* api_spawnctl — the command-line client against the real server (issue 17,
+ * part 1): every command, exit codes propagated (0, 3, 255, 128+N for a
+ * signal, 124 for a wait that timed out, 125 for spawnctl's own failures),
+ * output followed live, -o json parsed, tables and colour only on a
+ * terminal (run under a pseudo-terminal from forkpty), and the bearer token
+ * sent when one is configured.
+ *
+ * spawnctl is $SPAWND_CTL (default build/spawnctl); each run gets SPAWND_URL
+ * set to the test server's URL and no SPAWND_TOKEN*, NO_COLOR from outside.
+ */
+#define _GNU_SOURCE
+#include "tests/harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+CHECK_MAIN_STATE;
+
+static struct server *srv;
+static const char *ctl_path;
+
+/* A spawnctl run: started by bg_start(), its output read as it comes. */
+struct bg {
+	pid_t pid;
+	int fds[2];             /* its stdout, stderr (-1 once at EOF) */
+	char *buf[2];
+	size_t len[2];
+	int status;             /* exit code; 128+N if a signal N ended it; -1: did not end in time */
+};
+
+#define MAX_BG 16
+static pid_t live_pids[MAX_BG];
+
+static void kill_leftovers(void)
+{
+	for (int i = 0; i < MAX_BG; i++)
+		if (live_pids[i] > 0)
+			kill(live_pids[i], SIGKILL);
+}
+
+static void track(pid_t pid, pid_t replace)
+{
+	for (int i = 0; i < MAX_BG; i++)
+		if (live_pids[i] == replace) {
+			live_pids[i] = pid;
+			return;
+		}
+}
+
+/* In the child: the environment every run gets, then env ("K=V" sets, "K" unsets). */
+static void child_env(const char *const *env)
+{
+	setenv("SPAWND_URL", server_url(srv), 1);
+	unsetenv("SPAWND_TOKEN");
+	unsetenv("SPAWND_TOKEN_FILE");
+	unsetenv("NO_COLOR");
+	for (; env && *env; env++) {
+		const char *eq = strchr(*env, '=');
+		if (eq) {
+			char *key = strndup(*env, (size_t)(eq - *env));
+			setenv(key, eq + 1, 1);
+			free(key);
+		} else {
+			unsetenv(*env);
+		}
+	}
+}
+
+static void child_exec(const char *const *args)
+{
+	char *argv[32] = { strdup(ctl_path) };
+	for (int i = 0; args[i] && i < 30; i++)
+		argv[i + 1] = strdup(args[i]);
+	execv(ctl_path, argv);
+	_exit(127);
+}
+
+/* Starts spawnctl ARGS... with input (NULL: /dev/null) on its stdin. */
+static struct bg *bg_start(const char *input, const char *const *env, const char *const *args)
+{
+	struct bg *b = calloc(1, sizeof *b);
+	int out[2], err[2], in[2];
+
+	if (!b || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC))
+		abort();
+	b->pid = fork();
+	if (b->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		child_env(env);
+		child_exec(args);
+	}
+	track(b->pid, 0);
+	close(out[1]);
+	close(err[1]);
+	close(in[0]);
+	if (input && write(in[1], input, strlen(input)) != (ssize_t)strlen(input))
+		abort();
+	close(in[1]);
+	b->fds[0] = out[0];
+	b->fds[1] = err[0];
+	b->status = -1;
+	return b;
+}
+
+/* Reads what is there for up to seconds; false once both streams are at EOF. */
+static bool bg_pump(struct bg *b, double seconds)
+{
+	struct pollfd p[2] = { { .fd = b->fds[0], .events = POLLIN }, { .fd = b->fds[1], .events = POLLIN } };
+	char chunk[4096];
+
+	if (b->fds[0] < 0 && b->fds[1] < 0)
+		return false;
+	if (poll(p, 2, (int)(seconds * 1000)) <= 0)
+		return true;
+	for (int i = 0; i < 2; i++) {
+		if (b->fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ssize_t n = read(b->fds[i], chunk, sizeof chunk);
+		if (n <= 0) {
+			close(b->fds[i]);
+			b->fds[i] = -1;
+			continue;
+		}
+		b->buf[i] = realloc(b->buf[i], b->len[i] + (size_t)n + 1);
+		memcpy(b->buf[i] + b->len[i], chunk, (size_t)n);
+		b->len[i] += (size_t)n;
+		b->buf[i][b->len[i]] = '\0';
+	}
+	return true;
+}
+
+/* Reads until stdout holds needle (true) or timeout_s passes or it ends. */
+static bool bg_wait_stdout(struct bg *b, const char *needle, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	while (!(b->buf[0] && strstr(b->buf[0], needle)))
+		if (!bg_pump(b, 0.1) || now_s() > deadline)
+			return b->buf[0] && strstr(b->buf[0], needle);
+	return true;
+}
+
+/* Reads to the end and reaps it (killed after timeout_s); b->status is set. */
+static void bg_finish(struct bg *b, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	int status;
+
+	while (bg_pump(b, 0.1) && now_s() < deadline)
+		;
+	if (b->fds[0] >= 0 || b->fds[1] >= 0)
+		kill(b->pid, SIGKILL);
+	waitpid(b->pid, &status, 0);
+	track(0, b->pid);
+	if (now_s() < deadline)
+		b->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	for (int i = 0; i < 2; i++) {
+		if (b->fds[i] >= 0)
+			close(b->fds[i]);
+		if (!b->buf[i])
+			b->buf[i] = strdup("");
+	}
+}
+
+static void bg_free(struct bg *b)
+{
+	if (!b)
+		return;
+	free(b->buf[0]);
+	free(b->buf[1]);
+	free(b);
+}
+
+/* Runs spawnctl to its end (60 s at most). */
+static struct bg *ctl_env(const char *input, const char *const *env, const char *const *args)
+{
+	struct bg *b = bg_start(input, env, args);
+	bg_finish(b, 60);
+	return b;
+}
+#define CTL(...) ctl_env(NULL, NULL, (const char *const[]){ __VA_ARGS__, NULL })
+#define OUT(b) ((b)->buf[0])
+#define ERR(b) ((b)->buf[1])
+#define CTL_FMT "exit %d, stdout \"%.300s\", stderr \"%.300s\""
+#define CTL_ARGS(b) (b)->status, OUT(b), ERR(b)
+#define CHECK_RC(b, code) CHECK_MSG((b)->status == (code), "expected exit %d, got " CTL_FMT, (code), CTL_ARGS(b))
+
+/* Runs spawnctl under a pseudo-terminal (stdout and stderr both on it). */
+static struct bg *ctl_pty(const char *const *env, const char *const *args)
+{
+	struct bg *b = calloc(1, sizeof *b);
+	int master, status;
+
+	b->pid = forkpty(&master, NULL, NULL, NULL);
+	if (b->pid == 0) {
+		child_env(env);
+		child_exec(args);
+	}
+	track(b->pid, 0);
+	b->fds[0] = master;
+	b->fds[1] = -1;
+	b->status = -1;
+	double deadline = now_s() + 30;
+	while (bg_pump(b, 0.1) && now_s() < deadline)
+		;                       /* EIO once the child has gone ends the pty */
+	if (b->fds[0] >= 0)
+		close(b->fds[0]);
+	if (now_s() >= deadline)
+		kill(b->pid, SIGKILL);
+	waitpid(b->pid, &status, 0);
+	track(0, b->pid);
+	b->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	b->buf[0] = b->buf[0] ? b->buf[0] : strdup("");
+	b->buf[1] = strdup("");
+	return b;
+}
+
+/* The id a detached `spawnctl run` printed (its one stdout line). */
+static bool ctl_id(struct bg *b, char *id)
+{
+	size_t n = strcspn(OUT(b), "\n");
+	if (b->status != 0 || n == 0 || n >= ID_CAP || OUT(b)[n] != '\n' || OUT(b)[n + 1])
+		return false;
+	memcpy(id, OUT(b), n);
+	id[n] = '\0';
+	return id_valid(id);
+}
+
+#define START(id, ...) do { \
+		struct bg *s_ = CTL("run", __VA_ARGS__); \
+		bool ok_ = ctl_id(s_, id); \
+		if (!ok_) fprintf(stderr, "spawnctl run: " CTL_FMT "\n", CTL_ARGS(s_)); \
+		bg_free(s_); \
+		CHECK_MSG(ok_, "spawnctl run did not print one id"); \
+	} while (0)
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* ---- usage, help, connection ---------------------------------------------- */
+
+static void test_usage_errors_exit_125(void)
+{
+	static const char *const bad[][5] = {
+		{ "bogus" }, { "run" }, { "ps", "--limit", "x" }, { "ps", "-o", "yaml" }, { "logs" },
+		{ "run", "exit", "--timeout", "soon" }, { "ps", "--no-such-flag" }, { "wait" },
+		{ "signal", "SIGTERM" }, { "run", "--env", "NOEQUALS", "worker" },
+	};
+	struct bg *b = ctl_env(NULL, NULL, (const char *const[]){ NULL });
+	CHECK_MSG(b->status == 125 && strstr(ERR(b), "Usage: spawnctl"), "no command: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		b = ctl_env(NULL, NULL, bad[i]);
+		bool ok = b->status == 125 && ERR(b)[0] && !OUT(b)[0];
+		if (!ok)
+			fprintf(stderr, "spawnctl %s %s: " CTL_FMT "\n", bad[i][0], bad[i][1] ? bad[i][1] : "", CTL_ARGS(b));
+		bg_free(b);
+		CHECK_MSG(ok, "spawnctl %s %s did not exit 125 with a message on stderr only", bad[i][0],
+			  bad[i][1] ? bad[i][1] : "");
+	}
+}
+
+static void test_help_for_every_command(void)
+{
+	static const char *const commands[] = { "run", "ps", "logs", "wait", "terminate", "kill", "rm",
+						"signal", "targets", "events" };
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		char usage[64];
+		snprintf(usage, sizeof usage, "Usage: spawnctl %s", commands[i]);
+		struct bg *a = CTL("help", commands[i]), *b = CTL(commands[i], "--help");
+		bool ok = a->status == 0 && b->status == 0 && strstr(OUT(a), usage) && strcmp(OUT(a), OUT(b)) == 0;
+		bg_free(a);
+		bg_free(b);
+		CHECK_MSG(ok, "help %s and %s --help differ or lack \"%s\"", commands[i], commands[i], usage);
+	}
+	struct bg *b = CTL("--help");
+	CHECK_MSG(b->status == 0 && strstr(OUT(b), "Commands:"), "--help: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("help", "nope");
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
+static void test_unreachable_server_125(void)
+{
+	struct bg *b = CTL("--url", "http://127.0.0.1:1", "ps");
+	CHECK_RC(b, 125);
+	CHECK_MSG(strstr(ERR(b), "cannot reach spawnd at http://127.0.0.1:1"), "stderr: %s", ERR(b));
+	bg_free(b);
+	/* The flag wins over SPAWND_URL, after the command too. */
+	b = CTL("ps", "--url", "http://127.0.0.1:1");
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static void test_run_detached_prints_id(void)
+{
+	char id[ID_CAP];
+	START(id, "sleep", "0", "--name", "detached-one", "--daemon");
+	struct resp *r = get(srv, "/processes/%s", id);
+	CHECK_STATUS(r, 200);
+	CHECK_STR(jstr(r->json, "name"), "detached-one");
+	CHECK(jis_true(r->json, "daemon"));
+	resp_free(r);
+}
+
+static void test_run_exit_codes_propagate(void)
+{
+	static const char *const codes[] = { "0", "3", "255" };
+	for (size_t i = 0; i < 3; i++) {
+		for (int mode = 0; mode < 2; mode++) {
+			struct bg *b = CTL("run", "exit", codes[i], mode ? "-f" : "-w");
+			int got = b->status;
+			bg_free(b);
+			CHECK_MSG(got == atoi(codes[i]), "run exit %s %s: exited %d", codes[i], mode ? "-f" : "-w", got);
+		}
+	}
+	/* named form, typed by the schema */
+	struct bg *b = CTL("run", "exit", "code=3", "-w");
+	CHECK_RC(b, 3);
+	bg_free(b);
+}
+
+static void test_run_killed_exits_128_plus_signal(void)
+{
+	struct bg *run = bg_start(NULL, NULL, (const char *const[]){ "run", "sleep", "60", "-w", "--name", "victim", NULL });
+	char id[ID_CAP] = "";
+	double deadline = now_s() + 20;
+	while (!id[0] && now_s() < deadline) {
+		struct resp *r = get(srv, "/processes?name=victim&alive=true");
+		const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "processes"), 0);
+		if (jstr(first, "id") && jint(first, "pid", 0) > 0)
+			snprintf(id, sizeof id, "%s", jstr(first, "id"));
+		resp_free(r);
+		if (!id[0])
+			sleep_s(0.05);
+	}
+	CHECK_MSG(id[0], "the process of `spawnctl run sleep 60 -w` never showed up running");
+	struct bg *k = CTL("kill", id);
+	CHECK_RC(k, 0);
+	CHECK_MSG(strncmp(OUT(k), id, strlen(id)) == 0, "kill printed \"%s\"", OUT(k));
+	bg_free(k);
+	bg_finish(run, 30);
+	CHECK_MSG(run->status == 137, "run -w of a killed process: " CTL_FMT, CTL_ARGS(run));
+	bg_free(run);
+}
+
+static void test_run_wait_prints_output(void)
+{
+	struct bg *b = CTL("run", "worker", "3", "-w");
+	CHECK_RC(b, 0);
+	CHECK_STR(OUT(b), "Worker: 3\n");
+	bg_free(b);
+	/* echo's words are strings: 007 stays "007", an argument with spaces stays one */
+	b = CTL("run", "echo", "a", "007", "b c", "-w");
+	CHECK_STR(OUT(b), "a 007 b c\n");
+	bg_free(b);
+	b = CTL("run", "burst", "bytes=12", "stream=stderr", "-w");
+	CHECK_RC(b, 0);
+	CHECK_STR(OUT(b), "");
+	CHECK_STR(ERR(b), "012345678901");
+	bg_free(b);
+	b = CTL("run", "echo", "-w", "--", "-n", "x");
+	CHECK_STR(OUT(b), "-n x\n");
+	bg_free(b);
+}
+
+static void test_run_bad_args_and_target_125(void)
+{
+	struct bg *b = CTL("run", "exit", "abc", "-w");
+	CHECK_RC(b, 125);
+	CHECK_MSG(strstr(ERR(b), "args[0]") && strstr(ERR(b), "integer"), "stderr: %s", ERR(b));
+	bg_free(b);
+	b = CTL("run", "no_such_target");
+	CHECK_RC(b, 125);
+	CHECK_MSG(strstr(ERR(b), "404"), "stderr: %s", ERR(b));
+	bg_free(b);
+	b = CTL("run", "exit", "code=1", "code=2");
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
+static void test_run_stdin_file_and_pipe(void)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/input.txt", server_root(srv));
+	FILE *f = fopen(path, "w");
+	CHECK(f);
+	for (int i = 0; i < 20000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	struct bg *b = CTL("run", "cat", "--stdin", path, "-w");
+	CHECK_RC(b, 0);
+	CHECK_INT(count_lines(OUT(b)), 20000);
+	CHECK(strstr(OUT(b), "line 19999\n"));
+	bg_free(b);
+	b = ctl_env("hello\nworld\n", NULL, (const char *const[]){ "run", "cat", "--stdin", "-", "-f", NULL });
+	CHECK_RC(b, 0);
+	CHECK_STR(OUT(b), "hello\nworld\n");
+	bg_free(b);
+}
+
+static void test_run_timeout_is_signal_exit(void)
+{
+	struct bg *b = CTL("run", "sleep", "30", "--timeout", "0.3", "-w", "-o", "json");
+	CHECK_RC(b, 143);
+	cJSON *j = cJSON_Parse(OUT(b));
+	CHECK_MSG(j, "not JSON: %s", OUT(b));
+	bool ok = jstr(j, "reason") && strcmp(jstr(j, "reason"), "timeout") == 0 && jint(j, "exitcode", 0) == -15;
+	cJSON_Delete(j);
+	CHECK_MSG(ok, "record: %s", OUT(b));
+	bg_free(b);
+}
+
+static void test_run_follow_is_live(void)
+{
+	/* 4 ticks a second apart: tick 1 must arrive while the process still runs. */
+	struct bg *b = bg_start(NULL, NULL, (const char *const[]){ "run", "ticker", "count=4", "interval=1", "-f",
+							 "--name", "live-run", NULL });
+	CHECK_MSG(bg_wait_stdout(b, "tick 1\n", 20), "no tick 1: %s", b->buf[0] ? b->buf[0] : "");
+	struct resp *r = get(srv, "/processes?name=live-run");
+	const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "processes"), 0);
+	bool alive = jis_true(p, "alive");
+	resp_free(r);
+	CHECK_MSG(alive, "tick 1 came only after the process had ended");
+	bg_finish(b, 30);
+	CHECK_RC(b, 0);
+	CHECK_STR(OUT(b), "tick 1\ntick 2\ntick 3\ntick 4\n");
+	bg_free(b);
+}
+
+static void test_run_json_follow_ndjson(void)
+{
+	struct bg *b = CTL("run", "ticker", "count=2", "interval=0", "-f", "-o", "json");
+	CHECK_RC(b, 0);
+	cJSON **lines;
+	int n = ndjson_parse(OUT(b), strlen(OUT(b)), &lines);
+	CHECK_MSG(n >= 2, "NDJSON lines: %d in %s", n, OUT(b));
+	bool ok = jstr(lines[n - 1], "event") && strcmp(jstr(lines[n - 1], "event"), "exit") == 0 &&
+		  jstr(lines[0], "stream") && strcmp(jstr(lines[0], "stream"), "stdout") == 0;
+	ndjson_free(lines, n);
+	CHECK_MSG(ok, "not output lines then an exit line: %s", OUT(b));
+	bg_free(b);
+}
+
+/* ---- ps ------------------------------------------------------------------- */
+
+/* The line of a piped `ps` listing id, split at tabs into fields (8). */
+static bool ps_line(const char *out, const char *id, char fields[8][128])
+{
+	const char *line = strstr(out, id);
+	if (!line || (line != out && line[-1] != '\n'))
+		return false;
+	for (int f = 0; f < 8; f++) {
+		size_t n = strcspn(line, f < 7 ? "\t\n" : "\n");
+		if (n >= 128 || (f < 7 && line[n] != '\t'))
+			return false;
+		memcpy(fields[f], line, n);
+		fields[f][n] = '\0';
+		line += n + 1;
+	}
+	return true;
+}
+
+static void test_ps_filters_and_plain_lines(void)
+{
+	char sleeper[ID_CAP], done[ID_CAP], f[8][128];
+	START(sleeper, "sleep", "30", "--name", "ps-sleeper");
+	struct bg *b = CTL("run", "worker", "--name", "ps-done", "-w");
+	bg_free(b);
+	struct resp *r = get(srv, "/processes?name=ps-done");
+	snprintf(done, sizeof done, "%s", jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "processes"), 0), "id") ?: "");
+	resp_free(r);
+
+	b = CTL("ps");
+	CHECK_RC(b, 0);
+	CHECK_MSG(ps_line(OUT(b), sleeper, f), "no tab-separated line for %s in: %s", sleeper, OUT(b));
+	CHECK_STR(f[1], "ps-sleeper");
+	CHECK_STR(f[2], "sleep");
+	CHECK_STR(f[3], "running");
+	CHECK_MSG(atoi(f[4]) > 0, "pid field \"%s\"", f[4]);
+	CHECK_STR(f[5], "-");
+	CHECK_MSG(rfc3339_ms(f[6]), "started field \"%s\"", f[6]);
+	CHECK_MSG(!strstr(OUT(b), done) && !strstr(OUT(b), "ID\tNAME") && !strchr(OUT(b), '\033'),
+		  "ps without -a: ended process, header or colour in: %s", OUT(b));
+	bg_free(b);
+
+	b = CTL("ps", "-a", "--target", "worker");
+	CHECK_MSG(ps_line(OUT(b), done, f) && !strstr(OUT(b), sleeper), "ps -a --target worker: %s", OUT(b));
+	CHECK_STR(f[3], "exited");
+	CHECK_STR(f[5], "0");
+	bg_free(b);
+	b = CTL("ps", "--state", "exited", "--name", "ps-done", "--limit", "5");
+	CHECK_MSG(ps_line(OUT(b), done, f) && count_lines(OUT(b)) == 1, "ps --state exited --name: %s", OUT(b));
+	bg_free(b);
+
+	b = CTL("ps", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "processes");
+	bool found = false;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, list)
+		found |= jstr(p, "id") && strcmp(jstr(p, "id"), sleeper) == 0 && jis_true(p, "alive");
+	bool ok = cJSON_IsArray(list) && found && jis_null(j, "next");
+	cJSON_Delete(j);
+	CHECK_MSG(ok, "ps -o json: %s", OUT(b));
+	bg_free(b);
+	bg_free(CTL("kill", sleeper));
+}
+
+static void test_ps_table_and_colour_only_on_a_tty(void)
+{
+	char id[ID_CAP];
+	START(id, "sleep", "30", "--name", "tty-sleeper");
+	struct bg *b = ctl_pty(NULL, (const char *const[]){ "ps", NULL });
+	CHECK_RC(b, 0);
+	CHECK_MSG(strstr(OUT(b), "ID") && strstr(OUT(b), "NAME") && strstr(OUT(b), "TARGET") &&
+		  strstr(OUT(b), "STATE") && strstr(OUT(b), "DURATION"), "no table header on a tty: %s", OUT(b));
+	CHECK_MSG(strstr(OUT(b), "tty-sleeper  ") && !strchr(OUT(b), '\t'), "not an aligned table: %s", OUT(b));
+	CHECK_MSG(strstr(OUT(b), "\033[32mrunning\033[0m"), "running not green on a tty: %s", OUT(b));
+	bg_free(b);
+	b = ctl_pty((const char *const[]){ "NO_COLOR=1", NULL }, (const char *const[]){ "ps", NULL });
+	CHECK_MSG(strstr(OUT(b), "STATE") && !strchr(OUT(b), '\033'), "NO_COLOR=1 still colours: %s", OUT(b));
+	bg_free(b);
+	b = ctl_pty(NULL, (const char *const[]){ "ps", "-o", "json", NULL });
+	cJSON *j = cJSON_Parse(OUT(b));
+	CHECK_MSG(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "processes")), "-o json on a tty: %s", OUT(b));
+	cJSON_Delete(j);
+	bg_free(b);
+	bg_free(CTL("kill", id));
+}
+
+/* ---- logs ----------------------------------------------------------------- */
+
+static void test_logs_streams_tail_since_json(void)
+{
+	char id[ID_CAP];
+	START(id, "ticker", "count=5", "interval=0");
+	bg_free(CTL("wait", id));
+	struct bg *b = CTL("logs", id);
+	CHECK_RC(b, 0);
+	CHECK_STR(OUT(b), "tick 1\ntick 2\ntick 3\ntick 4\ntick 5\n");
+	bg_free(b);
+	b = CTL("logs", "--tail", "2", id);
+	CHECK_STR(OUT(b), "tick 4\ntick 5\n");
+	bg_free(b);
+	b = CTL("logs", "--since", "28", id);      /* 4 lines of 7 bytes */
+	CHECK_STR(OUT(b), "tick 5\n");
+	bg_free(b);
+	b = CTL("logs", "--stderr", id);
+	CHECK_RC(b, 0);
+	CHECK_STR(OUT(b), "");
+	CHECK_STR(ERR(b), "");
+	bg_free(b);
+	b = CTL("logs", "-o", "json", id);
+	cJSON **lines;
+	int n = ndjson_parse(OUT(b), strlen(OUT(b)), &lines);
+	CHECK_MSG(n >= 2, "logs -o json: %s", OUT(b));
+	bool ok = jint(lines[n - 1], "stdout_bytes", -1) == 35 && jint(lines[0], "offset", -1) == 0;
+	ndjson_free(lines, n);
+	CHECK_MSG(ok, "logs -o json: %s", OUT(b));
+	bg_free(b);
+	b = CTL("logs", "-o", "json", "--tail", "1", id);
+	CHECK_RC(b, 125);
+	bg_free(b);
+	b = CTL("logs", "no-such-id");
+	CHECK_RC(b, 125);
+	CHECK_MSG(strstr(ERR(b), "404"), "stderr: %s", ERR(b));
+	bg_free(b);
+	b = CTL("run", "burst", "bytes=5", "stream=stderr", "-w");
+	bg_free(b);
+}
+
+static void test_logs_follow_is_live(void)
+{
+	char id[ID_CAP];
+	START(id, "ticker", "count=4", "interval=1");
+	struct bg *b = bg_start(NULL, NULL, (const char *const[]){ "logs", "-f", id, NULL });
+	CHECK_MSG(bg_wait_stdout(b, "tick 1\n", 20), "no tick 1 from logs -f: %s", b->buf[0] ? b->buf[0] : "");
+	struct resp *r = get(srv, "/processes/%s", id);
+	bool alive = jis_true(r->json, "alive");
+	resp_free(r);
+	CHECK_MSG(alive, "logs -f printed tick 1 only after the process ended");
+	bg_finish(b, 30);
+	CHECK_RC(b, 0);
+	CHECK_STR(OUT(b), "tick 1\ntick 2\ntick 3\ntick 4\n");
+	bg_free(b);
+	/* --tail then follow: the last line so far, then the rest, nothing twice */
+	START(id, "ticker", "count=3", "interval=1");
+	b = bg_start(NULL, NULL, (const char *const[]){ "logs", "-f", "--tail", "1", id, NULL });
+	bg_finish(b, 30);
+	CHECK_RC(b, 0);
+	CHECK_MSG(strstr(OUT(b), "tick 3\n") && count_lines(OUT(b)) <= 3 && !strstr(strstr(OUT(b), "tick 3") + 1, "tick"),
+		  "logs -f --tail 1: %s", OUT(b));
+	bg_free(b);
+}
+
+/* ---- wait, terminate, kill, signal, rm -------------------------------------- */
+
+static void test_wait_codes(void)
+{
+	char id[ID_CAP];
+	START(id, "sleep", "30");
+	struct bg *b = CTL("wait", "--timeout", "0.2", id);
+	CHECK_RC(b, 124);
+	CHECK_MSG(strstr(ERR(b), "still alive"), "stderr: %s", ERR(b));
+	bg_free(b);
+	b = CTL("terminate", id);
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("wait", id, "-o", "json");
+	CHECK_RC(b, 143);
+	cJSON *j = cJSON_Parse(OUT(b));
+	bool ok = j && jstr(j, "signal") && strcmp(jstr(j, "signal"), "SIGTERM") == 0;
+	cJSON_Delete(j);
+	CHECK_MSG(ok, "wait -o json: %s", OUT(b));
+	bg_free(b);
+	START(id, "exit", "3");
+	b = CTL("wait", id);
+	CHECK_RC(b, 3);
+	bg_free(b);
+}
+
+static void test_signal_rm_and_errors(void)
+{
+	char a[ID_CAP], c[ID_CAP];
+	START(a, "sleep", "30");
+	START(c, "sleep", "30");
+	struct bg *b = CTL("signal", "USR1", a);
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("wait", a);
+	CHECK_RC(b, 128 + SIGUSR1);
+	bg_free(b);
+	b = CTL("signal", "SIGUSR1", a);               /* ended: 409 not_running */
+	CHECK_RC(b, 125);
+	CHECK_MSG(strstr(ERR(b), "not_running"), "stderr: %s", ERR(b));
+	bg_free(b);
+	b = CTL("rm", "--grace", "1", a, c, "no-such-id");
+	CHECK_RC(b, 125);                              /* one of three failed */
+	CHECK_MSG(strstr(OUT(b), a) && strstr(OUT(b), c), "rm printed: %s", OUT(b));
+	bg_free(b);
+	struct resp *r = get(srv, "/processes/%s", c);
+	CHECK_STATUS(r, 404);
+	resp_free(r);
+}
+
+/* ---- targets, events -------------------------------------------------------- */
+
+static void test_targets(void)
+{
+	struct bg *b = CTL("targets");
+	CHECK_RC(b, 0);
+	CHECK_MSG(strstr(OUT(b), "ticker\tbuiltin\tcount:integer? interval:number?\t"), "targets: %s", OUT(b));
+	bg_free(b);
+	b = CTL("targets", "exit");
+	CHECK_MSG(strstr(OUT(b), "code\tinteger\tyes\tmin 0, max 255"), "targets exit: %s", OUT(b));
+	bg_free(b);
+	b = CTL("targets", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	CHECK_MSG(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "targets")) >= 8, "targets -o json: %s", OUT(b));
+	cJSON_Delete(j);
+	bg_free(b);
+	b = CTL("targets", "nope");
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
+static void test_events(void)
+{
+	char id[ID_CAP];
+	START(id, "worker");
+	bg_free(CTL("wait", id));
+	struct bg *b = CTL("events", "-o", "json");
+	CHECK_RC(b, 0);
+	cJSON **lines;
+	int n = ndjson_parse(OUT(b), strlen(OUT(b)), &lines), mine = 0;
+	for (int i = 0; i < n; i++) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(lines[i], "process");
+		mine += jstr(p, "id") && strcmp(jstr(p, "id"), id) == 0;
+	}
+	ndjson_free(lines, n);
+	CHECK_MSG(n > 0 && mine >= 3, "events -o json: %d lines, %d of %s: %s", n, mine, id, OUT(b));
+	bg_free(b);
+
+	b = bg_start(NULL, NULL, (const char *const[]){ "events", "-f", NULL });
+	sleep_s(0.5);                   /* -f shows events from its start on */
+	START(id, "worker");
+	char needle[ID_CAP + 16];
+	snprintf(needle, sizeof needle, "exited\t%s\t", id);
+	bool seen = bg_wait_stdout(b, needle, 20);
+	kill(b->pid, SIGTERM);
+	bg_finish(b, 10);
+	CHECK_MSG(seen, "events -f never showed \"%s\": %s", needle, OUT(b));
+	bg_free(b);
+}
+
+/* ---- the token ------------------------------------------------------------ */
+
+/* Accepts one request on fd, answers an empty process list, returns the request head. */
+static char *serve_one(int listener)
+{
+	static const char body[] = "{\"processes\":[],\"next\":null}";
+	char answer[256];
+	int alen = snprintf(answer, sizeof answer, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+	char *head = calloc(1, 8192);
+	size_t len = 0;
+	struct pollfd p = { .fd = listener, .events = POLLIN };
+	if (poll(&p, 1, 20000) != 1)
+		return head;
+	int c = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	while (c >= 0 && len < 8191 && !strstr(head, "\r\n\r\n")) {
+		ssize_t n = read(c, head + len, 8191 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (c >= 0 && write(c, answer, (size_t)alen) < 0)
+		len = 0;
+	if (c >= 0)
+		close(c);
+	return head;
+}
+
+static void test_token_sent_as_bearer(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof addr;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(l >= 0 && bind(l, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(l, 4) == 0 &&
+	      getsockname(l, (struct sockaddr *)&addr, &alen) == 0);
+	char url[64], env_url[80], file[256], env_file[300];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(addr.sin_port));
+	snprintf(env_url, sizeof env_url, "SPAWND_URL=%s", url);
+	snprintf(file, sizeof file, "%s/token", server_root(srv));
+	snprintf(env_file, sizeof env_file, "SPAWND_TOKEN_FILE=%s", file);
+	FILE *f = fopen(file, "w");
+	CHECK(f);
+	fputs("from-file\n", f);
+	fclose(f);
+
+	struct bg *b = bg_start(NULL, (const char *const[]){ env_url, "SPAWND_TOKEN=s3cret", NULL },
+				(const char *const[]){ "ps", NULL });
+	char *head = serve_one(l);
+	bg_finish(b, 20);
+	bool ok = strstr(head, "\r\nAuthorization: Bearer s3cret\r\n") && b->status == 0;
+	free(head);
+	bg_free(b);
+	CHECK_MSG(ok, "SPAWND_TOKEN not sent as a bearer token");
+
+	b = bg_start(NULL, (const char *const[]){ env_url, env_file, NULL }, (const char *const[]){ "ps", NULL });
+	head = serve_one(l);
+	bg_finish(b, 20);
+	ok = strstr(head, "\r\nAuthorization: Bearer from-file\r\n") != NULL;
+	free(head);
+	bg_free(b);
+	CHECK_MSG(ok, "SPAWND_TOKEN_FILE not sent as a bearer token");
+
+	b = bg_start(NULL, (const char *const[]){ env_url, "SPAWND_TOKEN=env", NULL },
+		     (const char *const[]){ "ps", "--token-file", file, NULL });
+	head = serve_one(l);
+	bg_finish(b, 20);
+	ok = strstr(head, "\r\nAuthorization: Bearer from-file\r\n") != NULL;
+	free(head);
+	bg_free(b);
+	close(l);
+	CHECK_MSG(ok, "--token-file did not override SPAWND_TOKEN");
+
+	b = ctl_env(NULL, (const char *const[]){ "SPAWND_TOKEN=bad\r\nX-Injected: 1", NULL },
+		    (const char *const[]){ "ps", NULL });
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
+static void test_shared_server_shutdown(void)
+{
+	check_server_stops(&srv);
+}
+
+static void run_cases(void)
+{
+	RUN(test_usage_errors_exit_125);
+	RUN(test_help_for_every_command);
+	RUN(test_unreachable_server_125);
+	RUN(test_run_detached_prints_id);
+	RUN(test_run_exit_codes_propagate);
+	RUN(test_run_killed_exits_128_plus_signal);
+	RUN(test_run_wait_prints_output);
+	RUN(test_run_bad_args_and_target_125);
+	RUN(test_run_stdin_file_and_pipe);
+	RUN(test_run_timeout_is_signal_exit);
+	RUN(test_run_follow_is_live);
+	RUN(test_run_json_follow_ndjson);
+	RUN(test_ps_filters_and_plain_lines);
+	RUN(test_ps_table_and_colour_only_on_a_tty);
+	RUN(test_logs_streams_tail_since_json);
+	RUN(test_logs_follow_is_live);
+	RUN(test_wait_codes);
+	RUN(test_signal_rm_and_errors);
+	RUN(test_targets);
+	RUN(test_events);
+	RUN(test_token_sent_as_bearer);
+}
+
+int main(void)
+{
+	ctl_path = getenv("SPAWND_CTL") ? getenv("SPAWND_CTL") : "build/spawnctl";
+	if (access(ctl_path, X_OK) != 0) {
+		printf("FAIL setup: %s is not an executable (build it: make %s)\n", ctl_path, ctl_path);
+		return 1;
+	}
+	atexit(kill_leftovers);
+	srv = server_start("--heartbeat 0.5");
+	if (!srv) {
+		printf("FAIL server_start: spawnd did not start (see stderr)\n");
+		return 1;
+	}
+	run_cases();
+	RUN(test_shared_server_shutdown);
+	return CHECK_EXIT();
+}

@@ -71,7 +71,7 @@ void proc_table_close(void)
 
 int proc_table_insert(struct proc *p)
 {
-	int r = table.store->ops->insert(table.store, &p->rec);
+	int r = store_insert(table.store, &p->rec);
 	if (r == 0)
 		idmap_add(&table.ids, &p->link);
 	return r;
@@ -81,7 +81,7 @@ void proc_table_update(struct proc *p)
 {
 	p->rec.stdout_bytes = p->out[PROC_STDOUT].total;
 	p->rec.stderr_bytes = p->out[PROC_STDERR].total;
-	int r = table.store->ops->update(table.store, &p->rec);
+	int r = store_update(table.store, &p->rec);
 	if (r < 0)      /* the live record stays right; only the store's copy lags */
 		log_event(LOG_ERROR, "store update failed", "id=%s error=%d", p->rec.id, r);
 }
@@ -89,7 +89,7 @@ void proc_table_update(struct proc *p)
 void proc_table_remove(struct proc *p)
 {
 	idmap_del(&table.ids, &p->link);
-	table.store->ops->remove(table.store, p->rec.id);
+	store_remove(table.store, p->rec.id);
 }
 
 struct proc *proc_table_find(const char *id)

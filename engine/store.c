@@ -17,6 +17,15 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+/* Write latency buckets: a memory store takes microseconds, a disk one up to
+ * an fsync (milliseconds; more on a loaded disk). */
+static const uint64_t write_bounds_ns[] = {
+	1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 25000000, 100000000, 1000000000,
+};
+static struct histogram write_latency = HISTOGRAM_INIT(write_bounds_ns);
+static _Atomic uint64_t write_errors;
+
 static int64_t last_ms;
 static unsigned counter;
 static uint32_t run_part;
@@ -106,3 +115,42 @@ void store_page_release(struct store_page *p)
 	p->count = 0;
 	p->next[0] = '\0';
 }
+
+void store_write_timed(uint64_t start_ns, int result)
+{
+	histogram_observe(&write_latency, histogram_now_ns() - start_ns);
+	if (result < 0)
+		atomic_fetch_add_explicit(&write_errors, 1, memory_order_relaxed);
+}
+
+int store_insert(struct store *s, const struct store_record *r)
+{
+	uint64_t t = histogram_now_ns();
+	int e = s->ops->insert(s, r);
+	store_write_timed(t, e);
+	return e;
+}
+
+int store_update(struct store *s, const struct store_record *r)
+{
+	uint64_t t = histogram_now_ns();
+	int e = s->ops->update(s, r);
+	store_write_timed(t, e);
+	return e;
+}
+
+int store_remove(struct store *s, const char *id)
+{
+	uint64_t t = histogram_now_ns();
+	int e = s->ops->remove(s, id);
+	store_write_timed(t, e == -ENOENT ? 0 : e);     /* gone already: nothing failed */
+	return e;
+}
+
+int store_check(struct store *s)
+{
+	return s->ops->check ? s->ops->check(s) : 0;
+}
+
+const struct histogram *store_write_latency(void) { return &write_latency; }
+uint64_t store_write_errors(void) { return atomic_load_explicit(&write_errors, memory_order_relaxed); }

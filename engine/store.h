@@ -18,12 +18,19 @@
  * Every operation returns 0 or a negative errno (-ENOENT: no such id,
  * -EEXIST, -EINVAL: bad cursor, -ENOMEM).
  * Threads: a store is not thread-safe; the engine lock serialises every call.
+ *
+ * Writes go through store_insert()/store_update()/store_remove(), which time
+ * each call into one histogram (GET /metrics), whatever the store; a store
+ * that commits later in a thread of its own may time its commits with
+ * store_write_timed() as well.
  */
 #ifndef SPAWND_STORE_H
 #define SPAWND_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "lib/histogram.h"
 
 #define STORE_ID_MAX 32
 #define STORE_ID_LEN 23                 /* 11 hex digits of ms, 4 of counter, 8 of run */
@@ -76,12 +83,29 @@ struct store_ops {
 	/* Matching records older than q->after (newest first), at most q->limit;
 	 * *out is left empty on error. */
 	int (*list)(struct store *s, const struct store_query *q, struct store_page *out);
+	/* Optional (NULL: always writable): 0 if a write would succeed now, else
+	 * why not (-errno). Called for /healthz with the engine lock held, so it
+	 * must not wait on disk: it reports what the store knows (its last write). */
+	int (*check)(struct store *s);
 };
 
 /* What every implementation's handle starts with. */
 struct store { const struct store_ops *ops; };
 
 extern const struct store_ops store_mem_ops;
+
+/* The ops, with each write timed (see above). */
+int store_insert(struct store *s, const struct store_record *r);
+int store_update(struct store *s, const struct store_record *r);
+int store_remove(struct store *s, const char *id);
+/* 0 if s is writable (its check op, if any), else -errno. */
+int store_check(struct store *s);
+/* Counts one write that began at start_ns (histogram_now_ns()) and ended now
+ * with result (0 or -errno). Any thread. */
+void store_write_timed(uint64_t start_ns, int result);
+/* Durations of every write, and the writes that failed, since start. */
+const struct histogram *store_write_latency(void);
+uint64_t store_write_errors(void);
 
 /* A new id (lock held: the counter is the caller's lock's). */
 void store_id_new(char id[STORE_ID_MAX], int64_t wall_ms);

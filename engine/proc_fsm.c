@@ -32,6 +32,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/proc_json.h"
+#include "engine/proc_metrics.h"
 #include "engine/proc_stdin.h"
 #include "engine/proc_table.h"
 #include "lib/log.h"
@@ -80,10 +81,12 @@ static void release_slots(void)
 static void enter(struct proc *p, enum proc_state s)
 {
 	enum proc_list_id from = states[p->state].list, to = states[s].list;
+	enum proc_state was = p->state;
 	p->state = s;
 	p->rec.state = states[s].durable;
 	proc_table_move(p, from, to);
 	proc_table_update(p);
+	proc_metrics_moved(p, was);
 	if (from == PROC_LIST_RUNNING && to != PROC_LIST_RUNNING)
 		release_slots();
 }

@@ -33,6 +33,7 @@
 #include "engine/events.h"
 #include "engine/forkserver.h"
 #include "engine/proc_fsm.h"
+#include "engine/proc_metrics.h"
 #include "engine/proc_spawn.h"
 #include "engine/proc_stdin.h"
 #include "engine/proc_table.h"
@@ -56,6 +57,7 @@ static void read_output(struct proc *p, enum proc_stream s)
 		ssize_t n = read(p->out_fd[s], read_buf, sizeof read_buf);
 		if (n > 0) {
 			got = true;
+			proc_metrics_output(s, (size_t)n);
 			/* A writer that filled the default 64 KiB pipe is a bulk writer: a
 			 * bigger pipe means fewer hand-offs between it and this thread. */
 			if (n == 64 * 1024)

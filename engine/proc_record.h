@@ -81,6 +81,9 @@ struct proc {
 	/* proc_table's lists */
 	struct proc *list_next, *list_prev;
 	struct proc *start_next;
+	/* proc_metrics.c: its target's counters, when it was made and started (monotonic ns, 0: not yet) */
+	struct proc_metrics_target *metrics;
+	uint64_t accepted_ns, started_ns;
 };
 
 struct proc_new_args {

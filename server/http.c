@@ -31,6 +31,7 @@
 #include "lib/utf8.h"
 #include "lib/log.h"
 #include "lib/number.h"
+#include "server/http_metrics.h"
 
 #define MAX_PENDING_HEADERS 4
 
@@ -330,6 +331,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	 * waiter), so nothing touches r->susp once it is destroyed below. */
 	if (r->release_state)
 		r->release_state(r->state);
+	http_metrics_count(r->route, r->status, (uint64_t)(now_us() - r->start_us) * 1000);
 	if (log_enabled(LOG_INFO) || r->status >= 500)
 		log_event(r->status >= 500 ? LOG_ERROR : LOG_INFO, "request",
 			  "method=%s path=\"%s\" status=%u ms=%.3f%s", r->method, r->path, r->status,

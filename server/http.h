@@ -42,6 +42,7 @@ struct http_req {
 	const char *params[HTTP_MAX_PARAMS];    /* path parameters, e.g. {id} */
 	int64_t start_us;
 	unsigned status;                        /* for the access log */
+	int route;                              /* the route table row + 1, 0: none (http_metrics.h) */
 	bool replied;
 	struct suspender susp;
 	http_handler *resume;                   /* runs when woken */

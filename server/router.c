@@ -55,8 +55,10 @@ enum MHD_Result router_dispatch(const struct route *routes, size_t n, struct htt
 	for (size_t i = 0; i < n; i++) {
 		if (!match(routes[i].pattern, r->path, r, storage))
 			continue;
-		if (strcmp(routes[i].method, method) == 0)
+		if (strcmp(routes[i].method, method) == 0) {
+			r->route = (int)i + 1;  /* counted by its template (http_metrics.h) */
 			return routes[i].handler(r);
+		}
 		path_known = true;
 		if (allow[0])
 			strcat(allow, ", ");

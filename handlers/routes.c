@@ -3,10 +3,13 @@
 
 #include "handlers/events.h"
 #include "handlers/health.h"
+#include "handlers/metrics.h"
 #include "handlers/output.h"
 #include "handlers/processes.h"
 #include "handlers/targets.h"
 #include "server/router.h"
+
+static enum MHD_Result metrics_route(struct http_req *r);
 
 static const struct route routes[] = {
 	{ "POST",   "/processes",                  processes_create },
@@ -24,9 +27,15 @@ static const struct route routes[] = {
 	{ "GET",    "/targets/{name}",             targets_get },
 	{ "POST",   "/targets/reload",             targets_reload },
 	{ "GET",    "/healthz",                    health_get },
-	{ "GET",    "/metrics",                    metrics_get },
+	{ "GET",    "/metrics",                    metrics_route },
 	{ "GET",    "/openapi.yaml",               openapi_get },
 };
+
+/* /metrics labels requests by this table's templates. */
+static enum MHD_Result metrics_route(struct http_req *r)
+{
+	return metrics_get(r, routes, sizeof routes / sizeof routes[0]);
+}
 
 enum MHD_Result routes_dispatch(struct http_req *r)
 {

@@ -12,7 +12,7 @@ need="build-essential:compiler pkg-config:build-flags libmicrohttpd-dev:HTTP-ser
 libsqlite3-dev:state-store libcurl4-openssl-dev:HTTP-client-of-spawnctl-and-the-tests"
 case "$what" in
 test)  need="$need nodejs:OpenAPI-checks-and-browser-test npm:OpenAPI-checks-and-browser-test
-valgrind:memory-checked-test-run chromium:browser-test" ;;
+valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-checks-the-metrics-text" ;;
 bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
 esac
 

@@ -17,7 +17,15 @@
  *
  * Every operation returns 0 or a negative errno (-ENOENT: no such id,
  * -EEXIST, -EINVAL: bad cursor, -ENOMEM).
- * Threads: a store is not thread-safe; the engine lock serialises every call.
+ * Threads: a store is not thread-safe; the engine lock serialises every call,
+ * except what its flags allow:
+ *   STORE_ASYNC_WRITES  insert, update, remove and set_names only queue the
+ *                       write (the engine never waits on a disk): they fail
+ *                       only for want of memory, a write that fails later is
+ *                       logged, and sync() waits until the writes queued so
+ *                       far are on disk. Reads see a write once it is synced.
+ *   STORE_SHARED_READS  get and list may be called without the engine lock,
+ *                       from any thread, at the same time as anything else.
  */
 #ifndef SPAWND_STORE_H
 #define SPAWND_STORE_H
@@ -45,6 +53,10 @@ struct store_record {
 	char *error;                            /* NULL: none */
 	int64_t started_ms, ended_ms;           /* wall clock, 0: not yet */
 	uint64_t stdout_bytes, stderr_bytes;
+	uint64_t start_ticks;                   /* the worker's /proc/PID/stat starttime, 0: unknown */
+	/* fixed at insert, NULL: none. What a queued record needs to start
+	 * after a restart (JSON, see proc_recover.c). */
+	char *launch_text;
 };
 
 struct store_query {
@@ -64,7 +76,12 @@ struct store_page {
 
 struct store;
 
+/* STORE_DURABLE: records outlive spawnd, so their output is kept whole in
+ * files (outbuf.h) for a later run to read. */
+enum store_flags { STORE_ASYNC_WRITES = 1 << 0, STORE_SHARED_READS = 1 << 1, STORE_DURABLE = 1 << 2 };
+
 struct store_ops {
+	unsigned flags;                         /* enum store_flags */
 	/* Opens the store of state_dir into *out. */
 	int (*open)(const char *state_dir, struct store **out);
 	void (*close)(struct store *s);
@@ -76,12 +93,25 @@ struct store_ops {
 	/* Matching records older than q->after (newest first), at most q->limit;
 	 * *out is left empty on error. */
 	int (*list)(struct store *s, const struct store_query *q, struct store_page *out);
+	/* How many Process-N names were given (0 for a new store), and a new count. */
+	int (*get_names)(struct store *s, long *given);
+	int (*set_names)(struct store *s, long given);
+	/* STORE_ASYNC_WRITES only (else NULL): the count of writes queued so far,
+	 * and waiting until the first seq of them are on disk (0, or -EIO when
+	 * one of them could not be written). sync needs no lock. */
+	uint64_t (*queued)(struct store *s);
+	int (*sync)(struct store *s, uint64_t seq);
 };
 
 /* What every implementation's handle starts with. */
 struct store { const struct store_ops *ops; };
 
 extern const struct store_ops store_mem_ops;
+extern const struct store_ops store_sqlite_ops;        /* STATE_DIR/spawnd.db */
+
+/* Waits until what s was given so far is on disk (a no-op for a store that
+ * writes at once). 0 or -EIO. No lock needed. */
+int store_sync_all(struct store *s);
 
 /* A new id (lock held: the counter is the caller's lock's). */
 void store_id_new(char id[STORE_ID_MAX], int64_t wall_ms);

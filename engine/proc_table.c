@@ -51,7 +51,7 @@ int proc_table_open(const struct proc_config *cfg, const struct store_ops *ops)
 		return r;
 	}
 	/* Process-N goes on from where the last run left it. */
-	if ((r = ops->get_names(table.store, &table.names_given)) < 0) {
+	if (ops->get_names && (r = ops->get_names(table.store, &table.names_given)) < 0) {
 		proc_table_close();
 		return r;
 	}
@@ -178,7 +178,7 @@ uint64_t proc_table_next_key(void) { return ++table.next_key; }
 long proc_table_next_name(void)
 {
 	long n = ++table.names_given;
-	int r = table.store->ops->set_names(table.store, n);
+	int r = table.store->ops->set_names ? table.store->ops->set_names(table.store, n) : 0;
 	if (r < 0)      /* a restart may then give this number again */
 		log_event(LOG_ERROR, "store write failed", "names_given=%ld error=%d", n, r);
 	return n;

@@ -93,7 +93,8 @@ struct store_ops {
 	/* Matching records older than q->after (newest first), at most q->limit;
 	 * *out is left empty on error. */
 	int (*list)(struct store *s, const struct store_query *q, struct store_page *out);
-	/* How many Process-N names were given (0 for a new store), and a new count. */
+	/* How many Process-N names were given (0 for a new store), and a new count
+	 * (optional: NULL, the count starts at 0 each run). */
 	int (*get_names)(struct store *s, long *given);
 	int (*set_names)(struct store *s, long given);
 	/* STORE_ASYNC_WRITES only (else NULL): the count of writes queued so far,

@@ -4,6 +4,10 @@ ratios measured in the same run, written to bench/RESULTS.md.
 
     python3 bench/run.py [--spawnd PATH] [--rounds N] [--seconds S] [--only "P1 P4"]
 
+Figure S runs P1 and P3 against `--store memory` and `--store sqlite` in the
+same round (order alternating), and times the first page of a listing with
+100,000 finished records in the SQLite store against an empty one.
+
 Method
 - Each figure is measured in --rounds rounds. Within a round the spawnd side and
   the baseline side run back to back, and the order alternates from one round
@@ -26,6 +30,7 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -212,18 +217,22 @@ class Server:
 
 
 class Spawnd(Server):
-    def __init__(self, binary, targets_file=None, max_running=None):
-        self.state_dir = tempfile.mkdtemp(prefix="spawnd-bench-")
+    def __init__(self, binary, targets_file=None, max_running=None, store=None, state_dir=None):
+        self.keep_state = state_dir is not None
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix="spawnd-bench-")
         argv = [binary, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir, "--log-level", "error"]
         if targets_file:
             argv += ["--targets", targets_file]
         if max_running:
             argv += ["--max-running", str(max_running)]
+        if store:
+            argv += ["--store", store]
         super().__init__(argv, many_fds=True)
 
     def stop(self):
         super().stop()
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        if not self.keep_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 # ---- figures ----------------------------------------------------------------
@@ -329,6 +338,50 @@ def round_spawnd_http(args, fig, r, tmp, targets_file):
                     fig.attempt(keys, fn)
         if args.wants("P2"):
             round_p2(args, fig, r, tmp, base if exec_ok else None)
+
+
+def fill_store(state_dir, n):
+    """n finished records written straight into STATE_DIR/spawnd.db (its
+    schema made by spawnd itself, started and stopped once there), as a long
+    history of `worker` runs would leave them; no output files (stdout_bytes 0)."""
+    db = sqlite3.connect(os.path.join(state_dir, "spawnd.db"))
+    ms0 = int(time.time() * 1000) - n
+    rows = ((f"{ms0 + i:011x}0000{0xbe7c0000 + (i >> 20):08x}", f"Process-{i + 1}", "worker", "[]", 0, 0.0,
+             ms0 + i, 2, 1000 + i % 30000, 0, 0, 1, None, ms0 + i, ms0 + i, 0, 0, 0, None) for i in range(n))
+    db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.commit()
+    db.close()
+
+
+def round_store(args, fig, r, tmp):
+    """S: P1 and P3 with --store memory and --store sqlite side by side, and
+    the time to list the first page with 100,000 records in the store."""
+    S = args.seconds
+    worker = json.dumps({"target": "worker"})
+    stores = ["memory", "sqlite"] if r % 2 == 0 else ["sqlite", "memory"]
+    for store in stores:
+        def one(store=store):
+            with Spawnd(args.spawnd, store=store) as sd:
+                post = sd.url + "/processes?wait=10"
+                fig.add(f"S.P1.{store}", checked(loadgen(post, 1, S, "POST", worker), f"P1 {store}"))
+                fig.add(f"S.P3.{store}", checked(loadgen(post, 16, S, "POST", worker), f"P3 {store}"))
+        fig.attempt([f"S.P1.{store}", f"S.P3.{store}"], one)
+
+    def listing(n, key):
+        state = tempfile.mkdtemp(prefix="spawnd-bench-list-", dir=tmp)
+        with Spawnd(args.spawnd, store="sqlite", state_dir=state):
+            pass                                # spawnd makes the schema
+        if n:
+            fill_store(state, n)
+        with Spawnd(args.spawnd, store="sqlite", state_dir=state) as sd:
+            status, body = http("GET", sd.url + "/processes?limit=100")
+            got = len(json.loads(body).get("processes", []))
+            if status != 200 or got != min(n, 100):
+                raise BenchError(f"GET /processes?limit=100 gave {status} with {got} records")
+            fig.add(key, checked(loadgen(sd.url + "/processes?limit=100", 1, S), f"list {n}"))
+        shutil.rmtree(state, ignore_errors=True)
+    for n, key in ((0, "S.list0"), (100, "S.list100"), (args.list_records, "S.list100k")):
+        fig.attempt([key], lambda n=n, key=key: listing(n, key))
 
 
 def round_p2(args, fig, r, tmp, spawnd_base):
@@ -618,6 +671,17 @@ def build_rows(args, fig):
                         lambda v: f"{v:.1f} KiB"))
         rows.append(one("`GET /processes/{id}` p99 while they live, 1 client", "get_p99_ms", ms,
                         "≤ 5 ms", lambda x: x <= 5))
+    if args.wants("S"):
+        rows.append(pair_rows(fig, "S (P1)", "P1 p50 with `--store sqlite` (vs `--store memory`, same run)",
+                              "S.P1.sqlite", "S.P1.memory", "p50_ms", ms, "≤ 1.10x", lambda x: x <= 1.1))
+        rows.append(pair_rows(fig, "S (P3)", "P3 processes/s with `--store sqlite` (vs `--store memory`)",
+                              "S.P3.sqlite", "S.P3.memory", "rate", per_s, "≥ 0.90x", lambda x: x >= 0.9))
+        rows.append(pair_rows(fig, "S (list)", f"`GET /processes?limit=100` p50 with {args.list_records:,} "
+                              "finished records in the SQLite store (vs an empty store)",
+                              "S.list100k", "S.list0", "p50_ms", ms, "≤ 2x", lambda x: x <= 2))
+        rows.append(pair_rows(fig, "S (list)", "the same, vs a store of only those 100 records (the same page "
+                              "to render: what 100,000 cost)", "S.list100k", "S.list100", "p50_ms", ms, "≤ 1.2x",
+                              lambda x: x <= 1.2))
     if args.wants("P7"):
         rows.append(pair_rows(fig, "P7", "Python multiprocessing (fork) `Process(target=worker).start(); "
                               "join()` loop, p50, for reference (spawnd column: P1 p50)",
@@ -731,6 +795,7 @@ def main():
     args.p5_rounds = args.rounds
     args.p6_workers = 500 if args.quick else 5000
     args.p6_rounds = min(args.rounds, 2)
+    args.list_records = 100000
 
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.monotonic()
@@ -779,6 +844,10 @@ def main():
                 else:
                     fig.attempt(["P5.pipe"], lambda: fig.add("P5.pipe", run_json(
                         [BASELINE, "pipe", "-b", str(args.p5_bytes)], 120)))
+        if args.wants("S") and have_spawnd:
+            for r in range(args.rounds):
+                log(f"S round {r + 1}/{args.rounds}: P1 P3 per store, listing")
+                round_store(args, fig, r, tmp)
         if args.wants("P6") and have_spawnd:
             for r in range(args.p6_rounds):
                 log(f"P6 round {r + 1}/{args.p6_rounds}")

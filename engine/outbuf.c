@@ -74,7 +74,8 @@ int64_t outbuf_captured_at(const struct outbuf *ob, uint64_t offset)
 
 int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captured_ms)
 {
-	const char *p = data;
+	const char *to_file = data;
+	size_t file_len = len;
 	int r;
 
 	if (len)
@@ -85,24 +86,24 @@ int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captu
 			take = len;
 		if (ob->mem_len + take > ob->mem_alloc && (r = grow_memory(ob, ob->mem_len + take)) < 0)
 			return r;
-		memcpy(ob->mem + ob->mem_len, p, take);
+		memcpy(ob->mem + ob->mem_len, data, take);
 		ob->mem_len += take;
-		ob->total += take;
-		p += take;
-		len -= take;
+		if (!ob->whole_file) {
+			to_file += take;
+			file_len -= take;
+		}
 	}
-	if (!len)
+	/* Count the bytes even when the disk failed: offsets stay those of the
+	 * stream, and the reader sees a short file as a gap, not shifted data. */
+	ob->total += len;
+	if (!file_len)
 		return 0;
 	if (ob->spill_fd < 0) {
 		ob->spill_fd = open(ob->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (ob->spill_fd < 0)
 			return -errno;
 	}
-	r = fdio_write_all(ob->spill_fd, p, len);
-	/* Count the bytes even when the disk failed: offsets stay those of the
-	 * stream, and the reader sees a short file as a gap, not shifted data. */
-	ob->total += len;
-	return r;
+	return fdio_write_all(ob->spill_fd, to_file, file_len);
 }
 
 void outbuf_seal(struct outbuf *ob)
@@ -135,7 +136,7 @@ ssize_t outbuf_read(const struct outbuf *ob, uint64_t offset, void *buf, size_t 
 		return done ? (ssize_t)done : -errno;
 	ssize_t n;
 	do
-		n = pread(fd, (char *)buf + done, len - done, (off_t)(offset - ob->cap));
+		n = pread(fd, (char *)buf + done, len - done, (off_t)(ob->whole_file ? offset : offset - ob->cap));
 	while (n < 0 && errno == EINTR);
 	int saved = errno;
 	close(fd);
@@ -156,7 +157,7 @@ void outbuf_release(struct outbuf *ob)
 
 void outbuf_unlink(struct outbuf *ob)
 {
-	if (ob->spill_path && ob->total > ob->cap)
+	if (ob->spill_path && ob->total > (ob->whole_file ? 0 : ob->cap))
 		unlink(ob->spill_path);
 	outbuf_release(ob);
 }

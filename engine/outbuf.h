@@ -6,6 +6,10 @@
  * of the stream from its first byte. Memory: [0, mem_len); file: [cap, total)
  * at file offset (offset - cap).
  *
+ * With whole_file set (a durable store: the output must outlive spawnd), the
+ * file holds the whole stream from byte 0, at file offset = stream offset,
+ * and memory is only a cache of its first cap bytes.
+ *
  * Each append also records when its bytes were captured (a mark: the offset
  * of its first byte and the wall clock), so a reader can tell the capture
  * time of any byte. Marks are bounded (OUTBUF_MARKS_MAX): when full, every
@@ -19,6 +23,7 @@
 #ifndef SPAWND_OUTBUF_H
 #define SPAWND_OUTBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,7 +40,8 @@ struct outbuf {
 	size_t mem_len, mem_alloc;
 	size_t cap;             /* bytes kept in memory at most */
 	uint64_t total;         /* bytes captured so far */
-	int spill_fd;           /* -1 until the first byte past the cap */
+	bool whole_file;        /* every byte goes to the file (set after outbuf_init) */
+	int spill_fd;           /* -1 until the first byte written to the file */
 	char *spill_path;       /* set by outbuf_init; file created on demand */
 	struct outbuf_mark *marks;      /* ascending offsets */
 	size_t nmarks, marks_alloc;

@@ -43,8 +43,11 @@
 
 enum proc_stream { PROC_STDOUT, PROC_STDERR };
 
+struct store_ops;
+
 struct proc_config {
 	const char *state_dir;
+	const struct store_ops *store;  /* NULL: in memory (store_mem_ops) */
 	size_t output_mem_cap;      /* per stream, bytes kept in memory (>= 64 KiB) */
 	int max_running;            /* then queue */
 	int max_queued;             /* then -EAGAIN (429) */

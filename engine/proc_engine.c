@@ -3,7 +3,8 @@
  * closed.
  *
  *   init:     engine (epoll, eventfd) -> table (config, output folder,
- *             store) -> loop thread
+ *             store) -> recovery of the store's records -> loop thread ->
+ *             the recovered queued records that have a slot start
  *   shutdown: no new spawns; queued records fail; daemon workers are
  *             terminated at once, the others get cfg.shutdown_ms, then
  *             SIGTERM, then SIGKILL; every waiter is answered; the thread stops
@@ -18,6 +19,8 @@
 #include "engine/events.h"
 #include "engine/proc_fsm.h"
 #include "engine/proc_loop.h"
+#include "engine/proc_recover.h"
+#include "engine/proc_spawn.h"
 #include "engine/proc_stdin.h"
 #include "engine/proc_table.h"
 #include "lib/ts.h"
@@ -27,9 +30,12 @@ int proc_init(const struct proc_config *cfg)
 	int r = engine_open();
 	if (r < 0)
 		return r;
-	if ((r = proc_table_open(cfg, &store_mem_ops)) < 0)
+	if ((r = proc_table_open(cfg, cfg->store ? cfg->store : &store_mem_ops)) < 0)
 		return r;
-	return proc_loop_start();
+	if ((r = proc_recover()) < 0 || (r = proc_loop_start()) < 0)
+		return r;
+	proc_start_collected();         /* queued records of the last run that have a slot now */
+	return 0;
 }
 
 static bool all_ended(void)
@@ -103,7 +109,7 @@ void proc_release(void)
 {
 	struct proc *p;
 	while ((p = proc_table_any())) {
-		proc_table_remove(p);
+		proc_table_forget(p);   /* a durable store keeps it for the next run */
 		for (int s = 0; s < 2; s++)
 			proc_close_output(p, (enum proc_stream)s);
 		proc_close_pidfd(p);

@@ -5,6 +5,11 @@
  * is then rendered from the live record when there is one, so the byte
  * counts of a running process are current, and from the store's copy when
  * there is none (a durable store's records of an earlier run).
+ *
+ * A record that only the store has is read through proc_stored.h, outside
+ * the engine lock. An answer about an ended record waits until the store
+ * has it on disk (store_sync_all: a wait on the writer's commit, no disk I/O
+ * here), so what a client was told survives a crash.
  */
 #include "engine/proc.h"
 
@@ -13,15 +18,24 @@
 
 #include "engine/engine.h"
 #include "engine/proc_json.h"
+#include "engine/proc_stored.h"
 #include "engine/proc_table.h"
 #include "lib/signame.h"
 
 cJSON *proc_get_json(const char *id, unsigned flags)
 {
+	struct store_record stored;
 	engine_lock();
 	struct proc *p = proc_table_find(id);
 	cJSON *j = p ? proc_render(&p->rec, p->out, flags) : NULL;
+	bool ended = p && proc_ended(p);
 	engine_unlock();
+	if (ended)
+		store_sync_all(proc_table_store());
+	if (p || proc_stored_get(id, &stored) < 0)
+		return j;
+	j = proc_stored_render(&stored, flags);
+	store_record_release(&stored);
 	return j;
 }
 
@@ -52,12 +66,12 @@ cJSON *proc_list_json(const struct proc_filter *f, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	engine_lock();
-	struct store *s = proc_table_store();
-	int r = s->ops->list(s, &q, &page);
-	if (r == 0)
+	int r = proc_stored_list(&q, &page);
+	if (r == 0) {
+		engine_lock();
 		r = render_page(&page, list);
-	engine_unlock();
+		engine_unlock();
+	}
 	if (r == 0 && !(page.next[0] ? cJSON_AddStringToObject(out, "next", page.next) : cJSON_AddNullToObject(out, "next")))
 		r = -ENOMEM;
 	store_page_release(&page);      /* the store leaves it empty on error */
@@ -67,6 +81,21 @@ cJSON *proc_list_json(const struct proc_filter *f, int *err)
 		return NULL;
 	}
 	return out;
+}
+
+static ssize_t read_stored_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
+				  size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms)
+{
+	struct store_record r;
+	if (proc_stored_get(id, &r) < 0)
+		return -ENOENT;
+	ssize_t n = proc_stored_read(&r, stream, offset, buf, len);
+	*total = stream == PROC_STDOUT ? r.stdout_bytes : r.stderr_bytes;
+	*is_ended = true;
+	if (captured_ms)        /* capture times are not kept: the end is the latest */
+		*captured_ms = r.ended_ms;
+	store_record_release(&r);
+	return n;
 }
 
 ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
@@ -85,6 +114,8 @@ ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offse
 			*captured_ms = outbuf_captured_at(&p->out[stream], offset);
 	}
 	engine_unlock();
+	if (!p)
+		return read_stored_output(id, stream, offset, buf, len, total, is_ended, captured_ms);
 	return n;
 }
 
@@ -96,28 +127,39 @@ static void add_string_or_null(cJSON *j, const char *key, const char *value)
 		cJSON_AddNullToObject(j, key);
 }
 
-static cJSON *exit_line(const struct proc *p)
+/* r's exit line; bytes: its final byte counts. */
+static cJSON *exit_line(const struct store_record *r, const uint64_t bytes[2])
 {
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "event", "exit");
-	cJSON_AddStringToObject(j, "state", store_state_name(p->rec.state));
-	if (p->rec.state == STORE_EXITED)
-		cJSON_AddNumberToObject(j, "exitcode", p->rec.exitcode);
+	cJSON_AddStringToObject(j, "state", store_state_name(r->state));
+	if (r->state == STORE_EXITED)
+		cJSON_AddNumberToObject(j, "exitcode", r->exitcode);
 	else
 		cJSON_AddNullToObject(j, "exitcode");
-	add_string_or_null(j, "signal", p->rec.signal ? signame_name(p->rec.signal) : NULL);
-	cJSON_AddStringToObject(j, "reason", proc_reason_name((enum proc_reason)p->rec.reason));
-	cJSON_AddNumberToObject(j, "stdout_bytes", (double)p->out[0].total);
-	cJSON_AddNumberToObject(j, "stderr_bytes", (double)p->out[1].total);
+	add_string_or_null(j, "signal", r->signal ? signame_name(r->signal) : NULL);
+	cJSON_AddStringToObject(j, "reason", proc_reason_name((enum proc_reason)r->reason));
+	cJSON_AddNumberToObject(j, "stdout_bytes", (double)bytes[0]);
+	cJSON_AddNumberToObject(j, "stderr_bytes", (double)bytes[1]);
 	return j;
 }
 
 cJSON *proc_exit_json(const char *id)
 {
+	struct store_record stored;
 	engine_lock();
 	struct proc *p = proc_table_find(id);
-	cJSON *j = p && proc_ended(p) ? exit_line(p) : NULL;
+	cJSON *j = NULL;
+	if (p && proc_ended(p))
+		j = exit_line(&p->rec, (const uint64_t[2]){ p->out[0].total, p->out[1].total });
 	engine_unlock();
+	if (j)
+		store_sync_all(proc_table_store());
+	if (p || proc_stored_get(id, &stored) < 0)
+		return j;
+	if (!store_state_alive(stored.state))
+		j = exit_line(&stored, (const uint64_t[2]){ stored.stdout_bytes, stored.stderr_bytes });
+	store_record_release(&stored);
 	return j;
 }
 

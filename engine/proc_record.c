@@ -42,6 +42,13 @@ void proc_free(struct proc *p)
 /* The durable fields a record starts with. */
 static void init_rec(struct proc *p, const struct proc_spawn *s, const struct proc_new_args *a)
 {
+	if (a->restore) {       /* its durable fields are the stored ones */
+		if (store_record_copy(&p->rec, a->restore) < 0)
+			return;         /* no name: proc_new fails */
+		free(p->rec.launch_text);
+		p->rec.launch_text = NULL;
+		return;
+	}
 	p->rec.created_ms = ts_wall_ms();
 	store_id_new(p->rec.id, p->rec.created_ms);
 	if (s->name)
@@ -81,6 +88,7 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	int r0 = outbuf_init(&p->out[PROC_STDOUT], a->output_mem_cap, path);
 	snprintf(path, sizeof path, "%s/%s.stderr", a->output_dir, p->rec.id);
 	int r1 = outbuf_init(&p->out[PROC_STDERR], a->output_mem_cap, path);
+	p->out[PROC_STDOUT].whole_file = p->out[PROC_STDERR].whole_file = a->whole_files;
 	if (!p->rec.name || !p->rec.target || !p->rec.args_text || !p->args_json || !p->envp ||
 	    (s->argv && !p->argv) || (s->stdin_data && !p->stdin_data) || r0 || r1) {
 		proc_free(p);

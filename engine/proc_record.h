@@ -91,6 +91,8 @@ struct proc_new_args {
 	long name_number;               /* Process-N when s->name is NULL */
 	const char *output_dir;
 	size_t output_mem_cap;
+	bool whole_files;               /* output kept whole in its files (a durable store) */
+	const struct store_record *restore;     /* a stored record to take up again (recovery), or NULL */
 };
 
 /* Builds a record in PROC_NEW (in no list, not in the store). NULL: no memory. */

@@ -13,14 +13,28 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
 #include "engine/forkserver.h"
 #include "engine/proc_fsm.h"
+#include "engine/proc_recover.h"
 #include "engine/proc_stdin.h"
 #include "engine/proc_table.h"
+#include "lib/log.h"
 #include "targets/exec_file.h"
+
+/* The worker's start time for a later run to recognise it by (proc_recover.h).
+ * Read first, then checked through the pidfd: if the worker still exists
+ * (a zombie included) the pid was not recycled, so the time read was its. */
+static uint64_t worker_start_ticks(const struct proc *p)
+{
+	uint64_t ticks = proc_start_ticks(p->rec.pid);
+	if (p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0) < 0 && errno != ENOSYS)
+		return 0;
+	return ticks;
+}
 
 /* p takes the worker's fds; its stdin and its output pipes are set up. 0, or
  * -errno with the reason in why (a worker whose output cannot be read or whose
@@ -29,6 +43,8 @@ static int adopt_worker(struct proc *p, const struct forkserver_child *ch, char 
 {
 	p->rec.pid = ch->pid;
 	p->pidfd = ch->pidfd;
+	if (proc_table_store()->ops->flags & STORE_DURABLE)
+		p->rec.start_ticks = worker_start_ticks(p);
 	p->stdin_fd = ch->stdin_fd;
 	p->out_fd[PROC_STDOUT] = ch->stdout_fd;
 	p->out_fd[PROC_STDERR] = ch->stderr_fd;
@@ -160,9 +176,16 @@ int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 		return r;
 	}
 	const struct proc_config *cfg = proc_table_config();
-	struct proc_new_args a = { proc_table_next_key(), proc_table_next_name(), proc_table_output_dir(),
-				   cfg->output_mem_cap };
+	struct store *st = proc_table_store();
+	struct proc_new_args a = { proc_table_next_key(), proc_table_next_name(),
+				   proc_table_output_dir(), cfg->output_mem_cap, st->ops->flags & STORE_DURABLE, NULL };
 	struct proc *p = proc_new(s, &a);
+	/* One that will wait for a slot keeps what it needs to start after a restart. */
+	if (p && a.whole_files && proc_table_count(PROC_LIST_RUNNING) >= cfg->max_running &&
+	    !(p->rec.launch_text = proc_launch_text(p))) {
+		proc_free(p);
+		p = NULL;
+	}
 	if (!p || (r = proc_table_insert(p)) < 0) {
 		engine_unlock();
 		if (p)
@@ -177,5 +200,8 @@ int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 	engine_unlock();
 	if (now)
 		start_worker(p);
+	/* The 201 is an acknowledgement: the record is on disk before it. */
+	if (store_sync_all(st) < 0)
+		log_event(LOG_ERROR, "store write failed", "id=%s: its record may not survive a restart", id);
 	return 0;
 }

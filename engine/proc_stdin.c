@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/proc_stored.h"
 #include "engine/proc_table.h"
 
 void proc_stdin_close(struct proc *p)
@@ -104,5 +105,12 @@ ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof)
 		r = (ssize_t)len;
 	}
 	engine_unlock();
+	if (r == -ENOENT) {     /* a stored record of an earlier run has ended */
+		struct store_record rec;
+		if (proc_stored_get(id, &rec) == 0) {
+			store_record_release(&rec);
+			r = -ESRCH;
+		}
+	}
 	return r;
 }

@@ -48,8 +48,14 @@ int proc_table_open(const struct proc_config *cfg, const struct store_ops *ops)
 	if ((r = ops->open(cfg->state_dir, &table.store)) < 0) {
 		idmap_release(&table.ids);
 		table.store = NULL;
+		return r;
 	}
-	return r;
+	/* Process-N goes on from where the last run left it. */
+	if (ops->get_names && (r = ops->get_names(table.store, &table.names_given)) < 0) {
+		proc_table_close();
+		return r;
+	}
+	return 0;
 }
 
 const struct proc_config *proc_table_config(void) { return &table.cfg; }
@@ -90,6 +96,17 @@ void proc_table_remove(struct proc *p)
 {
 	idmap_del(&table.ids, &p->link);
 	store_remove(table.store, p->rec.id);
+}
+
+void proc_table_forget(struct proc *p)
+{
+	idmap_del(&table.ids, &p->link);
+}
+
+int proc_table_index(struct proc *p)
+{
+	idmap_add(&table.ids, &p->link);
+	return 0;
 }
 
 struct proc *proc_table_find(const char *id)
@@ -158,7 +175,14 @@ struct proc *proc_table_pop_start(void)
 }
 
 uint64_t proc_table_next_key(void) { return ++table.next_key; }
-long proc_table_next_name(void) { return ++table.names_given; }
+long proc_table_next_name(void)
+{
+	long n = ++table.names_given;
+	int r = table.store->ops->set_names ? table.store->ops->set_names(table.store, n) : 0;
+	if (r < 0)      /* a restart may then give this number again */
+		log_event(LOG_ERROR, "store write failed", "names_given=%ld error=%d", n, r);
+	return n;
+}
 
 void proc_table_count_start(bool ok)
 {

@@ -25,6 +25,10 @@ int proc_table_insert(struct proc *p);
 /* Writes p's durable fields to the store (its byte counts brought up to date). */
 void proc_table_update(struct proc *p);
 void proc_table_remove(struct proc *p);
+/* Unlinks p from the index only: its record stays in the store (release). */
+void proc_table_forget(struct proc *p);
+/* Indexes p, whose record is in the store already (recovery). */
+int proc_table_index(struct proc *p);
 struct proc *proc_table_find(const char *id);
 /* Some record, NULL: none. For release only: remove each one before asking again. */
 struct proc *proc_table_any(void);

@@ -7,6 +7,9 @@
  * group after the grace) and waits like a join; the record, once it has
  * ended and its group is gone (LINGERING is over), is removed from the table
  * and the store, its output files unlinked, and it is freed here.
+ *
+ * A record only the store has (proc_stored.h) has ended: a join or a follow
+ * returns at once, a signal is -ESRCH, a DELETE removes it.
  */
 #include "engine/proc.h"
 
@@ -17,10 +20,22 @@
 #include "engine/events.h"
 #include "engine/proc_fsm.h"
 #include "engine/proc_json.h"
+#include "engine/proc_stored.h"
 #include "engine/proc_table.h"
 #include "lib/log.h"
 #include "lib/number.h"
 #include "lib/ts.h"
+
+/* 1 if only the store has id (it has ended), else -ENOENT. No lock held. */
+static int stored_ended(const char *id)
+{
+	struct store_record r;
+	if (proc_stored_get(id, &r) < 0)
+		return -ENOENT;
+	bool alive = store_state_alive(r.state);
+	store_record_release(&r);
+	return alive ? -ENOENT : 1;
+}
 
 int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn)(struct proc_waiter *))
 {
@@ -36,7 +51,7 @@ int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn
 		r = 0;
 	}
 	engine_unlock();
-	return r;
+	return r == -ENOENT ? stored_ended(id) : r;
 }
 
 void proc_wait_cancel(struct proc_waiter *w)
@@ -60,7 +75,7 @@ int proc_wait_output(const char *id, const uint64_t offsets[2], double timeout_s
 		r = 0;
 	}
 	engine_unlock();
-	return r;
+	return r == -ENOENT ? stored_ended(id) : r;
 }
 
 int proc_signal(const char *id, int sig, enum proc_reason reason)
@@ -70,7 +85,7 @@ int proc_signal(const char *id, int sig, enum proc_reason reason)
 	int r = p ? proc_fsm(p, PROC_EV_SIGNAL, &(struct proc_event_arg){ sig, reason, NULL }) : -ENOENT;
 	engine_unlock();
 	engine_fire();
-	return r;
+	return r == -ENOENT && stored_ended(id) == 1 ? -ESRCH : r;
 }
 
 /* Removes an ended record: its final JSON, then gone from everywhere. Lock
@@ -87,6 +102,24 @@ static cJSON *take_out(struct proc *p)
 	return final;
 }
 
+static int remove_stored(const char *id, cJSON **final)
+{
+	struct store_record r;
+	if (proc_stored_get(id, &r) < 0)
+		return -ENOENT;
+	int ret = -ENOENT;
+	if (!store_state_alive(r.state) && (*final = proc_stored_render(&r, PROC_JSON_OUTPUT))) {
+		proc_stored_remove(&r);
+		engine_lock();
+		events_publish("removed", proc_render_text(&r, NULL, 0));
+		engine_unlock();
+		engine_fire();
+		ret = 1;
+	}
+	store_record_release(&r);
+	return ret;
+}
+
 int proc_remove(const char *id, double grace_s, double timeout_s, struct proc_waiter *w,
 		void (*fn)(struct proc_waiter *), cJSON **final)
 {
@@ -94,7 +127,7 @@ int proc_remove(const char *id, double grace_s, double timeout_s, struct proc_wa
 	struct proc *p = proc_table_find(id);
 	if (!p) {
 		engine_unlock();
-		return -ENOENT;
+		return remove_stored(id, final);
 	}
 	if (!proc_ended(p) && !p->remove_asked) {
 		/* Terminate: SIGTERM now, SIGKILL to the group after the grace. */
@@ -114,5 +147,6 @@ int proc_remove(const char *id, double grace_s, double timeout_s, struct proc_wa
 	/* The waiters hold p's address but never read it after firing. */
 	engine_fire();
 	proc_free(p);
+	store_sync_all(proc_table_store());     /* a restart must not bring it back */
 	return 1;
 }

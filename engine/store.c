@@ -88,9 +88,10 @@ static int dup_or_null(char **dst, const char *src)
 int store_record_copy(struct store_record *dst, const struct store_record *src)
 {
 	*dst = *src;
-	dst->name = dst->target = dst->args_text = dst->error = NULL;
+	dst->name = dst->target = dst->args_text = dst->error = dst->launch_text = NULL;
 	if (dup_or_null(&dst->name, src->name) < 0 || dup_or_null(&dst->target, src->target) < 0 ||
-	    dup_or_null(&dst->args_text, src->args_text) < 0 || dup_or_null(&dst->error, src->error) < 0) {
+	    dup_or_null(&dst->args_text, src->args_text) < 0 || dup_or_null(&dst->error, src->error) < 0 ||
+	    dup_or_null(&dst->launch_text, src->launch_text) < 0) {
 		store_record_release(dst);
 		return -ENOMEM;
 	}
@@ -103,7 +104,13 @@ void store_record_release(struct store_record *r)
 	free(r->target);
 	free(r->args_text);
 	free(r->error);
-	r->name = r->target = r->args_text = r->error = NULL;
+	free(r->launch_text);
+	r->name = r->target = r->args_text = r->error = r->launch_text = NULL;
+}
+
+int store_sync_all(struct store *s)
+{
+	return s->ops->sync ? s->ops->sync(s, s->ops->queued(s)) : 0;
 }
 
 void store_page_release(struct store_page *p)
@@ -123,11 +130,19 @@ void store_write_timed(uint64_t start_ns, int result)
 		atomic_fetch_add_explicit(&write_errors, 1, memory_order_relaxed);
 }
 
+/* A store that writes in a thread of its own times its commits there; here
+ * its calls only queue, so they are not counted twice. */
+static void timed(struct store *s, uint64_t start_ns, int result)
+{
+	if (!(s->ops->flags & STORE_ASYNC_WRITES) || result < 0)
+		store_write_timed(start_ns, result);
+}
+
 int store_insert(struct store *s, const struct store_record *r)
 {
 	uint64_t t = histogram_now_ns();
 	int e = s->ops->insert(s, r);
-	store_write_timed(t, e);
+	timed(s, t, e);
 	return e;
 }
 
@@ -135,7 +150,7 @@ int store_update(struct store *s, const struct store_record *r)
 {
 	uint64_t t = histogram_now_ns();
 	int e = s->ops->update(s, r);
-	store_write_timed(t, e);
+	timed(s, t, e);
 	return e;
 }
 
@@ -143,7 +158,7 @@ int store_remove(struct store *s, const char *id)
 {
 	uint64_t t = histogram_now_ns();
 	int e = s->ops->remove(s, id);
-	store_write_timed(t, e == -ENOENT ? 0 : e);     /* gone already: nothing failed */
+	timed(s, t, e == -ENOENT ? 0 : e);      /* gone already: nothing failed */
 	return e;
 }
 

@@ -17,12 +17,20 @@
  *
  * Every operation returns 0 or a negative errno (-ENOENT: no such id,
  * -EEXIST, -EINVAL: bad cursor, -ENOMEM).
- * Threads: a store is not thread-safe; the engine lock serialises every call.
+ * Threads: a store is not thread-safe; the engine lock serialises every call,
+ * except what its flags allow:
+ *   STORE_ASYNC_WRITES  insert, update, remove and set_names only queue the
+ *                       write (the engine never waits on a disk): they fail
+ *                       only for want of memory, a write that fails later is
+ *                       logged, and sync() waits until the writes queued so
+ *                       far are on disk. Reads see a write once it is synced.
+ *   STORE_SHARED_READS  get and list may be called without the engine lock,
+ *                       from any thread, at the same time as anything else.
  *
  * Writes go through store_insert()/store_update()/store_remove(), which time
  * each call into one histogram (GET /metrics), whatever the store; a store
- * that commits later in a thread of its own may time its commits with
- * store_write_timed() as well.
+ * that commits later in a thread of its own (STORE_ASYNC_WRITES) times its
+ * commits with store_write_timed() as well.
  */
 #ifndef SPAWND_STORE_H
 #define SPAWND_STORE_H
@@ -52,6 +60,10 @@ struct store_record {
 	char *error;                            /* NULL: none */
 	int64_t started_ms, ended_ms;           /* wall clock, 0: not yet */
 	uint64_t stdout_bytes, stderr_bytes;
+	uint64_t start_ticks;                   /* the worker's /proc/PID/stat starttime, 0: unknown */
+	/* fixed at insert, NULL: none. What a queued record needs to start
+	 * after a restart (JSON, see proc_recover.c). */
+	char *launch_text;
 };
 
 struct store_query {
@@ -71,7 +83,12 @@ struct store_page {
 
 struct store;
 
+/* STORE_DURABLE: records outlive spawnd, so their output is kept whole in
+ * files (outbuf.h) for a later run to read. */
+enum store_flags { STORE_ASYNC_WRITES = 1 << 0, STORE_SHARED_READS = 1 << 1, STORE_DURABLE = 1 << 2 };
+
 struct store_ops {
+	unsigned flags;                         /* enum store_flags */
 	/* Opens the store of state_dir into *out. */
 	int (*open)(const char *state_dir, struct store **out);
 	void (*close)(struct store *s);
@@ -87,12 +104,26 @@ struct store_ops {
 	 * why not (-errno). Called for /healthz with the engine lock held, so it
 	 * must not wait on disk: it reports what the store knows (its last write). */
 	int (*check)(struct store *s);
+	/* How many Process-N names were given (0 for a new store), and a new count
+	 * (optional: NULL, the count starts at 0 each run). */
+	int (*get_names)(struct store *s, long *given);
+	int (*set_names)(struct store *s, long given);
+	/* STORE_ASYNC_WRITES only (else NULL): the count of writes queued so far,
+	 * and waiting until the first seq of them are on disk (0, or -EIO when
+	 * one of them could not be written). sync needs no lock. */
+	uint64_t (*queued)(struct store *s);
+	int (*sync)(struct store *s, uint64_t seq);
 };
 
 /* What every implementation's handle starts with. */
 struct store { const struct store_ops *ops; };
 
 extern const struct store_ops store_mem_ops;
+extern const struct store_ops store_sqlite_ops;        /* STATE_DIR/spawnd.db */
+
+/* Waits until what s was given so far is on disk (a no-op for a store that
+ * writes at once). 0 or -EIO. No lock needed. */
+int store_sync_all(struct store *s);
 
 /* The ops, with each write timed (see above). */
 int store_insert(struct store *s, const struct store_record *r);

@@ -24,6 +24,7 @@ struct mem_store {
 	struct store base;
 	struct idmap ids;
 	struct mem_node *newest, *oldest;
+	long names_given;
 };
 
 static struct mem_node *find(struct mem_store *m, const char *id)
@@ -117,6 +118,7 @@ static int mem_update(struct store *s, const struct store_record *r)
 	n->rec.ended_ms = r->ended_ms;
 	n->rec.stdout_bytes = r->stdout_bytes;
 	n->rec.stderr_bytes = r->stderr_bytes;
+	n->rec.start_ticks = r->start_ticks;
 	return 0;
 }
 
@@ -183,7 +185,20 @@ nomem:
 	return -ENOMEM;
 }
 
+static int mem_get_names(struct store *s, long *given)
+{
+	*given = ((struct mem_store *)s)->names_given;
+	return 0;
+}
+
+static int mem_set_names(struct store *s, long given)
+{
+	((struct mem_store *)s)->names_given = given;
+	return 0;
+}
+
 const struct store_ops store_mem_ops = {
 	.open = mem_open, .close = mem_close, .insert = mem_insert, .update = mem_update,
 	.get = mem_get, .remove = mem_remove, .list = mem_list,
+	.get_names = mem_get_names, .set_names = mem_set_names,
 };

@@ -22,6 +22,12 @@
  * - If a reply or an exit event cannot be sent, spawnd is gone or the channel
  *   is broken: it exits (spawnd then fails spawns with "the fork server is
  *   gone") rather than leave spawnd waiting for a reply or an exit for ever.
+ * - Whenever it ends (spawnd closed the channel, or died: its parent-death
+ *   signal is SIGTERM, taken through the signalfd), it first SIGKILLs every
+ *   worker's process group it still has: once spawnd is gone nothing tracks
+ *   them, and a worker must never run on unknown (README "Restart and
+ *   recovery"). It is their parent and has not reaped them, so their pids
+ *   cannot have been recycled.
  */
 #define _GNU_SOURCE
 #include "forkserver/internal.h"
@@ -84,11 +90,20 @@ void fs_kill_worker(pid_t pid)
 	kill(-pid, SIGKILL);
 }
 
+/* The end of the fork server: no worker outlives it. */
+static void __attribute__((noreturn)) end_all(int code)
+{
+	for (size_t j = 0; j < children_cap; j++)
+		if (children[j].pid > 0)
+			fs_kill_worker(children[j].pid);
+	_exit(code);
+}
+
 /* A reply without fds that cannot be sent: the channel is broken. */
 static void send_or_exit(int ctl, struct wire_reply *r)
 {
 	if (fs_send_reply(ctl, r, NULL, 0) < 0)
-		_exit(EXIT_CHANNEL_LOST);
+		end_all(EXIT_CHANNEL_LOST);
 }
 
 /* spawnd could not take the fds of key's worker (WIRE_KILL): it must not run. */
@@ -287,7 +302,7 @@ static void reap(int evt)
 				sent = send(evt, &ev, sizeof ev, MSG_NOSIGNAL);
 			while (sent < 0 && errno == EINTR);
 			if (sent < 0)   /* spawnd would wait for this exit for ever */
-				_exit(EXIT_CHANNEL_LOST);
+				end_all(EXIT_CHANNEL_LOST);
 		}
 	}
 }
@@ -306,6 +321,7 @@ static const char *start_up(int ctl, int evt, int *sfd, int *devnull)
 		return "cannot become a child subreaper (prctl)";
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	sigaddset(&chld, SIGTERM);      /* the parent-death signal */
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 || fs_reset_dispositions() < 0)
 		return "cannot set its signal mask and dispositions";
 	/* every send here uses MSG_NOSIGNAL: SIGPIPE's default action is harmless */
@@ -321,8 +337,9 @@ void forkserver_serve(int ctl, int evt, bool spares, const char *ready_error)
 	char *buf = malloc(WIRE_MAX);
 	int sfd = -1, devnull = -1;
 
-	/* Dies with spawnd; spawnd is the parent (it started this program). */
-	int deathsig = prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Ends with spawnd, its workers first; spawnd is the parent (it started
+	 * this program). */
+	int deathsig = prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1 || !buf)
 		_exit(0);
 	if (!ready_error && deathsig < 0)
@@ -341,18 +358,21 @@ void forkserver_serve(int ctl, int evt, bool spares, const char *ready_error)
 		if (poll(pfd, 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
-			_exit(72);
+			end_all(72);
 		}
 		if (pfd[1].revents) {
 			struct signalfd_siginfo si;
+			bool parent_died = false;
 			while (read(sfd, &si, sizeof si) > 0)
-				;
+				parent_died |= si.ssi_signo == SIGTERM;
+			if (parent_died)
+				end_all(0);
 			reap(evt);
 		}
 		if (pfd[0].revents) {
 			ssize_t n = recv(ctl, buf, WIRE_MAX, 0);
 			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-				_exit(0);       /* spawnd closed the channel: done */
+				end_all(0);     /* spawnd closed the channel: done */
 			if (n > 0)
 				handle_request(ctl, devnull, buf, (size_t)n);
 		}

@@ -19,6 +19,7 @@
 
 #include "engine/forkserver.h"
 #include "engine/proc.h"
+#include "engine/store.h"
 #include "handlers/health.h"
 #include "handlers/routes.h"
 #include "handlers/targets.h"
@@ -30,7 +31,7 @@
 
 struct options {
 	const char *listen, *state_dir, *targets, *plugins, *config, *log_level, *cors, *heartbeat;
-	const char *max_running_text, *max_queued_text;
+	const char *max_running_text, *max_queued_text, *store;
 	long max_running, max_queued;
 };
 
@@ -40,6 +41,7 @@ static void usage(FILE *to)
 		"usage: spawnd [--listen HOST:PORT] [--state-dir DIR] [--targets FILE] [--plugins DIR]\n"
 		"              [--config FILE] [--log-level error|warn|info|debug] [--max-running N]\n"
 		"              [--max-queued N] [--cors-origins ORIGIN,...] [--heartbeat SECONDS]\n"
+		"              [--store sqlite|memory]\n"
 		"              [--help] [--version]\n"
 		"\n"
 		"Runs registered targets as OS processes over HTTP (Python's multiprocessing, as a service).\n"
@@ -54,9 +56,11 @@ static void usage(FILE *to)
 		"  --cors-origins LIST  origins allowed to call the API from a browser, comma-separated\n"
 		"                       (e.g. http://localhost:3000); CORS is off without it\n"
 		"  --heartbeat SECONDS  heartbeat interval of live streams (default 15)\n"
+		"  --store KIND         sqlite (default: records in DIR/spawnd.db, output in DIR/output,\n"
+		"                       kept across restarts) or memory (nothing survives a restart)\n"
 		"Each flag has an environment form: SPAWND_LISTEN, SPAWND_STATE_DIR, SPAWND_TARGETS,\n"
 		"SPAWND_PLUGINS, SPAWND_CONFIG, SPAWND_LOG_LEVEL, SPAWND_MAX_RUNNING, SPAWND_MAX_QUEUED,\n"
-		"SPAWND_CORS_ORIGINS, SPAWND_HEARTBEAT.\n");
+		"SPAWND_CORS_ORIGINS, SPAWND_HEARTBEAT, SPAWND_STORE.\n");
 }
 
 static void fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -98,6 +102,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "--heartbeat", "SPAWND_HEARTBEAT", offsetof(struct options, heartbeat) },
 		{ "--max-running", "SPAWND_MAX_RUNNING", offsetof(struct options, max_running_text) },
 		{ "--max-queued", "SPAWND_MAX_QUEUED", offsetof(struct options, max_queued_text) },
+		{ "--store", "SPAWND_STORE", offsetof(struct options, store) },
 	};
 	const size_t nflags = sizeof string_flags / sizeof string_flags[0];
 
@@ -139,6 +144,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		o->log_level = "info";
 	o->max_running = parse_count("--max-running", o->max_running_text, 1, 1024);
 	o->max_queued = parse_count("--max-queued", o->max_queued_text, 0, 4096);
+	if (!o->store)
+		o->store = "sqlite";
+	if (strcmp(o->store, "sqlite") != 0 && strcmp(o->store, "memory") != 0)
+		fatal("--store %s: expected sqlite or memory", o->store);
 }
 
 /* fds 0-2 must be open, so no pipe or socket ever lands there. */
@@ -201,6 +210,7 @@ static void start_serving(const struct options *o, long max_running, const char 
 	int r;
 	struct proc_config pc = {
 		.state_dir = o->state_dir,
+		.store = strcmp(o->store, "memory") == 0 ? &store_mem_ops : &store_sqlite_ops,
 		.output_mem_cap = 1 << 20,
 		.max_running = (int)max_running,
 		.max_queued = (int)o->max_queued,
@@ -271,8 +281,8 @@ int main(int argc, char **argv)
 	start_serving(&o, max_running, &url);
 	printf("spawnd listening on %s\n", url);
 	fflush(stdout);
-	log_event(LOG_INFO, "started", "version=%s listen=%s state_dir=\"%s\" max_running=%ld", SPAWND_VERSION,
-		  url, o.state_dir, max_running);
+	log_event(LOG_INFO, "started", "version=%s listen=%s state_dir=\"%s\" store=%s max_running=%ld",
+		  SPAWND_VERSION, url, o.state_dir, o.store, max_running);
 
 	for (;;) {
 		siginfo_t si;

@@ -50,6 +50,7 @@ struct server {
 	char url[128];
 	CURL *curl;
 	struct server *next;
+	char *targets, *extra;          /* as started: server_restart() starts it so again */
 };
 
 /* A response plus its place on the list of live responses. */
@@ -346,42 +347,26 @@ static pid_t spawn_server(char **argv, int out_fd, int log_fd)
 	return pid;
 }
 
-struct server *server_start_targets(const char *targets_json, const char *extra_args)
+/* Starts spawnd in srv->root (its log appended to) and reads its URL. 0, or
+ * -1 with why printed (srv is then off the live list, not freed). */
+static int launch(struct server *srv, const char *targets, const char *extra_args)
 {
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	char targets[PATH_MAX + 16], path[PATH_MAX + 16], line[512], why[256];
-	struct server *srv;
+	char path[PATH_MAX + 16], line[512], why[256];
 	char **argv = NULL, *extra_copy = NULL;
 	int out[2] = { -1, -1 }, log_fd = -1;
 	pthread_t thread;
 	pthread_attr_t tattr;
 
-	harness_init();
-	srv = calloc(1, sizeof *srv);
-	if (!srv)
-		return NULL;
-	snprintf(srv->root, sizeof srv->root, "%s/spawnd-test.XXXXXX", tmp);
-	if (!mkdtemp(srv->root)) {
-		fprintf(stderr, "harness: mkdtemp %s: %s\n", srv->root, strerror(errno));
-		free(srv);
-		return NULL;
-	}
-	snprintf(path, sizeof path, "%s/state", srv->root);
-	mkdir(path, 0700);
-	snprintf(targets, sizeof targets, "%s/targets.json", srv->root);
-	if (targets_json && write_file(targets, targets_json) != 0) {
-		fprintf(stderr, "harness: cannot write %s\n", targets);
-		goto fail;
-	}
 	snprintf(path, sizeof path, "%s/spawnd.log", srv->root);
-	log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (log_fd < 0 || pipe2(out, O_CLOEXEC) != 0) {
 		fprintf(stderr, "harness: log or pipe: %s\n", strerror(errno));
 		goto fail;
 	}
-	argv = build_argv(srv->root, targets_json ? targets : NULL, extra_args, &extra_copy);
+	argv = build_argv(srv->root, targets, extra_args, &extra_copy);
 	if (!argv)
 		goto fail;
+	srv->reaped = false;
 	srv->pid = spawn_server(argv, out[1], log_fd);
 	close(out[1]);
 	out[1] = -1;
@@ -409,14 +394,16 @@ struct server *server_start_targets(const char *targets_json, const char *extra_
 	pthread_attr_destroy(&tattr);
 	free_argv(argv);
 	free(extra_copy);
-	return srv;
+	return 0;
 
 fail_running:
 	print_log_tail(srv);
 	kill(srv->pid, SIGKILL);
 	waitpid(srv->pid, NULL, 0);
+	srv->reaped = true;
 	unlink_server(srv);
 	curl_easy_cleanup(srv->curl);
+	srv->curl = NULL;
 fail:
 	if (out[0] >= 0)
 		close(out[0]);
@@ -426,9 +413,60 @@ fail:
 		close(log_fd);
 	free_argv(argv);
 	free(extra_copy);
-	fprintf(stderr, "harness: kept %s\n", srv->root);
+	return -1;
+}
+
+static void free_server(struct server *srv)
+{
+	free(srv->targets);
+	free(srv->extra);
 	free(srv);
+}
+
+struct server *server_start_targets(const char *targets_json, const char *extra_args)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char targets[PATH_MAX + 16], path[PATH_MAX + 16];
+	struct server *srv;
+
+	harness_init();
+	srv = calloc(1, sizeof *srv);
+	if (!srv)
+		return NULL;
+	snprintf(srv->root, sizeof srv->root, "%s/spawnd-test.XXXXXX", tmp);
+	if (!mkdtemp(srv->root)) {
+		fprintf(stderr, "harness: mkdtemp %s: %s\n", srv->root, strerror(errno));
+		free(srv);
+		return NULL;
+	}
+	snprintf(path, sizeof path, "%s/state", srv->root);
+	mkdir(path, 0700);
+	snprintf(targets, sizeof targets, "%s/targets.json", srv->root);
+	if (targets_json && write_file(targets, targets_json) != 0) {
+		fprintf(stderr, "harness: cannot write %s\n", targets);
+		goto fail;
+	}
+	srv->targets = targets_json ? strdup(targets) : NULL;
+	srv->extra = extra_args ? strdup(extra_args) : NULL;
+	if (launch(srv, srv->targets, srv->extra) == 0)
+		return srv;
+fail:
+	fprintf(stderr, "harness: kept %s\n", srv->root);
+	free_server(srv);
 	return NULL;
+}
+
+int server_restart(struct server *srv, int sig)
+{
+	int status;
+	kill(srv->pid, sig);
+	while (waitpid(srv->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	srv->reaped = true;
+	unlink_server(srv);
+	curl_easy_cleanup(srv->curl);
+	srv->curl = NULL;
+	return launch(srv, srv->targets, srv->extra);
 }
 
 struct server *server_start(const char *extra_args)
@@ -524,7 +562,7 @@ int server_stop(struct server *srv, char *why, size_t why_len)
 	}
 	unlink_server(srv);
 	curl_easy_cleanup(srv->curl);
-	free(srv);
+	free_server(srv);
 	return rc;
 }
 

@@ -59,6 +59,12 @@ void check_server_stops(struct server **srv);
 
 int server_run_refused(const char *const *extra, const char *root, char *log, size_t cap, bool *listened);
 
+/* Ends srv's spawnd with sig (SIGTERM: a stop; SIGKILL: a crash), waits for
+ * it, and starts a new one on the same folder (state, targets, flags). 0, or
+ * -1 (printed why; srv must still be given to server_stop(), which then
+ * reports it as failed). Its log keeps every run's lines. */
+int server_restart(struct server *srv, int sig);
+
 pid_t server_pid(const struct server *srv);
 const char *server_url(const struct server *srv);   /* "http://127.0.0.1:PORT" */
 const char *server_root(const struct server *srv);  /* the temporary folder */

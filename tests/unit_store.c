@@ -1,6 +1,9 @@
 /* Unit tests of the store seam (engine/store.h) through its operations
- * table, on the in-memory store: records are values, lists are filtered and
- * paged by the store, cursors are ids and stay valid, ids sort by creation. */
+ * table, the same contract run on both stores (in memory and SQLite):
+ * records are values, lists are filtered and paged by the store, cursors are
+ * ids and stay valid, ids sort by creation. A store with asynchronous writes
+ * is synced before it is read (reads see a write once it is synced), and
+ * reports no -ENOENT/-EEXIST for writes (its writer logs them). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +19,35 @@
 CHECK_MAIN_STATE;
 
 static const struct store_ops *ops = &store_mem_ops;
+static char dirs[8][64];
+static int ndirs;
+
+/* A new store in a new state folder. */
+static int open_new(struct store **s)
+{
+	if (ndirs == 8)
+		return -ENOSPC;
+	char *dir = dirs[ndirs++];
+	snprintf(dir, sizeof dirs[0], "/tmp/unit_store.XXXXXX");
+	return mkdtemp(dir) ? ops->open(dir, s) : -errno;
+}
+
+static void remove_dirs(void)
+{
+	char path[600];
+	for (int i = 0; i < ndirs; i++) {
+		static const char *const files[] = { "spawnd.db", "spawnd.db-wal", "spawnd.db-shm" };
+		for (int f = 0; f < 3; f++) {
+			snprintf(path, sizeof path, "%s/%s", dirs[i], files[f]);
+			unlink(path);
+		}
+		rmdir(dirs[i]);
+	}
+	ndirs = 0;
+}
+
+static bool async_writes(void) { return ops->flags & STORE_ASYNC_WRITES; }
+static void sync_(struct store *s) { store_sync_all(s); }
 
 static char args[] = "[]", no_such_file[] = "no such file", renamed[] = "renamed";
 
@@ -45,13 +77,15 @@ static int fill(struct store *s, int n, char ids[][STORE_ID_MAX])
 static void records_are_values(void)
 {
 	struct store *s;
-	CHECK_INT(ops->open("/nonexistent", &s), 0);
+	CHECK_INT(open_new(&s), 0);
 	char name[] = "alpha";
-	struct store_record r = rec("0000000000100000aaaaaaaa", name, worker, STORE_QUEUED);
+	struct store_record r = rec("0000000000100000aaaaaaa", name, worker, STORE_QUEUED);
 	CHECK_INT(ops->insert(s, &r), 0);
-	CHECK_INT(ops->insert(s, &r), -EEXIST);
+	if (!async_writes())
+		CHECK_INT(ops->insert(s, &r), -EEXIST);
 	name[0] = 'X';                  /* the store kept its own copy */
 	struct store_record got;
+	sync_(s);
 	CHECK_INT(ops->get(s, r.id, &got), 0);
 	CHECK_STR(got.name, "alpha");
 	got.name[0] = 'Y';              /* and hands out copies */
@@ -61,18 +95,24 @@ static void records_are_values(void)
 	r.pid = 42;
 	r.stdout_bytes = 7;
 	r.name = renamed;     /* fixed at insert: not written by update */
+	r.start_ticks = 123456789;
 	CHECK_INT(ops->update(s, &r), 0);
+	sync_(s);
 	CHECK_INT(ops->get(s, r.id, &got), 0);
 	CHECK_STR(got.name, "alpha");
 	CHECK_STR(got.error, "no such file");
 	CHECK_INT(got.state, STORE_FAILED);
 	CHECK_INT(got.pid, 42);
 	CHECK_INT(got.stdout_bytes, 7);
+	CHECK_INT(got.start_ticks, 123456789);
 	store_record_release(&got);
 	CHECK_INT(ops->remove(s, r.id), 0);
-	CHECK_INT(ops->remove(s, r.id), -ENOENT);
+	if (!async_writes())
+		CHECK_INT(ops->remove(s, r.id), -ENOENT);
+	sync_(s);
 	CHECK_INT(ops->get(s, r.id, &got), -ENOENT);
-	CHECK_INT(ops->update(s, &r), -ENOENT);
+	if (!async_writes())
+		CHECK_INT(ops->update(s, &r), -ENOENT);
 	ops->close(s);
 }
 
@@ -82,8 +122,9 @@ static void lists_filter_and_page_newest_first(void)
 	static char ids[N][STORE_ID_MAX];
 	struct store *s;
 	struct store_page page;
-	CHECK_INT(ops->open("/nonexistent", &s), 0);
+	CHECK_INT(open_new(&s), 0);
 	CHECK_INT(fill(s, N, ids), 0);
+	sync_(s);
 	/* Every record, 7 a page, newest first, no gap, no duplicate. */
 	struct store_query q = { .state = -1, .alive = -1, .limit = 7 };
 	char cursor[STORE_ID_MAX] = "";
@@ -122,8 +163,9 @@ static void cursors_survive_removal_and_restart(void)
 	char ids[N][STORE_ID_MAX];
 	struct store *s, *again;
 	struct store_page page;
-	CHECK_INT(ops->open("/nonexistent", &s), 0);
+	CHECK_INT(open_new(&s), 0);
 	CHECK_INT(fill(s, N, ids), 0);
+	sync_(s);
 	struct store_query q = { .state = -1, .alive = -1, .limit = 5 };
 	CHECK_INT(ops->list(s, &q, &page), 0);
 	CHECK_STR(page.next, ids[N - 5]);
@@ -132,6 +174,7 @@ static void cursors_survive_removal_and_restart(void)
 	store_page_release(&page);
 	/* The cursor's record is removed: the next page still starts after it. */
 	CHECK_INT(ops->remove(s, cursor), 0);
+	sync_(s);
 	q.after = cursor;
 	CHECK_INT(ops->list(s, &q, &page), 0);
 	CHECK_INT(page.count, 5);
@@ -139,11 +182,12 @@ static void cursors_survive_removal_and_restart(void)
 	store_page_release(&page);
 	/* Another store with the same records (a restart, another node's
 	 * copy): the cursor means the same there, nothing of it is in memory. */
-	CHECK_INT(ops->open("/nonexistent", &again), 0);
+	CHECK_INT(open_new(&again), 0);
 	for (int i = N - 1; i >= 0; i--) {     /* inserted in any order */
 		struct store_record r = rec(ids[i], n_, t_, STORE_EXITED);
 		CHECK_INT(ops->insert(again, &r), 0);
 	}
+	sync_(again);
 	CHECK_INT(ops->list(again, &q, &page), 0);
 	CHECK_INT(page.count, 5);
 	CHECK_STR(page.records[0].id, ids[N - 6]);
@@ -157,7 +201,7 @@ static void bad_cursors_are_einval(void)
 {
 	struct store *s;
 	struct store_page page;
-	CHECK_INT(ops->open("/nonexistent", &s), 0);
+	CHECK_INT(open_new(&s), 0);
 	/* empty, not hex, too short, too long, upper case, a space */
 	static const char *const bad[] = { "", "zzz", "12", "0000000000100000aaaaaaaa", "000000000010000AAAAAAAA",
 					   "000000000010000aaaa aaa" };
@@ -221,12 +265,34 @@ static void list_errors_reach_the_caller(void)
 	rmdir(dir);
 }
 
+/* The Process-N count is the store's: it starts at 0 and keeps what it is given. */
+static void names_are_counted(void)
+{
+	struct store *s;
+	long given = -1;
+	CHECK_INT(open_new(&s), 0);
+	CHECK_INT(ops->get_names(s, &given), 0);
+	CHECK_INT(given, 0);
+	CHECK_INT(ops->set_names(s, 41), 0);
+	sync_(s);
+	CHECK_INT(ops->get_names(s, &given), 0);
+	CHECK_INT(given, 41);
+	ops->close(s);
+}
+
 int main(void)
 {
-	RUN(records_are_values);
-	RUN(lists_filter_and_page_newest_first);
-	RUN(cursors_survive_removal_and_restart);
-	RUN(bad_cursors_are_einval);
+	static const struct store_ops *const stores[] = { &store_mem_ops, &store_sqlite_ops };
+	for (size_t i = 0; i < 2; i++) {
+		ops = stores[i];
+		fprintf(stderr, "store %s\n", i ? "sqlite" : "memory");
+		RUN(records_are_values);
+		RUN(lists_filter_and_page_newest_first);
+		RUN(cursors_survive_removal_and_restart);
+		RUN(bad_cursors_are_einval);
+		RUN(names_are_counted);
+		remove_dirs();
+	}
 	RUN(ids_sort_by_creation);
 	RUN(list_errors_reach_the_caller);
 	return CHECK_EXIT();

@@ -146,13 +146,14 @@ def test_terminate():
     rc, out, err, _ = run_program("multiprocessing_terminate.py", URL)
     check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
     # The worker may print its first line before SIGTERM reaches it, never its last;
-    # right after terminate() it may already have ended (the chapter shows it still running).
+    # right after terminate() it may already have ended (the chapter shows it still running);
+    # print() evaluates is_alive() before repr(), so "stopped ... True" is possible too.
     lines = [l for l in out.splitlines() if l != "Starting worker"]
     expected = [
         r"BEFORE: <Process name='Process-1' parent=PID initial> False",
         r"DURING: <Process name='Process-1' pid=PID parent=PID started> True",
         r"TERMINATED: <Process name='Process-1' pid=PID parent=PID "
-        r"(started> True|stopped exitcode=-SIGTERM> False)",
+        r"(started> True|stopped exitcode=-SIGTERM> (True|False))",
         r"JOINED: <Process name='Process-1' pid=PID parent=PID stopped exitcode=-SIGTERM> False",
     ]
     check(len(lines) == len(expected) and all(re.fullmatch(e, l) for e, l in zip(expected, lines)),

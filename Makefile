@@ -59,6 +59,8 @@ BROWSER_TESTS := $(wildcard tests/browser_*.mjs)
 # not only the node at hand; includes follow the folders' layering, with no cycle.
 NODE_CHECKS   := tests/check_node_engines.mjs tests/check_layers.mjs
 API_SRCS  := $(wildcard tests/api_*.c)
+# The Python client's tests (clients/python against the real server); they print PASS/FAIL lines too.
+PY_TESTS  := $(wildcard tests/test_*.py)
 UNIT_BINS := $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/%)
 API_BINS  := $(API_SRCS:tests/%.c=$(BUILD)/tests/%)
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%,\
@@ -158,7 +160,7 @@ run: spawnd $(EXAMPLE_PLUGINS)
 test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(BUILD)/spawnctl $(UNIT_BINS) $(API_BINS) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@scripts/install-deps.sh test
 	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_CTL=$(BUILD)/spawnctl SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
-		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(NODE_CHECKS) $(UNIT_BINS) $(API_BINS) $(BROWSER_TESTS)
+		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(NODE_CHECKS) $(UNIT_BINS) $(API_BINS) $(PY_TESTS) $(BROWSER_TESTS)
 
 # The API tests again, with spawnd under valgrind (memory errors in any library,
 # definite leaks: exit 99). Left out: api_follow (asserts CPU share and timing)

@@ -12,7 +12,9 @@ need="build-essential:compiler pkg-config:build-flags libmicrohttpd-dev:HTTP-ser
 libsqlite3-dev:state-store libcurl4-openssl-dev:HTTP-client-of-spawnctl-and-the-tests"
 case "$what" in
 test)  need="$need nodejs:OpenAPI-checks-and-browser-test npm:OpenAPI-checks-and-browser-test
-valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-checks-the-metrics-text" ;;
+valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-checks-the-metrics-text
+python3:python-targets-and-the-python-client-tests python3-pip:offline-install-test-of-the-python-client
+python3-setuptools:build-backend-of-the-python-client" ;;
 bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
 esac
 

@@ -240,11 +240,26 @@ static int load_identity(struct loader *l, const cJSON *obj, struct exec_spec *s
 	return 0;
 }
 
+/* What to run: program and argv, or the "python" form (exec_load_python.c). */
+static int load_command(struct loader *l, const cJSON *obj, struct target *t, struct exec_spec *spec)
+{
+	int rc;
+
+	if (cJSON_GetObjectItemCaseSensitive(obj, "python")) {
+		if ((rc = exec_load_args(l, obj, t)) < 0)
+			return rc;
+		return exec_load_python(l, obj, t, spec);
+	}
+	if ((rc = load_program(l, obj, spec)) < 0 || (rc = exec_load_args(l, obj, t)) < 0)
+		return rc;
+	return exec_load_argv(l, obj, t, spec);
+}
+
 /* --- one target, the file --- */
 
 static const char *const target_keys[] = {
 	"name", "description", "program", "argv", "args", "env", "cwd",
-	"timeout", "max_running", "rlimits", "user", "group", NULL
+	"timeout", "max_running", "rlimits", "user", "group", "python", NULL
 };
 
 static int load_name(struct loader *l, const cJSON *obj, struct target *t, size_t index)
@@ -288,9 +303,7 @@ static int load_target(struct loader *l, const cJSON *obj, size_t index)
 	if ((rc = load_name(l, obj, t, index)) < 0 ||
 	    (rc = exec_load_check_keys(l, obj, target_keys, "")) < 0 ||
 	    (rc = exec_load_string(l, obj, "description", "description", &t->description)) < 0 ||
-	    (rc = load_program(l, obj, spec)) < 0 ||
-	    (rc = exec_load_args(l, obj, t)) < 0 ||
-	    (rc = exec_load_argv(l, obj, t, spec)) < 0 ||
+	    (rc = load_command(l, obj, t, spec)) < 0 ||
 	    (rc = exec_load_env(l, obj, spec)) < 0 ||
 	    (rc = load_cwd(l, obj, spec)) < 0 ||
 	    (rc = load_rlimits(l, obj, &spec->rlimits)) < 0 ||

@@ -17,6 +17,11 @@
  *      "rlimits": {"cpu": 10, "as": 268435456, "nofile": 64, "nproc": 64},
  *      "user": "nobody", "group": "nogroup"}]}       applied only when spawnd runs as root
  *
+ * Instead of program and argv, a target may name a Python function:
+ *      "python": {"module": "workers", "function": "worker", "path": ["python"],
+ *                 "interpreter": "/usr/bin/python3", "returns": "json"}
+ * (targets/exec_load_python.c says how it is run and what it prints).
+ *
  * argv words: a string that is exactly "{name}" is a placeholder for the
  * declared argument `name` and becomes one argv element per value (none when
  * an optional argument is absent, one per value for a variadic one). Any other

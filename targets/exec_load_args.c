@@ -264,6 +264,9 @@ int exec_load_args(struct loader *l, const cJSON *obj, struct target *t)
 	if (!specs)
 		return exec_load_nomem(l);
 	cJSON_ArrayForEach(item, list) {
+		/* A python target's values never reach an option parser (they come
+		 * after "-c CODE"): a leading "-" is allowed unless the file says not. */
+		specs[i].allow_dash = cJSON_GetObjectItemCaseSensitive(obj, "python") != NULL;
 		if ((rc = load_arg(l, item, i, i + 1 == n, &specs[i], specs)) < 0)
 			return rc;
 		i++;

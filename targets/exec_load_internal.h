@@ -1,6 +1,7 @@
 /* exec_load internals — shared by the files of the targets file loader
  * (exec_load.c: the file, a target and its small fields; exec_load_args.c:
- * argument specs and the argv template; exec_load_env.c: the env section).
+ * argument specs and the argv template; exec_load_env.c: the env section;
+ * exec_load_python.c: the "python" form instead of program and argv).
  *
  * A struct loader lives for one exec_load_file() call, on its stack. Every
  * function returns 0 (or, for the read_* readers, 1 when the key was read)
@@ -47,5 +48,8 @@ int exec_load_number(struct loader *l, const cJSON *obj, const char *key, const 
 int exec_load_args(struct loader *l, const cJSON *obj, struct target *t);
 int exec_load_argv(struct loader *l, const cJSON *obj, struct target *t, struct exec_spec *spec);
 int exec_load_env(struct loader *l, const cJSON *obj, struct exec_spec *spec);
+/* The "python" form (exec_load_python.c): program and argv of a Python function
+ * target, after exec_load_args() has read t's args. */
+int exec_load_python(struct loader *l, const cJSON *obj, struct target *t, struct exec_spec *spec);
 
 #endif

@@ -248,3 +248,48 @@ void body_unknown_keys(const cJSON *obj, const char *const *allowed, cJSON **det
 		}
 	}
 }
+
+/* Line and column (from 1) of byte at in text. */
+static void line_column(const char *text, size_t at, int *line, int *column)
+{
+	*line = 1;
+	*column = 1;
+	for (size_t i = 0; i < at; i++, (*column)++)
+		if (text[i] == '\n') {
+			(*line)++;
+			*column = 0;
+		}
+}
+
+cJSON *body_parse_text(const char *text, size_t len, char *why, size_t cap)
+{
+	bool failed = false;
+	char *masked = mask_nuls(text, len, &failed);
+	const char *parsed = masked ? masked : text, *end = NULL;
+	int line, column;
+
+	if (failed) {
+		snprintf(why, cap, "out of memory");
+		return NULL;
+	}
+	cJSON *j = cJSON_ParseWithLengthOpts(parsed, len + 1, &end, 1);
+	size_t at = end && end >= parsed ? (size_t)(end - parsed) : 0;
+	free(masked);
+	if (!j) {
+		line_column(text, at < len ? at : len, &line, &column);
+		snprintf(why, cap, "not valid JSON at line %d, column %d", line, column);
+		return NULL;
+	}
+	struct problem p = { 0 };
+	if (!find_problem(j, 0, &p))
+		return j;
+	char field[256] = "";
+	if (p.out_of_memory)
+		snprintf(why, cap, "out of memory");
+	else if (!p.at || p.at == j || !field_of(j, p.at, field, sizeof field, 0))
+		snprintf(why, cap, "%s", p.what);
+	else
+		snprintf(why, cap, "%s: %s", field, p.what);
+	cJSON_Delete(j);
+	return NULL;
+}

@@ -15,6 +15,12 @@
  * the result to return from the handler in that case. */
 cJSON *body_json(struct http_req *r, enum MHD_Result *res);
 
+/* The same strict rules for a JSON document that is not a request (the
+ * --config file): text is len bytes followed by a NUL. Returns the tree
+ * (caller frees) or NULL with why set: "not valid JSON at line L, column C",
+ * "FIELD: WHAT" for a problem inside (a duplicate key, ...), or "WHAT". */
+cJSON *body_parse_text(const char *text, size_t len, char *why, size_t cap);
+
 /* Adds one details entry for each key of obj not in allowed (NULL
  * terminated) to *details (created on demand). */
 void body_unknown_keys(const cJSON *obj, const char *const *allowed, cJSON **details);

@@ -5,7 +5,7 @@
  * Retry-After (a positive whole number of seconds), and what was queued runs
  * once slots free. At SIGTERM daemon workers are terminated at once, the
  * others are joined for 3 s (ending by themselves if they can), then
- * terminated (README "Server flags", engine/proc.h proc_shutdown).
+ * terminated (README "Configuration", engine/proc.h proc_shutdown).
  */
 #define _GNU_SOURCE
 #include "tests/harness.h"

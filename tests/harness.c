@@ -264,6 +264,9 @@ static int write_file(const char *path, const char *text)
 	return rc;
 }
 
+/* server_start_bare(): no --listen, --state-dir or --log-level of the harness's own. */
+static bool bare_argv;
+
 static char **build_argv(const char *root, const char *targets, const char *extra, char **extra_copy)
 {
 	const char *bin = getenv("SPAWND_BIN") ? getenv("SPAWND_BIN") : "build/spawnd";
@@ -281,12 +284,14 @@ static char **build_argv(const char *root, const char *targets, const char *extr
 	if (!argv)
 		return NULL;
 	argv[n++] = strdup(bin);
-	argv[n++] = strdup("--listen");
-	argv[n++] = strdup("127.0.0.1:0");
-	argv[n++] = strdup("--state-dir");
-	argv[n++] = strdup(state);
-	argv[n++] = strdup("--log-level");
-	argv[n++] = strdup("warn");
+	if (!bare_argv) {
+		argv[n++] = strdup("--listen");
+		argv[n++] = strdup("127.0.0.1:0");
+		argv[n++] = strdup("--state-dir");
+		argv[n++] = strdup(state);
+		argv[n++] = strdup("--log-level");
+		argv[n++] = strdup("warn");
+	}
 	if (targets) {
 		argv[n++] = strdup("--targets");
 		argv[n++] = strdup(targets);
@@ -472,6 +477,14 @@ int server_restart(struct server *srv, int sig)
 struct server *server_start(const char *extra_args)
 {
 	return server_start_targets(NULL, extra_args);
+}
+
+struct server *server_start_bare(const char *args)
+{
+	bare_argv = true;
+	struct server *srv = server_start_targets(NULL, args);
+	bare_argv = false;
+	return srv;
 }
 
 static bool log_has_sanitizer_report(const struct server *srv)

@@ -41,6 +41,12 @@ struct server *server_start(const char *extra_args);
  * adds --targets ROOT/targets.json. */
 struct server *server_start_targets(const char *targets_json, const char *extra_args);
 
+/* Like server_start(), but spawnd gets args only (split on spaces), without
+ * the harness's --listen, --state-dir and --log-level: for settings that come
+ * from elsewhere (a --config file, the environment). It must still listen on
+ * 127.0.0.1. ROOT is made as usual; ROOT/state is not named to spawnd. */
+struct server *server_start_bare(const char *args);
+
 /* Sends SIGTERM and waits up to 10 s for the server to exit (then SIGKILL).
  * Returns 0 when it exited with status 0 and its log holds no sanitizer report;
  * otherwise -1, with the reason in why (and the log's tail on stderr).

@@ -146,6 +146,7 @@ static int finish(struct proc *p)
 		outbuf_seal(&p->out[s]);
 	}
 	proc_stdin_close(p);
+	proc_table_save_output(p);
 	take_status(p);
 	p->rec.ended_ms = ts_wall_ms();
 	p->drain_deadline = p->timeout_deadline = 0;

@@ -44,6 +44,10 @@
 		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch"
 
 static const char schema[] =
+	/* Why 1 KiB pages: a record's row and index entries are ~300 bytes; each
+	 * commit writes every page it touched to the WAL, so 4 KiB pages wrote 4x
+	 * the bytes (bench P3: 1840 -> 2160/s). Takes effect in a new store only. */
+	"PRAGMA page_size=1024;"
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
 	"CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, name TEXT NOT NULL, target TEXT NOT NULL,"

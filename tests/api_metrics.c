@@ -383,9 +383,11 @@ static void test_healthz_store_writable(void)
 	resp_free(r);
 	CHECK_SAMPLE(srv, "spawnd_store_writable", 1);
 	spawn_ok(srv, "{\"target\": \"worker\"}", "exited");
-	/* At least its insert and its transitions to running and exited. */
+	/* The SQLite store (the default) times its commits, and group commit may
+	 * put all of a process's writes (insert, running, exited) into one or two:
+	 * at least one, and the ended record's is done before its answer. */
 	double writes = sample(srv, "spawnd_store_write_duration_seconds_count");
-	CHECK_MSG(writes >= 3, "%g store writes timed, expected at least 3", writes);
+	CHECK_MSG(writes >= 1, "%g store writes timed, expected at least 1", writes);
 	CHECK_SAMPLE(srv, "spawnd_store_write_errors_total", 0);
 	CHECK_MSG(server_stop(srv, why, sizeof why) == 0, "%s", why);
 }

@@ -3,6 +3,10 @@
 rounds, to see what a change to the spawn path buys before it lands.
 
     python3 bench/ab.py OLD_SPAWND NEW_SPAWND [--rounds 5] [--seconds 2] [--figures P1,P3,P2]
+    python3 bench/ab.py build/spawnd:--store=memory build/spawnd:--store=sqlite
+
+A binary may end in `:--store=NAME` to run it with that store (the same
+binary with two stores is the SQLite store's cost, measured in one run).
 
 P1: 1 client POST ?wait= of `worker`, p50 (and p99); P3: 16 clients,
 processes/s; P4: GET /processes/{id} of an ended worker, 64 connections,
@@ -42,8 +46,12 @@ def main():
         with open(targets, "w") as f:
             json.dump(run.EXEC_TARGETS, f)
 
-        def measure(i, binary):
-            with run.Spawnd(os.path.abspath(binary), targets if "P2" in figs else None) as sd:
+        def measure(i, spec):
+            binary, _, opt = spec.partition(":")
+            store = opt[len("--store="):] if opt.startswith("--store=") else None
+            if opt and not store:
+                raise SystemExit(f"{spec}: only BIN:--store=NAME is understood")
+            with run.Spawnd(os.path.abspath(binary), targets if "P2" in figs else None, store=store) as sd:
                 post = sd.url + "/processes?wait=10"
                 if "P1" in figs:
                     res = run.checked(run.loadgen(post, 1, S, "POST", worker), "P1")

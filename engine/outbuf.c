@@ -88,10 +88,8 @@ int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captu
 			return r;
 		memcpy(ob->mem + ob->mem_len, data, take);
 		ob->mem_len += take;
-		if (!ob->whole_file) {
-			to_file += take;
-			file_len -= take;
-		}
+		to_file += take;
+		file_len -= take;
 	}
 	/* Count the bytes even when the disk failed: offsets stay those of the
 	 * stream, and the reader sees a short file as a gap, not shifted data. */
@@ -102,8 +100,16 @@ int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captu
 		ob->spill_fd = open(ob->spill_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (ob->spill_fd < 0)
 			return -errno;
+		/* The whole stream from byte 0: first the cap bytes memory holds. */
+		if (ob->whole_file && (r = fdio_write_all(ob->spill_fd, ob->mem, ob->mem_len)) < 0)
+			return r;
 	}
 	return fdio_write_all(ob->spill_fd, to_file, file_len);
+}
+
+bool outbuf_in_memory_only(const struct outbuf *ob)
+{
+	return ob->total <= ob->cap && ob->total == ob->mem_len;
 }
 
 void outbuf_seal(struct outbuf *ob)
@@ -157,7 +163,7 @@ void outbuf_release(struct outbuf *ob)
 
 void outbuf_unlink(struct outbuf *ob)
 {
-	if (ob->spill_path && ob->total > (ob->whole_file ? 0 : ob->cap))
+	if (ob->spill_path && ob->total > ob->cap)
 		unlink(ob->spill_path);
 	outbuf_release(ob);
 }

@@ -6,9 +6,12 @@
  * of the stream from its first byte. Memory: [0, mem_len); file: [cap, total)
  * at file offset (offset - cap).
  *
- * With whole_file set (a durable store: the output must outlive spawnd), the
- * file holds the whole stream from byte 0, at file offset = stream offset,
- * and memory is only a cache of its first cap bytes.
+ * With whole_file set (a durable store: the output must outlive spawnd), a
+ * stream that outgrows the cap has a file holding the whole stream from byte
+ * 0, at file offset = stream offset (the memory part is written first, when
+ * the file is made), and memory is a cache of its first cap bytes. A stream
+ * that fits the cap is in memory only: no file is made on the engine thread
+ * for it (outbuf_in_memory_only(); the owner has it written at the end).
  *
  * Each append also records when its bytes were captured (a mark: the offset
  * of its first byte and the wall clock), so a reader can tell the capture
@@ -55,6 +58,9 @@ int outbuf_init(struct outbuf *ob, size_t cap, const char *spill_path);
 int outbuf_append(struct outbuf *ob, const void *data, size_t len, int64_t captured_ms);
 /* When the byte at offset was captured (wall clock ms); 0 if not captured. */
 int64_t outbuf_captured_at(const struct outbuf *ob, uint64_t offset);
+/* The whole stream is in memory and no file was made for it (nothing was
+ * written to disk yet; an empty stream counts too). */
+bool outbuf_in_memory_only(const struct outbuf *ob);
 /* Closes the spill fd (writing is over); reads still work. */
 void outbuf_seal(struct outbuf *ob);
 /* Copies up to len bytes from offset into buf. Returns the count (0 at the

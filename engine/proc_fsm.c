@@ -85,7 +85,10 @@ static void enter(struct proc *p, enum proc_state s)
 	p->state = s;
 	p->rec.state = states[s].durable;
 	proc_table_move(p, from, to);
-	proc_table_update(p);
+	/* DRAINING changes nothing durable (still running; the byte counts are
+	 * written with the end, which follows): one commit less per process. */
+	if (s != PROC_DRAINING)
+		proc_table_update(p);
 	proc_metrics_moved(p, was);
 	if (from == PROC_LIST_RUNNING && to != PROC_LIST_RUNNING)
 		release_slots();
@@ -146,6 +149,7 @@ static int finish(struct proc *p)
 		outbuf_seal(&p->out[s]);
 	}
 	proc_stdin_close(p);
+	proc_table_save_output(p);
 	take_status(p);
 	p->rec.ended_ms = ts_wall_ms();
 	p->drain_deadline = p->timeout_deadline = 0;

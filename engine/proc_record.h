@@ -84,6 +84,7 @@ struct proc {
 	/* proc_metrics.c: its target's counters, when it was made and started (monotonic ns, 0: not yet) */
 	struct proc_metrics_target *metrics;
 	uint64_t accepted_ns, started_ns;
+	uint64_t store_seq;             /* its last write to the store (store_sync) */
 };
 
 struct proc_new_args {

@@ -197,11 +197,14 @@ int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 	if (s->waiter)
 		engine_arm(&p->waiters, s->waiter, s->wait_s, 0, s->wake);
 	bool now = p->state == PROC_STARTING;
+	uint64_t seq = p->store_seq;
 	engine_unlock();
 	if (now)
 		start_worker(p);
-	/* The 201 is an acknowledgement: the record is on disk before it. */
-	if (store_sync_all(st) < 0)
+	/* The 201 is an acknowledgement: the record is on disk before it. One
+	 * with a waiter is answered later, by a render that waits for the
+	 * record's last write then (proc_get_json), so it need not wait twice. */
+	if (!s->waiter && store_sync(st, seq) < 0)
 		log_event(LOG_ERROR, "store write failed", "id=%s: its record may not survive a restart", id);
 	return 0;
 }

@@ -54,11 +54,17 @@ int proc_stored_list(const struct store_query *q, struct store_page *out)
 ssize_t proc_stored_read(const struct store_record *r, enum proc_stream s, uint64_t offset, void *buf, size_t len)
 {
 	uint64_t total = s == PROC_STDOUT ? r->stdout_bytes : r->stderr_bytes;
+	struct store *st = proc_table_store();
 	char path[4096];
 	if (offset >= total || !len)
 		return 0;
 	if (len > total - offset)
 		len = (size_t)(total - offset);
+	if (st->ops->read_output) {     /* output that fit in memory is in the row */
+		long n = st->ops->read_output(st, r->id, s, offset, buf, len);
+		if (n != -ENOENT)
+			return n;
+	}
 	output_path(r->id, s, path, sizeof path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -80,6 +80,7 @@ int proc_table_insert(struct proc *p)
 	int r = store_insert(table.store, &p->rec);
 	if (r == 0)
 		idmap_add(&table.ids, &p->link);
+	p->store_seq = store_queued(table.store);
 	return r;
 }
 
@@ -88,6 +89,7 @@ void proc_table_update(struct proc *p)
 	p->rec.stdout_bytes = p->out[PROC_STDOUT].total;
 	p->rec.stderr_bytes = p->out[PROC_STDERR].total;
 	int r = store_update(table.store, &p->rec);
+	p->store_seq = store_queued(table.store);
 	if (r < 0)      /* the live record stays right; only the store's copy lags */
 		log_event(LOG_ERROR, "store update failed", "id=%s error=%d", p->rec.id, r);
 }
@@ -96,7 +98,19 @@ void proc_table_remove(struct proc *p)
 {
 	idmap_del(&table.ids, &p->link);
 	store_remove(table.store, p->rec.id);
+	p->store_seq = store_queued(table.store);
 }
+
+void proc_table_save_output(struct proc *p)
+{
+	for (int s = 0; s < 2; s++) {
+		struct outbuf *ob = &p->out[s];
+		if (ob->whole_file && ob->total && outbuf_in_memory_only(ob) && table.store->ops->put_output &&
+		    table.store->ops->put_output(table.store, p->rec.id, s, ob->mem, ob->mem_len) < 0)
+			log_event(LOG_ERROR, "output not saved", "id=%s: out of memory", p->rec.id);
+	}
+}
+
 
 void proc_table_forget(struct proc *p)
 {

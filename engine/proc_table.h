@@ -25,6 +25,10 @@ int proc_table_insert(struct proc *p);
 /* Writes p's durable fields to the store (its byte counts brought up to date). */
 void proc_table_update(struct proc *p);
 void proc_table_remove(struct proc *p);
+/* A durable store: p's output streams that are in memory only (no spill
+ * file) go into its row, queued before the final update (so an answer that
+ * waits for that update has the output on disk). */
+void proc_table_save_output(struct proc *p);
 /* Unlinks p from the index only: its record stays in the store (release). */
 void proc_table_forget(struct proc *p);
 /* Indexes p, whose record is in the store already (recovery). */

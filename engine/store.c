@@ -113,6 +113,16 @@ int store_sync_all(struct store *s)
 	return s->ops->sync ? s->ops->sync(s, s->ops->queued(s)) : 0;
 }
 
+uint64_t store_queued(struct store *s)
+{
+	return s->ops->queued ? s->ops->queued(s) : 0;
+}
+
+int store_sync(struct store *s, uint64_t seq)
+{
+	return s->ops->sync && seq ? s->ops->sync(s, seq) : 0;
+}
+
 void store_page_release(struct store_page *p)
 {
 	for (int i = 0; i < p->count; i++)

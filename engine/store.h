@@ -113,6 +113,16 @@ struct store_ops {
 	 * one of them could not be written). sync needs no lock. */
 	uint64_t (*queued)(struct store *s);
 	int (*sync)(struct store *s, uint64_t seq);
+	/* Optional (a durable store): the whole of a record's output stream
+	 * (0 stdout, 1 stderr), len bytes (copied), kept in its row: a write
+	 * like update (queued with STORE_ASYNC_WRITES, removed with the record).
+	 * For output that fits in memory; a bigger one has a file (outbuf.h).
+	 * 0 or -errno. */
+	int (*put_output)(struct store *s, const char *id, int stream, const void *data, size_t len);
+	/* Optional: up to len bytes of that stream from offset; the count (0 at
+	 * its end), -ENOENT when the row holds none (then it is in a file), or
+	 * -errno. Like get for threads. */
+	long (*read_output)(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len);
 };
 
 /* What every implementation's handle starts with. */
@@ -124,6 +134,12 @@ extern const struct store_ops store_sqlite_ops;        /* STATE_DIR/spawnd.db */
 /* Waits until what s was given so far is on disk (a no-op for a store that
  * writes at once). 0 or -EIO. No lock needed. */
 int store_sync_all(struct store *s);
+/* The sequence number of the last write given to s (0: a store that writes
+ * at once), and waiting until the writes up to seq are on disk: a caller
+ * that keeps the seq of its record's last write waits for that record only,
+ * not for every write queued since. 0 or -EIO. No lock needed for sync. */
+uint64_t store_queued(struct store *s);
+int store_sync(struct store *s, uint64_t seq);
 
 /* The ops, with each write timed (see above). */
 int store_insert(struct store *s, const struct store_record *r);

@@ -150,6 +150,46 @@ static void a_restart_keeps_every_record_and_byte(void)
 	check_server_stops(&srv);
 }
 
+/* Output that fits the memory cap (1 MiB) goes to disk only when its process
+ * ends, with the final record; a bigger one spills to its file as it comes.
+ * Both must come back byte for byte: after SIGTERM, and after SIGKILL for
+ * processes whose end was answered just before the kill. */
+static void small_and_big_output_survive_sigterm_and_sigkill(void)
+{
+	static const char *const bodies[] = {
+		"{\"target\": \"worker\", \"args\": [5]}",
+		"{\"target\": \"allbytes\", \"args\": [3]}",
+		"{\"target\": \"burst\", \"args\": {\"bytes\": 1500000}}",
+		"{\"target\": \"burst\", \"args\": {\"bytes\": 1200000, \"stream\": \"stderr\"}}",
+	};
+	enum { N = sizeof bodies / sizeof bodies[0] };
+	struct server *srv = server_start_targets(targets_json, NULL);
+	CHECK(srv != NULL);
+	for (int sig = 0; sig < 2; sig++) {
+		struct seen seen[N] = { 0 };
+		for (int i = 0; i < N; i++) {
+			spawn_id(srv, bodies[i], 10, seen[i].id);      /* answered once ended */
+			take(srv, &seen[i]);
+		}
+		CHECK(seen[2].out_len == 1500000 && seen[3].err_len == 1200000 && seen[0].out_len == 10);
+		CHECK_INT(server_restart(srv, sig ? SIGKILL : SIGTERM), 0);
+		for (int i = 0; i < N; i++) {
+			struct seen again = { 0 };
+			memcpy(again.id, seen[i].id, sizeof again.id);
+			take(srv, &again);
+			CHECK_MSG(seen[i].record && again.record && strcmp(seen[i].record, again.record) == 0,
+				  "%s %d:\nbefore %s\nafter  %s", sig ? "SIGKILL" : "SIGTERM", i, seen[i].record, again.record);
+			CHECK_MSG(seen[i].out && again.out && seen[i].out_len == again.out_len &&
+				  memcmp(seen[i].out, again.out, again.out_len) == 0, "stdout of %d, sig %d", i, sig);
+			CHECK_MSG(seen[i].err && again.err && seen[i].err_len == again.err_len &&
+				  memcmp(seen[i].err, again.err, again.err_len) == 0, "stderr of %d, sig %d", i, sig);
+			release(&again);
+			release(&seen[i]);
+		}
+	}
+	check_server_stops(&srv);
+}
+
 static long name_number(const char *name)
 {
 	return name && strncmp(name, "Process-", 8) == 0 ? strtol(name + 8, NULL, 10) : -1;
@@ -248,6 +288,7 @@ int main(void)
 	free(path);
 	RUN(a_restart_keeps_every_record_and_byte);
 	RUN(kill9_loses_no_record_and_leaves_no_worker);
+	RUN(small_and_big_output_survive_sigterm_and_sigkill);
 	RUN(queued_records_survive_as_queued);
 	free(targets_json);
 	return CHECK_EXIT();

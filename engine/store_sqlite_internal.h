@@ -1,0 +1,75 @@
+/* store_sqlite_internal — what the SQLite store's three files share:
+ * store_sqlite.c (schema, open, close, the ops table), store_sqlite_write.c
+ * (the write queue, the writer and checkpoint threads) and
+ * store_sqlite_read.c (get, list, output reads on the reader connection).
+ * Not for use outside them. Locking: queue_lock guards the queue and the
+ * sequence numbers; read_lock serialises the reader connection.
+ */
+#ifndef SPAWND_STORE_SQLITE_INTERNAL_H
+#define SPAWND_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/store.h"
+
+#define COLUMNS "id, name, target, args_text, daemon, timeout, created_ms, state, pid, exitcode, signal, " \
+		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch"
+
+/* OP_OUTPUT0/1: a stream's bytes into the row (put_output). Why not a file:
+ * making one costs about half a millisecond on the disks measured (bench
+ * figure S), more than the rest of a short process's life. */
+enum op_kind { OP_INSERT, OP_UPDATE, OP_REMOVE, OP_NAMES, OP_OUTPUT0, OP_OUTPUT1, OP_KINDS };
+
+struct op {
+	struct op *next;
+	enum op_kind kind;
+	struct store_record rec;        /* OP_UPDATE: id, mutable fields, error */
+	long names;
+	uint64_t seq;
+	void *data;                     /* OP_OUTPUT* */
+	size_t len;
+};
+
+#define CHECKPOINT_PAGES 1000             /* SQLite's own default */
+#define CHECKPOINT_FORCE_PAGES 8000             /* 32 MiB of WAL at most, about */
+
+struct sql_store {
+	struct store base;
+	sqlite3 *reader, *writer, *checkpointer;
+	sqlite3_stmt *get_stmt, *output_stmt[2], *op_stmt[OP_KINDS], *begin, *commit, *rollback;
+	pthread_mutex_t read_lock, queue_lock;
+	pthread_cond_t queued_cond, committed_cond, checkpoint_cond;
+	bool checkpoint_wanted, checkpoint_started;
+	pthread_t checkpoint_thread;
+	struct op *head, *tail;
+	uint64_t queued_seq, committed_seq, failed_seq;     /* failed_seq: the last write that failed */
+	bool stopping, thread_started;
+	pthread_t thread;
+};
+
+static inline struct sql_store *sql(struct store *s) { return (struct sql_store *)s; }
+
+/* store_sqlite_write.c */
+void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
+void *store_sqlite_checkpoint_main(void *arg);
+void store_sqlite_free_ops(struct op *o);
+int store_sqlite_insert(struct store *s, const struct store_record *r);
+int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len);
+uint64_t store_sqlite_queued(struct store *s);
+int store_sqlite_remove(struct store *s, const char *id);
+int store_sqlite_set_names(struct store *s, long given);
+int store_sqlite_sync(struct store *s, uint64_t seq);
+int store_sqlite_update(struct store *s, const struct store_record *r);
+int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pages);
+void *store_sqlite_writer_main(void *arg);
+
+/* store_sqlite_read.c */
+int store_sqlite_get(struct store *s, const char *id, struct store_record *out);
+int store_sqlite_get_names(struct store *s, long *given);
+int store_sqlite_list(struct store *s, const struct store_query *q, struct store_page *out);
+long store_sqlite_read_output(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len);
+
+#endif

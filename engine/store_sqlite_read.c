@@ -1,0 +1,177 @@
+/* store_sqlite_read — the SQLite store's reads, on the reader connection
+ * (read_lock), from any thread without the engine lock (STORE_SHARED_READS).
+ */
+#define _GNU_SOURCE
+#include "engine/store_sqlite_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/histogram.h"
+
+/* ---- reading (any thread, read_lock) -------------------------------------- */
+
+static char *column_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? strdup((const char *)t) : NULL;
+}
+
+static int read_row(sqlite3_stmt *st, struct store_record *r)
+{
+	*r = (struct store_record){ 0 };
+	snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(st, 0));
+	r->name = column_dup(st, 1);
+	r->target = column_dup(st, 2);
+	r->args_text = column_dup(st, 3);
+	r->daemon = sqlite3_column_int(st, 4);
+	r->timeout = sqlite3_column_double(st, 5);
+	r->created_ms = sqlite3_column_int64(st, 6);
+	int state = sqlite3_column_int(st, 7);
+	r->state = state >= 0 && state < STORE_STATES ? (enum store_state)state : STORE_LOST;
+	r->pid = sqlite3_column_int(st, 8);
+	r->exitcode = sqlite3_column_int(st, 9);
+	r->signal = sqlite3_column_int(st, 10);
+	r->reason = sqlite3_column_int(st, 11);
+	r->error = column_dup(st, 12);
+	r->started_ms = sqlite3_column_int64(st, 13);
+	r->ended_ms = sqlite3_column_int64(st, 14);
+	r->stdout_bytes = (uint64_t)sqlite3_column_int64(st, 15);
+	r->stderr_bytes = (uint64_t)sqlite3_column_int64(st, 16);
+	r->start_ticks = (uint64_t)sqlite3_column_int64(st, 17);
+	r->launch_text = column_dup(st, 18);
+	if (!r->name || !r->target || !r->args_text || (!r->error && sqlite3_column_type(st, 12) != SQLITE_NULL) ||
+	    (!r->launch_text && sqlite3_column_type(st, 18) != SQLITE_NULL)) {
+		store_record_release(r);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int store_sqlite_get(struct store *s, const char *id, struct store_record *out)
+{
+	struct sql_store *m = sql(s);
+	pthread_mutex_lock(&m->read_lock);
+	store_sqlite_bind_text(m->get_stmt, 1, id);
+	int rc = sqlite3_step(m->get_stmt), r;
+	if (rc == SQLITE_ROW)
+		r = read_row(m->get_stmt, out);
+	else
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+	sqlite3_reset(m->get_stmt);
+	pthread_mutex_unlock(&m->read_lock);
+	return r;
+}
+
+/* The query of q; its parameters are bound by bind_query in the same order. */
+static void build_query(const struct store_query *q, char *sql_text, size_t len)
+{
+	snprintf(sql_text, len, "SELECT " COLUMNS " FROM records WHERE 1%s%s%s%s%s ORDER BY id DESC LIMIT ?",
+		 q->state >= 0 ? " AND state=?" : "",
+		 q->alive == 1 ? " AND state IN (0,1)" : q->alive == 0 ? " AND state NOT IN (0,1)" : "",
+		 q->target ? " AND target=?" : "", q->name ? " AND name=?" : "", q->after ? " AND id<?" : "");
+}
+
+static void bind_query(sqlite3_stmt *st, const struct store_query *q)
+{
+	int i = 1;
+	if (q->state >= 0)
+		sqlite3_bind_int(st, i++, q->state);
+	if (q->target)
+		store_sqlite_bind_text(st, i++, q->target);
+	if (q->name)
+		store_sqlite_bind_text(st, i++, q->name);
+	if (q->after)
+		store_sqlite_bind_text(st, i++, q->after);
+	sqlite3_bind_int64(st, i, (sqlite3_int64)q->limit + 1);   /* one more: is there a next page? */
+}
+
+static int read_page(sqlite3_stmt *st, const struct store_query *q, struct store_page *out)
+{
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->count == q->limit) {
+			snprintf(out->next, sizeof out->next, "%s", out->records[out->count - 1].id);
+			return 0;
+		}
+		if ((size_t)out->count == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct store_record *grown = realloc(out->records, cap * sizeof *grown);
+			if (!grown)
+				return -ENOMEM;
+			out->records = grown;
+		}
+		if (read_row(st, &out->records[out->count]) < 0)
+			return -ENOMEM;
+		out->count++;
+	}
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int store_sqlite_list(struct store *s, const struct store_query *q, struct store_page *out)
+{
+	struct sql_store *m = sql(s);
+	char text[512];
+	sqlite3_stmt *st;
+	*out = (struct store_page){ 0 };
+	if ((q->after && !store_id_valid(q->after)) || q->limit < 1)
+		return -EINVAL;
+	build_query(q, text, sizeof text);
+	pthread_mutex_lock(&m->read_lock);
+	int r = sqlite3_prepare_v2(m->reader, text, -1, &st, NULL) == SQLITE_OK ? 0 : -EIO;
+	if (r == 0) {
+		bind_query(st, q);
+		r = read_page(st, q, out);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&m->read_lock);
+	if (r < 0)
+		store_page_release(out);
+	return r;
+}
+
+int store_sqlite_get_names(struct store *s, long *given)
+{
+	struct sql_store *m = sql(s);
+	sqlite3_stmt *st;
+	*given = 0;
+	pthread_mutex_lock(&m->read_lock);
+	int r = sqlite3_prepare_v2(m->reader, "SELECT value FROM meta WHERE key='names_given'", -1, &st, NULL);
+	if (r == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*given = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&m->read_lock);
+	return r == SQLITE_OK ? 0 : -EIO;
+}
+
+long store_sqlite_read_output(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len)
+{
+	struct sql_store *m = sql(s);
+	sqlite3_stmt *st = m->output_stmt[stream ? 1 : 0];
+	long r;
+	pthread_mutex_lock(&m->read_lock);
+	store_sqlite_bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset + 1);     /* substr counts from 1 */
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)len);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		const void *b = sqlite3_column_blob(st, 0);
+		r = sqlite3_column_bytes(st, 0);
+		if (r > (long)len)
+			r = (long)len;
+		if (r > 0)
+			memcpy(buf, b, (size_t)r);
+	} else {
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&m->read_lock);
+	return r;
+}
+

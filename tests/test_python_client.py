@@ -222,13 +222,18 @@ def test_kwargs_and_active_children():
 
 def test_pip_installs_offline():
     target = tempfile.mkdtemp(prefix="spawnd-pip.")
+    # setuptools builds in the source folder (build/, *.egg-info): build a copy,
+    # so that the tests leave the work tree as they found it.
+    source = os.path.join(target, "src")
+    shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     try:
         done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index",
-                               "--no-build-isolation", "--no-cache-dir", "--target", target, CLIENT],
+                               "--no-build-isolation", "--no-cache-dir", "--target",
+                               os.path.join(target, "site"), source],
                               capture_output=True, text=True, timeout=300,
                               env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
         check(done.returncode == 0, "pip install failed:\n" + done.stderr[-2000:])
-        check(os.path.exists(os.path.join(target, "spawnd", "multiprocessing.py")), "not installed")
+        check(os.path.exists(os.path.join(target, "site", "spawnd", "multiprocessing.py")), "not installed")
     finally:
         shutil.rmtree(target, ignore_errors=True)
 

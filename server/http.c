@@ -290,7 +290,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				return http_reply_error(&f->r, 413, "payload_too_large", NULL,
 					"request body of %llu bytes exceeds the limit of %zu bytes", n, config.max_body);
 		}
-		return MHD_YES;
+		return config.admit ? config.admit(&f->r) : MHD_YES;
 	}
 	struct http_req *r = &f->r;
 	if (*upload_data_size) {

@@ -129,21 +129,6 @@ static struct token_set *parse(char *text, const char *file, char *err, size_t c
 	return set;
 }
 
-int auth_parse_check(const char *text, const char *file, char *err, size_t cap)
-{
-	char *copy = strdup(text);
-	if (!copy) {
-		snprintf(err, cap, "%s: out of memory", file);
-		return -1;
-	}
-	struct token_set *set = parse(copy, file, err, cap);
-	explicit_bzero(copy, strlen(text));
-	free(copy);
-	int n = set ? (int)set->n : -1;
-	free(set);
-	return n;
-}
-
 static struct token_set *load(const char *path, char *err, size_t cap)
 {
 	FILE *f = fopen(path, "re");

@@ -37,8 +37,4 @@ void auth_release(void);
  * no credentials) pass, as does everything when no tokens are configured. */
 enum MHD_Result auth_check(struct http_req *r, bool is_public);
 
-/* Parses a tokens file's text; for the unit tests and auth_init/reload.
- * Returns the number of tokens (> 0), or -1 with err ("FILE:LINE: why"). */
-int auth_parse_check(const char *text, const char *file, char *err, size_t cap);
-
 #endif

@@ -29,7 +29,7 @@
 
 /* The statuses openapi/openapi.yaml documents: each route shows them at 0. */
 static const unsigned documented_statuses[] = {
-	200, 201, 202, 204, 400, 401, 404, 405, 409, 411, 413, 415, 429, 500, 503,
+	200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 411, 413, 415, 421, 429, 500, 503,
 };
 
 static void family(FILE *out, const char *name, const char *type, const char *help)

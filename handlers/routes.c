@@ -7,28 +7,31 @@
 #include "handlers/output.h"
 #include "handlers/processes.h"
 #include "handlers/targets.h"
+#include "server/auth.h"
+#include "server/origin.h"
 #include "server/router.h"
 
 static enum MHD_Result metrics_route(struct http_req *r);
 
+/* method, pattern, handler, flags (ROUTE_PUBLIC: no token needed). */
 static const struct route routes[] = {
-	{ "POST",   "/processes",                  processes_create },
-	{ "GET",    "/processes",                  processes_list },
-	{ "GET",    "/processes/{id}",             processes_get },
-	{ "DELETE", "/processes/{id}",             processes_delete },
-	{ "POST",   "/processes/{id}/join",        processes_join },
-	{ "POST",   "/processes/{id}/terminate",   processes_terminate },
-	{ "POST",   "/processes/{id}/kill",        processes_kill },
-	{ "POST",   "/processes/{id}/signal",      processes_signal },
-	{ "POST",   "/processes/{id}/stdin",       processes_stdin },
-	{ "GET",    "/processes/{id}/output",      output_get },
-	{ "GET",    "/events",                     events_get },
-	{ "GET",    "/targets",                    targets_list },
-	{ "GET",    "/targets/{name}",             targets_get },
-	{ "POST",   "/targets/reload",             targets_reload },
-	{ "GET",    "/healthz",                    health_get },
-	{ "GET",    "/metrics",                    metrics_route },
-	{ "GET",    "/openapi.yaml",               openapi_get },
+	{ "POST",   "/processes",                  processes_create,      0 },
+	{ "GET",    "/processes",                  processes_list,        0 },
+	{ "GET",    "/processes/{id}",             processes_get,         0 },
+	{ "DELETE", "/processes/{id}",             processes_delete,      0 },
+	{ "POST",   "/processes/{id}/join",        processes_join,        0 },
+	{ "POST",   "/processes/{id}/terminate",   processes_terminate,   0 },
+	{ "POST",   "/processes/{id}/kill",        processes_kill,        0 },
+	{ "POST",   "/processes/{id}/signal",      processes_signal,      0 },
+	{ "POST",   "/processes/{id}/stdin",       processes_stdin,       0 },
+	{ "GET",    "/processes/{id}/output",      output_get,            0 },
+	{ "GET",    "/events",                     events_get,            0 },
+	{ "GET",    "/targets",                    targets_list,          0 },
+	{ "GET",    "/targets/{name}",             targets_get,           0 },
+	{ "POST",   "/targets/reload",             targets_reload,        0 },
+	{ "GET",    "/healthz",                    health_get,            ROUTE_PUBLIC },
+	{ "GET",    "/metrics",                    metrics_route,         0 },
+	{ "GET",    "/openapi.yaml",               openapi_get,           0 },
 };
 
 /* /metrics labels requests by this table's templates. */
@@ -40,4 +43,14 @@ static enum MHD_Result metrics_route(struct http_req *r)
 enum MHD_Result routes_dispatch(struct http_req *r)
 {
 	return router_dispatch(routes, sizeof routes / sizeof routes[0], r);
+}
+
+/* Before the body: Host and Origin, then the token (server/origin.h, server/auth.h). */
+enum MHD_Result routes_admit(struct http_req *r)
+{
+	const struct route *row = router_find(routes, sizeof routes / sizeof routes[0], r);
+	enum MHD_Result res = origin_check(r);
+	if (r->replied)
+		return res;
+	return auth_check(r, row && (row->flags & ROUTE_PUBLIC));
 }

@@ -7,5 +7,7 @@
 #include "server/http.h"
 
 enum MHD_Result routes_dispatch(struct http_req *r);
+/* http_config's admit: refuses a request by its Host, Origin or token. */
+enum MHD_Result routes_admit(struct http_req *r);
 
 #endif

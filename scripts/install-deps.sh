@@ -9,7 +9,8 @@ what=${1:-build}
 
 # Each package with the reason it is needed, "package:reason".
 need="build-essential:compiler pkg-config:build-flags libmicrohttpd-dev:HTTP-server libcjson-dev:JSON
-libsqlite3-dev:state-store libcurl4-openssl-dev:HTTP-client-of-spawnctl-and-the-tests"
+libsqlite3-dev:state-store libcurl4-openssl-dev:HTTP-client-of-spawnctl-and-the-tests
+nettle-dev:SHA-256-and-constant-time-compare-of-bearer-tokens"
 case "$what" in
 test)  need="$need nodejs:OpenAPI-checks-and-browser-test npm:OpenAPI-checks-and-browser-test
 valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-checks-the-metrics-text

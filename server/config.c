@@ -35,6 +35,7 @@ enum setting_type {
 	TYPE_LIST,      /* comma-separated as text, an array of strings in the file */
 	TYPE_COUNT,     /* an integer from min to max */
 	TYPE_SECONDS,   /* a number of seconds from min to max */
+	TYPE_SWITCH,    /* true or false; its flag alone means true (--insecure) */
 };
 
 struct setting {
@@ -84,6 +85,14 @@ static const struct setting settings[] = {
 		  "CORS is off without it; in the file an array of strings" },
 	{ "heartbeat", "--heartbeat", "SPAWND_HEARTBEAT", "SECONDS", SECONDS(0.05, 15), .fallback = "15",
 	  AT(heartbeat), .help = "heartbeat interval of live streams" },
+	{ "tokens_file", "--tokens-file", "SPAWND_TOKENS_FILE", "FILE", AT(tokens_file),
+	  .help = "bearer tokens, one \"ROLE TOKEN\" a line (ROLE admin or read); every endpoint\n"
+		  "but /healthz then needs one (reloaded on SIGHUP)" },
+	{ "allowed_hosts", "--allowed-hosts", "SPAWND_ALLOWED_HOSTS", "NAME,...", .type = TYPE_LIST,
+	  AT(allowed_hosts), .help = "Host names this server answers to besides loopback names and its\n"
+				     "own addresses (others get 421); in the file an array of strings" },
+	{ "insecure", "--insecure", "SPAWND_INSECURE", "", .type = TYPE_SWITCH, .fallback = "false", AT(insecure),
+	  .help = "allow a non-loopback --listen without --tokens-file (anyone reaching it can run processes)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -115,6 +124,10 @@ static void expected(const struct setting *s, bool in_file, char *buf, size_t ca
 	}
 	if (s->type == TYPE_TEXT) {
 		snprintf(buf, cap, "a string");
+		return;
+	}
+	if (s->type == TYPE_SWITCH) {
+		snprintf(buf, cap, "true or false");
 		return;
 	}
 	buf[0] = '\0';
@@ -156,6 +169,12 @@ static int store_value(struct config *c, const struct setting *s, const char *te
 			*(long *)field = (long)number;
 		else
 			*(double *)field = number;
+		return 0;
+	}
+	if (s->type == TYPE_SWITCH) {
+		if (!text || !is_choice("true|false", text))
+			return fail(err, cap, "%s: expected %s", label, want);
+		*(bool *)field = strcmp(text, "true") == 0;
 		return 0;
 	}
 	if (text && s->type == TYPE_CHOICE && !is_choice(s->choices, text))
@@ -238,7 +257,8 @@ static int store_json(struct config *c, size_t i, const cJSON *v, const char *fi
 	free(shown);
 	if (s->type == TYPE_LIST && !cJSON_IsNull(v))
 		joined = join_list(v, &bad);
-	if (numeric ? !cJSON_IsNumber(v)
+	if (s->type == TYPE_SWITCH ? !cJSON_IsBool(v)
+		    : numeric ? !cJSON_IsNumber(v)
 		    : cJSON_IsNull(v) ? s->fallback != NULL
 		    : s->type == TYPE_LIST ? bad : !cJSON_IsString(v)) {
 		expected(s, true, want, sizeof want);
@@ -247,7 +267,8 @@ static int store_json(struct config *c, size_t i, const cJSON *v, const char *fi
 			    !numeric && !s->fallback ? " (or null)" : "");
 	}
 	c->source[i] = CONFIG_FILE;
-	r = store_value(c, s, s->type == TYPE_LIST ? joined : cJSON_IsString(v) ? v->valuestring : NULL,
+	r = store_value(c, s, s->type == TYPE_LIST ? joined : cJSON_IsString(v) ? v->valuestring
+			   : cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? "true" : "false") : NULL,
 			numeric ? v->valuedouble : NAN, true, label, err, cap);
 	free(joined);
 	return r;
@@ -358,6 +379,10 @@ static enum config_result read_flags(int argc, char *const *argv, const char **g
 				slot = &given[f];
 		if (!slot)
 			return (enum config_result)fail(err, cap, "unknown option %s (see --help)", a);
+		if (slot != file && settings[slot - given].type == TYPE_SWITCH && a[flag_len] != '=') {
+			*slot = "true";         /* a switch takes no value: --insecure */
+			continue;
+		}
 		if (!value)
 			return (enum config_result)fail(err, cap, "%.*s needs a value (see --help)", (int)flag_len, a);
 		*slot = value;
@@ -441,7 +466,7 @@ void config_usage(FILE *to)
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings[i];
 		char head[64], want[128];
-		snprintf(head, sizeof head, "%s %s", s->flag, s->metavar);
+		snprintf(head, sizeof head, "%s%s%s", s->flag, s->metavar[0] ? " " : "", s->metavar);
 		fprintf(to, "  %-26s ", head);
 		for (const char *h = s->help; *h;) {
 			size_t n = strcspn(h, "\n");

@@ -30,6 +30,9 @@ struct config {
 	long max_running, max_queued, max_connections;
 	char *cors_origins;      /* comma-separated, or NULL: CORS off */
 	double heartbeat;        /* seconds */
+	char *tokens_file;       /* NULL: no tokens (server/auth.h) */
+	char *allowed_hosts;     /* comma-separated Host names, or NULL (server/origin.h) */
+	bool insecure;           /* serve a non-loopback address without tokens */
 	char *config;            /* the file read, or NULL */
 	unsigned char source[16];   /* enum config_source of each setting, by table index */
 };

@@ -31,6 +31,7 @@
 #include "lib/utf8.h"
 #include "lib/log.h"
 #include "lib/number.h"
+#include "server/framing.h"
 #include "server/http_metrics.h"
 
 #define MAX_PENDING_HEADERS 4
@@ -277,6 +278,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		f->r.start_us = now_us();
 		*con_cls = f;
 		/* Framing, before any body byte is read. */
+		const char *field, *why = framing_problem(conn, version, &field);
+		if (why)
+			return http_reply_invalid(&f->r, field, why);
 		const char *cl = http_header(&f->r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && method_has_body(method)) {
 			char *end;
@@ -286,7 +290,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				return http_reply_error(&f->r, 413, "payload_too_large", NULL,
 					"request body of %llu bytes exceeds the limit of %zu bytes", n, config.max_body);
 		}
-		return MHD_YES;
+		return config.admit ? config.admit(&f->r) : MHD_YES;
 	}
 	struct http_req *r = &f->r;
 	if (*upload_data_size) {

@@ -53,6 +53,9 @@ struct http_req {
 struct http_config {
 	const char *listen;      /* HOST:PORT */
 	http_handler *dispatch;  /* every request goes here (the route table) */
+	/* Runs once the headers are in, before any body byte is read, and may
+	 * refuse the request by replying (Host, Origin, a token); NULL: none. */
+	http_handler *admit;
 	unsigned threads;
 	size_t max_body;
 	unsigned connection_limit;

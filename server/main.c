@@ -4,7 +4,7 @@
  * is forked while the process is still single-threaded; only then do threads
  * start (the engine loop, libmicrohttpd). Signals are blocked in every thread
  * and taken here with sigwaitinfo(): SIGTERM/SIGINT shut down gracefully,
- * SIGHUP reloads the targets file. Only startup may exit on an error.
+ * SIGHUP reloads the targets file and the tokens file. Only startup may exit on an error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,9 +24,11 @@
 #include "handlers/health.h"
 #include "handlers/routes.h"
 #include "handlers/targets.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/fdbudget.h"
 #include "server/http.h"
+#include "server/origin.h"
 #include "lib/log.h"
 #include "server/stream.h"
 #include "targets/plugin.h"
@@ -126,6 +128,7 @@ static void start_serving(const struct config *c, const char **url)
 	struct http_config hc = {
 		.listen = c->listen,
 		.dispatch = routes_dispatch,
+		.admit = routes_admit,
 		.threads = 2,
 		.max_body = 1 << 20,
 		.connection_limit = (unsigned)c->max_connections,
@@ -157,6 +160,9 @@ int main(int argc, char **argv)
 	}
 	log_set_level((enum log_level)log_parse_level(c.log_level));   /* one of the four: config checked it */
 	ensure_std_fds();
+	if (auth_init(c.tokens_file, c.listen, c.insecure, err, sizeof err) < 0 ||
+	    origin_init(c.listen, c.allowed_hosts, err, sizeof err) < 0)
+		fatal("%s", err);
 	make_dir(c.state_dir);
 	fit_fd_budget(&c);
 	if (c.plugins)
@@ -191,6 +197,7 @@ int main(int argc, char **argv)
 		int sig = sigwaitinfo(&sigs, &si);
 		if (sig == SIGHUP) {
 			targets_file_reload(err, sizeof err);  /* logs; keeps the set on error */
+			auth_reload();                          /* the same */
 			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT)

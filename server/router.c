@@ -45,6 +45,19 @@ static bool match(const char *pattern, const char *path, struct http_req *r, cha
 	return !*pattern && !*path;
 }
 
+const struct route *router_find(const struct route *routes, size_t n, struct http_req *r)
+{
+	static __thread char storage[HTTP_MAX_PARAMS][MAX_PARAM_LEN + 1];
+	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(routes[i].method, method) == 0 && match(routes[i].pattern, r->path, r, storage)) {
+			r->route = (int)i + 1;
+			return &routes[i];
+		}
+	return NULL;
+}
+
 enum MHD_Result router_dispatch(const struct route *routes, size_t n, struct http_req *r)
 {
 	static __thread char storage[HTTP_MAX_PARAMS][MAX_PARAM_LEN + 1];

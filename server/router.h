@@ -13,14 +13,24 @@
 
 #include "server/http.h"
 
+enum route_flags {
+	ROUTE_PUBLIC = 1 << 0,   /* needs no token (/healthz) */
+};
+
 struct route {
 	const char *method;
 	const char *pattern;
 	http_handler *handler;
+	enum route_flags flags;
 };
 
 /* Runs the handler of the first route of routes[0..n) matching r, or replies
  * 404/405/204 itself. */
+/* The route of routes[0..n) matching r's method and path, or NULL; sets
+ * r->route (and r->params) as dispatching would, so an answer given before
+ * dispatch (a refused token) is counted by its route. */
+const struct route *router_find(const struct route *routes, size_t n, struct http_req *r);
+
 enum MHD_Result router_dispatch(const struct route *routes, size_t n, struct http_req *r);
 
 #endif

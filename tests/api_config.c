@@ -251,6 +251,8 @@ static void test_help_lists_every_setting(void)
 			snprintf(dflt, sizeof dflt, ", default %g\n", v->valuedouble);
 		else if (cJSON_IsString(v))
 			snprintf(dflt, sizeof dflt, ", default %s\n", v->valuestring);
+		else if (cJSON_IsBool(v))
+			snprintf(dflt, sizeof dflt, ", default %s\n", cJSON_IsTrue(v) ? "true" : "false");
 		else
 			snprintf(dflt, sizeof dflt, ", default none\n");
 		const char *block = strstr(help, head), *next = block ? strstr(block + 1, "\n  --") : NULL;

@@ -124,13 +124,13 @@ static void test_vanished_waiters_freed_within_a_heartbeat(void)
 
 	for (int i = 0; i < WAITS; i++) {
 		if (i < JOINS)
-			snprintf(req, sizeof req, "POST /processes/%s/join HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+			snprintf(req, sizeof req, "POST /processes/%s/join HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
 				 sleeper);
 		else if (i < JOINS + POST_WAITS)
-			snprintf(req, sizeof req, "POST /processes?wait=60 HTTP/1.1\r\nHost: x\r\n"
+			snprintf(req, sizeof req, "POST /processes?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 				 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(post_body), post_body);
 		else
-			snprintf(req, sizeof req, "DELETE /processes/%s?grace=60 HTTP/1.1\r\nHost: x\r\n\r\n", stubborn);
+			snprintf(req, sizeof req, "DELETE /processes/%s?grace=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", stubborn);
 		int fd = send_raw(s, req);
 		CHECK_MSG(fd >= 0, "connection %d failed", i);
 		fds[nfds++] = fd;

@@ -81,6 +81,15 @@ struct store_page {
 	char next[STORE_ID_MAX];
 };
 
+/* Retention (store_ops.expired): which ended records (exited, failed, lost)
+ * are past their keep. */
+struct store_expiry {
+	long keep;                              /* the newest keep ended records stay; 0: no count limit */
+	int64_t before_ms;                      /* wall clock: ended (or, without ended_ms, created)
+						 * before this goes; 0: no age limit */
+	int limit;                              /* >= 1: records in one answer */
+};
+
 struct store;
 
 /* STORE_DURABLE: records outlive spawnd, so their output is kept whole in
@@ -113,6 +122,11 @@ struct store_ops {
 	 * one of them could not be written). sync needs no lock. */
 	uint64_t (*queued)(struct store *s);
 	int (*sync)(struct store *s, uint64_t seq);
+	/* The ended records q says are past their keep, oldest first, at most
+	 * q->limit (next is unused). A read (STORE_SHARED_READS applies): the
+	 * caller removes them with remove. Queued and running records are never
+	 * in it, nor counted in q->keep. */
+	int (*expired)(struct store *s, const struct store_expiry *q, struct store_page *out);
 };
 
 /* What every implementation's handle starts with. */

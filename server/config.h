@@ -30,8 +30,10 @@ struct config {
 	long max_running, max_queued, max_connections;
 	char *cors_origins;      /* comma-separated, or NULL: CORS off */
 	double heartbeat;        /* seconds */
+	long retention_count;    /* ended records kept (0: no count limit) */
+	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
 	char *config;            /* the file read, or NULL */
-	unsigned char source[16];   /* enum config_source of each setting, by table index */
+	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };
 
 enum config_source { CONFIG_DEFAULT, CONFIG_FILE, CONFIG_ENV, CONFIG_FLAG };

@@ -110,10 +110,18 @@ static int drop_page(const struct store_page *page)
 	return count;
 }
 
+static bool stop_asked(void)
+{
+	pthread_mutex_lock(&stop_lock);
+	bool stop = stopping;
+	pthread_mutex_unlock(&stop_lock);
+	return stop;
+}
+
 int proc_retention_pass(int limit)
 {
 	int removed = 0;
-	while (removed < limit) {
+	while (removed < limit && !stop_asked()) {      /* a backlog never holds up a shutdown */
 		struct store_page page;
 		int want = limit - removed < BATCH ? limit - removed : BATCH;
 		int r = read_expired(want, &page);

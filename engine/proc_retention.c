@@ -11,10 +11,12 @@
  *
  * What is removed is what a DELETE of an ended record removes: its live
  * record (records of this run are in memory too), its stored one, its output
- * files; a "removed" event is published for each, as for a DELETE. A record
- * a DELETE is already taking out (LINGERING, or no longer live) is left to
- * it. Queued and running records are never removed (the store never offers
- * them, and a live record that has not ended is skipped).
+ * files; a "removed" event is published for each, as for a DELETE. A live
+ * record a DELETE is taking out (LINGERING, or gone from the table) is left
+ * to it. A record only the store has can race a DELETE of it (both read it
+ * without the lock): it is removed either way, and its "removed" event may
+ * then go out twice. Queued and running records are never removed (the store
+ * never offers them, and a live record that has not ended is skipped).
  *
  * A batch is at most BATCH records; a pass goes on while batches come back
  * full, so a backlog (a first start with a lowered keep) is worked through at

@@ -52,14 +52,16 @@ static int helper_path(char *path, size_t len)
 /* In the child, before exec: the channels go to fixed fds 3 and 4, nothing
  * else stays open but 0-2. Only async-signal-safe calls (we are a child of a
  * process that may one day have threads). */
-static void exec_helper(const char *path, int ctl, int evt, char *const argv[])
+static void exec_helper(const char *path, int ctl, int evt, char *const argv[], char *parent)
 {
 	/* Move both out of the way first, so neither dup2 clobbers the other. */
 	int c = fcntl(ctl, F_DUPFD, 10), e = fcntl(evt, F_DUPFD, 10);
 	if (c < 0 || e < 0 || dup2(c, FORKSERVER_CTL_FD) < 0 || dup2(e, FORKSERVER_EVT_FD) < 0 ||
 	    fdclose_from(FORKSERVER_EVT_FD + 1) < 0)
 		_exit(126);
-	char *const envp[] = { NULL };
+	/* Its parent's pid, so it can tell its parent is gone even where its
+	 * parent is PID 1 (spawnd in a container) or a subreaper takes it. */
+	char *const envp[] = { parent, NULL };
 	execve(path, argv, envp);
 	_exit(127);
 }
@@ -163,10 +165,12 @@ int forkserver_start(const char *plugins_dir, char *err, size_t errlen)
 		*a++ = dir;
 	}
 	*a = NULL;
+	char parent[64];
+	snprintf(parent, sizeof parent, "SPAWND_PARENT_PID=%d", (int)getpid());
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_helper(path, ctl[1], evt[1], argv);
+		exec_helper(path, ctl[1], evt[1], argv, parent);
 	r = pid < 0 ? -errno : 0;
 	close(ctl[1]);
 	close(evt[1]);
@@ -336,6 +340,9 @@ int forkserver_read_exit(struct forkserver_exit *ev)
 		return 0;
 	return n < 0 ? -errno : -EPROTO;
 }
+
+pid_t forkserver_pid(void) { return server_pid; }
+void forkserver_reaped(void) { server_pid = -1; }
 
 void forkserver_stop(void)
 {

@@ -67,5 +67,10 @@ int forkserver_event_fd(void);
 int forkserver_read_exit(struct forkserver_exit *ev);
 /* Asks the fork server to exit (closing the channels) and reaps it. */
 void forkserver_stop(void);
+/* The fork server's pid (-1: none), for a reaper of every child (spawnd as
+ * PID 1), which calls forkserver_reaped() when it reaped that pid, so that
+ * forkserver_stop() does not wait for it again. Startup thread only. */
+pid_t forkserver_pid(void);
+void forkserver_reaped(void);
 
 #endif

@@ -22,6 +22,7 @@
  *   proc_json.c   a record as JSON (from its durable fields and live output)
  *   proc_loop.c   the engine thread (output, exits, timers)
  *   proc_engine.c proc_init(), proc_shutdown(), proc_release()
+ *   proc_retention.c removes ended records past their keep (count, age)
  *   waitq.c, store*.c, idmap.c, events.c, outbuf.c: the modules they use
  * Includes go one way: proc.h <- proc_record.h <- proc_table/fsm/stdin.h <-
  * the proc_*.c files; engine.h and events.h never include a proc header.
@@ -53,6 +54,11 @@ struct proc_config {
 	int max_queued;             /* then -EAGAIN (429) */
 	int drain_ms;               /* how long output is drained after the worker exits */
 	int shutdown_ms;            /* how long non-daemon workers may finish at shutdown */
+	/* Retention (proc_retention.c): ended records kept, newest first, at most
+	 * retention_count (0: no count limit) and for retention_age_ms after
+	 * their end (0: no age limit); looked at every retention_interval_ms. */
+	long retention_count;
+	int64_t retention_age_ms, retention_interval_ms;
 };
 
 struct proc_spawn {
@@ -75,9 +81,11 @@ struct proc_spawn {
 
 /* Starts the engine (its thread included). Call after forkserver_start(). */
 int proc_init(const struct proc_config *cfg);
-/* Graceful end: terminates daemon workers, gives the others cfg->shutdown_ms,
- * then terminates and kills what is left, wakes every waiter, stops the engine
- * thread. New spawns get -ESHUTDOWN from the start. */
+/* Graceful end: stops retention, terminates daemon workers, gives the others
+ * cfg->shutdown_ms, then terminates and kills what is left, wakes every
+ * waiter, stops the engine thread. New spawns get -ESHUTDOWN from the start.
+ * Queued records stay queued in a durable store (the next run starts them);
+ * with the memory store they fail. */
 void proc_shutdown(void);
 void proc_release(void);
 
@@ -112,7 +120,9 @@ enum proc_reason { PROC_REASON_NONE, PROC_REASON_EXIT, PROC_REASON_SIGNAL, PROC_
 int proc_signal(const char *id, int sig, enum proc_reason reason);
 
 /* Waits for the end of id. Returns 1 if it has already ended (fn is not
- * called), 0 if fn will be called, -ENOENT. timeout_s < 0: no deadline. */
+ * called), or if it is queued while the server shuts down (it will not
+ * start in this run), 0 if fn will be called, -ENOENT. timeout_s < 0: no
+ * deadline. */
 int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn)(struct proc_waiter *));
 /* Disarms w (any waiter armed by the engine, events_wait() included). */
 void proc_wait_cancel(struct proc_waiter *w);

@@ -5,9 +5,12 @@
  *   init:     engine (epoll, eventfd) -> table (config, output folder,
  *             store) -> recovery of the store's records -> loop thread ->
  *             the recovered queued records that have a slot start
- *   shutdown: no new spawns; queued records fail; daemon workers are
- *             terminated at once, the others get cfg.shutdown_ms, then
- *             SIGTERM, then SIGKILL; every waiter is answered; the thread stops
+ *   shutdown: retention stops; no new spawns; queued records stay queued
+ *             (no slot is taken any more) with a durable store, which starts
+ *             them at the next run, and fail with the memory store (nothing
+ *             would ever start them); daemon workers are terminated at once,
+ *             the others get cfg.shutdown_ms, then SIGTERM, then SIGKILL 2 s
+ *             later; every waiter is answered; the thread stops
  *   release:  records freed (their fds closed), table, events, engine fds
  */
 #include "engine/proc.h"
@@ -20,6 +23,7 @@
 #include "engine/proc_fsm.h"
 #include "engine/proc_loop.h"
 #include "engine/proc_recover.h"
+#include "engine/proc_retention.h"
 #include "engine/proc_spawn.h"
 #include "engine/proc_stdin.h"
 #include "engine/proc_table.h"
@@ -32,7 +36,7 @@ int proc_init(const struct proc_config *cfg)
 		return r;
 	if ((r = proc_table_open(cfg, cfg->store ? cfg->store : &store_mem_ops)) < 0)
 		return r;
-	if ((r = proc_recover()) < 0 || (r = proc_loop_start()) < 0)
+	if ((r = proc_recover()) < 0 || (r = proc_loop_start()) < 0 || (r = proc_retention_start()) < 0)
 		return r;
 	proc_start_collected();         /* queued records of the last run that have a slot now */
 	return 0;
@@ -80,6 +84,8 @@ static void wake_everyone(void)
 		engine_wake_all(&p->waiters);
 	for (struct proc *p = proc_table_first(PROC_LIST_RUNNING); p; p = p->list_next)
 		engine_wake_all(&p->waiters);
+	for (struct proc *p = proc_table_first(PROC_LIST_QUEUED); p; p = p->list_next)
+		engine_wake_all(&p->waiters);   /* joins answer: still queued, for the next run */
 	events_wake_all();
 	engine_unlock();
 	engine_fire();
@@ -89,10 +95,16 @@ void proc_shutdown(void)
 {
 	struct proc_event_arg why = { 0, PROC_REASON_NONE, "the server shut down before it started" };
 	struct proc *q;
+	proc_retention_stop();
 	engine_lock();
 	engine_set_shutting_down();
-	while ((q = proc_table_first(PROC_LIST_QUEUED)))       /* queued records never start */
+	bool durable = proc_table_store()->ops->flags & STORE_DURABLE;
+	while (!durable && (q = proc_table_first(PROC_LIST_QUEUED)))  /* would never start */
 		proc_fsm(q, PROC_EV_SHUTDOWN, &why);
+	/* Joins of the ones kept are answered now (queued, for the next run),
+	 * while the workers drain, not as the connections close. */
+	for (q = proc_table_first(PROC_LIST_QUEUED); q; q = q->list_next)
+		engine_wake_all(&q->waiters);
 	signal_running(SIGTERM, true);        /* daemon workers: terminated at once */
 	engine_unlock();
 	engine_fire();

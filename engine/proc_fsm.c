@@ -69,11 +69,14 @@ static void announce(struct proc *p)
 	}
 }
 
-/* Queued records take the free slots, in order. */
+/* Queued records take the free slots, in order; none once shutting down:
+ * a durable store keeps them queued for the next run (proc_engine.c). */
 static void release_slots(void)
 {
 	int max = proc_table_config()->max_running;
 	struct proc *q;
+	if (engine_shutting_down())
+		return;
 	while ((q = proc_table_first(PROC_LIST_QUEUED)) && proc_table_count(PROC_LIST_RUNNING) < max)
 		proc_fsm(q, PROC_EV_SLOT, NULL);
 }

@@ -106,17 +106,22 @@ out:
 	return j;
 }
 
+void proc_stored_unlink_output(const char *id)
+{
+	char path[4096];
+	for (int s = 0; s < 2; s++) {
+		output_path(id, (enum proc_stream)s, path, sizeof path);
+		unlink(path);
+	}
+}
+
 void proc_stored_remove(const struct store_record *r)
 {
 	struct store *st = proc_table_store();
-	char path[4096];
 	engine_lock();
 	st->ops->remove(st, r->id);
 	engine_unlock();
-	for (int s = 0; s < 2; s++) {
-		output_path(r->id, (enum proc_stream)s, path, sizeof path);
-		unlink(path);
-	}
+	proc_stored_unlink_output(r->id);
 	store_sync_all(st);
 	log_event(LOG_INFO, "process removed", "id=%s name=\"%s\"", r->id, r->name);
 }

@@ -27,6 +27,8 @@ cJSON *proc_stored_render(const struct store_record *r, unsigned flags);
 ssize_t proc_stored_read(const struct store_record *r, enum proc_stream s, uint64_t offset, void *buf, size_t len);
 /* The length of r's output file of stream s (0: none). */
 uint64_t proc_stored_file_size(const char *id, enum proc_stream s);
+/* Unlinks id's output files (STATE_DIR/output/ID.stdout|stderr), if any. */
+void proc_stored_unlink_output(const char *id);
 /* Removes r from the store and its output files; waits until the removal is
  * on disk. */
 void proc_stored_remove(const struct store_record *r);

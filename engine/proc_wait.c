@@ -46,6 +46,8 @@ int proc_wait(const char *id, double timeout_s, struct proc_waiter *w, void (*fn
 		r = -ENOENT;
 	else if (p->state == PROC_EXITED || p->state == PROC_FAILED)
 		r = 1;
+	else if (p->state == PROC_QUEUED && engine_shutting_down())
+		r = 1;          /* it starts at the next run: answer with it queued */
 	else {
 		engine_arm(&p->waiters, w, timeout_s, 0, fn);
 		r = 0;

@@ -81,6 +81,15 @@ struct store_page {
 	char next[STORE_ID_MAX];
 };
 
+/* Retention (store_ops.expired): which ended records (exited, failed, lost)
+ * are past their keep. */
+struct store_expiry {
+	long keep;                              /* the newest keep ended records stay; 0: no count limit */
+	int64_t before_ms;                      /* wall clock: ended (or, without ended_ms, created)
+						 * before this goes; 0: no age limit */
+	int limit;                              /* >= 1: records in one answer */
+};
+
 struct store;
 
 /* STORE_DURABLE: records outlive spawnd, so their output is kept whole in
@@ -123,6 +132,11 @@ struct store_ops {
 	 * its end), -ENOENT when the row holds none (then it is in a file), or
 	 * -errno. Like get for threads. */
 	long (*read_output)(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len);
+	/* The ended records q says are past their keep, oldest first, at most
+	 * q->limit (next is unused). A read (STORE_SHARED_READS applies): the
+	 * caller removes them with remove. Queued and running records are never
+	 * in it, nor counted in q->keep. */
+	int (*expired)(struct store *s, const struct store_expiry *q, struct store_page *out);
 };
 
 /* What every implementation's handle starts with. */

@@ -5,6 +5,11 @@
  * Ids arrive in increasing order from one node, so an insert is O(1); an
  * older id (another node's, later) walks to its place. A cursor whose record
  * was removed is placed by walking from the newest end.
+ *
+ * Retention (expired) walks from the oldest end and knows how many ended
+ * records there are (kept up to date on every write), so it stops as soon as
+ * neither the count nor the age can take more: a store with nothing to
+ * prune costs a step or two, not a walk of every record.
  */
 #include "engine/store.h"
 
@@ -25,6 +30,7 @@ struct mem_store {
 	struct idmap ids;
 	struct mem_node *newest, *oldest;
 	long names_given;
+	long ended;                             /* records not alive: what retention counts */
 };
 
 static struct mem_node *find(struct mem_store *m, const char *id)
@@ -91,6 +97,7 @@ static int mem_insert(struct store *s, const struct store_record *r)
 		return -ENOMEM;
 	}
 	n->link.id = n->rec.id;
+	m->ended += !store_state_alive(n->rec.state);
 	idmap_add(&m->ids, &n->link);
 	link_ordered(m, n);
 	return 0;
@@ -109,6 +116,7 @@ static int mem_update(struct store *s, const struct store_record *r)
 		free(n->rec.error);
 		n->rec.error = e;
 	}
+	((struct mem_store *)s)->ended += !store_state_alive(r->state) - !store_state_alive(n->rec.state);
 	n->rec.state = r->state;
 	n->rec.pid = r->pid;
 	n->rec.exitcode = r->exitcode;
@@ -135,6 +143,7 @@ static int mem_remove(struct store *s, const char *id)
 	if (!n)
 		return -ENOENT;
 	idmap_del(&m->ids, &n->link);
+	m->ended -= !store_state_alive(n->rec.state);
 	if (n->newer) n->newer->older = n->older; else m->newest = n->older;
 	if (n->older) n->older->newer = n->newer; else m->oldest = n->newer;
 	free_node(n);
@@ -185,6 +194,42 @@ nomem:
 	return -ENOMEM;
 }
 
+/* Appends a copy of r to out (which has room for limit records). */
+static int page_add(struct store_page *out, int limit, const struct store_record *r)
+{
+	if (!out->records && !(out->records = calloc((size_t)limit, sizeof *out->records)))
+		return -ENOMEM;
+	if (store_record_copy(&out->records[out->count], r) < 0)
+		return -ENOMEM;
+	out->count++;
+	return 0;
+}
+
+static int mem_expired(struct store *s, const struct store_expiry *q, struct store_page *out)
+{
+	struct mem_store *m = (struct mem_store *)s;
+	long excess = q->keep > 0 && m->ended > q->keep ? m->ended - q->keep : 0;
+	*out = (struct store_page){ 0 };
+	if (q->limit < 1)
+		return -EINVAL;
+	for (struct mem_node *n = m->oldest; n && out->count < q->limit; n = n->newer) {
+		/* Ids go in creation order, and nothing ends before it is created. */
+		if (!excess && (!q->before_ms || n->rec.created_ms >= q->before_ms))
+			break;
+		if (store_state_alive(n->rec.state))
+			continue;
+		int64_t end = n->rec.ended_ms ? n->rec.ended_ms : n->rec.created_ms;
+		if (!excess && end >= q->before_ms)
+			continue;
+		excess -= excess > 0;
+		if (page_add(out, q->limit, &n->rec) < 0) {
+			store_page_release(out);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int mem_get_names(struct store *s, long *given)
 {
 	*given = ((struct mem_store *)s)->names_given;
@@ -200,5 +245,5 @@ static int mem_set_names(struct store *s, long given)
 const struct store_ops store_mem_ops = {
 	.open = mem_open, .close = mem_close, .insert = mem_insert, .update = mem_update,
 	.get = mem_get, .remove = mem_remove, .list = mem_list,
-	.get_names = mem_get_names, .set_names = mem_set_names,
+	.get_names = mem_get_names, .set_names = mem_set_names, .expired = mem_expired,
 };

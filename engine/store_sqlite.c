@@ -201,6 +201,7 @@ const struct store_ops store_sqlite_ops = {
 	.get = store_sqlite_get, .remove = store_sqlite_remove, .list = store_sqlite_list,
 	.get_names = store_sqlite_get_names, .set_names = store_sqlite_set_names,
 	.queued = store_sqlite_queued, .sync = store_sqlite_sync, .check = sql_check,
+	.expired = store_sqlite_expired,
 	.put_output = store_sqlite_put_output, .read_output = store_sqlite_read_output,
 };
 

@@ -70,6 +70,7 @@ void *store_sqlite_writer_main(void *arg);
 int store_sqlite_get(struct store *s, const char *id, struct store_record *out);
 int store_sqlite_get_names(struct store *s, long *given);
 int store_sqlite_list(struct store *s, const struct store_query *q, struct store_page *out);
+int store_sqlite_expired(struct store *s, const struct store_expiry *q, struct store_page *out);
 long store_sqlite_read_output(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len);
 
 #endif

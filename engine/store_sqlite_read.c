@@ -175,3 +175,35 @@ long store_sqlite_read_output(struct store *s, const char *id, int stream, uint6
 	return r;
 }
 
+/* Retention: the ended records past the keep-th newest ended one, or ended
+ * (created, when it has no end) before before_ms, oldest first. The keep-th
+ * newest is found once per call (an uncorrelated subquery), so one call reads
+ * at most the ended rows, on the reader connection. */
+int store_sqlite_expired(struct store *s, const struct store_expiry *q, struct store_page *out)
+{
+	struct sql_store *m = sql(s);
+	const struct store_query page = { .limit = q->limit };
+	char text[1024];
+	sqlite3_stmt *st;
+	*out = (struct store_page){ 0 };
+	if (q->limit < 1)
+		return -EINVAL;
+	snprintf(text, sizeof text,
+		 "SELECT " COLUMNS " FROM records WHERE state NOT IN (0,1) AND (0%s%s) ORDER BY id LIMIT ?3",
+		 q->keep > 0 ? " OR id < coalesce((SELECT id FROM records WHERE state NOT IN (0,1)"
+			       " ORDER BY id DESC LIMIT 1 OFFSET ?1), '')" : "",
+		 q->before_ms > 0 ? " OR (CASE WHEN ended_ms > 0 THEN ended_ms ELSE created_ms END) < ?2" : "");
+	pthread_mutex_lock(&m->read_lock);
+	int r = sqlite3_prepare_v2(m->reader, text, -1, &st, NULL) == SQLITE_OK ? 0 : -EIO;
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, q->keep - 1);
+		sqlite3_bind_int64(st, 2, q->before_ms);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)q->limit + 1);
+		r = read_page(st, &page, out);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&m->read_lock);
+	if (r < 0)
+		store_page_release(out);
+	return r;
+}

@@ -338,9 +338,12 @@ void forkserver_serve(int ctl, int evt, bool spares, const char *ready_error)
 	int sfd = -1, devnull = -1;
 
 	/* Ends with spawnd, its workers first; spawnd is the parent (it started
-	 * this program). */
+	 * this program, and named itself: it may be PID 1, in a container). */
+	const char *parent = getenv("SPAWND_PARENT_PID");
+	pid_t expected = parent ? (pid_t)atoi(parent) : 1;
+	unsetenv("SPAWND_PARENT_PID");          /* nothing forked from here sees it */
 	int deathsig = prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1 || !buf)
+	if ((parent ? getppid() != expected : getppid() == 1) || !buf)
 		_exit(0);
 	if (!ready_error && deathsig < 0)
 		ready_error = "cannot set its parent-death signal (prctl)";

@@ -93,6 +93,21 @@ static const struct setting settings[] = {
 				     "own addresses (others get 421); in the file an array of strings" },
 	{ "insecure", "--insecure", "SPAWND_INSECURE", "", .type = TYPE_SWITCH, .fallback = "false", AT(insecure),
 	  .help = "allow a non-loopback --listen without --tokens-file (anyone reaching it can run processes)" },
+	{ "retention_count", "--retention-count", "SPAWND_RETENTION_COUNT", "N", COUNT(0, 1000000000),
+	  .fallback = "100000", AT(retention_count),
+	  .help = "ended records kept, newest first; older ones are removed with their output\n"
+		  "(0: no count limit)" },
+	{ "retention_age", "--retention-age", "SPAWND_RETENTION_AGE", "SECONDS", SECONDS(0, 3153600000.0),
+	  .fallback = "604800", AT(retention_age),
+	  .help = "ended records are removed this long after their end (604800: 7 days;\n"
+		  "0: no age limit)" },
+	{ "retention_interval", "--retention-interval", "SPAWND_RETENTION_INTERVAL", "SECONDS",
+	  SECONDS(0.05, 86400), .fallback = "60", AT(retention_interval),
+	  .help = "how often records past retention_count or retention_age are looked for" },
+	{ "shutdown_timeout", "--shutdown-timeout", "SPAWND_SHUTDOWN_TIMEOUT", "SECONDS", SECONDS(0, 86400),
+	  .fallback = "5", AT(shutdown_timeout),
+	  .help = "at SIGTERM/SIGINT, how long non-daemon workers may finish before they are\n"
+		  "terminated (SIGKILL 2 s later); 5 + 2 fits Docker's default 10 s stop" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

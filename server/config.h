@@ -33,8 +33,10 @@ struct config {
 	char *tokens_file;       /* NULL: no tokens (server/auth.h) */
 	char *allowed_hosts;     /* comma-separated Host names, or NULL (server/origin.h) */
 	bool insecure;           /* serve a non-loopback address without tokens */
+	long retention_count;    /* ended records kept (0: no count limit) */
+	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
 	char *config;            /* the file read, or NULL */
-	unsigned char source[16];   /* enum config_source of each setting, by table index */
+	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };
 
 enum config_source { CONFIG_DEFAULT, CONFIG_FILE, CONFIG_ENV, CONFIG_FLAG };

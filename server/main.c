@@ -4,7 +4,23 @@
  * is forked while the process is still single-threaded; only then do threads
  * start (the engine loop, libmicrohttpd). Signals are blocked in every thread
  * and taken here with sigwaitinfo(): SIGTERM/SIGINT shut down gracefully,
- * SIGHUP reloads the targets file and the tokens file. Only startup may exit on an error.
+ * SIGHUP reloads the targets file and the tokens file, SIGCHLD reaps. Only startup may exit on an
+ * error.
+ *
+ * PID 1: spawnd's only child of its own is the fork server, itself a
+ * subreaper of every worker's descendants. In a container spawnd is PID 1,
+ * and what dies under other parents there (a `docker exec` shell's
+ * background jobs, the fork server's children if it died) is reparented to
+ * it: SIGCHLD reaps every child, so no zombie piles up; the fork server's
+ * end is told to forkserver.c. No signal is forwarded: workers are signalled
+ * by the engine only (SIGTERM/SIGINT start the shutdown below).
+ *
+ * Shutdown: the engine refuses new processes (503 shutting_down) while the
+ * workers end, and the HTTP server keeps accepting meanwhile, so a client
+ * gets that 503 (and can still read records and follow streams); only then
+ * is the listening socket closed, the streams given a moment to send their
+ * last lines (the exit line of each follow), and the store flushed and
+ * closed (proc_release(): SQLite commits what is queued, checkpoints the WAL).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +31,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -119,7 +136,10 @@ static void start_serving(const struct config *c, const char **url)
 		.max_running = (int)c->max_running,
 		.max_queued = (int)c->max_queued,
 		.drain_ms = 1000,
-		.shutdown_ms = 3000,
+		.shutdown_ms = (int)(c->shutdown_timeout * 1000.0),
+		.retention_count = c->retention_count,
+		.retention_age_ms = (int64_t)(c->retention_age * 1000.0),
+		.retention_interval_ms = (int64_t)(c->retention_interval * 1000.0),
 	};
 	if ((r = proc_init(&pc)) < 0)
 		fatal("cannot start the process engine in %s: %s", c->state_dir, strerror(-r));
@@ -137,6 +157,24 @@ static void start_serving(const struct config *c, const char **url)
 	};
 	if (http_start(&hc, url, err, sizeof err) < 0)
 		fatal("%s", err);
+}
+
+/* Reaps every child that has ended (SIGCHLD), retrying EINTR. */
+static void reap_children(void)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return;
+		if (pid == forkserver_pid()) {
+			forkserver_reaped();
+			log_event(LOG_ERROR, "fork server exited", "pid=%d status=%d", (int)pid, status);
+		} else
+			log_event(LOG_DEBUG, "reaped an orphan", "pid=%d status=%d", (int)pid, status);
+	}
 }
 
 int main(int argc, char **argv)
@@ -182,6 +220,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	start_serving(&c, &url);
@@ -200,17 +239,22 @@ int main(int argc, char **argv)
 			auth_reload();                          /* the same */
 			continue;
 		}
+		if (sig == SIGCHLD) {
+			reap_children();
+			continue;
+		}
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 	}
 	log_event(LOG_INFO, "shutting down", NULL);
-	http_quiesce();
 	proc_shutdown();
+	http_quiesce();
 	/* Every process has ended and every stream was woken to send its last
 	 * lines: give them a moment to go out before connections are closed. */
 	for (int i = 0; i < 200 && stream_count() > 0; i++)
 		usleep(10 * 1000);
 	http_stop();
+	reap_children();        /* orphans that ended during the shutdown */
 	forkserver_stop();
 	proc_release();
 	targets_release();

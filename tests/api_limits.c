@@ -4,7 +4,7 @@
  * past the queue, POST /processes answers 429 too_many_processes with
  * Retry-After (a positive whole number of seconds), and what was queued runs
  * once slots free. At SIGTERM daemon workers are terminated at once, the
- * others are joined for 3 s (ending by themselves if they can), then
+ * others are joined for --shutdown-timeout (3 s here; ending by themselves if they can), then
  * terminated (README "Configuration", engine/proc.h proc_shutdown).
  */
 #define _GNU_SOURCE
@@ -181,7 +181,7 @@ static void test_shutdown_daemons_first(void)
 		{ .body = "{\"target\": \"sleep\", \"args\": [1]}", .what = "the short non-daemon" },
 		{ .body = "{\"target\": \"sleep\", \"args\": [30]}", .what = "the long non-daemon" },
 	};
-	struct server *s = server_start(NULL);
+	struct server *s = server_start("--shutdown-timeout 3");
 	char path[256], why[256];
 
 	CHECK_MSG(s, "server did not start");

@@ -280,6 +280,64 @@ static void names_are_counted(void)
 	ops->close(s);
 }
 
+/* The ids of expired(keep, before_ms, limit), by their index in ids, as "1 2 3". */
+static void expired_text(struct store *s, long keep, int64_t before_ms, int limit, char ids[][STORE_ID_MAX],
+			 int n, char *out, size_t cap)
+{
+	struct store_page page;
+	const struct store_expiry q = { .keep = keep, .before_ms = before_ms, .limit = limit };
+	size_t used = 0;
+	out[0] = '\0';
+	if (ops->expired(s, &q, &page) < 0) {
+		snprintf(out, cap, "error");
+		return;
+	}
+	for (int i = 0; i < page.count; i++)
+		for (int k = 0; k < n; k++)
+			if (strcmp(page.records[i].id, ids[k]) == 0)
+				used += (size_t)snprintf(out + used, cap - used, "%s%d", used ? " " : "", k);
+	store_page_release(&page);
+}
+
+/* Retention's read: ended records past the keep-th newest ended one, or
+ * ended before before_ms, oldest first; running ones never, nor counted. */
+static void expired_by_count_and_age(void)
+{
+	struct store *s;
+	char ids[10][STORE_ID_MAX], got[128];
+	CHECK_INT(open_new(&s), 0);
+	for (int i = 0; i < 10; i++) {      /* 0, 4, 8 run; 1 2 3 5 6 7 9 ended at 2000 + i */
+		store_id_new(ids[i], 1795000000000LL);
+		struct store_record r = rec("", even, worker, i % 4 == 0 ? STORE_RUNNING : STORE_EXITED);
+		memcpy(r.id, ids[i], sizeof r.id);
+		r.created_ms = 1000 + i;
+		r.ended_ms = i % 4 == 0 ? 0 : 2000 + i;
+		CHECK_INT(ops->insert(s, &r), 0);
+	}
+	sync_(s);
+	expired_text(s, 3, 0, 100, ids, 10, got, sizeof got);
+	CHECK_STR(got, "1 2 3 5");
+	expired_text(s, 3, 0, 2, ids, 10, got, sizeof got);
+	CHECK_STR(got, "1 2");
+	expired_text(s, 0, 2004, 100, ids, 10, got, sizeof got);
+	CHECK_STR(got, "1 2 3");
+	expired_text(s, 6, 2003, 100, ids, 10, got, sizeof got);
+	CHECK_STR(got, "1 2");
+	expired_text(s, 0, 0, 100, ids, 10, got, sizeof got);
+	CHECK_STR(got, "");
+	expired_text(s, 20, 0, 100, ids, 10, got, sizeof got);
+	CHECK_STR(got, "");
+	struct store_record r = rec("", even, worker, STORE_EXITED);       /* an end is counted */
+	memcpy(r.id, ids[0], sizeof r.id);
+	r.ended_ms = 2010;
+	CHECK_INT(ops->update(s, &r), 0);
+	CHECK_INT(ops->remove(s, ids[1]), 0);                              /* a removal too */
+	sync_(s);
+	expired_text(s, 3, 0, 100, ids, 10, got, sizeof got);
+	CHECK_STR(got, "0 2 3 5");
+	ops->close(s);
+}
+
 int main(void)
 {
 	static const struct store_ops *const stores[] = { &store_mem_ops, &store_sqlite_ops };
@@ -291,6 +349,7 @@ int main(void)
 		RUN(cursors_survive_removal_and_restart);
 		RUN(bad_cursors_are_einval);
 		RUN(names_are_counted);
+		RUN(expired_by_count_and_age);
 		remove_dirs();
 	}
 	RUN(ids_sort_by_creation);

@@ -64,8 +64,9 @@ static bool output_file(struct server *srv, const char *id)
 }
 
 /* Twelve ended workers between a running and a queued one: the five newest
- * stay. With sqlite, their files go too, and after a restart the earlier
- * run's records (store only) are removed the same way. */
+ * stay. With sqlite, their files go too (each writes past the 1 MiB that a
+ * record's row holds, so it has an output file), and after a restart the
+ * earlier run's records (store only) are removed the same way. */
 static void count_case(const char *store)
 {
 	char args[256], why[256], running[ID_CAP], late[ID_CAP], queued[ID_CAP], w[12][ID_CAP], more[3][ID_CAP];
@@ -75,7 +76,7 @@ static void count_case(const char *store)
 	CHECK_MSG(s, "server did not start");
 	spawn_id(s, "{\"target\": \"sleep\", \"args\": [30]}", -1, running);
 	for (int i = 0; i < 12; i++)
-		spawn_id(s, "{\"target\": \"worker\"}", 10, w[i]);
+		spawn_id(s, "{\"target\": \"burst\", \"args\": [1200000]}", 10, w[i]);
 	spawn_id(s, "{\"target\": \"sleep\", \"args\": [30]}", -1, late);
 	spawn_id(s, "{\"target\": \"worker\"}", -1, queued);
 	CHECK_MSG(running[0] && late[0] && queued[0] && w[11][0], "a spawn failed");

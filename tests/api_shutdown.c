@@ -152,7 +152,10 @@ static pid_t child_named(pid_t parent, const char *comm, int *zombies)
 static void test_pid1_reaps_orphans(void)
 {
 	char why[256], wrapper[PATH_MAX], real[PATH_MAX], cmd[PATH_MAX + 128];
-	const char *bin = getenv("SPAWND_BIN") ? getenv("SPAWND_BIN") : "build/spawnd";
+	/* The real binary even in the valgrind run (SPAWND_BIN is then its wrapper
+	 * script): PID 1 must be spawnd itself, not valgrind's tool process. */
+	const char *bin = getenv("SPAWND_VALGRIND_BIN") ? getenv("SPAWND_VALGRIND_BIN")
+			: getenv("SPAWND_BIN") ? getenv("SPAWND_BIN") : "build/spawnd";
 	if (getuid() != 0 || system("unshare --pid --fork true 2>/dev/null") != 0) {
 		printf("SKIP test_pid1_reaps_orphans: needs root and unshare(1)\n");
 		return;

@@ -81,12 +81,23 @@ static void release_slots(void)
 		proc_fsm(q, PROC_EV_SLOT, NULL);
 }
 
+/* Its worker has ended (or never will run): its token goes, and what it
+ * held is released (engine/worker.h). Once per record. */
+static void worker_gone(struct proc *p, enum proc_state s)
+{
+	if (p->token_live && s >= PROC_DRAINING) {
+		p->token_live = false;
+		worker_ended(p->token_digest, p->rec.id);
+	}
+}
+
 static void enter(struct proc *p, enum proc_state s)
 {
 	enum proc_list_id from = states[p->state].list, to = states[s].list;
 	enum proc_state was = p->state;
 	p->state = s;
 	p->rec.state = states[s].durable;
+	worker_gone(p, s);
 	proc_table_move(p, from, to);
 	/* DRAINING changes nothing durable (still running; the byte counts are
 	 * written with the end, which follows): one commit less per process. */

@@ -29,6 +29,8 @@
 
 void proc_free(struct proc *p)
 {
+	if (p->token_live)
+		worker_token_drop(p->token_digest);
 	for (int s = 0; s < 2; s++)
 		outbuf_release(&p->out[s]);
 	store_record_release(&p->rec);
@@ -63,6 +65,55 @@ static void init_rec(struct proc *p, const struct proc_spawn *s, const struct pr
 	p->rec.state = STORE_QUEUED;
 }
 
+static char *env_pair(const char *name, const char *value)
+{
+	char *s;
+	return asprintf(&s, "%s=%s", name, value) < 0 ? NULL : s;
+}
+
+static bool is_worker_entry(const char *entry)
+{
+	return strncmp(entry, "SPAWND_URL=", 11) == 0 || strncmp(entry, "SPAWND_TOKEN=", 13) == 0;
+}
+
+/* SPAWND_URL and the worker's own SPAWND_TOKEN (engine/worker.h), last, and
+ * any entries of those names the caller gave taken out: getenv() finds the
+ * first, so nothing a caller sends may stand before them. The token's text
+ * lives only in the environment handed to the worker. 0 or -errno. */
+static int add_worker_env(struct proc *p)
+{
+	char token[WORKER_TOKEN_LEN + 1], *url = NULL, *tok = NULL;
+	size_t n = strv_len(p->envp), kept = 0;
+	char **v = calloc(n + 3, sizeof *v);
+	int r = v ? worker_token_new(token, p->token_digest) : -ENOMEM;
+	if (r == 0) {
+		url = env_pair("SPAWND_URL", worker_url());
+		tok = env_pair("SPAWND_TOKEN", token);
+		explicit_bzero(token, sizeof token);
+		r = url && tok ? worker_token_add(p->token_digest, p->rec.id) : -ENOMEM;
+	}
+	if (r < 0) {
+		if (tok)
+			explicit_bzero(tok, strlen(tok));
+		free(url);
+		free(tok);
+		free(v);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (is_worker_entry(p->envp[i]))
+			free(p->envp[i]);
+		else
+			v[kept++] = p->envp[i];         /* its strings now belong to v */
+	}
+	v[kept] = url;
+	v[kept + 1] = tok;
+	p->token_live = true;
+	free(p->envp);
+	p->envp = v;
+	return 0;
+}
+
 struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 {
 	struct proc *p = calloc(1, sizeof *p);
@@ -78,6 +129,10 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	p->pidfd = p->stdin_fd = -1;
 	p->out_fd[0] = p->out_fd[1] = -1;
 	p->envp = target_finish_env(s->envp, p->rec.id, p->rec.name);
+	if (p->envp && add_worker_env(p) < 0) {
+		strv_free(p->envp);
+		p->envp = NULL;
+	}
 	if (s->argv)
 		p->argv = strv_copy(s->argv);
 	if (s->stdin_data)

@@ -23,6 +23,7 @@
 #include "engine/proc.h"
 #include "engine/store.h"
 #include "engine/waitq.h"
+#include "engine/worker.h"
 
 /* The life of a record; proc_fsm.c has the table of what moves it. */
 enum proc_state {
@@ -56,6 +57,9 @@ struct proc {
 	char **envp, **argv;
 	char *stdin_data;               /* NULL: stdin is /dev/null */
 	bool stdin_open;
+	/* its SPAWND_TOKEN's digest (engine/worker.h), in the table while token_live */
+	uint8_t token_digest[WORKER_DIGEST_LEN];
+	bool token_live;
 	/* life */
 	enum proc_state state;
 	int pidfd;

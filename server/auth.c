@@ -29,6 +29,7 @@
 #include <nettle/sha2.h>
 
 #include "lib/log.h"
+#include "server/worker_auth.h"
 
 #define TOKENS_FILE_MAX (1 << 20)
 #define TOKEN_MIN_LEN 16
@@ -274,6 +275,8 @@ enum MHD_Result auth_check(struct http_req *r, bool is_public)
 {
 	bool presented;
 
+	if (worker_auth_presented(r))   /* a worker's own token: its scope, tokens file or not */
+		return worker_auth_check(r, is_public);
 	if (!tokens_path || is_public || strcmp(r->method, "OPTIONS") == 0)
 		return MHD_YES;
 	enum role role = role_of(r, &presented);

@@ -42,6 +42,7 @@
 #include "handlers/routes.h"
 #include "handlers/targets.h"
 #include "server/auth.h"
+#include "engine/worker.h"
 #include "server/config.h"
 #include "server/fdbudget.h"
 #include "server/http.h"
@@ -157,6 +158,7 @@ static void start_serving(const struct config *c, const char **url)
 	};
 	if (http_start(&hc, url, err, sizeof err) < 0)
 		fatal("%s", err);
+	worker_set_url(*url);   /* SPAWND_URL: the address actually bound */
 }
 
 /* Reaps every child that has ended (SIGCHLD), retrying EINTR. */

@@ -1,0 +1,83 @@
+/* sync_client — what the shared-object tests share (header only): a request
+ * with a bearer token of a caller's choosing, answered whole, and an exec
+ * target that prints its SPAWND_TOKEN and SPAWND_URL, then does what its
+ * argument says. A struct call is freed with call_free().
+ */
+#ifndef SPAWND_SYNC_CLIENT_H
+#define SPAWND_SYNC_CLIENT_H
+
+#include <stdlib.h>
+#include <string.h>
+#include "tests/harness.h"
+
+struct call {
+	long status;
+	cJSON *json;            /* the body parsed, or NULL */
+	char *body;
+};
+
+static inline void call_free(struct call *c)
+{
+	if (!c)
+		return;
+	cJSON_Delete(c->json);
+	free(c->body);
+	free(c);
+}
+
+/* METHOD path with Authorization: Bearer token (NULL: none) and a JSON body
+ * (NULL: none); waits up to 30 s for the whole answer. Never NULL. */
+static inline struct call *call(struct server *srv, const char *method, const char *path, const char *token,
+				const char *body)
+{
+	char auth[200];
+	const char *headers[3] = { NULL };
+	int n = 0;
+	struct call *c = calloc(1, sizeof *c);
+	if (token) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+		headers[n++] = auth;
+	}
+	if (body)
+		headers[n++] = "Content-Type: application/json";
+	struct live *l = live_request(srv, method, path, headers, body, body ? strlen(body) : 0, 0);
+	live_wait_done(l, 30);
+	c->status = l->status;
+	c->body = strdup(l->body ? l->body : "");
+	c->json = cJSON_Parse(c->body);
+	live_close(l);
+	return c;
+}
+
+/* An exec target, "agent": prints its token and URL on two lines, then runs
+ * the shell text it is given (sh -c; the token is in $SPAWND_TOKEN). */
+#define AGENT_TARGETS \
+	"{\"targets\": [{\"name\": \"agent\", \"description\": \"prints its token, then runs sh -c TEXT\"," \
+	" \"program\": \"/bin/sh\", \"argv\": [\"-c\", \"printf '%s\\\\n%s\\\\n' \\\"$SPAWND_TOKEN\\\" " \
+	"\\\"$SPAWND_URL\\\"; eval \\\"$1\\\"\", \"agent\", \"{script}\"]," \
+	" \"args\": [{\"name\": \"script\", \"type\": \"string\", \"required\": true}]}]}"
+
+/* Waits up to 10 s for process id's stdout to hold its two first lines;
+ * copies them into token and url. admin: the token to read it with (or NULL). */
+static inline bool agent_credentials(struct server *srv, const char *admin, const char *id, char *token,
+				     size_t tcap, char *url, size_t ucap)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/processes/%s", id);
+	for (double deadline = now_s() + 10; now_s() < deadline; sleep_s(0.02)) {
+		struct call *c = call(srv, "GET", path, admin, NULL);
+		const char *out = jstr(c->json, "stdout");
+		const char *nl = out ? strchr(out, '\n') : NULL;
+		const char *nl2 = nl ? strchr(nl + 1, '\n') : NULL;
+		if (nl2) {
+			snprintf(token, tcap, "%.*s", (int)(nl - out), out);
+			snprintf(url, ucap, "%.*s", (int)(nl2 - nl - 1), nl + 1);
+			call_free(c);
+			return true;
+		}
+		call_free(c);
+	}
+	return false;
+}
+
+#endif

@@ -30,7 +30,7 @@ TEST_LIBS := $(LIBS) -lcurl
 #   tests/unit_X       tests/unit_X.c + spawnd's objects without main + lib/
 #   tests/api_X        tests/api_X.c + tests/harness.c             (they drive the real binaries over HTTP)
 #   spawnctl           cli/ + lib/, libcurl and cJSON              (the command-line client)
-DAEMON_DIRS := server handlers engine targets
+DAEMON_DIRS := server handlers engine targets objects
 SRCS     := $(foreach d,$(DAEMON_DIRS),$(wildcard $(d)/*.c))
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))

@@ -159,6 +159,10 @@ ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offse
 /* The exit line of an ended process (API.md "Output"), or NULL. */
 cJSON *proc_exit_json(const char *id);
 
+/* The store the records are in, for the shared objects to keep their rows
+ * beside them (its calls take the engine lock, store.h). NULL before init. */
+struct store *proc_store(void);
+
 /* Counters for /healthz and /metrics. */
 struct proc_stats { long running, queued, total_started, total_failed; };
 void proc_stats(struct proc_stats *st);

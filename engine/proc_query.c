@@ -172,3 +172,8 @@ void proc_stats(struct proc_stats *st)
 	proc_table_stats(st);
 	engine_unlock();
 }
+
+struct store *proc_store(void)
+{
+	return proc_table_store();
+}

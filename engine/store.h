@@ -92,6 +92,16 @@ struct store_expiry {
 
 struct store;
 
+/* Shared objects (objects/): the registry's generic rows, for every kind.
+ * An object is (kind, name) with its state as JSON text; an entry is
+ * (kind, name, key) with a JSON value, keys ordered bytewise (a queue's items
+ * under zero-padded hex sequence numbers). objects_load visits every object,
+ * then every entry, each in (kind, name[, key]) order. */
+struct store_objects_visitor {
+	void (*object)(void *ctx, const char *kind, const char *name, const char *state);
+	void (*entry)(void *ctx, const char *kind, const char *name, const char *key, const char *value);
+};
+
 /* STORE_DURABLE: records outlive spawnd, so their output is kept whole in
  * files (outbuf.h) for a later run to read. */
 enum store_flags { STORE_ASYNC_WRITES = 1 << 0, STORE_SHARED_READS = 1 << 1, STORE_DURABLE = 1 << 2 };
@@ -137,6 +147,14 @@ struct store_ops {
 	 * caller removes them with remove. Queued and running records are never
 	 * in it, nor counted in q->keep. */
 	int (*expired)(struct store *s, const struct store_expiry *q, struct store_page *out);
+	/* Shared objects (see store_objects_visitor): writes like update (queued
+	 * with STORE_ASYNC_WRITES). object_put inserts or replaces; object_remove
+	 * removes the object and all its entries. objects_load at startup only. */
+	int (*object_put)(struct store *s, const char *kind, const char *name, const char *state);
+	int (*object_remove)(struct store *s, const char *kind, const char *name);
+	int (*entry_put)(struct store *s, const char *kind, const char *name, const char *key, const char *value);
+	int (*entry_remove)(struct store *s, const char *kind, const char *name, const char *key);
+	int (*objects_load)(struct store *s, const struct store_objects_visitor *v, void *ctx);
 };
 
 /* What every implementation's handle starts with. */

@@ -25,8 +25,16 @@ struct mem_node {
 	struct mem_node *newer, *older;
 };
 
+/* A shared object's row (key NULL) or one of its entries, in one list
+ * ordered by (kind, name, key), objects before their entries. */
+struct mem_row {
+	struct mem_row *next;
+	char *kind, *name, *key, *value;
+};
+
 struct mem_store {
 	struct store base;
+	struct mem_row *rows;
 	struct idmap ids;
 	struct mem_node *newest, *oldest;
 	long names_given;
@@ -59,6 +67,15 @@ static void free_node(struct mem_node *n)
 	free(n);
 }
 
+static void free_row(struct mem_row *r)
+{
+	free(r->kind);
+	free(r->name);
+	free(r->key);
+	free(r->value);
+	free(r);
+}
+
 static void mem_close(struct store *s)
 {
 	struct mem_store *m = (struct mem_store *)s;
@@ -67,6 +84,10 @@ static void mem_close(struct store *s)
 		free_node(n);
 	}
 	idmap_release(&m->ids);
+	for (struct mem_row *r = m->rows, *next; r; r = next) {
+		next = r->next;
+		free_row(r);
+	}
 	free(m);
 }
 
@@ -242,8 +263,101 @@ static int mem_set_names(struct store *s, long given)
 	return 0;
 }
 
+/* ---- shared objects: a sorted list (a test store; nothing outlives the run) */
+
+/* Orders rows by kind, name, then key (an object's own row, key NULL, first). */
+static int row_cmp(const char *kind, const char *name, const char *key, const struct mem_row *r)
+{
+	int c = strcmp(kind, r->kind);
+	if (!c)
+		c = strcmp(name, r->name);
+	if (!c)
+		c = !key ? (r->key ? -1 : 0) : !r->key ? 1 : strcmp(key, r->key);
+	return c;
+}
+
+/* Where (kind, name, key) is or would go. */
+static struct mem_row **row_place(struct mem_store *m, const char *kind, const char *name, const char *key)
+{
+	struct mem_row **pp = &m->rows;
+	while (*pp && row_cmp(kind, name, key, *pp) > 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int row_put(struct store *s, const char *kind, const char *name, const char *key, const char *value)
+{
+	struct mem_row **pp = row_place((struct mem_store *)s, kind, name, key), *r = *pp;
+	char *v = strdup(value);
+	if (!v)
+		return -ENOMEM;
+	if (r && row_cmp(kind, name, key, r) == 0) {
+		free(r->value);
+		r->value = v;
+		return 0;
+	}
+	if (!(r = calloc(1, sizeof *r)) || !(r->kind = strdup(kind)) || !(r->name = strdup(name)) ||
+	    (key && !(r->key = strdup(key)))) {
+		free(v);
+		if (r)
+			free_row(r);
+		return -ENOMEM;
+	}
+	r->value = v;
+	r->next = *pp;
+	*pp = r;
+	return 0;
+}
+
+static int mem_object_put(struct store *s, const char *kind, const char *name, const char *state)
+{
+	return row_put(s, kind, name, NULL, state);
+}
+
+static int mem_entry_put(struct store *s, const char *kind, const char *name, const char *key, const char *value)
+{
+	return row_put(s, kind, name, key, value);
+}
+
+static int mem_entry_remove(struct store *s, const char *kind, const char *name, const char *key)
+{
+	struct mem_row **pp = row_place((struct mem_store *)s, kind, name, key), *r = *pp;
+	if (!r || row_cmp(kind, name, key, r) != 0)
+		return -ENOENT;
+	*pp = r->next;
+	free_row(r);
+	return 0;
+}
+
+static int mem_object_remove(struct store *s, const char *kind, const char *name)
+{
+	struct mem_row **pp = row_place((struct mem_store *)s, kind, name, NULL);
+	bool found = false;
+	while (*pp && strcmp((*pp)->kind, kind) == 0 && strcmp((*pp)->name, name) == 0) {
+		struct mem_row *r = *pp;
+		*pp = r->next;
+		free_row(r);
+		found = true;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+static int mem_objects_load(struct store *s, const struct store_objects_visitor *v, void *ctx)
+{
+	struct mem_store *m = (struct mem_store *)s;
+	for (const struct mem_row *r = m->rows; r; r = r->next)
+		if (!r->key)
+			v->object(ctx, r->kind, r->name, r->value);
+	for (const struct mem_row *r = m->rows; r; r = r->next)
+		if (r->key)
+			v->entry(ctx, r->kind, r->name, r->key, r->value);
+	return 0;
+}
+
 const struct store_ops store_mem_ops = {
 	.open = mem_open, .close = mem_close, .insert = mem_insert, .update = mem_update,
 	.get = mem_get, .remove = mem_remove, .list = mem_list,
 	.get_names = mem_get_names, .set_names = mem_set_names, .expired = mem_expired,
+	.object_put = mem_object_put, .object_remove = mem_object_remove,
+	.entry_put = mem_entry_put, .entry_remove = mem_entry_remove, .objects_load = mem_objects_load,
 };

@@ -67,6 +67,8 @@ static const char *const op_sql[OP_KINDS] = {
 	[OP_OUTPUT1] = "UPDATE records SET stderr_data=?2 WHERE id=?1",
 };
 
+static const char *op_text(int k) { return op_sql[k] ? op_sql[k] : store_sqlite_objects_sql[k]; }
+
 /* ---- open and close -------------------------------------------------------- */
 
 static int open_connection(const char *path, sqlite3 **db)
@@ -90,7 +92,7 @@ static int prepare_all(struct sql_store *m)
 		rc = sqlite3_prepare_v2(m->reader, "SELECT substr(stderr_data, ?2, ?3) FROM records WHERE id=?1", -1,
 					&m->output_stmt[1], NULL);
 	for (int k = 0; k < OP_KINDS && rc == SQLITE_OK; k++)
-		rc = sqlite3_prepare_v2(m->writer, op_sql[k], -1, &m->op_stmt[k], NULL);
+		rc = sqlite3_prepare_v2(m->writer, op_text(k), -1, &m->op_stmt[k], NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(m->writer, "BEGIN", -1, &m->begin, NULL);
 	if (rc == SQLITE_OK)
@@ -158,6 +160,10 @@ static int sql_open(const char *state_dir, struct store **out)
 		log_event(LOG_ERROR, "cannot set up the store", "path=\"%s\" error=\"%s\"", path, err);
 		r = -EIO;
 	}
+	if (r == 0 && sqlite3_exec(m->writer, store_sqlite_objects_schema, NULL, NULL, &err) != SQLITE_OK) {
+		log_event(LOG_ERROR, "cannot set up the store's objects tables", "path=\"%s\" error=\"%s\"", path, err);
+		r = -EIO;
+	}
 	sqlite3_free(err);
 	/* A store made before the output columns: they are added (an error here
 	 * only says they are there already). */
@@ -203,5 +209,8 @@ const struct store_ops store_sqlite_ops = {
 	.queued = store_sqlite_queued, .sync = store_sqlite_sync, .check = sql_check,
 	.expired = store_sqlite_expired,
 	.put_output = store_sqlite_put_output, .read_output = store_sqlite_read_output,
+	.object_put = store_sqlite_object_put, .object_remove = store_sqlite_object_remove,
+	.entry_put = store_sqlite_entry_put, .entry_remove = store_sqlite_entry_remove,
+	.objects_load = store_sqlite_objects_load,
 };
 

@@ -21,7 +21,10 @@
 /* OP_OUTPUT0/1: a stream's bytes into the row (put_output). Why not a file:
  * making one costs about half a millisecond on the disks measured (bench
  * figure S), more than the rest of a short process's life. */
-enum op_kind { OP_INSERT, OP_UPDATE, OP_REMOVE, OP_NAMES, OP_OUTPUT0, OP_OUTPUT1, OP_KINDS };
+/* OP_OBJECT_*, OP_ENTRY_*: the shared objects' rows (store_sqlite_objects.c),
+ * in the same queue so that they commit in order with the records. */
+enum op_kind { OP_INSERT, OP_UPDATE, OP_REMOVE, OP_NAMES, OP_OUTPUT0, OP_OUTPUT1,
+	       OP_OBJECT_PUT, OP_OBJECT_REMOVE, OP_OBJECT_ENTRIES_REMOVE, OP_ENTRY_PUT, OP_ENTRY_REMOVE, OP_KINDS };
 
 struct op {
 	struct op *next;
@@ -31,6 +34,7 @@ struct op {
 	uint64_t seq;
 	void *data;                     /* OP_OUTPUT* */
 	size_t len;
+	char *obj_kind, *obj_name, *obj_key, *obj_value;       /* OP_OBJECT_*, OP_ENTRY_* */
 };
 
 #define CHECKPOINT_PAGES 1000             /* SQLite's own default */
@@ -65,6 +69,18 @@ int store_sqlite_sync(struct store *s, uint64_t seq);
 int store_sqlite_update(struct store *s, const struct store_record *r);
 int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pages);
 void *store_sqlite_writer_main(void *arg);
+
+int store_sqlite_enqueue(struct sql_store *m, struct op *o);
+
+/* store_sqlite_objects.c */
+extern const char store_sqlite_objects_schema[];
+extern const char *const store_sqlite_objects_sql[OP_KINDS];
+void store_sqlite_bind_object(sqlite3_stmt *st, const struct op *o);
+int store_sqlite_object_put(struct store *s, const char *kind, const char *name, const char *state);
+int store_sqlite_object_remove(struct store *s, const char *kind, const char *name);
+int store_sqlite_entry_put(struct store *s, const char *kind, const char *name, const char *key, const char *value);
+int store_sqlite_entry_remove(struct store *s, const char *kind, const char *name, const char *key);
+int store_sqlite_objects_load(struct store *s, const struct store_objects_visitor *v, void *ctx);
 
 /* store_sqlite_read.c */
 int store_sqlite_get(struct store *s, const char *id, struct store_record *out);

@@ -80,6 +80,8 @@ static int apply(struct sql_store *m, const struct op *o)
 		bind_update(st, &o->rec);
 	else if (o->kind == OP_REMOVE)
 		store_sqlite_bind_text(st, 1, o->rec.id);
+	else if (o->kind >= OP_OBJECT_PUT)
+		store_sqlite_bind_object(st, o);
 	else if (o->kind == OP_OUTPUT0 || o->kind == OP_OUTPUT1) {
 		store_sqlite_bind_text(st, 1, o->rec.id);
 		sqlite3_bind_blob64(st, 2, o->data, o->len, SQLITE_STATIC);
@@ -98,6 +100,10 @@ void store_sqlite_free_ops(struct op *o)
 		next = o->next;
 		store_record_release(&o->rec);
 		free(o->data);
+		free(o->obj_kind);
+		free(o->obj_name);
+		free(o->obj_key);
+		free(o->obj_value);
 		free(o);
 	}
 }
@@ -181,7 +187,7 @@ void *store_sqlite_checkpoint_main(void *arg)
 	return NULL;
 }
 
-static int enqueue(struct sql_store *m, struct op *o)
+int store_sqlite_enqueue(struct sql_store *m, struct op *o)
 {
 	pthread_mutex_lock(&m->queue_lock);
 	o->seq = ++m->queued_seq;
@@ -213,7 +219,7 @@ int store_sqlite_insert(struct store *s, const struct store_record *r)
 		return -ENOMEM;
 	}
 	o->kind = OP_INSERT;
-	return enqueue(sql(s), o);
+	return store_sqlite_enqueue(sql(s), o);
 }
 
 int store_sqlite_update(struct store *s, const struct store_record *r)
@@ -235,13 +241,13 @@ int store_sqlite_update(struct store *s, const struct store_record *r)
 		free(o);
 		return -ENOMEM;
 	}
-	return enqueue(sql(s), o);
+	return store_sqlite_enqueue(sql(s), o);
 }
 
 int store_sqlite_remove(struct store *s, const char *id)
 {
 	struct op *o = new_op(OP_REMOVE, id);
-	return o ? enqueue(sql(s), o) : -ENOMEM;
+	return o ? store_sqlite_enqueue(sql(s), o) : -ENOMEM;
 }
 
 int store_sqlite_set_names(struct store *s, long given)
@@ -250,7 +256,7 @@ int store_sqlite_set_names(struct store *s, long given)
 	if (!o)
 		return -ENOMEM;
 	o->names = given;
-	return enqueue(sql(s), o);
+	return store_sqlite_enqueue(sql(s), o);
 }
 
 int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len)
@@ -262,7 +268,7 @@ int store_sqlite_put_output(struct store *s, const char *id, int stream, const v
 	}
 	memcpy(o->data, data, len);
 	o->len = len;
-	return enqueue(sql(s), o);
+	return store_sqlite_enqueue(sql(s), o);
 }
 
 uint64_t store_sqlite_queued(struct store *s)

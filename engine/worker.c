@@ -109,6 +109,17 @@ bool worker_token_find(const char *text, char id[WORKER_ID_MAX])
 	return found;
 }
 
+bool worker_running(const char *id)
+{
+	bool found = false;
+	pthread_mutex_lock(&table_lock);
+	for (size_t b = 0; b < BUCKETS && !found; b++)
+		for (struct live_token *t = buckets[b]; t && !found; t = t->next)
+			found = strcmp(t->id, id) == 0;
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
 void worker_token_drop(const uint8_t digest[WORKER_DIGEST_LEN])
 {
 	pthread_mutex_lock(&table_lock);

@@ -42,6 +42,8 @@ bool worker_token_shaped(const char *text);
  * (compared in constant time over the whole digest). */
 bool worker_token_find(const char *text, char id[WORKER_ID_MAX]);
 
+/* True while worker id's token is valid (it runs). */
+bool worker_running(const char *id);
 /* The worker of id and digest has ended: its token is refused from now on and
  * the end hook is queued on the engine's batch (engine lock held). */
 void worker_ended(const uint8_t digest[WORKER_DIGEST_LEN], const char *id);

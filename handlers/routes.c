@@ -4,6 +4,7 @@
 #include "handlers/events.h"
 #include "handlers/health.h"
 #include "handlers/metrics.h"
+#include "handlers/objects.h"
 #include "handlers/output.h"
 #include "handlers/processes.h"
 #include "handlers/targets.h"
@@ -32,6 +33,45 @@ static const struct route routes[] = {
 	{ "GET",    "/healthz",                    health_get,            ROUTE_PUBLIC },
 	{ "GET",    "/metrics",                    metrics_route,         0 },
 	{ "GET",    "/openapi.yaml",               openapi_get,           0 },
+	/* Shared objects (handlers/objects.c): the kind, name and operation come from the path. */
+	{ "GET",    "/sync/events",                  objects_list_route,    0 },
+	{ "PUT",    "/sync/events/{name}",           objects_put_route,     0 },
+	{ "GET",    "/sync/events/{name}",           objects_get_route,     0 },
+	{ "DELETE", "/sync/events/{name}",           objects_delete_route,  0 },
+	{ "POST",   "/sync/events/{name}/set",       objects_op_route,      0 },
+	{ "POST",   "/sync/events/{name}/clear",     objects_op_route,      0 },
+	{ "POST",   "/sync/events/{name}/wait",      objects_op_route,      0 },
+	{ "GET",    "/sync/locks",                   objects_list_route,    0 },
+	{ "PUT",    "/sync/locks/{name}",            objects_put_route,     0 },
+	{ "GET",    "/sync/locks/{name}",            objects_get_route,     0 },
+	{ "DELETE", "/sync/locks/{name}",            objects_delete_route,  0 },
+	{ "POST",   "/sync/locks/{name}/acquire",    objects_op_route,      0 },
+	{ "POST",   "/sync/locks/{name}/release",    objects_op_route,      0 },
+	{ "POST",   "/sync/locks/{name}/renew",      objects_op_route,      0 },
+	{ "GET",    "/sync/semaphores",              objects_list_route,    0 },
+	{ "PUT",    "/sync/semaphores/{name}",       objects_put_route,     0 },
+	{ "GET",    "/sync/semaphores/{name}",       objects_get_route,     0 },
+	{ "DELETE", "/sync/semaphores/{name}",       objects_delete_route,  0 },
+	{ "POST",   "/sync/semaphores/{name}/acquire",  objects_op_route,      0 },
+	{ "POST",   "/sync/semaphores/{name}/release",  objects_op_route,      0 },
+	{ "POST",   "/sync/semaphores/{name}/renew",  objects_op_route,      0 },
+	{ "GET",    "/sync/conditions",              objects_list_route,    0 },
+	{ "PUT",    "/sync/conditions/{name}",       objects_put_route,     0 },
+	{ "GET",    "/sync/conditions/{name}",       objects_get_route,     0 },
+	{ "DELETE", "/sync/conditions/{name}",       objects_delete_route,  0 },
+	{ "POST",   "/sync/conditions/{name}/acquire",  objects_op_route,      0 },
+	{ "POST",   "/sync/conditions/{name}/release",  objects_op_route,      0 },
+	{ "POST",   "/sync/conditions/{name}/renew",  objects_op_route,      0 },
+	{ "POST",   "/sync/conditions/{name}/wait",  objects_op_route,      0 },
+	{ "POST",   "/sync/conditions/{name}/notify",  objects_op_route,      0 },
+	{ "POST",   "/sync/conditions/{name}/notify_all",  objects_op_route,      0 },
+	{ "GET",    "/sync/barriers",                objects_list_route,    0 },
+	{ "PUT",    "/sync/barriers/{name}",         objects_put_route,     0 },
+	{ "GET",    "/sync/barriers/{name}",         objects_get_route,     0 },
+	{ "DELETE", "/sync/barriers/{name}",         objects_delete_route,  0 },
+	{ "POST",   "/sync/barriers/{name}/wait",    objects_op_route,      0 },
+	{ "POST",   "/sync/barriers/{name}/abort",   objects_op_route,      0 },
+	{ "POST",   "/sync/barriers/{name}/reset",   objects_op_route,      0 },
 };
 
 /* /metrics labels requests by this table's templates. */

@@ -108,6 +108,10 @@ static const struct setting settings[] = {
 	  .fallback = "5", AT(shutdown_timeout),
 	  .help = "at SIGTERM/SIGINT, how long non-daemon workers may finish before they are\n"
 		  "terminated (SIGKILL 2 s later); 5 + 2 fits Docker's default 10 s stop" },
+	/* Shared objects (objects/). */
+	{ "object_timeout", "--object-timeout", "SPAWND_OBJECT_TIMEOUT", "SECONDS", SECONDS(0, 86400),
+	  .fallback = "300", AT(object_timeout),
+	  .help = "the default and longest ?timeout= of a shared object's wait (a client loops to wait longer)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

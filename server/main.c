@@ -39,6 +39,8 @@
 #include "engine/proc.h"
 #include "engine/store.h"
 #include "handlers/health.h"
+#include "handlers/objects.h"
+#include "objects/objects.h"
 #include "handlers/routes.h"
 #include "handlers/targets.h"
 #include "server/auth.h"
@@ -146,6 +148,10 @@ static void start_serving(const struct config *c, const char **url)
 		fatal("cannot start the process engine in %s: %s", c->state_dir, strerror(-r));
 	health_init();
 	stream_set_heartbeat(c->heartbeat);
+	struct objects_config oc = { .store = proc_store(), .heartbeat_s = c->heartbeat };
+	if ((r = objects_init(&oc)) < 0)
+		fatal("cannot take up the shared objects in %s: %s", c->state_dir, strerror(-r));
+	objects_handlers_init(c->object_timeout);
 	struct http_config hc = {
 		.listen = c->listen,
 		.dispatch = routes_dispatch,
@@ -251,6 +257,7 @@ int main(int argc, char **argv)
 	log_event(LOG_INFO, "shutting down", NULL);
 	proc_shutdown();
 	http_quiesce();
+	objects_shutdown();     /* waiting requests are answered 503 */
 	/* Every process has ended and every stream was woken to send its last
 	 * lines: give them a moment to go out before connections are closed. */
 	for (int i = 0; i < 200 && stream_count() > 0; i++)
@@ -258,6 +265,7 @@ int main(int argc, char **argv)
 	http_stop();
 	reap_children();        /* orphans that ended during the shutdown */
 	forkserver_stop();
+	objects_release();
 	proc_release();
 	targets_release();
 	config_release(&c);

@@ -5,6 +5,7 @@
 //   forkserver/  the fork server program: forkserver/, targets/, lib/, include/ (what spawnd's
 //                client side shares with it is the program's protocol, forkserver/wire.h)
 //   engine/      the process engine: engine/, targets/, lib/, forkserver/wire.h
+//   objects/     the shared objects' registry and kinds: objects/, engine/, lib/ only
 //   server/      HTTP plumbing: its headers include nothing of engine/ or handlers/
 //   handlers/    one file per resource: anything below it
 // and no two modules (a .c/.h pair, or a lone header) include each other,
@@ -12,12 +13,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const FOLDERS = ['lib', 'targets', 'forkserver', 'engine', 'server', 'handlers'];
+const FOLDERS = ['lib', 'targets', 'forkserver', 'engine', 'objects', 'server', 'handlers'];
 const allowed = {
 	lib: (inc) => inc.startsWith('lib/'),
 	targets: (inc) => /^(targets|lib|include)\//.test(inc),
 	forkserver: (inc) => /^(forkserver|targets|lib|include)\//.test(inc),
 	engine: (inc) => /^(engine|targets|lib|include)\//.test(inc) || inc === 'forkserver/wire.h',
+	objects: (inc) => /^(objects|engine|lib)\//.test(inc),
 	server: (inc, file) => !file.endsWith('.h') || !/^(engine|handlers)\//.test(inc),
 	handlers: () => true,
 };

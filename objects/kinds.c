@@ -1,0 +1,9 @@
+/* kinds — every kind of shared object the registry knows (objects/kind.h).
+ * A new kind is one line here and its own file. */
+#include "objects/sync.h"
+
+const struct obj_kind *const objects_kinds[] = {
+	&sync_event_kind,
+	&sync_lock_kind,
+	NULL,
+};

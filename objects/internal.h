@@ -9,7 +9,6 @@
 struct obj *objects_first(void);
 /* Moves a finished waiter onto the batch fired when the lock is dropped. */
 void objects_batch_push(struct obj_waiter *w);
-void obj_unref(struct obj *o);
 /* Takes back the leases of o that have lapsed by now (wall ms). */
 void obj_lapse(struct obj *o, int64_t now);
 /* Takes back every grant of a worker that ended; finishes its waiters. */

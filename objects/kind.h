@@ -77,11 +77,16 @@ struct obj_kind {
 	 * timeout_result). */
 	void (*timed_out)(struct obj *o, struct obj_waiter *w);
 	cJSON *(*timeout_result)(void);
+	/* An object inside o that is not in the registry (a condition's own
+	 * lock): its leases, deadlines and dead holders are looked after too. */
+	struct obj *(*inner)(struct obj *o);
 	const struct obj_op *ops;       /* ends with { NULL, NULL } */
 };
 
 extern const struct obj_kind *const objects_kinds[];
 
+/* Drops a reference (freed with the last: kind->release, grants, state). */
+void obj_unref(struct obj *o);
 /* The object of folder/name (not removed), or NULL. */
 struct obj *obj_find(const char *folder, const char *name);
 

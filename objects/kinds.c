@@ -5,5 +5,8 @@
 const struct obj_kind *const objects_kinds[] = {
 	&sync_event_kind,
 	&sync_lock_kind,
+	&sync_semaphore_kind,
+	&sync_condition_kind,
+	&sync_barrier_kind,
 	NULL,
 };

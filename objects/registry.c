@@ -293,6 +293,18 @@ int objects_describe(const char *folder, const char *name, struct obj_call *c)
 	return r < 0 ? -ENOENT : 0;
 }
 
+/* Answers every waiter of o (and of its inner object) with outcome. */
+static void finish_all(struct obj *o, enum obj_outcome outcome)
+{
+	struct obj *in = o->kind->inner ? o->kind->inner(o) : NULL;
+	for (int q = 0; q < OBJ_QUEUES; q++) {
+		while (o->queues[q].head)
+			obj_finish(container_of(o->queues[q].head, struct obj_waiter, entry), outcome, NULL);
+		while (in && in->queues[q].head)
+			obj_finish(container_of(in->queues[q].head, struct obj_waiter, entry), outcome, NULL);
+	}
+}
+
 /* Unlinks o and answers its waiters 404. Lock held. */
 static void unlink_object(struct obj *o)
 {
@@ -301,9 +313,7 @@ static void unlink_object(struct obj *o)
 			*pp = o->next;
 			break;
 		}
-	for (int q = 0; q < OBJ_QUEUES; q++)
-		while (o->queues[q].head)
-			obj_finish(container_of(o->queues[q].head, struct obj_waiter, entry), OBJ_REMOVED, NULL);
+	finish_all(o, OBJ_REMOVED);
 }
 
 int objects_remove(const char *folder, const char *name, struct obj_call *c)
@@ -349,6 +359,8 @@ int objects_call(const char *folder, const char *name, const char *op, struct ob
 		obj_fail(c, 401, "unauthorized", NULL, "this worker token is not valid (its process has ended)");
 	else {
 		obj_lapse(o, ts_wall_ms());     /* a lapsed lease is never granted on */
+		if (o->kind->inner && o->kind->inner(o))
+			obj_lapse(o->kind->inner(o), ts_wall_ms());
 		r = found->fn(o, c);
 	}
 	unlock_and_fire();
@@ -386,8 +398,11 @@ void objects_waiter_release(struct obj_waiter *w)
 void objects_owner_ended(const char *id)
 {
 	pthread_mutex_lock(&lock);
-	for (struct obj *o = objects; o; o = o->next)
+	for (struct obj *o = objects; o; o = o->next) {
 		obj_owner_ended(o, id);
+		if (o->kind->inner && o->kind->inner(o))
+			obj_owner_ended(o->kind->inner(o), id);
+	}
 	unlock_and_fire();
 }
 
@@ -404,8 +419,13 @@ static void *timer_main(void *arg)
 		if (look)
 			next_look = mono + (int64_t)(heartbeat_s * 1000);
 		for (struct obj *o = objects; o; o = o->next) {
+			struct obj *in = o->kind->inner ? o->kind->inner(o) : NULL;
 			obj_lapse(o, wall);
 			obj_tick_waiters(o, mono, look);
+			if (in) {
+				obj_lapse(in, wall);
+				obj_tick_waiters(in, mono, look);
+			}
 		}
 		unlock_and_fire();
 		struct timespec until;
@@ -451,9 +471,7 @@ void objects_shutdown(void)
 	stopping = true;
 	pthread_cond_signal(&tick_cond);
 	for (struct obj *o = objects; o; o = o->next)
-		for (int q = 0; q < OBJ_QUEUES; q++)
-			while (o->queues[q].head)
-				obj_finish(container_of(o->queues[q].head, struct obj_waiter, entry), OBJ_SHUTDOWN, NULL);
+		finish_all(o, OBJ_SHUTDOWN);
 	unlock_and_fire();
 	if (timer_started)
 		pthread_join(timer, NULL);

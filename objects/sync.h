@@ -18,9 +18,11 @@ enum sync_lock_wait { SYNC_ACQUIRE, SYNC_COND_REACQUIRE };
 
 /* A lock object of its own for a condition (not in the registry). */
 struct obj *sync_lock_new_private(const char *name, bool reentrant);
-/* A condition binds itself to a lock (+1) and lets go (-1): a bound lock
- * cannot be deleted. */
-void sync_lock_bind(struct obj *lock, int delta);
+/* The lock kind's operations and description, for a condition's lock. */
+int sync_lock_acquire(struct obj *lock, struct obj_call *c);
+int sync_lock_release(struct obj *lock, struct obj_call *c);
+int sync_lock_renew(struct obj *lock, struct obj_call *c);
+void sync_lock_describe(const struct obj *lock, cJSON *into);
 /* Grants the lock to the waiters at its queue's head while it is free. */
 void sync_lock_serve(struct obj *lock);
 

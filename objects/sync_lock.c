@@ -18,10 +18,7 @@
 #include "lib/number.h"
 #include "lib/ts.h"
 
-struct lock {
-	bool reentrant;
-	int bound;              /* conditions bound to it */
-};
+struct lock { bool reentrant; };
 
 static bool reentrant(const struct obj *o) { return ((const struct lock *)o->state)->reentrant; }
 
@@ -57,19 +54,7 @@ struct obj *sync_lock_new_private(const char *name, bool is_reentrant)
 	return o;
 }
 
-static int can_remove(struct obj *o, struct obj_call *c)
-{
-	if (((struct lock *)o->state)->bound > 0)
-		return obj_fail(c, 409, "conflict", NULL, "lock %s is in use by a condition bound to it", o->name);
-	return 0;
-}
-
-void sync_lock_bind(struct obj *o, int delta)
-{
-	((struct lock *)o->state)->bound += delta;
-}
-
-static void lock_describe(const struct obj *o, cJSON *into)
+void sync_lock_describe(const struct obj *o, cJSON *into)
 {
 	cJSON_AddBoolToObject(into, "reentrant", reentrant(o));
 	cJSON_AddBoolToObject(into, "locked", o->grants != NULL);
@@ -98,7 +83,7 @@ void sync_lock_serve(struct obj *o)
 	}
 }
 
-static int op_acquire(struct obj *o, struct obj_call *c)
+int sync_lock_acquire(struct obj *o, struct obj_call *c)
 {
 	struct obj_owner owner;
 	double lease;
@@ -147,7 +132,7 @@ static struct obj_grant *callers_grant(struct obj *o, struct obj_call *c)
 	return g;
 }
 
-static int op_release(struct obj *o, struct obj_call *c)
+int sync_lock_release(struct obj *o, struct obj_call *c)
 {
 	struct obj_grant *g = callers_grant(o, c);
 	if (!g)
@@ -160,7 +145,7 @@ static int op_release(struct obj *o, struct obj_call *c)
 	return 0;
 }
 
-static int op_renew(struct obj *o, struct obj_call *c)
+int sync_lock_renew(struct obj *o, struct obj_call *c)
 {
 	double lease;
 	struct obj_grant *g = callers_grant(o, c);
@@ -175,11 +160,11 @@ static int op_renew(struct obj *o, struct obj_call *c)
 }
 
 static const struct obj_op lock_ops[] = {
-	{ "acquire", op_acquire }, { "release", op_release }, { "renew", op_renew }, { NULL, NULL },
+	{ "acquire", sync_lock_acquire }, { "release", sync_lock_release }, { "renew", sync_lock_renew }, { NULL, NULL },
 };
 
 const struct obj_kind sync_lock_kind = {
 	.folder = "sync/locks", .list_key = "locks", .state_size = sizeof(struct lock),
-	.create = lock_create, .can_remove = can_remove, .describe = lock_describe, .serve = sync_lock_serve,
+	.create = lock_create, .describe = sync_lock_describe, .serve = sync_lock_serve,
 	.timeout_result = lock_timeout_result, .ops = lock_ops,
 };

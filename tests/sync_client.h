@@ -49,6 +49,19 @@ static inline struct call *call(struct server *srv, const char *method, const ch
 	return c;
 }
 
+/* Starts POST path with a JSON body (NULL: none), answered later: a waiter. */
+static inline struct live *live_post(struct server *srv, const char *path, const char *body)
+{
+	const char *headers[] = { "Content-Type: application/json", NULL };
+	return live_request(srv, "POST", path, body ? headers : NULL, body, body ? strlen(body) : 0, 0);
+}
+
+/* The JSON of a live response that has ended (caller frees), or NULL. */
+static inline cJSON *live_json(const struct live *l)
+{
+	return l->done && l->body ? cJSON_Parse(l->body) : NULL;
+}
+
 /* An exec target, "agent": prints its token and URL on two lines, then runs
  * the shell text it is given (sh -c; the token is in $SPAWND_TOKEN). */
 #define AGENT_TARGETS \

@@ -155,8 +155,9 @@ static int op_wait(struct obj *o, struct obj_call *c)
 	if (!g)
 		return obj_fail(c, 409, "not_owner", NULL, "wait needs the lock held: %s does not hold it",
 				owner.id[0] ? owner.id : "the caller");
-	if (c->timeout_s <= 0) {
+	if (c->timeout_s <= 0) {        /* a poll: it keeps the lock */
 		c->result = notified(false);
+		cJSON_AddBoolToObject(c->result, "acquired", true);
 		obj_grant_json(g, c->result);
 		return 0;
 	}

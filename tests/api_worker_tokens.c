@@ -78,6 +78,7 @@ static void check_token_life(struct server *s, const char *admin)
 	snprintf(path, sizeof path, "/processes/%s", id);
 	CHECK_INT(status_of(s, "GET", path, token, NULL), 401);
 	CHECK_INT(status_of(s, "GET", "/sync/events", token, NULL), 401);
+	CHECK_INT(status_of(s, "GET", "/healthz", token, NULL), 200);
 	snprintf(path, sizeof path, "/processes/%s/kill", other);
 	CHECK_INT(status_of(s, "POST", path, admin, NULL), 202);
 }

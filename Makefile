@@ -11,7 +11,7 @@ CFLAGS_WARN += -Werror
 endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(CFLAGS_WARN) -fstack-protector-strong -fPIE -I. \
-            $(shell pkg-config --cflags libmicrohttpd libcjson sqlite3 nettle 2>/dev/null)
+            $(shell pkg-config --cflags libmicrohttpd libcjson sqlite3 nettle gnutls 2>/dev/null)
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -19,7 +19,7 @@ else
 CFLAGS   += -D_FORTIFY_SOURCE=2
 endif
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
-LIBS     := $(shell pkg-config --libs libmicrohttpd libcjson sqlite3 nettle 2>/dev/null || echo -lmicrohttpd -lcjson -lsqlite3 -lnettle) -lpthread -ldl
+LIBS     := $(shell pkg-config --libs libmicrohttpd libcjson sqlite3 nettle gnutls 2>/dev/null || echo -lmicrohttpd -lcjson -lsqlite3 -lnettle -lgnutls) -lpthread -ldl
 TEST_LIBS := $(LIBS) -lcurl
 
 # What is built from what:
@@ -78,7 +78,7 @@ all: spawnd spawnctl $(EXAMPLE_PLUGINS)
 
 # Missing libraries are installed by the project's own script.
 deps:
-	@pkg-config --exists libmicrohttpd libcjson sqlite3 libcurl nettle 2>/dev/null \
+	@pkg-config --exists libmicrohttpd libcjson sqlite3 libcurl nettle gnutls 2>/dev/null \
 		|| scripts/install-deps.sh build
 
 # ./spawnd and ./spawnd-forkserver: spawnd finds its fork server beside itself.

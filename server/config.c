@@ -108,6 +108,12 @@ static const struct setting settings[] = {
 	  .fallback = "5", AT(shutdown_timeout),
 	  .help = "at SIGTERM/SIGINT, how long non-daemon workers may finish before they are\n"
 		  "terminated (SIGKILL 2 s later); 5 + 2 fits Docker's default 10 s stop" },
+	/* TLS (server/tls.h) */
+	{ "tls_cert", "--tls-cert", "SPAWND_TLS_CERT", "FILE", AT(tls_cert),
+	  .help = "serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate chain (needs --tls-key;\n"
+		  "both re-read on SIGHUP)" },
+	{ "tls_key", "--tls-key", "SPAWND_TLS_KEY", "FILE", AT(tls_key),
+	  .help = "the PEM private key of --tls-cert (unencrypted; keep it mode 0600)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -35,6 +35,7 @@ struct config {
 	bool insecure;           /* serve a non-loopback address without tokens */
 	long retention_count;    /* ended records kept (0: no count limit) */
 	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
+	char *tls_cert, *tls_key;   /* PEM files, or NULL: plain HTTP (server/tls.h) */
 	char *config;            /* the file read, or NULL */
 	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };

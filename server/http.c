@@ -33,6 +33,7 @@
 #include "lib/number.h"
 #include "server/framing.h"
 #include "server/http_metrics.h"
+#include "server/tls.h"
 
 #define MAX_PENDING_HEADERS 4
 
@@ -414,11 +415,11 @@ static int bind_listen(const char *listen_addr, char *err, size_t errlen)
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
-		snprintf(url_buf, sizeof url_buf, "http://[%s]:%u", addr, ntohs(a->sin6_port));
+		snprintf(url_buf, sizeof url_buf, "%s://[%s]:%u", config.tls ? "https" : "http", addr, ntohs(a->sin6_port));
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
-		snprintf(url_buf, sizeof url_buf, "http://%s:%u", addr, ntohs(a->sin_port));
+		snprintf(url_buf, sizeof url_buf, "%s://%s:%u", config.tls ? "https" : "http", addr, ntohs(a->sin_port));
 	}
 	return fd;
 }
@@ -430,8 +431,16 @@ int http_start(const struct http_config *cfg, const char **url, char *err, size_
 	if (fd < 0)
 		return fd;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG | (cfg->tls ? MHD_USE_TLS : 0);
+	/* libmicrohttpd complains of TLS options without TLS: given only with it.
+	 * Without the priority string GnuTLS's NORMAL would offer TLS 1.0 and 1.1. */
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES },
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tls_cert_callback() },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	daemon_handle = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+		MHD_OPTION_ARRAY, cfg->tls ? tls_options : tls_options + 2,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,

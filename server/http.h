@@ -61,9 +61,10 @@ struct http_config {
 	unsigned connection_limit;
 	unsigned connection_timeout_s;
 	const char *cors_origins;   /* comma-separated allowlist, or NULL: CORS off */
+	bool tls;                   /* serve HTTPS with server/tls.h's certificate */
 };
 
-/* Binds and starts serving. On success *url gets "http://HOST:PORT" (static).
+/* Binds and starts serving. On success *url gets "http://HOST:PORT" ("https://" with tls; static).
  * 0 or -errno with a message in err. */
 int http_start(const struct http_config *cfg, const char **url, char *err, size_t errlen);
 /* Stops accepting new connections (shutdown has begun). */

@@ -4,7 +4,7 @@
  * is forked while the process is still single-threaded; only then do threads
  * start (the engine loop, libmicrohttpd). Signals are blocked in every thread
  * and taken here with sigwaitinfo(): SIGTERM/SIGINT shut down gracefully,
- * SIGHUP reloads the targets file and the tokens file, SIGCHLD reaps. Only startup may exit on an
+ * SIGHUP reloads the targets file, the tokens file and the TLS certificate, SIGCHLD reaps. Only startup may exit on an
  * error.
  *
  * PID 1: spawnd's only child of its own is the fork server, itself a
@@ -46,6 +46,7 @@
 #include "server/fdbudget.h"
 #include "server/http.h"
 #include "server/origin.h"
+#include "server/tls.h"
 #include "lib/log.h"
 #include "server/stream.h"
 #include "targets/plugin.h"
@@ -154,6 +155,7 @@ static void start_serving(const struct config *c, const char **url)
 		.connection_limit = (unsigned)c->max_connections,
 		.connection_timeout_s = 120,
 		.cors_origins = c->cors_origins,
+		.tls = tls_enabled(),
 	};
 	if (http_start(&hc, url, err, sizeof err) < 0)
 		fatal("%s", err);
@@ -199,7 +201,8 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)log_parse_level(c.log_level));   /* one of the four: config checked it */
 	ensure_std_fds();
 	if (auth_init(c.tokens_file, c.listen, c.insecure, err, sizeof err) < 0 ||
-	    origin_init(c.listen, c.allowed_hosts, err, sizeof err) < 0)
+	    origin_init(c.listen, c.allowed_hosts, err, sizeof err) < 0 ||
+	    tls_init(c.tls_cert, c.tls_key, err, sizeof err) < 0)
 		fatal("%s", err);
 	make_dir(c.state_dir);
 	fit_fd_budget(&c);
@@ -237,6 +240,7 @@ int main(int argc, char **argv)
 		if (sig == SIGHUP) {
 			targets_file_reload(err, sizeof err);  /* logs; keeps the set on error */
 			auth_reload();                          /* the same */
+			tls_reload();                           /* the same */
 			continue;
 		}
 		if (sig == SIGCHLD) {
@@ -254,6 +258,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 200 && stream_count() > 0; i++)
 		usleep(10 * 1000);
 	http_stop();
+	tls_release();
 	reap_children();        /* orphans that ended during the shutdown */
 	forkserver_stop();
 	proc_release();

@@ -108,6 +108,14 @@ static const struct setting settings[] = {
 	  .fallback = "5", AT(shutdown_timeout),
 	  .help = "at SIGTERM/SIGINT, how long non-daemon workers may finish before they are\n"
 		  "terminated (SIGKILL 2 s later); 5 + 2 fits Docker's default 10 s stop" },
+	/* Hostile connections (server/connlimit.h) */
+	{ "max_connections_per_ip", "--max-connections-per-ip", "SPAWND_MAX_CONNECTIONS_PER_IP", "N",
+	  COUNT(0, 1000000), .fallback = "256", AT(max_connections_per_ip),
+	  .help = "HTTP connections one client address may hold (0: no limit); over it its\n"
+		  "oldest idle one is closed, or the newcomer gets 429" },
+	{ "idle_timeout", "--idle-timeout", "SPAWND_IDLE_TIMEOUT", "SECONDS", SECONDS(1, 86400), .fallback = "60",
+	  AT(idle_timeout), .help = "an HTTP connection that sends and receives nothing this long is closed\n"
+				    "(a live stream's heartbeats keep it open; must exceed --heartbeat)" },
 	/* TLS (server/tls.h) */
 	{ "tls_cert", "--tls-cert", "SPAWND_TLS_CERT", "FILE", AT(tls_cert),
 	  .help = "serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate chain (needs --tls-key;\n"

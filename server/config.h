@@ -35,6 +35,8 @@ struct config {
 	bool insecure;           /* serve a non-loopback address without tokens */
 	long retention_count;    /* ended records kept (0: no count limit) */
 	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
+	long max_connections_per_ip;   /* 0: no per-IP limit (server/connlimit.h) */
+	double idle_timeout;     /* seconds an idle HTTP connection is kept */
 	char *tls_cert, *tls_key;   /* PEM files, or NULL: plain HTTP (server/tls.h) */
 	char *config;            /* the file read, or NULL */
 	unsigned char source[32];   /* enum config_source of each setting, by table index */

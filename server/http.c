@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "lib/utf8.h"
 #include "lib/log.h"
 #include "lib/number.h"
+#include "server/connlimit.h"
 #include "server/framing.h"
 #include "server/http_metrics.h"
 #include "server/tls.h"
@@ -40,7 +42,7 @@
 static struct MHD_Daemon *daemon_handle;
 static struct http_config config;
 static char url_buf[300];
-static MHD_socket quiesced_fd = MHD_INVALID_SOCKET;
+static atomic_bool stopping;
 
 /* Headers to add to a request's reply; kept beside the request. */
 struct pending_headers {
@@ -190,6 +192,17 @@ enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char
 	return http_reply_json(r, status, body);
 }
 
+enum MHD_Result http_reply_over_limit(struct http_req *r)
+{
+	http_set_header(r, "Retry-After", "1");
+	http_set_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (r->over_limit == CONNLIMIT_IP_FULL)
+		return http_reply_error(r, 429, "too_many_connections", NULL,
+					"this address holds as many connections as it may; retry when one has ended");
+	return http_reply_error(r, 503, "server_busy", NULL,
+				"every connection slot is taken but those kept for /healthz and operators; retry later");
+}
+
 /* ---- request data -------------------------------------------------------- */
 
 const char *http_query(struct http_req *r, const char *key)
@@ -278,6 +291,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		f->r.path = url;
 		f->r.start_us = now_us();
 		*con_cls = f;
+		f->r.over_limit = (int)connlimit_request_started(conn);
+		if (atomic_load(&stopping)) {
+			http_set_header(&f->r, MHD_HTTP_HEADER_CONNECTION, "close");
+			return http_reply_error(&f->r, 503, "shutting_down", NULL, "the server is shutting down");
+		}
 		/* Framing, before any body byte is read. */
 		const char *field, *why = framing_problem(conn, version, &field);
 		if (why)
@@ -332,6 +350,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!f)
 		return;
 	struct http_req *r = &f->r;
+	connlimit_request_ended(conn);
 	/* First: the handler's release stops whatever may still wake r (its
 	 * waiter), so nothing touches r->susp once it is destroyed below. */
 	if (r->release_state)
@@ -427,6 +446,7 @@ static int bind_listen(const char *listen_addr, char *err, size_t errlen)
 int http_start(const struct http_config *cfg, const char **url, char *err, size_t errlen)
 {
 	config = *cfg;
+	connlimit_init(cfg->connection_limit, cfg->connection_limit_per_ip);
 	int fd = bind_listen(cfg->listen, err, errlen);
 	if (fd < 0)
 		return fd;
@@ -446,6 +466,7 @@ int http_start(const struct http_config *cfg, const char **url, char *err, size_
 		MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, NULL,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
 		MHD_OPTION_END);
@@ -460,10 +481,9 @@ int http_start(const struct http_config *cfg, const char **url, char *err, size_
 
 void http_quiesce(void)
 {
-	/* libmicrohttpd's threads may still use the socket: it is closed only
-	 * after MHD_stop_daemon() (see its manual on MHD_quiesce_daemon). */
-	if (daemon_handle && quiesced_fd == MHD_INVALID_SOCKET)
-		quiesced_fd = MHD_quiesce_daemon(daemon_handle);
+	/* Not MHD_quiesce_daemon(): a client connecting after it would wait in
+	 * the listening socket's backlog, unanswered, until http_stop(). */
+	atomic_store(&stopping, true);
 }
 
 void http_stop(void)
@@ -471,9 +491,5 @@ void http_stop(void)
 	if (daemon_handle) {
 		MHD_stop_daemon(daemon_handle);
 		daemon_handle = NULL;
-	}
-	if (quiesced_fd != MHD_INVALID_SOCKET) {
-		close(quiesced_fd);
-		quiesced_fd = MHD_INVALID_SOCKET;
 	}
 }

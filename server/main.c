@@ -153,7 +153,8 @@ static void start_serving(const struct config *c, const char **url)
 		.threads = 2,
 		.max_body = 1 << 20,
 		.connection_limit = (unsigned)c->max_connections,
-		.connection_timeout_s = 120,
+		.connection_limit_per_ip = (unsigned)c->max_connections_per_ip,
+		.connection_timeout_s = (unsigned)(c->idle_timeout + 0.999),   /* whole seconds, rounded up */
 		.cors_origins = c->cors_origins,
 		.tls = tls_enabled(),
 	};
@@ -204,6 +205,9 @@ int main(int argc, char **argv)
 	    origin_init(c.listen, c.allowed_hosts, err, sizeof err) < 0 ||
 	    tls_init(c.tls_cert, c.tls_key, err, sizeof err) < 0)
 		fatal("%s", err);
+	if (c.idle_timeout <= c.heartbeat)
+		fatal("--idle-timeout %g must exceed --heartbeat %g: a quiet live stream would be cut", c.idle_timeout,
+		      c.heartbeat);
 	make_dir(c.state_dir);
 	fit_fd_budget(&c);
 	if (c.plugins)

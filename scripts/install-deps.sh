@@ -3,7 +3,7 @@
 # and the npm registry. Idempotent: does nothing when everything is present.
 # Says what it installs and why before each step (a long silent step looks like a
 # hang), and leaves the package tools' own output and errors visible.
-# Usage: scripts/install-deps.sh [build|test|bench]
+# Usage: scripts/install-deps.sh [build|test|fuzz|bench]
 set -eu
 what=${1:-build}
 
@@ -18,6 +18,7 @@ valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-check
 python3:python-targets-and-the-python-client-tests python3-pip:offline-install-test-of-the-python-client
 python3-setuptools:build-backend-of-the-python-client
 gnutls-bin:TLS-handshake-tests-with-gnutls-cli-and-certtool" ;;
+fuzz)  need="$need clang:compiler-of-the-fuzzers libclang-rt-dev:libFuzzer-ASan-and-UBSan-runtimes" ;;
 bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
 esac
 

@@ -19,7 +19,8 @@ python3:python-targets-and-the-python-client-tests python3-pip:offline-install-t
 python3-setuptools:build-backend-of-the-python-client
 gnutls-bin:TLS-handshake-tests-with-gnutls-cli-and-certtool" ;;
 fuzz)  need="$need clang:compiler-of-the-fuzzers libclang-rt-dev:libFuzzer-ASan-and-UBSan-runtimes" ;;
-bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
+bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver
+openssl:certificate-of-the-TLS-figures" ;;
 esac
 
 missing=""; why=""

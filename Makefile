@@ -11,7 +11,7 @@ CFLAGS_WARN += -Werror
 endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(CFLAGS_WARN) -fstack-protector-strong -fPIE -I. \
-            $(shell pkg-config --cflags libmicrohttpd libcjson sqlite3 nettle 2>/dev/null)
+            $(shell pkg-config --cflags libmicrohttpd libcjson sqlite3 nettle gnutls 2>/dev/null)
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -19,7 +19,7 @@ else
 CFLAGS   += -D_FORTIFY_SOURCE=2
 endif
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
-LIBS     := $(shell pkg-config --libs libmicrohttpd libcjson sqlite3 nettle 2>/dev/null || echo -lmicrohttpd -lcjson -lsqlite3 -lnettle) -lpthread -ldl
+LIBS     := $(shell pkg-config --libs libmicrohttpd libcjson sqlite3 nettle gnutls 2>/dev/null || echo -lmicrohttpd -lcjson -lsqlite3 -lnettle -lgnutls) -lpthread -ldl
 TEST_LIBS := $(LIBS) -lcurl
 
 # What is built from what:
@@ -73,12 +73,12 @@ EXPORTS         := targets/plugin.dynlist
 EXAMPLE_PLUGINS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/plugin_*.c))
 FIXTURE_PLUGINS := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugin_*.c))
 
-.PHONY: all deps run test valgrind-test unit api lint bench clean
+.PHONY: all deps run test valgrind-test unit api lint bench clean fuzz fuzz-build
 all: spawnd spawnctl $(EXAMPLE_PLUGINS)
 
 # Missing libraries are installed by the project's own script.
 deps:
-	@pkg-config --exists libmicrohttpd libcjson sqlite3 libcurl nettle 2>/dev/null \
+	@pkg-config --exists libmicrohttpd libcjson sqlite3 libcurl nettle gnutls 2>/dev/null \
 		|| scripts/install-deps.sh build
 
 # ./spawnd and ./spawnd-forkserver: spawnd finds its fork server beside itself.
@@ -177,12 +177,39 @@ lint:
 	@scripts/install-deps.sh test
 	npx --no-install redocly lint openapi/openapi.yaml
 
+# Fuzzing (libFuzzer with ASan+UBSan, clang): each tests/fuzz/fuzz_X.c runs for
+# FUZZ_SECONDS over a copy of its seed corpus tests/fuzz/X/ with tests/fuzz/X.dict;
+# a crash, leak or sanitizer report fails the target (the input is kept in
+# build-fuzz/, named in libFuzzer's output). The objects are built by clang in
+# build-fuzz/ (a sub-make with SANITIZE set, so nothing else is touched).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@scripts/install-deps.sh fuzz
+	$(MAKE) CC=clang SANITIZE=fuzzer-no-link,address,undefined BUILD=build-fuzz fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf build-fuzz/corpus/$$t; mkdir -p build-fuzz/corpus/$$t build-fuzz/crashes/$$t; \
+		cp tests/fuzz/$$t/* build-fuzz/corpus/$$t/; \
+		echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -dict=tests/fuzz/$$t.dict \
+			-artifact_prefix=build-fuzz/crashes/$$t/ build-fuzz/corpus/$$t \
+			2>build-fuzz/fuzz_$$t.log || { tail -n 60 build-fuzz/fuzz_$$t.log; echo "FAIL fuzz_$$t"; exit 1; }; \
+		grep -E '^Done [0-9]+ runs' build-fuzz/fuzz_$$t.log || true; echo "PASS fuzz_$$t"; \
+	done
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%)
+
+$(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJS) $(UTIL_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(TEST_LIBS)
+
 bench: spawnd
 	@scripts/install-deps.sh bench
 	$(MAKE) -C bench
 
 clean:
-	rm -rf build build-san spawnd spawnd-forkserver spawnctl var
+	rm -rf build build-san build-fuzz spawnd spawnd-forkserver spawnctl var
 
 -include $(OBJS:.o=.d) $(UTIL_OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(wildcard forkserver/*.c)) $(BUILD)/tests/harness.d \
 	$(CLI_OBJS:.o=.d)

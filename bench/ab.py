@@ -10,7 +10,8 @@ binary with two stores is the SQLite store's cost, measured in one run).
 
 P1: 1 client POST ?wait= of `worker`, p50 (and p99); P3: 16 clients,
 processes/s; P4: GET /processes/{id} of an ended worker, 64 connections,
-requests/s; P2: 1 and 16 clients of the printf exec target. The fork/spawn
+requests/s; P2: 1 and 16 clients of the printf exec target; T: P1 p50 and
+P4 requests/s over HTTPS with a bearer token (run.round_tls's setup). The fork/spawn
 loops run in every round too, so each binary's ratio is against the same
 baseline. Prints one line per figure and binary: median (min-max).
 """
@@ -46,6 +47,19 @@ def main():
         with open(targets, "w") as f:
             json.dump(run.EXEC_TARGETS, f)
 
+        def measure_tls(i, binary):
+            cert, key, tokens = run.tls_files(tmp)
+            auth = [f"Authorization: Bearer {run.BENCH_TOKEN}"]
+            with run.Spawnd(os.path.abspath(binary), extra=["--tls-cert", cert, "--tls-key", key,
+                                                            "--tokens-file", tokens]) as sd:
+                post = sd.url + "/processes?wait=10"
+                res = run.checked(run.loadgen(post, 1, S, "POST", worker, headers=auth, cafile=cert), "T P1")
+                add(f"T P1 p50 ms [{i}]", res["p50_ms"])
+                status, body = run.http("POST", post, {"target": "worker"},
+                                        headers={"Authorization": auth[0][len("Authorization: "):]}, cafile=cert)
+                url = f"{sd.url}/processes/{json.loads(body)['id']}"
+                add(f"T P4 rate/s [{i}]", run.checked(run.loadgen(url, 64, S, headers=auth, cafile=cert), "T P4")["rate"])
+
         def measure(i, spec):
             binary, _, opt = spec.partition(":")
             store = opt[len("--store="):] if opt.startswith("--store=") else None
@@ -64,6 +78,8 @@ def main():
                     worker_id = json.loads(body)["id"]
                     add(f"P4 rate/s  [{i}]", run.checked(run.loadgen(f"{sd.url}/processes/{worker_id}", 64, S),
                                                          "P4")["rate"])
+                if "T" in figs:
+                    measure_tls(i, binary)
                 if "P2" in figs:
                     add(f"P2 p50 ms  [{i}]", run.checked(run.loadgen(post, 1, S, "POST", printf), "P2")["p50_ms"])
                     add(f"P2 16c rate [{i}]", run.checked(run.loadgen(post, 16, S, "POST", printf), "P2")["rate"])

@@ -49,6 +49,7 @@ struct options {
 	const char *ids_in;
 	const char *ids_out;
 	const char *latencies_out;
+	const char *cafile;            /* -C: CA file for https:// */
 };
 
 struct client {
@@ -89,12 +90,13 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: loadgen [-m GET|POST] [-d BODY] [-H HEADER]... [-c CLIENTS] [-n MAX_REQUESTS]\n"
 		"               [-t MAX_SECONDS] [-T REQUEST_TIMEOUT] [-s STATUS] [-W] [-V]\n"
-		"               [-i IDS_FILE] [-o IDS_FILE] [-L LATENCY_FILE] URL\n"
+		"               [-i IDS_FILE] [-o IDS_FILE] [-L LATENCY_FILE] [-C CAFILE] URL\n"
 		"  -W  no warm-up round (by default each client makes one unmeasured request first)\n"
 		"  -V  verify that each response body is the burst pattern ('0' + i %% 10)\n"
 		"  -i  replace \"{id}\" in URL by the ids of IDS_FILE in turn (one request per id)\n"
 		"  -o  write the \"id\" of each measured JSON response to IDS_FILE\n"
-		"  -L  write each measured request's latency in microseconds, in completion order\n");
+		"  -L  write each measured request's latency in microseconds, in completion order\n"
+		"  -C  trust the certificate(s) of CAFILE for an https:// URL (the TLS figures)\n");
 	exit(2);
 }
 
@@ -104,7 +106,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 	*o = (struct options){ .method = "GET", .clients = 1, .max_requests = 1000000,
 		.max_seconds = 10, .request_timeout = 60, .expect_status = 0, .warmup = true };
-	while ((c = getopt(argc, argv, "m:d:H:c:n:t:T:s:WVi:o:L:")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:H:c:n:t:T:s:WVi:o:L:C:")) != -1) {
 		switch (c) {
 		case 'm': o->method = optarg; break;
 		case 'd': o->body = optarg; break;
@@ -123,6 +125,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case 'i': o->ids_in = optarg; break;
 		case 'o': o->ids_out = optarg; break;
 		case 'L': o->latencies_out = optarg; break;
+		case 'C': o->cafile = optarg; break;
 		default: usage();
 		}
 	}
@@ -250,6 +253,8 @@ static int setup_client(struct run *r, struct client *cl)
 	curl_easy_setopt(cl->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(cl->easy, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(cl->easy, CURLOPT_NOPROXY, "*");  /* loopback only, whatever the environment */
+	if (o->cafile)
+		curl_easy_setopt(cl->easy, CURLOPT_CAINFO, o->cafile);
 	if (strcmp(o->method, "POST") == 0) {
 		curl_easy_setopt(cl->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(cl->easy, CURLOPT_POSTFIELDS, o->body ? o->body : "");

@@ -4,6 +4,9 @@ ratios measured in the same run, written to bench/RESULTS.md.
 
     python3 bench/run.py [--spawnd PATH] [--rounds N] [--seconds S] [--only "P1 P4"]
 
+Figure T runs P1 and P4 over HTTPS with a bearer token in the same rounds as
+the plain P1 and P4, so TLS's and the token check's cost is a ratio too.
+
 Figure S runs P1 and P3 against `--store memory` and `--store sqlite` in the
 same round (order alternating), and times the first page of a listing with
 100,000 finished records in the SQLite store against an empty one.
@@ -28,6 +31,7 @@ import platform
 import resource
 import select
 import shutil
+import ssl
 import signal
 import socket
 import sqlite3
@@ -90,9 +94,11 @@ def run_json(argv, timeout):
 
 
 def loadgen(url, clients, seconds, method="GET", body=None, headers=(), max_requests=1000000,
-            status=None, warmup=True, ids_in=None, ids_out=None, verify=False, request_timeout=60):
+            status=None, warmup=True, ids_in=None, ids_out=None, verify=False, request_timeout=60, cafile=None):
     argv = [LOADGEN, "-m", method, "-c", str(clients), "-t", str(seconds), "-n", str(max_requests),
             "-T", str(request_timeout)]
+    if cafile:
+        argv += ["-C", cafile]
     if body is not None:
         argv += ["-d", body, "-H", "Content-Type: application/json"]
     for h in headers:
@@ -118,14 +124,16 @@ def checked(result, what):
     return result
 
 
-def http(method, url, body=None, headers=None, timeout=30):
+def http(method, url, body=None, headers=None, timeout=30, cafile=None):
     """One request for probes and setup: (status, body bytes)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
         req.add_header("Content-Type", "application/json")
+    opener = HTTP if not cafile else urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
     try:
-        with HTTP.open(req, timeout=timeout) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -150,6 +158,7 @@ class Server:
 
     def __init__(self, argv, port=None, many_fds=False):
         self.argv, self.port, self.many_fds = argv, port, many_fds
+        self.scheme = "http"
         self.proc = None
         self.errfile = tempfile.TemporaryFile()
 
@@ -174,7 +183,7 @@ class Server:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def pid(self):
@@ -187,7 +196,9 @@ class Server:
     def _read_port(self):
         ready, _, _ = select.select([self.proc.stdout], [], [], 15)
         line = self.proc.stdout.readline().decode(errors="replace") if ready else ""
-        marker = "listening on http://127.0.0.1:"
+        if "listening on https://127.0.0.1:" in line:
+            self.scheme = "https"
+        marker = f"listening on {self.scheme}://127.0.0.1:"
         if marker not in line:
             time.sleep(0.2)
             raise BenchError(f"{os.path.basename(self.argv[0])} did not start "
@@ -217,7 +228,7 @@ class Server:
 
 
 class Spawnd(Server):
-    def __init__(self, binary, targets_file=None, max_running=None, store=None, state_dir=None):
+    def __init__(self, binary, targets_file=None, max_running=None, store=None, state_dir=None, extra=()):
         self.keep_state = state_dir is not None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="spawnd-bench-")
         argv = [binary, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir, "--log-level", "error"]
@@ -227,6 +238,7 @@ class Spawnd(Server):
             argv += ["--max-running", str(max_running)]
         if store:
             argv += ["--store", store]
+        argv += list(extra)
         super().__init__(argv, many_fds=True)
 
     def stop(self):
@@ -338,6 +350,51 @@ def round_spawnd_http(args, fig, r, tmp, targets_file):
                     fig.attempt(keys, fn)
         if args.wants("P2"):
             round_p2(args, fig, r, tmp, base if exec_ok else None)
+
+
+BENCH_TOKEN = "bench-admin-token-0123456789abcdef"
+
+
+def tls_files(tmp):
+    """A self-signed certificate for 127.0.0.1 (made once per run with openssl)
+    and a tokens file with one admin token; (cert, key, tokens)."""
+    cert, key, tokens = (os.path.join(tmp, n) for n in ("tls.pem", "tls.key", "tokens"))
+    if not os.path.exists(cert):
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True)
+        if p.returncode:
+            raise BenchError(f"openssl could not make a certificate: {p.stderr.strip()[-300:]}")
+        with open(tokens, "w") as f:
+            f.write(f"admin {BENCH_TOKEN}\n")
+        os.chmod(tokens, 0o600)
+    return cert, key, tokens
+
+
+def round_tls(args, fig, r, tmp):
+    """T: P1 and P4 over HTTPS (TLS 1.3, keep-alive: one handshake a client)
+    with a bearer token on every request, in the same round as the plain
+    figures, so the two sit side by side (T.P1 against P1.spawnd)."""
+    S = args.seconds
+    cert, key, tokens = tls_files(tmp)
+    auth = [f"Authorization: Bearer {BENCH_TOKEN}"]
+    with Spawnd(args.spawnd, extra=["--tls-cert", cert, "--tls-key", key, "--tokens-file", tokens]) as sd:
+        if sd.scheme != "https":
+            raise BenchError("spawnd did not serve https with --tls-cert")
+        post = sd.url + "/processes?wait=10"
+        worker = json.dumps({"target": "worker"})
+        if args.wants("P1") or args.wants("T"):
+            fig.attempt(["T.P1"], lambda: fig.add("T.P1", checked(
+                loadgen(post, 1, S, "POST", worker, headers=auth, cafile=cert), "P1 over TLS with a token")))
+        if args.wants("P4") or args.wants("T"):
+            status, body = http("POST", post, {"target": "worker"}, headers={"Authorization": auth[0][15:]},
+                                cafile=cert)
+            if status != 201:
+                raise BenchError(f"POST over TLS gave {status}: {body[:200]!r}")
+            worker_id = json.loads(body)["id"]
+            fig.attempt(["T.P4"], lambda: fig.add("T.P4", checked(
+                loadgen(f"{sd.url}/processes/{worker_id}", 64, S, headers=auth, cafile=cert),
+                "P4 over TLS with a token")))
 
 
 def fill_store(state_dir, n):
@@ -682,6 +739,13 @@ def build_rows(args, fig):
         rows.append(pair_rows(fig, "S (list)", "the same, vs a store of only those 100 records (the same page "
                               "to render: what 100,000 cost)", "S.list100k", "S.list100", "p50_ms", ms, "≤ 1.2x",
                               lambda x: x <= 1.2))
+    if args.wants("T") or args.wants("P1"):
+        rows.append(pair_rows(fig, "T (P1)", "P1 p50 over TLS 1.3 with a bearer token (vs plain HTTP without "
+                              "one, same run)", "T.P1", "P1.spawnd", "p50_ms", ms, "≤ 1.5x", lambda x: x <= 1.5))
+    if args.wants("T") or args.wants("P4"):
+        rows.append(pair_rows(fig, "T (P4)", "P4 requests/s over TLS 1.3 with a bearer token (vs plain HTTP, "
+                              "same run); ratio = plain rate / TLS rate", "T.P4", "P4.spawnd", "rate", per_s,
+                              "≤ 2x", lambda x: x <= 2, invert=True))
     if args.wants("P7"):
         rows.append(pair_rows(fig, "P7", "Python multiprocessing (fork) `Process(target=worker).start(); "
                               "join()` loop, p50, for reference (spawnd column: P1 p50)",
@@ -825,6 +889,8 @@ def main():
                 except BenchError as e:
                     for k in SPAWND_KEYS:
                         fig.fail(k, e)
+                if args.wants("T") or args.wants("P1") or args.wants("P4"):
+                    fig.attempt(["T.P1", "T.P4"], lambda: round_tls(args, fig, r, tmp))
             else:
                 # Baselines still run, so the table shows what spawnd will face.
                 for key, argv in (("P1.fork", [BASELINE, "fork", "-t", str(args.seconds)]),

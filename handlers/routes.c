@@ -92,5 +92,15 @@ enum MHD_Result routes_admit(struct http_req *r)
 	enum MHD_Result res = origin_check(r);
 	if (r->replied)
 		return res;
+	/* Over a connection limit only /healthz and an operator get in (server/connlimit.h). */
+	if (r->over_limit && !(row && (row->flags & ROUTE_PUBLIC)) && !auth_is_admin(r))
+		return http_reply_over_limit(r);
 	return auth_check(r, row && (row->flags & ROUTE_PUBLIC));
+}
+
+/* For the router's fuzzer (tests/fuzz/fuzz_request.c): the real table. */
+const struct route *routes_table(size_t *n)
+{
+	*n = sizeof routes / sizeof routes[0];
+	return routes;
 }

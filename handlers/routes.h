@@ -10,4 +10,8 @@ enum MHD_Result routes_dispatch(struct http_req *r);
 /* http_config's admit: refuses a request by its Host, Origin or token. */
 enum MHD_Result routes_admit(struct http_req *r);
 
+struct route;
+/* The table itself (n rows), for the router's fuzzer. */
+const struct route *routes_table(size_t *n);
+
 #endif

@@ -3,20 +3,24 @@
 # and the npm registry. Idempotent: does nothing when everything is present.
 # Says what it installs and why before each step (a long silent step looks like a
 # hang), and leaves the package tools' own output and errors visible.
-# Usage: scripts/install-deps.sh [build|test|bench]
+# Usage: scripts/install-deps.sh [build|test|fuzz|bench]
 set -eu
 what=${1:-build}
 
 # Each package with the reason it is needed, "package:reason".
 need="build-essential:compiler pkg-config:build-flags libmicrohttpd-dev:HTTP-server libcjson-dev:JSON
 libsqlite3-dev:state-store libcurl4-openssl-dev:HTTP-client-of-spawnctl-and-the-tests
-nettle-dev:SHA-256-and-constant-time-compare-of-bearer-tokens"
+nettle-dev:SHA-256-and-constant-time-compare-of-bearer-tokens
+libgnutls28-dev:TLS-certificates-of---tls-cert"
 case "$what" in
 test)  need="$need nodejs:OpenAPI-checks-and-browser-test npm:OpenAPI-checks-and-browser-test
 valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-checks-the-metrics-text
 python3:python-targets-and-the-python-client-tests python3-pip:offline-install-test-of-the-python-client
-python3-setuptools:build-backend-of-the-python-client" ;;
-bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
+python3-setuptools:build-backend-of-the-python-client
+gnutls-bin:TLS-handshake-tests-with-gnutls-cli-and-certtool" ;;
+fuzz)  need="$need clang:compiler-of-the-fuzzers libclang-rt-dev:libFuzzer-ASan-and-UBSan-runtimes" ;;
+bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver
+openssl:certificate-of-the-TLS-figures" ;;
 esac
 
 missing=""; why=""

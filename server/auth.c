@@ -292,3 +292,9 @@ enum MHD_Result auth_check(struct http_req *r, bool is_public)
 					"a read token may only GET; %s needs an admin token", r->method);
 	return MHD_YES;
 }
+
+bool auth_is_admin(struct http_req *r)
+{
+	bool presented;
+	return tokens_path && role_of(r, &presented) == ROLE_ADMIN;
+}

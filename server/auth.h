@@ -37,4 +37,8 @@ void auth_release(void);
  * no credentials) pass, as does everything when no tokens are configured. */
 enum MHD_Result auth_check(struct http_req *r, bool is_public);
 
+/* True when tokens are configured and r carries an admin token (an
+ * operator: server/connlimit.h keeps slots for it). */
+bool auth_is_admin(struct http_req *r);
+
 #endif

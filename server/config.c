@@ -112,6 +112,20 @@ static const struct setting settings[] = {
 	{ "object_timeout", "--object-timeout", "SPAWND_OBJECT_TIMEOUT", "SECONDS", SECONDS(0, 86400),
 	  .fallback = "300", AT(object_timeout),
 	  .help = "the default and longest ?timeout= of a shared object's wait (a client loops to wait longer)" },
+	/* Hostile connections (server/connlimit.h) */
+	{ "max_connections_per_ip", "--max-connections-per-ip", "SPAWND_MAX_CONNECTIONS_PER_IP", "N",
+	  COUNT(0, 1000000), .fallback = "256", AT(max_connections_per_ip),
+	  .help = "HTTP connections one client address may hold (0: no limit); over it its\n"
+		  "oldest idle one is closed, or the newcomer gets 429" },
+	{ "idle_timeout", "--idle-timeout", "SPAWND_IDLE_TIMEOUT", "SECONDS", SECONDS(1, 86400), .fallback = "60",
+	  AT(idle_timeout), .help = "an HTTP connection that sends and receives nothing this long is closed\n"
+				    "(a live stream's heartbeats keep it open; must exceed --heartbeat)" },
+	/* TLS (server/tls.h) */
+	{ "tls_cert", "--tls-cert", "SPAWND_TLS_CERT", "FILE", AT(tls_cert),
+	  .help = "serve HTTPS (TLS 1.2 and 1.3) with this PEM certificate chain (needs --tls-key;\n"
+		  "both re-read on SIGHUP)" },
+	{ "tls_key", "--tls-key", "SPAWND_TLS_KEY", "FILE", AT(tls_key),
+	  .help = "the PEM private key of --tls-cert (unencrypted; keep it mode 0600)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -36,6 +36,9 @@ struct config {
 	long retention_count;    /* ended records kept (0: no count limit) */
 	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
 	double object_timeout;   /* seconds: default and maximum wait on a shared object */
+	long max_connections_per_ip;   /* 0: no per-IP limit (server/connlimit.h) */
+	double idle_timeout;     /* seconds an idle HTTP connection is kept */
+	char *tls_cert, *tls_key;   /* PEM files, or NULL: plain HTTP (server/tls.h) */
 	char *config;            /* the file read, or NULL */
 	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,15 +32,17 @@
 #include "lib/utf8.h"
 #include "lib/log.h"
 #include "lib/number.h"
+#include "server/connlimit.h"
 #include "server/framing.h"
 #include "server/http_metrics.h"
+#include "server/tls.h"
 
 #define MAX_PENDING_HEADERS 4
 
 static struct MHD_Daemon *daemon_handle;
 static struct http_config config;
 static char url_buf[300];
-static MHD_socket quiesced_fd = MHD_INVALID_SOCKET;
+static atomic_bool stopping;
 
 /* Headers to add to a request's reply; kept beside the request. */
 struct pending_headers {
@@ -189,6 +192,17 @@ enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char
 	return http_reply_json(r, status, body);
 }
 
+enum MHD_Result http_reply_over_limit(struct http_req *r)
+{
+	http_set_header(r, "Retry-After", "1");
+	http_set_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (r->over_limit == CONNLIMIT_IP_FULL)
+		return http_reply_error(r, 429, "too_many_connections", NULL,
+					"this address holds as many connections as it may; retry when one has ended");
+	return http_reply_error(r, 503, "server_busy", NULL,
+				"every connection slot is taken but those kept for /healthz and operators; retry later");
+}
+
 /* ---- request data -------------------------------------------------------- */
 
 const char *http_query(struct http_req *r, const char *key)
@@ -277,6 +291,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		f->r.path = url;
 		f->r.start_us = now_us();
 		*con_cls = f;
+		f->r.over_limit = (int)connlimit_request_started(conn);
+		if (atomic_load(&stopping)) {
+			http_set_header(&f->r, MHD_HTTP_HEADER_CONNECTION, "close");
+			return http_reply_error(&f->r, 503, "shutting_down", NULL, "the server is shutting down");
+		}
 		/* Framing, before any body byte is read. */
 		const char *field, *why = framing_problem(conn, version, &field);
 		if (why)
@@ -331,6 +350,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!f)
 		return;
 	struct http_req *r = &f->r;
+	connlimit_request_ended(conn);
 	/* First: the handler's release stops whatever may still wake r (its
 	 * waiter), so nothing touches r->susp once it is destroyed below. */
 	if (r->release_state)
@@ -414,11 +434,11 @@ static int bind_listen(const char *listen_addr, char *err, size_t errlen)
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
-		snprintf(url_buf, sizeof url_buf, "http://[%s]:%u", addr, ntohs(a->sin6_port));
+		snprintf(url_buf, sizeof url_buf, "%s://[%s]:%u", config.tls ? "https" : "http", addr, ntohs(a->sin6_port));
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
-		snprintf(url_buf, sizeof url_buf, "http://%s:%u", addr, ntohs(a->sin_port));
+		snprintf(url_buf, sizeof url_buf, "%s://%s:%u", config.tls ? "https" : "http", addr, ntohs(a->sin_port));
 	}
 	return fd;
 }
@@ -426,17 +446,27 @@ static int bind_listen(const char *listen_addr, char *err, size_t errlen)
 int http_start(const struct http_config *cfg, const char **url, char *err, size_t errlen)
 {
 	config = *cfg;
+	connlimit_init(cfg->connection_limit, cfg->connection_limit_per_ip);
 	int fd = bind_listen(cfg->listen, err, errlen);
 	if (fd < 0)
 		return fd;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG | (cfg->tls ? MHD_USE_TLS : 0);
+	/* libmicrohttpd complains of TLS options without TLS: given only with it.
+	 * Without the priority string GnuTLS's NORMAL would offer TLS 1.0 and 1.1. */
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES },
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tls_cert_callback() },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	daemon_handle = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+		MHD_OPTION_ARRAY, cfg->tls ? tls_options : tls_options + 2,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 		MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, NULL,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
 		MHD_OPTION_END);
@@ -451,10 +481,9 @@ int http_start(const struct http_config *cfg, const char **url, char *err, size_
 
 void http_quiesce(void)
 {
-	/* libmicrohttpd's threads may still use the socket: it is closed only
-	 * after MHD_stop_daemon() (see its manual on MHD_quiesce_daemon). */
-	if (daemon_handle && quiesced_fd == MHD_INVALID_SOCKET)
-		quiesced_fd = MHD_quiesce_daemon(daemon_handle);
+	/* Not MHD_quiesce_daemon(): a client connecting after it would wait in
+	 * the listening socket's backlog, unanswered, until http_stop(). */
+	atomic_store(&stopping, true);
 }
 
 void http_stop(void)
@@ -462,9 +491,5 @@ void http_stop(void)
 	if (daemon_handle) {
 		MHD_stop_daemon(daemon_handle);
 		daemon_handle = NULL;
-	}
-	if (quiesced_fd != MHD_INVALID_SOCKET) {
-		close(quiesced_fd);
-		quiesced_fd = MHD_INVALID_SOCKET;
 	}
 }

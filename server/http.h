@@ -44,6 +44,7 @@ struct http_req {
 	unsigned status;                        /* for the access log */
 	int route;                              /* the route table row + 1, 0: none (http_metrics.h) */
 	bool replied;
+	int over_limit;                         /* enum connlimit_verdict (server/connlimit.h) */
 	struct suspender susp;
 	http_handler *resume;                   /* runs when woken */
 	void *state;                            /* the handler's (http_set_state()) */
@@ -59,14 +60,17 @@ struct http_config {
 	unsigned threads;
 	size_t max_body;
 	unsigned connection_limit;
-	unsigned connection_timeout_s;
+	unsigned connection_limit_per_ip;   /* 0: none (server/connlimit.h) */
+	unsigned connection_timeout_s;      /* an idle connection is closed after this */
 	const char *cors_origins;   /* comma-separated allowlist, or NULL: CORS off */
+	bool tls;                   /* serve HTTPS with server/tls.h's certificate */
 };
 
-/* Binds and starts serving. On success *url gets "http://HOST:PORT" (static).
+/* Binds and starts serving. On success *url gets "http://HOST:PORT" ("https://" with tls; static).
  * 0 or -errno with a message in err. */
 int http_start(const struct http_config *cfg, const char **url, char *err, size_t errlen);
-/* Stops accepting new connections (shutdown has begun). */
+/* Shutdown has begun: every request from now on gets 503 shutting_down at
+ * once (and its connection closed), until http_stop(). */
 void http_quiesce(void);
 void http_stop(void);
 
@@ -88,6 +92,11 @@ void http_set_header(struct http_req *r, const char *name, const char *value);
 /* True when r comes from an origin on the CORS allowlist (its replies then
  * carry Access-Control-Allow-Origin with that origin, never "*"). */
 bool http_cors_allowed(struct http_req *r);
+
+/* The 429 (this address holds its share of connections) or 503 (only the
+ * reserve is left) of a request that came in over a limit (r->over_limit),
+ * with Retry-After and Connection: close. */
+enum MHD_Result http_reply_over_limit(struct http_req *r);
 
 /* Request data. */
 const char *http_query(struct http_req *r, const char *key);

@@ -4,7 +4,7 @@
  * is forked while the process is still single-threaded; only then do threads
  * start (the engine loop, libmicrohttpd). Signals are blocked in every thread
  * and taken here with sigwaitinfo(): SIGTERM/SIGINT shut down gracefully,
- * SIGHUP reloads the targets file and the tokens file, SIGCHLD reaps. Only startup may exit on an
+ * SIGHUP reloads the targets file, the tokens file and the TLS certificate, SIGCHLD reaps. Only startup may exit on an
  * error.
  *
  * PID 1: spawnd's only child of its own is the fork server, itself a
@@ -49,6 +49,7 @@
 #include "server/fdbudget.h"
 #include "server/http.h"
 #include "server/origin.h"
+#include "server/tls.h"
 #include "lib/log.h"
 #include "server/stream.h"
 #include "targets/plugin.h"
@@ -159,8 +160,10 @@ static void start_serving(const struct config *c, const char **url)
 		.threads = 2,
 		.max_body = 1 << 20,
 		.connection_limit = (unsigned)c->max_connections,
-		.connection_timeout_s = 120,
+		.connection_limit_per_ip = (unsigned)c->max_connections_per_ip,
+		.connection_timeout_s = (unsigned)(c->idle_timeout + 0.999),   /* whole seconds, rounded up */
 		.cors_origins = c->cors_origins,
+		.tls = tls_enabled(),
 	};
 	if (http_start(&hc, url, err, sizeof err) < 0)
 		fatal("%s", err);
@@ -207,8 +210,12 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)log_parse_level(c.log_level));   /* one of the four: config checked it */
 	ensure_std_fds();
 	if (auth_init(c.tokens_file, c.listen, c.insecure, err, sizeof err) < 0 ||
-	    origin_init(c.listen, c.allowed_hosts, err, sizeof err) < 0)
+	    origin_init(c.listen, c.allowed_hosts, err, sizeof err) < 0 ||
+	    tls_init(c.tls_cert, c.tls_key, err, sizeof err) < 0)
 		fatal("%s", err);
+	if (c.idle_timeout <= c.heartbeat)
+		fatal("--idle-timeout %g must exceed --heartbeat %g: a quiet live stream would be cut", c.idle_timeout,
+		      c.heartbeat);
 	make_dir(c.state_dir);
 	fit_fd_budget(&c);
 	if (c.plugins)
@@ -245,6 +252,7 @@ int main(int argc, char **argv)
 		if (sig == SIGHUP) {
 			targets_file_reload(err, sizeof err);  /* logs; keeps the set on error */
 			auth_reload();                          /* the same */
+			tls_reload();                           /* the same */
 			continue;
 		}
 		if (sig == SIGCHLD) {
@@ -263,6 +271,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 200 && stream_count() > 0; i++)
 		usleep(10 * 1000);
 	http_stop();
+	tls_release();
 	reap_children();        /* orphans that ended during the shutdown */
 	forkserver_stop();
 	objects_release();

@@ -386,7 +386,8 @@ static int launch(struct server *srv, const char *targets, const char *extra_arg
 		fprintf(stderr, "harness: spawnd did not start: %s\n", why);
 		goto fail_running;
 	}
-	if (strncmp(line, LISTEN_PREFIX "http://127.0.0.1:", strlen(LISTEN_PREFIX "http://127.0.0.1:")) != 0 ||
+	if ((strncmp(line, LISTEN_PREFIX "http://127.0.0.1:", strlen(LISTEN_PREFIX "http://127.0.0.1:")) != 0 &&
+	     strncmp(line, LISTEN_PREFIX "https://127.0.0.1:", strlen(LISTEN_PREFIX "https://127.0.0.1:")) != 0) ||
 	    strlen(line) >= sizeof srv->url + strlen(LISTEN_PREFIX)) {
 		fprintf(stderr, "harness: unexpected first stdout line \"%s\"\n", line);
 		goto fail_running;

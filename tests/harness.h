@@ -33,7 +33,7 @@ struct server;
 /* Creates a temporary folder ROOT with ROOT/state, starts
  *   $SPAWND_BIN --listen 127.0.0.1:0 --state-dir ROOT/state --log-level warn EXTRA...
  * (extra_args split on spaces; may be NULL), with stderr going to ROOT/spawnd.log,
- * and waits up to 10 s for "spawnd listening on http://127.0.0.1:PORT".
+ * and waits up to 10 s for "spawnd listening on http://127.0.0.1:PORT" (or https:// with --tls-cert).
  * Returns NULL on failure after printing why (and the server's log) to stderr. */
 struct server *server_start(const char *extra_args);
 

@@ -61,6 +61,7 @@ struct store_record {
 	int64_t started_ms, ended_ms;           /* wall clock, 0: not yet */
 	uint64_t stdout_bytes, stderr_bytes;
 	uint64_t start_ticks;                   /* the worker's /proc/PID/stat starttime, 0: unknown */
+	uint64_t stdout_dropped, stderr_dropped;        /* bytes a cap dropped (the gap at each stream's end) */
 	/* fixed at insert, NULL: none. What a queued record needs to start
 	 * after a restart (JSON, see proc_recover.c). */
 	char *launch_text;
@@ -122,6 +123,9 @@ struct store_ops {
 	 * one of them could not be written). sync needs no lock. */
 	uint64_t (*queued)(struct store *s);
 	int (*sync)(struct store *s, uint64_t seq);
+	/* STORE_ASYNC_WRITES only (else NULL): whether write seq is on disk now,
+	 * without waiting (false too when its batch failed). Any thread. */
+	bool (*written)(struct store *s, uint64_t seq);
 	/* Optional (a durable store): the whole of a record's output stream
 	 * (0 stdout, 1 stderr), len bytes (copied), kept in its row: a write
 	 * like update (queued with STORE_ASYNC_WRITES, removed with the record).

@@ -16,7 +16,8 @@
 #include "engine/store.h"
 
 #define COLUMNS "id, name, target, args_text, daemon, timeout, created_ms, state, pid, exitcode, signal, " \
-		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch"
+		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch, " \
+		"stdout_dropped, stderr_dropped"
 
 /* OP_OUTPUT0/1: a stream's bytes into the row (put_output). Why not a file:
  * making one costs about half a millisecond on the disks measured (bench
@@ -62,6 +63,7 @@ uint64_t store_sqlite_queued(struct store *s);
 int store_sqlite_remove(struct store *s, const char *id);
 int store_sqlite_set_names(struct store *s, long given);
 int store_sqlite_sync(struct store *s, uint64_t seq);
+bool store_sqlite_written(struct store *s, uint64_t seq);
 int store_sqlite_update(struct store *s, const struct store_record *r);
 int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pages);
 void *store_sqlite_writer_main(void *arg);

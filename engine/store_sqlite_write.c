@@ -45,6 +45,8 @@ static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 17, (sqlite3_int64)r->stderr_bytes);
 	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->start_ticks);
 	store_sqlite_bind_text(st, 19, r->launch_text);
+	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->stdout_dropped);
+	sqlite3_bind_int64(st, 21, (sqlite3_int64)r->stderr_dropped);
 }
 
 static void bind_update(sqlite3_stmt *st, const struct store_record *r)
@@ -61,6 +63,8 @@ static void bind_update(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->stdout_bytes);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->stderr_bytes);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)r->start_ticks);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)r->stdout_dropped);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->stderr_dropped);
 }
 
 static int step_reset(sqlite3_stmt *st)
@@ -231,6 +235,8 @@ int store_sqlite_update(struct store *s, const struct store_record *r)
 	o->rec.stdout_bytes = r->stdout_bytes;
 	o->rec.stderr_bytes = r->stderr_bytes;
 	o->rec.start_ticks = r->start_ticks;
+	o->rec.stdout_dropped = r->stdout_dropped;
+	o->rec.stderr_dropped = r->stderr_dropped;
 	if (r->error && !(o->rec.error = strdup(r->error))) {
 		free(o);
 		return -ENOMEM;
@@ -287,3 +293,13 @@ int store_sqlite_sync(struct store *s, uint64_t seq)
 	return r;
 }
 
+
+bool store_sqlite_written(struct store *s, uint64_t seq)
+{
+	struct sql_store *m = sql(s);
+	pthread_mutex_lock(&m->queue_lock);
+	/* A record whose batch failed is kept in memory: the store lacks it. */
+	bool done = m->committed_seq >= seq && m->failed_seq < seq;
+	pthread_mutex_unlock(&m->queue_lock);
+	return done;
+}

@@ -50,6 +50,7 @@ struct proc_config {
 	const char *state_dir;
 	const struct store_ops *store;  /* NULL: in memory (store_mem_ops) */
 	size_t output_mem_cap;      /* per stream, bytes kept in memory (>= 64 KiB) */
+	size_t output_memory_cap;   /* every stream together (outbuf.h; 0: none) */
 	int max_running;            /* then queue */
 	int max_queued;             /* then -EAGAIN (429) */
 	int drain_ms;               /* how long output is drained after the worker exits */

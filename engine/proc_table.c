@@ -36,6 +36,7 @@ int proc_table_open(const struct proc_config *cfg, const struct store_ops *ops)
 	table.cfg = *cfg;
 	if (table.cfg.output_mem_cap < PROC_INLINE_OUTPUT)
 		table.cfg.output_mem_cap = PROC_INLINE_OUTPUT;
+	outbuf_set_memory_cap(table.cfg.output_memory_cap);
 	if (asprintf(&table.output_dir, "%s/output", cfg->state_dir) < 0) {
 		table.output_dir = NULL;
 		return -ENOMEM;

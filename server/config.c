@@ -54,6 +54,44 @@ static const char *no_wildcard(const char *value)
 	return strchr(value, '*') ? "list the origins; \"*\" is never allowed" : NULL;
 }
 
+/* ---- sizes (output and disk limits) ---- */
+
+int config_parse_size(const char *text, bool percent_ok, uint64_t *bytes, double *percent)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	*bytes = 0;
+	*percent = 0;
+	if (end == text || errno || !isfinite(v) || v < 0)
+		return -1;
+	if (percent_ok && strcmp(end, "%") == 0) {
+		*percent = v;
+		return v <= 100 ? 0 : -1;
+	}
+	static const char units[] = "KMGT";
+	double scale = 1;
+	if (*end) {
+		const char *u = strchr(units, *end);
+		if (!u || (end[1] && strcmp(end + 1, "iB") != 0))
+			return -1;
+		for (const char *k = units; k <= u; k++)
+			scale *= 1024;
+	}
+	if (v * scale > 9.0e18 || floor(v * scale) != v * scale)
+		return -1;
+	*bytes = (uint64_t)(v * scale);
+	return 0;
+}
+
+static const char *a_size(const char *value)
+{
+	uint64_t b;
+	double p;
+	return config_parse_size(value, false, &b, &p) < 0 ? "expected bytes, with an optional K, M, G or T "
+		"(binary: 1K = 1024), e.g. 64M" : NULL;
+}
+
 #define AT(field) .offset = offsetof(struct config, field)
 #define COUNT(lo, hi) .type = TYPE_COUNT, .min = (lo), .max = (hi)
 #define SECONDS(lo, hi) .type = TYPE_SECONDS, .min = (lo), .max = (hi)
@@ -108,6 +146,11 @@ static const struct setting settings[] = {
 	  .fallback = "5", AT(shutdown_timeout),
 	  .help = "at SIGTERM/SIGINT, how long non-daemon workers may finish before they are\n"
 		  "terminated (SIGKILL 2 s later); 5 + 2 fits Docker's default 10 s stop" },
+	/* Memory and disk bounds (engine/outbuf.h, engine/diskspace.h). */
+	{ "output_memory_cap", "--output-memory-cap", "SPAWND_OUTPUT_MEMORY_CAP", "BYTES", .type = TYPE_TEXT,
+	  .check = a_size, .fallback = "64M", AT(output_memory_cap),
+	  .help = "memory held for all workers' output together; past it, a stream that grows\n"
+		  "moves to its file in STATE_DIR/output (nothing is lost; 0: no cap)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

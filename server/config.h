@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct config {
@@ -36,6 +37,7 @@ struct config {
 	long retention_count;    /* ended records kept (0: no count limit) */
 	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
 	char *config;            /* the file read, or NULL */
+	char *output_memory_cap; /* a size (config_parse_size) */
 	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };
 
@@ -55,6 +57,11 @@ enum config_result config_load(struct config *c, int argc, char *const *argv, ch
 /* Applies a config file's text (len bytes and a NUL) over c, which holds
  * the defaults or more; file names it in messages. 0 or -1 with err. */
 int config_apply_json(struct config *c, const char *text, size_t len, const char *file, char *err, size_t cap);
+
+/* A size setting's text: bytes with an optional K, M, G, T (or KiB...)
+ * suffix, binary, or with percent_ok "N%" (into *percent; *bytes 0).
+ * 0 or -1. */
+int config_parse_size(const char *text, bool percent_ok, uint64_t *bytes, double *percent);
 
 /* c with every setting at its default. 0 or -1 (out of memory). */
 int config_defaults(struct config *c, char *err, size_t cap);

@@ -12,7 +12,8 @@
  *
  * Where it is implemented (each file's header says which fd and which state it owns):
  *   engine.c      the engine lock, the epoll set, the wake-up eventfd, timers, waiters to fire
- *   proc_table.c  the live records: index by id, run lists, counters, the store handle
+ *   proc_table.c  the live records: index by id, run lists, counters, the store handle;
+ *                 an ended record leaves memory once the store has it (proc_stored.c)
  *   proc_record.c a record: creation, environment, its fds (pidfd, output pipes), signals
  *   proc_fsm.c    the life of a record: state x event -> action
  *   proc_spawn.c  proc_spawn() and the fork server request

@@ -44,6 +44,7 @@
 #define READS_PER_EVENT 16          /* fairness between busy workers */
 #define LINGER_POLL_MS 20           /* DELETE: how often to look for group survivors */
 #define TIMEOUT_KILL_MS 2000        /* timeout: SIGTERM, then SIGKILL after this */
+#define EVICT_POLL_MS 20            /* ended records waiting for the store's commit */
 
 static char wake_tag, forkserver_tag;   /* epoll tags that are not pipes */
 static char read_buf[READ_CHUNK];       /* engine thread only */
@@ -211,8 +212,11 @@ static void *loop(void *arg)
 		int64_t now = ts_mono_ms();
 		if (engine_timers_due(now))
 			run_timers();
+		bool evict_later = proc_table_evict();
 		/* epoll_wait takes an int: a timer days away is woken for early, never missed. */
 		int64_t next = engine_next_timer();
+		if (evict_later)
+			next = earlier(next, now + EVICT_POLL_MS);
 		timeout = next ? (int)(next <= now ? 0 : next - now > INT_MAX ? INT_MAX : next - now) : -1;
 		engine_unlock();
 		proc_start_collected();

@@ -5,6 +5,14 @@
  * waiters), and the store's, of their durable copies. The store is the one
  * that lists and pages (a durable store lists records no process holds);
  * this one answers "which live record is id" in O(1) on every request.
+ *
+ * Why ended records leave (proc_table_evict()): with a durable store an
+ * ended record changes no more, and its output is in its row or its file,
+ * so memory would only grow with the number of records (~1.4 KB each, plus
+ * the output held). It stays until the store has committed its last write,
+ * so a read that finds no live record always finds the stored one; the
+ * ENDED list is in the order of those writes, so the sweep stops at the
+ * first one not yet committed.
  */
 #define _GNU_SOURCE
 #include "engine/proc_table.h"
@@ -98,6 +106,7 @@ void proc_table_update(struct proc *p)
 void proc_table_remove(struct proc *p)
 {
 	idmap_del(&table.ids, &p->link);
+	proc_table_move(p, p->list_id, PROC_LIST_NONE);
 	store_remove(table.store, p->rec.id);
 	p->store_seq = store_queued(table.store);
 }
@@ -116,6 +125,26 @@ void proc_table_save_output(struct proc *p)
 void proc_table_forget(struct proc *p)
 {
 	idmap_del(&table.ids, &p->link);
+	proc_table_move(p, p->list_id, PROC_LIST_NONE);
+}
+
+bool proc_table_evict(void)
+{
+	struct store *st = table.store;
+	struct proc *p, *next;
+	if (!(st->ops->flags & STORE_DURABLE) || !st->ops->written)
+		return false;           /* the memory store: the record is all there is */
+	for (p = table.lists[PROC_LIST_ENDED].head; p; p = next) {
+		next = p->list_next;
+		/* The list is in the order of the records' last writes. */
+		if (!st->ops->written(st, p->store_seq))
+			return true;
+		if (!waitq_empty(&p->waiters))
+			continue;       /* (a DELETE that finds it gone removes the stored one) */
+		proc_table_forget(p);
+		proc_free(p);
+	}
+	return false;
 }
 
 int proc_table_index(struct proc *p)
@@ -170,6 +199,7 @@ void proc_table_move(struct proc *p, enum proc_list_id from, enum proc_list_id t
 		list_del(&table.lists[from], p);
 	if (to != PROC_LIST_NONE)
 		list_add(&table.lists[to], p);
+	p->list_id = to;
 }
 
 struct proc *proc_table_first(enum proc_list_id l) { return table.lists[l].head; }

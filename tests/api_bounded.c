@@ -1,0 +1,212 @@
+/* api_bounded — memory and disk stay bounded (issue 11, point 5), measured on
+ * the real server: its RSS (VmRSS of /proc/PID/status) after 300 one-MiB
+ * bursts and after thousands of short processes; 100,000 stored records
+ * listed quickly with memory flat. Bounds are generous upper bounds (the
+ * machine is shared).
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "tests/check.h"
+#include "tests/harness.h"
+
+CHECK_MAIN_STATE;
+
+#define MIB (1024.0 * 1024.0)
+
+/* The server's resident memory in bytes (-1: unknown). */
+static double rss_bytes(const struct server *srv)
+{
+	char path[64], line[256];
+	double kb = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)server_pid(srv));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %lf kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024.0;
+}
+
+static bool spawn_id(struct server *srv, const char *body, double wait_s, char id[ID_CAP])
+{
+	struct resp *r = spawn(srv, body, wait_s);
+	bool ok = r->status == 201 && take_id(r, id);
+	if (!ok)
+		fprintf(stderr, "spawn %s: %ld %.300s\n", body, r->status, r->body);
+	resp_free(r);
+	return ok;
+}
+
+/* 300 workers each print 1 MiB, all at once; once they have ended, the
+ * server holds none of it: before, each record kept its 1 MiB for good
+ * (RSS +300 MB). Every byte is still there, read back from the store. */
+static void test_bursts_leave_no_memory(void)
+{
+	enum { N = 300 };
+	struct server *srv = server_start("--output-memory-cap 16M");
+	CHECK(srv);
+	char (*ids)[ID_CAP] = calloc(N, ID_CAP);
+	char warm[ID_CAP];
+	CHECK(ids);
+	CHECK(spawn_id(srv, "{\"target\": \"burst\", \"args\": {\"bytes\": 1048576}}", 30, warm));
+	sleep_s(0.3);
+	double before = rss_bytes(srv);
+	for (int i = 0; i < N; i++)
+		CHECK(spawn_id(srv, "{\"target\": \"burst\", \"args\": {\"bytes\": 1048576}}", -1, ids[i]));
+	for (int i = 0; i < N; i++) {
+		struct resp *r = join(srv, ids[i], 60);
+		CHECK_STATUS(r, 200);
+		CHECK_EXITED(r, 0);
+		CHECK_MSG(jint(r->json, "stdout_bytes", -1) == 1048576, "stdout_bytes: " RESP_FMT, RESP_ARGS(r));
+		resp_free(r);
+	}
+	sleep_s(0.5);   /* the last records leave memory once the store has them */
+	double after = rss_bytes(srv);
+	printf("# 300 one-MiB bursts: RSS %.1f MiB before, %.1f MiB after\n", before / MIB, after / MIB);
+	CHECK_MSG(before > 0 && after - before < 80 * MIB, "RSS grew by %.1f MiB (from %.1f MiB)",
+		  (after - before) / MIB, before / MIB);
+	/* The output is all there, from the store. */
+	for (int i = 0; i < N; i += 37) {
+		struct resp *r = output_raw(srv, ids[i], "stdout");
+		CHECK_STATUS(r, 200);
+		CHECK_INT(r->len, 1048576);
+		CHECK_MSG(r->body[0] == '0' && r->body[1048575] == '0' + 1048575 % 10, "byte pattern of %s", ids[i]);
+		resp_free(r);
+	}
+	free(ids);
+	check_server_stops(&srv);
+}
+
+/* Thousands of short processes: the server's memory does not grow with the
+ * number of records (before: ~1.4 KB a record, for good). The warm-up fills
+ * what is bounded but grows at first: the event ring (EVENTS_KEPT = 8192
+ * events, three a process) and SQLite's page caches. */
+static void test_records_leave_memory(void)
+{
+	enum { WARM = 3000, N = 3000 };
+	struct server *srv = server_start(NULL);
+	char id[ID_CAP];
+	CHECK(srv);
+	for (int i = 0; i < WARM; i++)          /* caches, arenas, SQLite pages */
+		CHECK(spawn_id(srv, "{\"target\": \"worker\", \"args\": [1]}", 30, id));
+	sleep_s(0.3);
+	double before = rss_bytes(srv);
+	for (int i = 0; i < N; i++)
+		CHECK(spawn_id(srv, "{\"target\": \"worker\", \"args\": [1]}", 30, id));
+	sleep_s(0.3);
+	double after = rss_bytes(srv);
+	printf("# %d short processes: RSS %.1f MiB before, %.1f MiB after (%.0f bytes a record)\n", N, before / MIB,
+	       after / MIB, (after - before) / N);
+	CHECK_MSG(after - before < 2.5 * MIB, "RSS grew by %.1f MiB over %d records", (after - before) / MIB, N);
+	struct resp *r = get(srv, "/processes/%s", id);      /* the last one, from the store */
+	CHECK_STATUS(r, 200);
+	CHECK_EXITED(r, 0);
+	CHECK_STR(jstr(r->json, "stdout"), "Worker: 1\n");
+	resp_free(r);
+	check_server_stops(&srv);
+}
+
+/* Writes n ended records, from base_ms on, straight into a new SQLite store in dir, as
+ * spawnd's schema has them (spawnd makes the rest of the schema at start). */
+static bool fill_store(const char *dir, int n, int64_t base_ms)
+{
+	char path[1024];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	snprintf(path, sizeof path, "%s/spawnd.db", dir);
+	bool ok = sqlite3_open(path, &db) == SQLITE_OK &&
+		sqlite3_exec(db, "PRAGMA page_size=1024; PRAGMA journal_mode=WAL;"
+			     "CREATE TABLE records (id TEXT PRIMARY KEY, name TEXT NOT NULL, target TEXT NOT NULL,"
+			     " args_text TEXT NOT NULL, daemon INTEGER, timeout REAL, created_ms INTEGER, state INTEGER,"
+			     " pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT,"
+			     " started_ms INTEGER, ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER,"
+			     " start_ticks INTEGER, launch TEXT, stdout_data BLOB, stderr_data BLOB) WITHOUT ROWID;"
+			     "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+		sqlite3_prepare_v2(db, "INSERT INTO records VALUES (?1, ?2, 'worker', '[1]', 0, 0, ?3, 2, 4242, 0, 0,"
+				   " 1, NULL, ?3, ?3, 10, 0, 0, NULL, 'Worker: 1\n', NULL)", -1, &st, NULL) == SQLITE_OK;
+	int64_t ms = base_ms;
+	for (int i = 0; ok && i < n; i++) {
+		char id[32], name[32];
+		/* spawnd's id form: 11 hex digits of ms, 4 of counter, 8 of run */
+		snprintf(id, sizeof id, "%011" PRIx64 "%04x%08x", (uint64_t)(ms + i / 16), i % 16, 0xabcdef01u);
+		snprintf(name, sizeof name, "Process-%d", i + 1);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, ms + i / 16);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	ok = ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok)
+		fprintf(stderr, "fill_store: %s\n", db ? sqlite3_errmsg(db) : "no db");
+	sqlite3_close(db);
+	return ok;
+}
+
+static double first_page_s(struct server *srv, int *count)
+{
+	double best = 1e9;
+	for (int i = 0; i < 5; i++) {
+		struct resp *r = get(srv, "/processes?limit=100");
+		cJSON *list = r->status == 200 ? cJSON_GetObjectItem(r->json, "processes") : NULL;
+		*count = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : -1;
+		if (r->seconds < best)
+			best = r->seconds;
+		resp_free(r);
+	}
+	return best;
+}
+
+/* 100,000 ended records: the server's memory is that of an empty store, and
+ * the first page lists in about the time it takes there. */
+static void test_hundred_thousand_records(void)
+{
+	struct server *empty = server_start(NULL);
+	CHECK(empty);
+	int count;
+	double empty_s = first_page_s(empty, &count), empty_rss = rss_bytes(empty);
+	check_server_stops(&empty);
+
+	char dir[] = "/tmp/spawnd-bounded.XXXXXX", cleanup[128];
+	CHECK(mkdtemp(dir));
+	snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
+	int64_t base_ms = (int64_t)time(NULL) * 1000 - 3600 * 1000;   /* within the retention age */
+	CHECK(fill_store(dir, 100000, base_ms));
+	char args[1200];
+	snprintf(args, sizeof args, "--listen 127.0.0.1:0 --state-dir %s --log-level warn", dir);
+	struct server *srv = server_start_bare(args);
+	CHECK(srv);
+	double full_s = first_page_s(srv, &count), full_rss = rss_bytes(srv);
+	printf("# 100,000 records: first page %.1f ms (empty store %.1f ms), RSS %.1f MiB (empty %.1f MiB)\n",
+	       full_s * 1000, empty_s * 1000, full_rss / MIB, empty_rss / MIB);
+	CHECK_INT(count, 100);
+	CHECK_MSG(full_s < empty_s + 0.25, "first page %.3f s, %.3f s on an empty store", full_s, empty_s);
+	CHECK_MSG(full_rss - empty_rss < 16 * MIB, "RSS %.1f MiB, %.1f MiB with an empty store", full_rss / MIB,
+		  empty_rss / MIB);
+	struct resp *r = get(srv, "/processes/%011" PRIx64 "%04x%08x", (uint64_t)base_ms, 3, 0xabcdef01u);
+	CHECK_STATUS(r, 200);
+	CHECK_STR(jstr(r->json, "stdout"), "Worker: 1\n");
+	resp_free(r);
+	check_server_stops(&srv);
+	if (system(cleanup) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int main(void)
+{
+	RUN(test_bursts_leave_no_memory);
+	RUN(test_records_leave_memory);
+	RUN(test_hundred_thousand_records);
+	return CHECK_EXIT();
+}

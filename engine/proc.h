@@ -52,6 +52,7 @@ struct proc_config {
 	const struct store_ops *store;  /* NULL: in memory (store_mem_ops) */
 	size_t output_mem_cap;      /* per stream, bytes kept in memory (>= 64 KiB) */
 	size_t output_memory_cap;   /* every stream together (outbuf.h; 0: none) */
+	uint64_t output_cap;        /* bytes kept per process, both streams (0: no cap) */
 	int max_running;            /* then queue */
 	int max_queued;             /* then -EAGAIN (429) */
 	int drain_ms;               /* how long output is drained after the worker exits */
@@ -155,9 +156,11 @@ ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof)
 /* Copies up to len bytes of a stream from offset. Returns the count (0 at the
  * current end), -ENOENT. *total gets the stream's length so far, *ended
  * whether the process has ended (so the length is final), *captured_ms (if
- * not NULL) when the byte at offset was captured (wall clock ms, 0: unknown). */
+ * not NULL) when the byte at offset was captured (wall clock ms, 0: unknown),
+ * *dropped (if not NULL) the bytes a cap dropped so far: they follow the
+ * stream's last kept byte (its gap is at offset *total, outbuf.h). */
 ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-			 size_t len, uint64_t *total, bool *ended, int64_t *captured_ms);
+			 size_t len, uint64_t *total, bool *ended, int64_t *captured_ms, uint64_t *dropped);
 /* The exit line of an ended process (API.md "Output"), or NULL. */
 cJSON *proc_exit_json(const char *id);
 

@@ -18,6 +18,7 @@
 #include "engine/proc_loop.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -51,6 +52,28 @@ static char read_buf[READ_CHUNK];       /* engine thread only */
 static pthread_t thread;
 static bool thread_started, stopping;   /* stopping: lock held */
 
+/* Appends n bytes of read_buf to p's stream s, or drops them past the
+ * per-process output cap (both streams together). */
+static void keep_output(struct proc *p, enum proc_stream s, size_t n)
+{
+	struct outbuf *ob = &p->out[s];
+	uint64_t cap = proc_table_config()->output_cap, other = p->out[!s].total;
+	bool was_dropping = ob->dropping;
+	if (cap)
+		ob->limit = other < cap ? cap - other : 0;
+	int r = 0;
+	if (cap && other >= cap)
+		outbuf_drop(ob, n);
+	else
+		r = outbuf_append(ob, read_buf, n, ts_wall_ms());
+	if (r < 0 || (ob->dropping && !was_dropping)) {
+		log_event(LOG_WARN, "output dropped from here on", "id=%s stream=%s offset=%" PRIu64 " why=\"%s\"",
+			  p->rec.id, s ? "stderr" : "stdout", ob->total,
+			  r < 0 ? strerror(-r) : "output_cap_per_process reached");
+		engine_wake_flagged(&p->waiters, PROC_WAIT_OUTPUT);     /* followers see the gap */
+	}
+}
+
 static void read_output(struct proc *p, enum proc_stream s)
 {
 	bool got = false;
@@ -63,10 +86,7 @@ static void read_output(struct proc *p, enum proc_stream s)
 			 * bigger pipe means fewer hand-offs between it and this thread. */
 			if (n == 64 * 1024)
 				fcntl(p->out_fd[s], F_SETPIPE_SZ, READ_CHUNK);
-			int r = outbuf_append(&p->out[s], read_buf, (size_t)n, ts_wall_ms());
-			if (r < 0)
-				log_event(LOG_ERROR, "output lost", "id=%s stream=%s bytes=%zd error=\"%s\"",
-					  p->rec.id, s ? "stderr" : "stdout", n, strerror(-r));
+			keep_output(p, s, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

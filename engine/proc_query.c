@@ -85,7 +85,7 @@ cJSON *proc_list_json(const struct proc_filter *f, int *err)
 }
 
 static ssize_t read_stored_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-				  size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms)
+				  size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms, uint64_t *dropped)
 {
 	struct store_record r;
 	if (proc_stored_get(id, &r) < 0)
@@ -95,12 +95,14 @@ static ssize_t read_stored_output(const char *id, enum proc_stream stream, uint6
 	*is_ended = true;
 	if (captured_ms)        /* capture times are not kept: the end is the latest */
 		*captured_ms = r.ended_ms;
+	if (dropped)
+		*dropped = stream == PROC_STDOUT ? r.stdout_dropped : r.stderr_dropped;
 	store_record_release(&r);
 	return n;
 }
 
 ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-			 size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms)
+			 size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms, uint64_t *dropped)
 {
 	ssize_t n;
 	engine_lock();
@@ -113,10 +115,12 @@ ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offse
 		*is_ended = proc_ended(p);
 		if (captured_ms)
 			*captured_ms = outbuf_captured_at(&p->out[stream], offset);
+		if (dropped)
+			*dropped = p->out[stream].dropped;
 	}
 	engine_unlock();
 	if (!p)
-		return read_stored_output(id, stream, offset, buf, len, total, is_ended, captured_ms);
+		return read_stored_output(id, stream, offset, buf, len, total, is_ended, captured_ms, dropped);
 	return n;
 }
 

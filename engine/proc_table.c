@@ -97,6 +97,8 @@ void proc_table_update(struct proc *p)
 {
 	p->rec.stdout_bytes = p->out[PROC_STDOUT].total;
 	p->rec.stderr_bytes = p->out[PROC_STDERR].total;
+	p->rec.stdout_dropped = p->out[PROC_STDOUT].dropped;
+	p->rec.stderr_dropped = p->out[PROC_STDERR].dropped;
 	int r = store_update(table.store, &p->rec);
 	p->store_seq = store_queued(table.store);
 	if (r < 0)      /* the live record stays right; only the store's copy lags */

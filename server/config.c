@@ -151,6 +151,10 @@ static const struct setting settings[] = {
 	  .check = a_size, .fallback = "64M", AT(output_memory_cap),
 	  .help = "memory held for all workers' output together; past it, a stream that grows\n"
 		  "moves to its file in STATE_DIR/output (nothing is lost; 0: no cap)" },
+	{ "output_cap_per_process", "--output-cap-per-process", "SPAWND_OUTPUT_CAP_PER_PROCESS", "BYTES",
+	  .type = TYPE_TEXT, .check = a_size, .fallback = "1G", AT(output_cap_per_process),
+	  .help = "output kept per process (stdout and stderr together); bytes past it are\n"
+		  "dropped and a gap line says how many (0: no cap)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

@@ -37,7 +37,7 @@ struct config {
 	long retention_count;    /* ended records kept (0: no count limit) */
 	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
 	char *config;            /* the file read, or NULL */
-	char *output_memory_cap; /* a size (config_parse_size) */
+	char *output_memory_cap, *output_cap_per_process;     /* sizes (config_parse_size) */
 	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };
 

@@ -129,15 +129,17 @@ static void start_serving(const struct config *c, const char **url)
 {
 	char err[1024];
 	int r;
-	uint64_t memory_cap;
+	uint64_t memory_cap, output_cap;
 	double unused;
-	/* The text was checked when the settings were read. */
+	/* The texts were checked when the settings were read. */
 	config_parse_size(c->output_memory_cap, false, &memory_cap, &unused);
+	config_parse_size(c->output_cap_per_process, false, &output_cap, &unused);
 	struct proc_config pc = {
 		.state_dir = c->state_dir,
 		.store = strcmp(c->store, "memory") == 0 ? &store_mem_ops : &store_sqlite_ops,
 		.output_mem_cap = 1 << 20,
 		.output_memory_cap = (size_t)memory_cap,
+		.output_cap = output_cap,
 		.max_running = (int)c->max_running,
 		.max_queued = (int)c->max_queued,
 		.drain_ms = 1000,

@@ -1,11 +1,13 @@
 /* api_bounded — memory and disk stay bounded (issue 11, point 5), measured on
  * the real server: its RSS (VmRSS of /proc/PID/status) after 300 one-MiB
  * bursts and after thousands of short processes; 100,000 stored records
- * listed quickly with memory flat. Bounds are generous upper bounds (the
- * machine is shared).
+ * listed quickly with memory flat; a 2^40-byte burst kept to the per-process
+ * output cap with a gap line. Bounds are generous upper bounds (the machine
+ * is shared).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,10 +205,74 @@ static void test_hundred_thousand_records(void)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Sums the gap lines of stream in an NDJSON output body; *offset gets the last one's. */
+static long long gap_total(const struct resp *r, long long *offset, int *exit_at, int *gap_at)
+{
+	cJSON **lines;
+	long long total = 0;
+	int n = ndjson_parse(r->body, r->len, &lines);
+	*exit_at = *gap_at = -1;
+	for (int i = 0; i < n; i++) {
+		const char *ev = jstr(lines[i], "event");
+		if (ev && !strcmp(ev, "gap")) {
+			total += jint(lines[i], "dropped_bytes", 0);
+			*offset = jint(lines[i], "offset", -1);
+			*gap_at = i;
+		} else if (ev && !strcmp(ev, "exit"))
+			*exit_at = i;
+	}
+	ndjson_free(lines, n);
+	return n < 0 ? -1 : total;
+}
+
+/* A worker that would write 2^40 bytes: kept to the cap, the rest dropped
+ * and said so by gap lines, the output file no bigger than the cap. */
+static void test_huge_burst_stops_at_cap(void)
+{
+	const long long cap = 8 << 20;
+	struct server *srv = server_start("--output-cap-per-process 8M");
+	char id[ID_CAP], path[1024];
+	CHECK(srv);
+	CHECK(spawn_id(srv, "{\"target\": \"burst\", \"args\": {\"bytes\": 1099511627776}}", -1, id));
+	/* Running: the stream stops at the cap, a gap line follows it. */
+	long long offset = -1, dropped = 0;
+	int exit_at, gap_at;
+	for (double end = now_s() + 30; now_s() < end && dropped <= 0; sleep_s(0.1)) {
+		struct resp *r = get(srv, "/processes/%s/output?stream=stdout&offset=%lld", id, cap);
+		if (r->status == 200)
+			dropped = gap_total(r, &offset, &exit_at, &gap_at);
+		resp_free(r);
+	}
+	CHECK_MSG(dropped > 0 && offset == cap, "no gap at offset %lld while it runs (dropped %lld at %lld)", cap,
+		  dropped, offset);
+	struct resp *r = get(srv, "/processes/%s", id);
+	CHECK_MSG(jint(r->json, "stdout_bytes", -1) == cap && jis_true(r->json, "alive"), RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	r = postf(srv, NULL, "/processes/%s/terminate", id);
+	resp_free(r);
+	r = join(srv, id, 30);
+	CHECK_MSG(jis_false(r->json, "alive") && jint(r->json, "stdout_bytes", -1) == cap, RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	sleep_s(0.3);   /* out of memory: read back from the store */
+	r = get(srv, "/processes/%s/output?stream=stdout&offset=%lld", id, cap - 10);
+	CHECK_STATUS(r, 200);
+	long long final = gap_total(r, &offset, &exit_at, &gap_at);
+	printf("# 2^40-byte burst: %lld bytes kept, %lld dropped\n", cap, final);
+	CHECK_MSG(final >= dropped && offset == cap && gap_at >= 0 && exit_at == gap_at + 1,
+		  "a gap line of every dropped byte, at %lld, right before the exit line: " RESP_FMT, cap, RESP_ARGS(r));
+	resp_free(r);
+	struct stat st;
+	snprintf(path, sizeof path, "%s/state/output/%s.stdout", server_root(srv), id);
+	CHECK_MSG(stat(path, &st) == 0 && st.st_size == cap, "%s: %lld bytes, expected the cap", path,
+		  (long long)st.st_size);
+	check_server_stops(&srv);
+}
+
 int main(void)
 {
 	RUN(test_bursts_leave_no_memory);
 	RUN(test_records_leave_memory);
 	RUN(test_hundred_thousand_records);
+	RUN(test_huge_burst_stops_at_cap);
 	return CHECK_EXIT();
 }

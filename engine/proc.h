@@ -95,7 +95,8 @@ void proc_release(void);
 /* Creates a record and starts (or queues) the worker, arming s->waiter if
  * given (it may fire before this returns). 0 and the id, or
  * -EAGAIN (at the limit, queue full), -EBUSY (the target's max_running are
- * alive), -ESHUTDOWN, -ENOMEM. A worker that could
+ * alive), -ESHUTDOWN, -ENOSPC (the state folder is below its free-space
+ * reserve, engine/diskspace.h), -ENOMEM. A worker that could
  * not be started is not an error here: its record is "failed" with the reason. */
 int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX]);
 

@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "engine/diskspace.h"
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/forkserver.h"
@@ -52,8 +53,9 @@ static char read_buf[READ_CHUNK];       /* engine thread only */
 static pthread_t thread;
 static bool thread_started, stopping;   /* stopping: lock held */
 
-/* Appends n bytes of read_buf to p's stream s, or drops them past the
- * per-process output cap (both streams together). */
+/* Appends n bytes of read_buf to p's stream s, or drops them: past the
+ * per-process output cap (both streams together), or when the file they
+ * would go to would eat into the state folder's free-space reserve. */
 static void keep_output(struct proc *p, enum proc_stream s, size_t n)
 {
 	struct outbuf *ob = &p->out[s];
@@ -64,12 +66,15 @@ static void keep_output(struct proc *p, enum proc_stream s, size_t n)
 	int r = 0;
 	if (cap && other >= cap)
 		outbuf_drop(ob, n);
+	else if (!ob->dropping && diskspace_reserve_hit(outbuf_file_bytes(ob, n)))
+		outbuf_drop(ob, n);
 	else
 		r = outbuf_append(ob, read_buf, n, ts_wall_ms());
 	if (r < 0 || (ob->dropping && !was_dropping)) {
 		log_event(LOG_WARN, "output dropped from here on", "id=%s stream=%s offset=%" PRIu64 " why=\"%s\"",
 			  p->rec.id, s ? "stderr" : "stdout", ob->total,
-			  r < 0 ? strerror(-r) : "output_cap_per_process reached");
+			  r < 0 ? strerror(-r) : cap && ob->total + other >= cap ? "output_cap_per_process reached" :
+			  "the state folder is short of free space (min_free_space)");
 		engine_wake_flagged(&p->waiters, PROC_WAIT_OUTPUT);     /* followers see the gap */
 	}
 }

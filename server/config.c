@@ -92,6 +92,14 @@ static const char *a_size(const char *value)
 		"(binary: 1K = 1024), e.g. 64M" : NULL;
 }
 
+static const char *a_size_or_percent(const char *value)
+{
+	uint64_t b;
+	double p;
+	return config_parse_size(value, true, &b, &p) < 0 ? "expected bytes (e.g. 256M) or a percentage of "
+		"the file system (e.g. 5%)" : NULL;
+}
+
 #define AT(field) .offset = offsetof(struct config, field)
 #define COUNT(lo, hi) .type = TYPE_COUNT, .min = (lo), .max = (hi)
 #define SECONDS(lo, hi) .type = TYPE_SECONDS, .min = (lo), .max = (hi)
@@ -155,6 +163,10 @@ static const struct setting settings[] = {
 	  .type = TYPE_TEXT, .check = a_size, .fallback = "1G", AT(output_cap_per_process),
 	  .help = "output kept per process (stdout and stderr together); bytes past it are\n"
 		  "dropped and a gap line says how many (0: no cap)" },
+	{ "min_free_space", "--min-free-space", "SPAWND_MIN_FREE_SPACE", "BYTES|N%", .type = TYPE_TEXT,
+	  .check = a_size_or_percent, .fallback = "256M", AT(min_free_space),
+	  .help = "free space kept in the state folder's file system: below it new processes\n"
+		  "get 507 and output that would go to a file is dropped with a gap (0: not watched)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

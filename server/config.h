@@ -38,6 +38,7 @@ struct config {
 	double retention_age, retention_interval, shutdown_timeout;   /* seconds (age 0: no age limit) */
 	char *config;            /* the file read, or NULL */
 	char *output_memory_cap, *output_cap_per_process;     /* sizes (config_parse_size) */
+	char *min_free_space;    /* a size or "N%" */
 	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };
 

@@ -42,6 +42,24 @@ static double rss_bytes(const struct server *srv)
 	return kb < 0 ? -1 : kb * 1024.0;
 }
 
+/* A server under ASan (its quarantine keeps freed memory) or valgrind: its
+ * RSS says nothing about spawnd's own memory, so the bounds are not checked
+ * (the rest of each case is). */
+static bool instrumented(const struct server *srv)
+{
+	char path[64], line[512];
+	bool found = false;
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)server_pid(srv));
+	FILE *f = fopen(path, "r");
+	while (f && !found && fgets(line, sizeof line, f))
+		found = strstr(line, "libasan") || strstr(line, "vgpreload");
+	if (f)
+		fclose(f);
+	if (found)
+		printf("# instrumented server (ASan or valgrind): RSS bounds not checked\n");
+	return found;
+}
+
 static bool spawn_id(struct server *srv, const char *body, double wait_s, char id[ID_CAP])
 {
 	struct resp *r = spawn(srv, body, wait_s);
@@ -78,7 +96,7 @@ static void test_bursts_leave_no_memory(void)
 	sleep_s(0.5);   /* the last records leave memory once the store has them */
 	double after = rss_bytes(srv);
 	printf("# 300 one-MiB bursts: RSS %.1f MiB before, %.1f MiB after\n", before / MIB, after / MIB);
-	CHECK_MSG(before > 0 && after - before < 80 * MIB, "RSS grew by %.1f MiB (from %.1f MiB)",
+	CHECK_MSG(instrumented(srv) || (before > 0 && after - before < 80 * MIB), "RSS grew by %.1f MiB (from %.1f MiB)",
 		  (after - before) / MIB, before / MIB);
 	/* The output is all there, from the store. */
 	for (int i = 0; i < N; i += 37) {
@@ -112,7 +130,7 @@ static void test_records_leave_memory(void)
 	double after = rss_bytes(srv);
 	printf("# %d short processes: RSS %.1f MiB before, %.1f MiB after (%.0f bytes a record)\n", N, before / MIB,
 	       after / MIB, (after - before) / N);
-	CHECK_MSG(after - before < 2.5 * MIB, "RSS grew by %.1f MiB over %d records", (after - before) / MIB, N);
+	CHECK_MSG(instrumented(srv) || after - before < 2.5 * MIB, "RSS grew by %.1f MiB over %d records", (after - before) / MIB, N);
 	struct resp *r = get(srv, "/processes/%s", id);      /* the last one, from the store */
 	CHECK_STATUS(r, 200);
 	CHECK_EXITED(r, 0);
@@ -197,7 +215,7 @@ static void test_hundred_thousand_records(void)
 	       full_s * 1000, empty_s * 1000, full_rss / MIB, empty_rss / MIB);
 	CHECK_INT(count, 100);
 	CHECK_MSG(full_s < empty_s + 0.25, "first page %.3f s, %.3f s on an empty store", full_s, empty_s);
-	CHECK_MSG(full_rss - empty_rss < 16 * MIB, "RSS %.1f MiB, %.1f MiB with an empty store", full_rss / MIB,
+	CHECK_MSG(instrumented(srv) || full_rss - empty_rss < 16 * MIB, "RSS %.1f MiB, %.1f MiB with an empty store", full_rss / MIB,
 		  empty_rss / MIB);
 	struct resp *r = get(srv, "/processes/%011" PRIx64 "%04x%08x", (uint64_t)base_ms, 3, 0xabcdef01u);
 	CHECK_STATUS(r, 200);

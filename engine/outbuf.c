@@ -89,6 +89,48 @@ static void add_mark(struct outbuf *ob, int64_t ms)
 	ob->marks[ob->nmarks++] = (struct outbuf_mark){ ob->total, ms };
 }
 
+size_t outbuf_marks_size(const struct outbuf *ob)
+{
+	return ob->nmarks * OUTBUF_MARK_BYTES;
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+void outbuf_marks_encode(const struct outbuf *ob, unsigned char *buf)
+{
+	for (size_t i = 0; i < ob->nmarks; i++) {
+		put_le64(buf + i * OUTBUF_MARK_BYTES, ob->marks[i].offset);
+		put_le64(buf + i * OUTBUF_MARK_BYTES + 8, (uint64_t)ob->marks[i].ms);
+	}
+}
+
+int64_t outbuf_marks_lookup(const unsigned char *marks, size_t len, uint64_t offset)
+{
+	size_t lo = 0, hi = len / OUTBUF_MARK_BYTES;    /* the last mark at or before offset */
+	if (!hi || get_le64(marks) > offset)
+		return 0;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (get_le64(marks + mid * OUTBUF_MARK_BYTES) <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (int64_t)get_le64(marks + lo * OUTBUF_MARK_BYTES + 8);
+}
+
 int64_t outbuf_captured_at(const struct outbuf *ob, uint64_t offset)
 {
 	size_t lo = 0, hi = ob->nmarks;     /* the last mark with offset <= the given one */

@@ -76,6 +76,13 @@ void outbuf_drop(struct outbuf *ob, size_t len);
 size_t outbuf_file_bytes(const struct outbuf *ob, size_t len);
 /* When the byte at offset was captured (wall clock ms); 0 if not captured. */
 int64_t outbuf_captured_at(const struct outbuf *ob, uint64_t offset);
+/* The marks as bytes, for a store to keep (OUTBUF_MARK_BYTES each,
+ * little-endian offset then ms): writes outbuf_marks_size() bytes to buf. */
+#define OUTBUF_MARK_BYTES 16
+size_t outbuf_marks_size(const struct outbuf *ob);
+void outbuf_marks_encode(const struct outbuf *ob, unsigned char *buf);
+/* outbuf_captured_at() over encoded marks (len bytes); 0 if none applies. */
+int64_t outbuf_marks_lookup(const unsigned char *marks, size_t len, uint64_t offset);
 /* The whole stream is in memory and no file was made for it (nothing was
  * written to disk yet; an empty stream counts too). */
 bool outbuf_in_memory_only(const struct outbuf *ob);

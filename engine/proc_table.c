@@ -115,10 +115,16 @@ void proc_table_remove(struct proc *p)
 
 void proc_table_save_output(struct proc *p)
 {
+	unsigned char marks[OUTBUF_MARKS_MAX * OUTBUF_MARK_BYTES];
 	for (int s = 0; s < 2; s++) {
 		struct outbuf *ob = &p->out[s];
-		if (ob->whole_file && ob->total && outbuf_in_memory_only(ob) && table.store->ops->put_output &&
-		    table.store->ops->put_output(table.store, p->rec.id, s, ob->mem, ob->mem_len) < 0)
+		if (!ob->whole_file || !ob->total || !table.store->ops->put_output)
+			continue;
+		/* With its capture times, so a read from the store has them too. */
+		outbuf_marks_encode(ob, marks);
+		bool in_memory = outbuf_in_memory_only(ob);
+		if (table.store->ops->put_output(table.store, p->rec.id, s, in_memory ? ob->mem : NULL,
+						 in_memory ? ob->mem_len : 0, marks, outbuf_marks_size(ob)) < 0)
 			log_event(LOG_ERROR, "output not saved", "id=%s: out of memory", p->rec.id);
 	}
 }

@@ -28,8 +28,9 @@ int proc_table_insert(struct proc *p);
 void proc_table_update(struct proc *p);
 void proc_table_remove(struct proc *p);
 /* A durable store: p's output streams that are in memory only (no spill
- * file) go into its row, queued before the final update (so an answer that
- * waits for that update has the output on disk). */
+ * file) go into its row, and every stream's capture times, queued before
+ * the final update (so an answer that waits for that update has the output
+ * on disk). */
 void proc_table_save_output(struct proc *p);
 /* Unlinks p from the index and its list: its record stays in the store. */
 void proc_table_forget(struct proc *p);

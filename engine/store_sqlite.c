@@ -49,7 +49,8 @@ static const char schema[] =
 	" args_text TEXT NOT NULL, daemon INTEGER, timeout REAL, created_ms INTEGER, state INTEGER,"
 	" pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT, started_ms INTEGER,"
 	" ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER, start_ticks INTEGER, launch TEXT,"
-	" stdout_data BLOB, stderr_data BLOB, stdout_dropped INTEGER DEFAULT 0, stderr_dropped INTEGER DEFAULT 0)"
+	" stdout_data BLOB, stderr_data BLOB, stdout_dropped INTEGER DEFAULT 0, stderr_dropped INTEGER DEFAULT 0,"
+	" stdout_marks BLOB, stderr_marks BLOB)"
 	" WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS records_state ON records (state, id);"
 	"CREATE INDEX IF NOT EXISTS records_target ON records (target, id);"
@@ -63,8 +64,8 @@ static const char *const op_sql[OP_KINDS] = {
 		      " start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14 WHERE id=?1",
 	[OP_REMOVE] = "DELETE FROM records WHERE id=?1",
 	[OP_NAMES] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('names_given', ?1)",
-	[OP_OUTPUT0] = "UPDATE records SET stdout_data=?2 WHERE id=?1",
-	[OP_OUTPUT1] = "UPDATE records SET stderr_data=?2 WHERE id=?1",
+	[OP_OUTPUT0] = "UPDATE records SET stdout_data=?2, stdout_marks=?3 WHERE id=?1",
+	[OP_OUTPUT1] = "UPDATE records SET stderr_data=?2, stderr_marks=?3 WHERE id=?1",
 };
 
 /* ---- open and close -------------------------------------------------------- */
@@ -89,6 +90,9 @@ static int prepare_all(struct sql_store *m)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(m->reader, "SELECT substr(stderr_data, ?2, ?3) FROM records WHERE id=?1", -1,
 					&m->output_stmt[1], NULL);
+	for (int i = 0; i < 2 && rc == SQLITE_OK; i++)
+		rc = sqlite3_prepare_v2(m->reader, i ? "SELECT stderr_marks FROM records WHERE id=?1" :
+					"SELECT stdout_marks FROM records WHERE id=?1", -1, &m->marks_stmt[i], NULL);
 	for (int k = 0; k < OP_KINDS && rc == SQLITE_OK; k++)
 		rc = sqlite3_prepare_v2(m->writer, op_sql[k], -1, &m->op_stmt[k], NULL);
 	if (rc == SQLITE_OK)
@@ -123,6 +127,8 @@ static void sql_close(struct store *s)
 	sqlite3_finalize(m->get_stmt);
 	sqlite3_finalize(m->output_stmt[0]);
 	sqlite3_finalize(m->output_stmt[1]);
+	sqlite3_finalize(m->marks_stmt[0]);
+	sqlite3_finalize(m->marks_stmt[1]);
 	for (int k = 0; k < OP_KINDS; k++)
 		sqlite3_finalize(m->op_stmt[k]);
 	sqlite3_finalize(m->begin);
@@ -165,6 +171,7 @@ static int sql_open(const char *state_dir, struct store **out)
 		"ALTER TABLE records ADD COLUMN stdout_data BLOB", "ALTER TABLE records ADD COLUMN stderr_data BLOB",
 		"ALTER TABLE records ADD COLUMN stdout_dropped INTEGER DEFAULT 0",
 		"ALTER TABLE records ADD COLUMN stderr_dropped INTEGER DEFAULT 0",
+		"ALTER TABLE records ADD COLUMN stdout_marks BLOB", "ALTER TABLE records ADD COLUMN stderr_marks BLOB",
 	};
 	for (size_t i = 0; r == 0 && i < sizeof added / sizeof added[0]; i++)
 		sqlite3_exec(m->writer, added[i], NULL, NULL, NULL);
@@ -207,5 +214,6 @@ const struct store_ops store_sqlite_ops = {
 	.queued = store_sqlite_queued, .sync = store_sqlite_sync, .written = store_sqlite_written, .check = sql_check,
 	.expired = store_sqlite_expired,
 	.put_output = store_sqlite_put_output, .read_output = store_sqlite_read_output,
+	.read_marks = store_sqlite_read_marks,
 };
 

@@ -209,3 +209,27 @@ int store_sqlite_expired(struct store *s, const struct store_expiry *q, struct s
 		store_page_release(out);
 	return r;
 }
+
+long store_sqlite_read_marks(struct store *s, const char *id, int stream, void *buf, size_t len)
+{
+	struct sql_store *m = sql(s);
+	sqlite3_stmt *st = m->marks_stmt[stream ? 1 : 0];
+	long r;
+	pthread_mutex_lock(&m->read_lock);
+	store_sqlite_bind_text(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		const void *b = sqlite3_column_blob(st, 0);
+		r = sqlite3_column_bytes(st, 0);
+		if (r > (long)len)
+			r = (long)len;
+		if (r > 0)
+			memcpy(buf, b, (size_t)r);
+	} else {
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&m->read_lock);
+	return r;
+}

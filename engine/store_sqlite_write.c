@@ -86,7 +86,14 @@ static int apply(struct sql_store *m, const struct op *o)
 		store_sqlite_bind_text(st, 1, o->rec.id);
 	else if (o->kind == OP_OUTPUT0 || o->kind == OP_OUTPUT1) {
 		store_sqlite_bind_text(st, 1, o->rec.id);
-		sqlite3_bind_blob64(st, 2, o->data, o->len, SQLITE_STATIC);
+		if (o->data)
+			sqlite3_bind_blob64(st, 2, o->data, o->len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 2);       /* in its file */
+		if (o->marks)
+			sqlite3_bind_blob64(st, 3, o->marks, o->marks_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 3);
 	}
 	else
 		sqlite3_bind_int64(st, 1, o->names);
@@ -102,6 +109,7 @@ void store_sqlite_free_ops(struct op *o)
 		next = o->next;
 		store_record_release(&o->rec);
 		free(o->data);
+		free(o->marks);
 		free(o);
 	}
 }
@@ -259,15 +267,27 @@ int store_sqlite_set_names(struct store *s, long given)
 	return enqueue(sql(s), o);
 }
 
-int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len)
+/* A copy of len bytes (NULL stays NULL); false: out of memory. */
+static bool copy_blob(void **to, const void *from, size_t len)
+{
+	if (!from)
+		return true;
+	*to = malloc(len ? len : 1);
+	if (*to)
+		memcpy(*to, from, len);
+	return *to != NULL;
+}
+
+int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len,
+			    const void *marks, size_t marks_len)
 {
 	struct op *o = new_op(stream ? OP_OUTPUT1 : OP_OUTPUT0, id);
-	if (!o || !(o->data = malloc(len ? len : 1))) {
-		free(o);
+	if (!o || !copy_blob(&o->data, data, len) || !copy_blob(&o->marks, marks_len ? marks : NULL, marks_len)) {
+		store_sqlite_free_ops(o);
 		return -ENOMEM;
 	}
-	memcpy(o->data, data, len);
 	o->len = len;
+	o->marks_len = marks_len;
 	return enqueue(sql(s), o);
 }
 

@@ -139,6 +139,52 @@ static void test_records_leave_memory(void)
 	check_server_stops(&srv);
 }
 
+/* RFC 3339 UTC with ms ("2026-12-01T12:38:49.655Z") as ms since the epoch; -1: not one. */
+static int64_t parse_ts(const char *s)
+{
+	struct tm tm = { 0 };
+	int ms = 0;
+	const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!rest || sscanf(rest, ".%3dZ", &ms) != 1)
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* ts of the first output line read from offset (-1: none). */
+static int64_t first_ts(struct server *srv, const char *id, int offset)
+{
+	struct resp *r = get(srv, "/processes/%s/output?stream=stdout&offset=%d", id, offset);
+	cJSON **lines;
+	int n = r->status == 200 ? ndjson_parse(r->body, r->len, &lines) : -1;
+	int64_t ts = n > 0 && jstr(lines[0], "ts") && jstr(lines[0], "data") ? parse_ts(jstr(lines[0], "ts")) : -1;
+	if (n >= 0)
+		ndjson_free(lines, n);
+	resp_free(r);
+	return ts;
+}
+
+/* Output read back from the store keeps when each byte was captured (its
+ * line's ts), not the end's time for all of it. */
+static void test_stored_output_keeps_capture_times(void)
+{
+	struct server *srv = server_start(NULL);
+	char id[ID_CAP];
+	CHECK(srv);
+	CHECK(spawn_id(srv, "{\"target\": \"ticker\", \"args\": {\"count\": 3, \"interval\": 0.4}}", 30, id));
+	sleep_s(0.3);   /* out of memory by now: the store answers */
+	struct resp *r = get(srv, "/processes/%s", id);
+	int64_t ended = parse_ts(jstr(r->json, "ended_at"));
+	resp_free(r);
+	/* "tick 1\n" is 7 bytes: offsets 0, 7, 14 begin the three ticks */
+	int64_t t0 = first_ts(srv, id, 0), t1 = first_ts(srv, id, 7), t2 = first_ts(srv, id, 14);
+	CHECK_MSG(t0 > 0 && t1 > 0 && t2 > 0 && ended > 0, "ts %lld %lld %lld, ended %lld", (long long)t0,
+		  (long long)t1, (long long)t2, (long long)ended);
+	CHECK_MSG(t0 < t1 && t1 < t2 && t2 <= ended && t0 <= ended - 600,
+		  "capture times %lld, %lld, %lld ms before the end: expected three ticks 0.4 s apart",
+		  (long long)(ended - t0), (long long)(ended - t1), (long long)(ended - t2));
+	check_server_stops(&srv);
+}
+
 /* Writes n ended records, from base_ms on, straight into a new SQLite store in dir, as
  * spawnd's schema has them (spawnd makes the rest of the schema at start). */
 static bool fill_store(const char *dir, int n, int64_t base_ms)
@@ -359,6 +405,7 @@ int main(void)
 	RUN(test_bursts_leave_no_memory);
 	RUN(test_records_leave_memory);
 	RUN(test_hundred_thousand_records);
+	RUN(test_stored_output_keeps_capture_times);
 	RUN(test_huge_burst_stops_at_cap);
 	RUN(test_small_disk);
 	return CHECK_EXIT();

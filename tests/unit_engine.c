@@ -225,6 +225,25 @@ static void outbuf_limit_drops_the_rest(void)
 	free(path);
 }
 
+/* Encoded marks (what a store keeps) give the times the buffer gives. */
+static void outbuf_marks_round_trip(void)
+{
+	struct outbuf ob;
+	char *path = temp_path("m.stdout");
+	unsigned char enc[OUTBUF_MARKS_MAX * OUTBUF_MARK_BYTES];
+	CHECK_INT(outbuf_init(&ob, 1 << 20, path), 0);
+	CHECK_INT(outbuf_marks_size(&ob), 0);
+	CHECK_INT(outbuf_marks_lookup(enc, 0, 0), 0);
+	for (int i = 0; i < 100; i++)
+		CHECK_INT(outbuf_append(&ob, "abc", 3, 1700000000000LL + i * 7), 0);
+	CHECK_INT(outbuf_marks_size(&ob), ob.nmarks * OUTBUF_MARK_BYTES);
+	outbuf_marks_encode(&ob, enc);
+	for (uint64_t off = 0; off < 300; off++)
+		CHECK_INT(outbuf_marks_lookup(enc, outbuf_marks_size(&ob), off), outbuf_captured_at(&ob, off));
+	outbuf_unlink(&ob);
+	free(path);
+}
+
 static void outbuf_small_output_stays_in_memory(void)
 {
 	struct outbuf ob;
@@ -316,6 +335,7 @@ int main(void)
 	RUN(outbuf_keeps_capture_times);
 	RUN(outbuf_global_cap_moves_the_growing_stream_to_its_file);
 	RUN(outbuf_limit_drops_the_rest);
+	RUN(outbuf_marks_round_trip);
 	RUN(store_finds_lists_and_pages);
 	RUN(ts_formats_rfc3339_with_millis);
 	return CHECK_EXIT();

@@ -165,8 +165,9 @@ test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(BUILD)/spawnctl $(UNIT_BINS) 
 # The API tests again, with spawnd under valgrind (memory errors in any library,
 # definite leaks: exit 99). Left out: api_follow (asserts CPU share and timing)
 # and api_groups (valgrind 3.19 lacks pidfd_send_signal; spawnd's fallback only
-# signals a group while its leader is unreaped, so survivors are out of reach).
-VALGRIND_API := $(filter-out $(BUILD)/tests/api_follow $(BUILD)/tests/api_groups,$(API_BINS))
+# signals a group while its leader is unreaped, so survivors are out of reach),
+# and api_bounded (measures RSS under loads of thousands of processes).
+VALGRIND_API := $(filter-out $(BUILD)/tests/api_follow $(BUILD)/tests/api_groups $(BUILD)/tests/api_bounded,$(API_BINS))
 valgrind-test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(BUILD)/spawnctl $(VALGRIND_API) $(FIXTURES) $(EXAMPLE_PLUGINS) $(FIXTURE_PLUGINS)
 	@command -v valgrind >/dev/null || scripts/install-deps.sh test
 	@SPAWND_BIN=tests/valgrind-spawnd.sh SPAWND_VALGRIND_BIN=$(BUILD)/spawnd \

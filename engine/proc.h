@@ -12,7 +12,8 @@
  *
  * Where it is implemented (each file's header says which fd and which state it owns):
  *   engine.c      the engine lock, the epoll set, the wake-up eventfd, timers, waiters to fire
- *   proc_table.c  the live records: index by id, run lists, counters, the store handle
+ *   proc_table.c  the live records: index by id, run lists, counters, the store handle;
+ *                 an ended record leaves memory once the store has it (proc_stored.c)
  *   proc_record.c a record: creation, environment, its fds (pidfd, output pipes), signals
  *   proc_fsm.c    the life of a record: state x event -> action
  *   proc_spawn.c  proc_spawn() and the fork server request
@@ -50,6 +51,8 @@ struct proc_config {
 	const char *state_dir;
 	const struct store_ops *store;  /* NULL: in memory (store_mem_ops) */
 	size_t output_mem_cap;      /* per stream, bytes kept in memory (>= 64 KiB) */
+	size_t output_memory_cap;   /* every stream together (outbuf.h; 0: none) */
+	uint64_t output_cap;        /* bytes kept per process, both streams (0: no cap) */
 	int max_running;            /* then queue */
 	int max_queued;             /* then -EAGAIN (429) */
 	int drain_ms;               /* how long output is drained after the worker exits */
@@ -92,7 +95,8 @@ void proc_release(void);
 /* Creates a record and starts (or queues) the worker, arming s->waiter if
  * given (it may fire before this returns). 0 and the id, or
  * -EAGAIN (at the limit, queue full), -EBUSY (the target's max_running are
- * alive), -ESHUTDOWN, -ENOMEM. A worker that could
+ * alive), -ESHUTDOWN, -ENOSPC (the state folder is below its free-space
+ * reserve, engine/diskspace.h), -ENOMEM. A worker that could
  * not be started is not an error here: its record is "failed" with the reason. */
 int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX]);
 
@@ -153,9 +157,11 @@ ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof)
 /* Copies up to len bytes of a stream from offset. Returns the count (0 at the
  * current end), -ENOENT. *total gets the stream's length so far, *ended
  * whether the process has ended (so the length is final), *captured_ms (if
- * not NULL) when the byte at offset was captured (wall clock ms, 0: unknown). */
+ * not NULL) when the byte at offset was captured (wall clock ms, 0: unknown),
+ * *dropped (if not NULL) the bytes a cap dropped so far: they follow the
+ * stream's last kept byte (its gap is at offset *total, outbuf.h). */
 ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-			 size_t len, uint64_t *total, bool *ended, int64_t *captured_ms);
+			 size_t len, uint64_t *total, bool *ended, int64_t *captured_ms, uint64_t *dropped);
 /* The exit line of an ended process (API.md "Output"), or NULL. */
 cJSON *proc_exit_json(const char *id);
 

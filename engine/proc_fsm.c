@@ -49,8 +49,8 @@ static const struct { enum store_state durable; enum proc_list_id list; } states
 	[PROC_RUNNING] = { STORE_RUNNING, PROC_LIST_RUNNING },
 	[PROC_DRAINING] = { STORE_RUNNING, PROC_LIST_RUNNING },
 	[PROC_LINGERING] = { STORE_EXITED, PROC_LIST_LINGERING },
-	[PROC_EXITED] = { STORE_EXITED, PROC_LIST_NONE },
-	[PROC_FAILED] = { STORE_FAILED, PROC_LIST_NONE },
+	[PROC_EXITED] = { STORE_EXITED, PROC_LIST_ENDED },
+	[PROC_FAILED] = { STORE_FAILED, PROC_LIST_ENDED },
 };
 
 static void publish(const char *event, const struct proc *p)

@@ -4,6 +4,7 @@
  * Called with the engine lock held when the buffers are live. */
 #include "engine/proc_json.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -119,6 +120,16 @@ static void put_inline_output(struct text *t, const struct outbuf *ob)
 {
 	if (!ob) {              /* not live: the store keeps no output (yet) */
 		put_lit(t, "\"\"");
+		return;
+	}
+	if (ob->has_file) {     /* a stream in its file holds no memory: read its start */
+		char *head = malloc(PROC_INLINE_OUTPUT);
+		ssize_t n = head ? outbuf_read(ob, 0, head, PROC_INLINE_OUTPUT) : -ENOMEM;
+		size_t len = n > 0 ? (size_t)n : 0;
+		if (len == PROC_INLINE_OUTPUT)
+			len = utf8_boundary(head, len);
+		put_string(t, head ? head : "", len);
+		free(head);
 		return;
 	}
 	size_t len = ob->mem_len < PROC_INLINE_OUTPUT ? ob->mem_len : PROC_INLINE_OUTPUT;

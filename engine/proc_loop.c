@@ -18,6 +18,7 @@
 #include "engine/proc_loop.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -29,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "engine/diskspace.h"
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/forkserver.h"
@@ -44,11 +46,38 @@
 #define READS_PER_EVENT 16          /* fairness between busy workers */
 #define LINGER_POLL_MS 20           /* DELETE: how often to look for group survivors */
 #define TIMEOUT_KILL_MS 2000        /* timeout: SIGTERM, then SIGKILL after this */
+#define EVICT_POLL_MS 20            /* ended records waiting for the store's commit */
 
 static char wake_tag, forkserver_tag;   /* epoll tags that are not pipes */
 static char read_buf[READ_CHUNK];       /* engine thread only */
 static pthread_t thread;
 static bool thread_started, stopping;   /* stopping: lock held */
+
+/* Appends n bytes of read_buf to p's stream s, or drops them: past the
+ * per-process output cap (both streams together), or when the file they
+ * would go to would eat into the state folder's free-space reserve. */
+static void keep_output(struct proc *p, enum proc_stream s, size_t n)
+{
+	struct outbuf *ob = &p->out[s];
+	uint64_t cap = proc_table_config()->output_cap, other = p->out[!s].total;
+	bool was_dropping = ob->dropping;
+	if (cap)
+		ob->limit = other < cap ? cap - other : 0;
+	int r = 0;
+	if (cap && other >= cap)
+		outbuf_drop(ob, n);
+	else if (!ob->dropping && diskspace_reserve_hit(outbuf_file_bytes(ob, n)))
+		outbuf_drop(ob, n);
+	else
+		r = outbuf_append(ob, read_buf, n, ts_wall_ms());
+	if (r < 0 || (ob->dropping && !was_dropping)) {
+		log_event(LOG_WARN, "output dropped from here on", "id=%s stream=%s offset=%" PRIu64 " why=\"%s\"",
+			  p->rec.id, s ? "stderr" : "stdout", ob->total,
+			  r < 0 ? strerror(-r) : cap && ob->total + other >= cap ? "output_cap_per_process reached" :
+			  "the state folder is short of free space (min_free_space)");
+		engine_wake_flagged(&p->waiters, PROC_WAIT_OUTPUT);     /* followers see the gap */
+	}
+}
 
 static void read_output(struct proc *p, enum proc_stream s)
 {
@@ -62,10 +91,7 @@ static void read_output(struct proc *p, enum proc_stream s)
 			 * bigger pipe means fewer hand-offs between it and this thread. */
 			if (n == 64 * 1024)
 				fcntl(p->out_fd[s], F_SETPIPE_SZ, READ_CHUNK);
-			int r = outbuf_append(&p->out[s], read_buf, (size_t)n, ts_wall_ms());
-			if (r < 0)
-				log_event(LOG_ERROR, "output lost", "id=%s stream=%s bytes=%zd error=\"%s\"",
-					  p->rec.id, s ? "stderr" : "stdout", n, strerror(-r));
+			keep_output(p, s, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -211,8 +237,11 @@ static void *loop(void *arg)
 		int64_t now = ts_mono_ms();
 		if (engine_timers_due(now))
 			run_timers();
+		bool evict_later = proc_table_evict();
 		/* epoll_wait takes an int: a timer days away is woken for early, never missed. */
 		int64_t next = engine_next_timer();
+		if (evict_later)
+			next = earlier(next, now + EVICT_POLL_MS);
 		timeout = next ? (int)(next <= now ? 0 : next - now > INT_MAX ? INT_MAX : next - now) : -1;
 		engine_unlock();
 		proc_start_collected();

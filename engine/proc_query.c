@@ -16,6 +16,7 @@
 #include "engine/proc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -84,8 +85,22 @@ cJSON *proc_list_json(const struct proc_filter *f, int *err)
 	return out;
 }
 
+/* When the byte at offset of a stored stream was captured: from the marks
+ * kept with it, else (a record of a store made before they were kept) its
+ * end, the latest it can be. */
+static int64_t stored_captured_at(const struct store_record *r, enum proc_stream stream, uint64_t offset)
+{
+	struct store *st = proc_table_store();
+	size_t cap = OUTBUF_MARKS_MAX * OUTBUF_MARK_BYTES;
+	unsigned char *marks = st->ops->read_marks ? malloc(cap) : NULL;
+	long n = marks ? st->ops->read_marks(st, r->id, stream, marks, cap) : -ENOENT;
+	int64_t ms = n > 0 ? outbuf_marks_lookup(marks, (size_t)n, offset) : 0;
+	free(marks);
+	return ms ? ms : r->ended_ms;
+}
+
 static ssize_t read_stored_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-				  size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms)
+				  size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms, uint64_t *dropped)
 {
 	struct store_record r;
 	if (proc_stored_get(id, &r) < 0)
@@ -93,14 +108,16 @@ static ssize_t read_stored_output(const char *id, enum proc_stream stream, uint6
 	ssize_t n = proc_stored_read(&r, stream, offset, buf, len);
 	*total = stream == PROC_STDOUT ? r.stdout_bytes : r.stderr_bytes;
 	*is_ended = true;
-	if (captured_ms)        /* capture times are not kept: the end is the latest */
-		*captured_ms = r.ended_ms;
+	if (captured_ms)
+		*captured_ms = stored_captured_at(&r, stream, offset);
+	if (dropped)
+		*dropped = stream == PROC_STDOUT ? r.stdout_dropped : r.stderr_dropped;
 	store_record_release(&r);
 	return n;
 }
 
 ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offset, void *buf,
-			 size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms)
+			 size_t len, uint64_t *total, bool *is_ended, int64_t *captured_ms, uint64_t *dropped)
 {
 	ssize_t n;
 	engine_lock();
@@ -113,10 +130,12 @@ ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offse
 		*is_ended = proc_ended(p);
 		if (captured_ms)
 			*captured_ms = outbuf_captured_at(&p->out[stream], offset);
+		if (dropped)
+			*dropped = p->out[stream].dropped;
 	}
 	engine_unlock();
 	if (!p)
-		return read_stored_output(id, stream, offset, buf, len, total, is_ended, captured_ms);
+		return read_stored_output(id, stream, offset, buf, len, total, is_ended, captured_ms, dropped);
 	return n;
 }
 

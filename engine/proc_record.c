@@ -124,6 +124,7 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	p->key = a->key;
 	p->link.id = p->rec.id;
 	p->state = PROC_NEW;
+	p->list_id = -1;
 	p->target = s->target;
 	p->args_json = s->canonical ? number_print_json(s->canonical) : strdup("{}");
 	p->pidfd = p->stdin_fd = -1;

@@ -84,6 +84,7 @@ struct proc {
 	struct waitq waiters;
 	/* proc_table's lists */
 	struct proc *list_next, *list_prev;
+	int list_id;                    /* which of them (enum proc_list_id), -1: none */
 	struct proc *start_next;
 	/* proc_metrics.c: its target's counters, when it was made and started (monotonic ns, 0: not yet) */
 	struct proc_metrics_target *metrics;

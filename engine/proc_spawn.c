@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "engine/diskspace.h"
 #include "engine/engine.h"
 #include "engine/forkserver.h"
 #include "engine/proc_fsm.h"
@@ -169,8 +170,12 @@ static int admit(const struct proc_spawn *s)
 
 int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX])
 {
+	/* Before the lock: a look at the disk is a syscall on its file system. */
+	int r = diskspace_check(NULL, NULL);
+	if (r == -ENOSPC)
+		return r;
 	engine_lock();
-	int r = admit(s);
+	r = admit(s);
 	if (r < 0) {
 		engine_unlock();
 		return r;

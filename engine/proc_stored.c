@@ -1,8 +1,9 @@
 /* proc_stored — see proc_stored.h.
  *
  * Why without a struct proc: a durable store may hold a million ended
- * records; only live ones (queued, running) and those of this run are kept
- * in memory. An ended record has nothing that changes, so its stored value
+ * records; only live ones (queued, running, and ended ones until the store
+ * has committed their end: proc_table_evict()) are kept in memory. An ended
+ * record has nothing that changes, so its stored value, its row's output
  * and its output files are all there is to it.
  */
 #define _GNU_SOURCE

@@ -5,6 +5,14 @@
  * waiters), and the store's, of their durable copies. The store is the one
  * that lists and pages (a durable store lists records no process holds);
  * this one answers "which live record is id" in O(1) on every request.
+ *
+ * Why ended records leave (proc_table_evict()): with a durable store an
+ * ended record changes no more, and its output is in its row or its file,
+ * so memory would only grow with the number of records (~1.4 KB each, plus
+ * the output held). It stays until the store has committed its last write,
+ * so a read that finds no live record always finds the stored one; the
+ * ENDED list is in the order of those writes, so the sweep stops at the
+ * first one not yet committed.
  */
 #define _GNU_SOURCE
 #include "engine/proc_table.h"
@@ -36,6 +44,7 @@ int proc_table_open(const struct proc_config *cfg, const struct store_ops *ops)
 	table.cfg = *cfg;
 	if (table.cfg.output_mem_cap < PROC_INLINE_OUTPUT)
 		table.cfg.output_mem_cap = PROC_INLINE_OUTPUT;
+	outbuf_set_memory_cap(table.cfg.output_memory_cap);
 	if (asprintf(&table.output_dir, "%s/output", cfg->state_dir) < 0) {
 		table.output_dir = NULL;
 		return -ENOMEM;
@@ -88,6 +97,8 @@ void proc_table_update(struct proc *p)
 {
 	p->rec.stdout_bytes = p->out[PROC_STDOUT].total;
 	p->rec.stderr_bytes = p->out[PROC_STDERR].total;
+	p->rec.stdout_dropped = p->out[PROC_STDOUT].dropped;
+	p->rec.stderr_dropped = p->out[PROC_STDERR].dropped;
 	int r = store_update(table.store, &p->rec);
 	p->store_seq = store_queued(table.store);
 	if (r < 0)      /* the live record stays right; only the store's copy lags */
@@ -97,16 +108,23 @@ void proc_table_update(struct proc *p)
 void proc_table_remove(struct proc *p)
 {
 	idmap_del(&table.ids, &p->link);
+	proc_table_move(p, p->list_id, PROC_LIST_NONE);
 	store_remove(table.store, p->rec.id);
 	p->store_seq = store_queued(table.store);
 }
 
 void proc_table_save_output(struct proc *p)
 {
+	unsigned char marks[OUTBUF_MARKS_MAX * OUTBUF_MARK_BYTES];
 	for (int s = 0; s < 2; s++) {
 		struct outbuf *ob = &p->out[s];
-		if (ob->whole_file && ob->total && outbuf_in_memory_only(ob) && table.store->ops->put_output &&
-		    table.store->ops->put_output(table.store, p->rec.id, s, ob->mem, ob->mem_len) < 0)
+		if (!ob->whole_file || !ob->total || !table.store->ops->put_output)
+			continue;
+		/* With its capture times, so a read from the store has them too. */
+		outbuf_marks_encode(ob, marks);
+		bool in_memory = outbuf_in_memory_only(ob);
+		if (table.store->ops->put_output(table.store, p->rec.id, s, in_memory ? ob->mem : NULL,
+						 in_memory ? ob->mem_len : 0, marks, outbuf_marks_size(ob)) < 0)
 			log_event(LOG_ERROR, "output not saved", "id=%s: out of memory", p->rec.id);
 	}
 }
@@ -115,6 +133,26 @@ void proc_table_save_output(struct proc *p)
 void proc_table_forget(struct proc *p)
 {
 	idmap_del(&table.ids, &p->link);
+	proc_table_move(p, p->list_id, PROC_LIST_NONE);
+}
+
+bool proc_table_evict(void)
+{
+	struct store *st = table.store;
+	struct proc *p, *next;
+	if (!(st->ops->flags & STORE_DURABLE) || !st->ops->written)
+		return false;           /* the memory store: the record is all there is */
+	for (p = table.lists[PROC_LIST_ENDED].head; p; p = next) {
+		next = p->list_next;
+		/* The list is in the order of the records' last writes. */
+		if (!st->ops->written(st, p->store_seq))
+			return true;
+		if (!waitq_empty(&p->waiters))
+			continue;       /* (a DELETE that finds it gone removes the stored one) */
+		proc_table_forget(p);
+		proc_free(p);
+	}
+	return false;
 }
 
 int proc_table_index(struct proc *p)
@@ -169,6 +207,7 @@ void proc_table_move(struct proc *p, enum proc_list_id from, enum proc_list_id t
 		list_del(&table.lists[from], p);
 	if (to != PROC_LIST_NONE)
 		list_add(&table.lists[to], p);
+	p->list_id = to;
 }
 
 struct proc *proc_table_first(enum proc_list_id l) { return table.lists[l].head; }

@@ -12,7 +12,9 @@
 #include "engine/proc_record.h"
 #include "engine/store.h"
 
-enum proc_list_id { PROC_LIST_NONE = -1, PROC_LIST_QUEUED, PROC_LIST_RUNNING, PROC_LIST_LINGERING, PROC_LISTS };
+/* ENDED: exited or failed, kept until the store has their last write. */
+enum proc_list_id { PROC_LIST_NONE = -1, PROC_LIST_QUEUED, PROC_LIST_RUNNING, PROC_LIST_LINGERING, PROC_LIST_ENDED,
+		    PROC_LISTS };
 
 /* Keeps cfg, makes the output folder, opens the store. 0 or -errno. */
 int proc_table_open(const struct proc_config *cfg, const struct store_ops *ops);
@@ -26,11 +28,17 @@ int proc_table_insert(struct proc *p);
 void proc_table_update(struct proc *p);
 void proc_table_remove(struct proc *p);
 /* A durable store: p's output streams that are in memory only (no spill
- * file) go into its row, queued before the final update (so an answer that
- * waits for that update has the output on disk). */
+ * file) go into its row, and every stream's capture times, queued before
+ * the final update (so an answer that waits for that update has the output
+ * on disk). */
 void proc_table_save_output(struct proc *p);
-/* Unlinks p from the index only: its record stays in the store (release). */
+/* Unlinks p from the index and its list: its record stays in the store. */
 void proc_table_forget(struct proc *p);
+/* A durable store: frees the ended records (PROC_LIST_ENDED) whose last
+ * write is on disk and that nobody waits on; from then on the store is all
+ * there is of them (proc_stored.h). true: some still wait for the store
+ * (call again soon). */
+bool proc_table_evict(void);
 /* Indexes p, whose record is in the store already (recovery). */
 int proc_table_index(struct proc *p);
 struct proc *proc_table_find(const char *id);

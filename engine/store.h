@@ -61,6 +61,7 @@ struct store_record {
 	int64_t started_ms, ended_ms;           /* wall clock, 0: not yet */
 	uint64_t stdout_bytes, stderr_bytes;
 	uint64_t start_ticks;                   /* the worker's /proc/PID/stat starttime, 0: unknown */
+	uint64_t stdout_dropped, stderr_dropped;        /* bytes a cap dropped (the gap at each stream's end) */
 	/* fixed at insert, NULL: none. What a queued record needs to start
 	 * after a restart (JSON, see proc_recover.c). */
 	char *launch_text;
@@ -132,16 +133,24 @@ struct store_ops {
 	 * one of them could not be written). sync needs no lock. */
 	uint64_t (*queued)(struct store *s);
 	int (*sync)(struct store *s, uint64_t seq);
+	/* STORE_ASYNC_WRITES only (else NULL): whether write seq is on disk now,
+	 * without waiting (false too when its batch failed). Any thread. */
+	bool (*written)(struct store *s, uint64_t seq);
 	/* Optional (a durable store): the whole of a record's output stream
 	 * (0 stdout, 1 stderr), len bytes (copied), kept in its row: a write
 	 * like update (queued with STORE_ASYNC_WRITES, removed with the record).
-	 * For output that fits in memory; a bigger one has a file (outbuf.h).
-	 * 0 or -errno. */
-	int (*put_output)(struct store *s, const char *id, int stream, const void *data, size_t len);
+	 * For output that fits in memory; a bigger one has a file (outbuf.h):
+	 * data NULL. marks (marks_len bytes, copied, opaque to the store; may be
+	 * 0) are when its bytes were captured (outbuf_marks_encode()). 0 or -errno. */
+	int (*put_output)(struct store *s, const char *id, int stream, const void *data, size_t len,
+			  const void *marks, size_t marks_len);
 	/* Optional: up to len bytes of that stream from offset; the count (0 at
 	 * its end), -ENOENT when the row holds none (then it is in a file), or
 	 * -errno. Like get for threads. */
 	long (*read_output)(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len);
+	/* Optional: the stream's marks (put_output), up to len bytes; their
+	 * length, -ENOENT (none kept) or -errno. Like get for threads. */
+	long (*read_marks)(struct store *s, const char *id, int stream, void *buf, size_t len);
 	/* The ended records q says are past their keep, oldest first, at most
 	 * q->limit (next is unused). A read (STORE_SHARED_READS applies): the
 	 * caller removes them with remove. Queued and running records are never

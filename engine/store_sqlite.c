@@ -49,7 +49,8 @@ static const char schema[] =
 	" args_text TEXT NOT NULL, daemon INTEGER, timeout REAL, created_ms INTEGER, state INTEGER,"
 	" pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT, started_ms INTEGER,"
 	" ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER, start_ticks INTEGER, launch TEXT,"
-	" stdout_data BLOB, stderr_data BLOB)"
+	" stdout_data BLOB, stderr_data BLOB, stdout_dropped INTEGER DEFAULT 0, stderr_dropped INTEGER DEFAULT 0,"
+	" stdout_marks BLOB, stderr_marks BLOB)"
 	" WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS records_state ON records (state, id);"
 	"CREATE INDEX IF NOT EXISTS records_target ON records (target, id);"
@@ -57,14 +58,14 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
 
 static const char *const op_sql[OP_KINDS] = {
-	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[OP_UPDATE] = "UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
 		      " error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
-		      " start_ticks=?12 WHERE id=?1",
+		      " start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14 WHERE id=?1",
 	[OP_REMOVE] = "DELETE FROM records WHERE id=?1",
 	[OP_NAMES] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('names_given', ?1)",
-	[OP_OUTPUT0] = "UPDATE records SET stdout_data=?2 WHERE id=?1",
-	[OP_OUTPUT1] = "UPDATE records SET stderr_data=?2 WHERE id=?1",
+	[OP_OUTPUT0] = "UPDATE records SET stdout_data=?2, stdout_marks=?3 WHERE id=?1",
+	[OP_OUTPUT1] = "UPDATE records SET stderr_data=?2, stderr_marks=?3 WHERE id=?1",
 };
 
 static const char *op_text(int k) { return op_sql[k] ? op_sql[k] : store_sqlite_objects_sql[k]; }
@@ -91,6 +92,9 @@ static int prepare_all(struct sql_store *m)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(m->reader, "SELECT substr(stderr_data, ?2, ?3) FROM records WHERE id=?1", -1,
 					&m->output_stmt[1], NULL);
+	for (int i = 0; i < 2 && rc == SQLITE_OK; i++)
+		rc = sqlite3_prepare_v2(m->reader, i ? "SELECT stderr_marks FROM records WHERE id=?1" :
+					"SELECT stdout_marks FROM records WHERE id=?1", -1, &m->marks_stmt[i], NULL);
 	for (int k = 0; k < OP_KINDS && rc == SQLITE_OK; k++)
 		rc = sqlite3_prepare_v2(m->writer, op_text(k), -1, &m->op_stmt[k], NULL);
 	if (rc == SQLITE_OK)
@@ -125,6 +129,8 @@ static void sql_close(struct store *s)
 	sqlite3_finalize(m->get_stmt);
 	sqlite3_finalize(m->output_stmt[0]);
 	sqlite3_finalize(m->output_stmt[1]);
+	sqlite3_finalize(m->marks_stmt[0]);
+	sqlite3_finalize(m->marks_stmt[1]);
 	for (int k = 0; k < OP_KINDS; k++)
 		sqlite3_finalize(m->op_stmt[k]);
 	sqlite3_finalize(m->begin);
@@ -165,11 +171,16 @@ static int sql_open(const char *state_dir, struct store **out)
 		r = -EIO;
 	}
 	sqlite3_free(err);
-	/* A store made before the output columns: they are added (an error here
+	/* A store made before the output (or dropped-bytes) columns: they are added (an error here
 	 * only says they are there already). */
-	for (int i = 0; r == 0 && i < 2; i++)
-		sqlite3_exec(m->writer, i ? "ALTER TABLE records ADD COLUMN stderr_data BLOB" :
-			     "ALTER TABLE records ADD COLUMN stdout_data BLOB", NULL, NULL, NULL);
+	static const char *const added[] = {
+		"ALTER TABLE records ADD COLUMN stdout_data BLOB", "ALTER TABLE records ADD COLUMN stderr_data BLOB",
+		"ALTER TABLE records ADD COLUMN stdout_dropped INTEGER DEFAULT 0",
+		"ALTER TABLE records ADD COLUMN stderr_dropped INTEGER DEFAULT 0",
+		"ALTER TABLE records ADD COLUMN stdout_marks BLOB", "ALTER TABLE records ADD COLUMN stderr_marks BLOB",
+	};
+	for (size_t i = 0; r == 0 && i < sizeof added / sizeof added[0]; i++)
+		sqlite3_exec(m->writer, added[i], NULL, NULL, NULL);
 	if (r == 0)
 		r = open_connection(path, &m->reader);
 	if (r == 0)
@@ -206,11 +217,12 @@ const struct store_ops store_sqlite_ops = {
 	.open = sql_open, .close = sql_close, .insert = store_sqlite_insert, .update = store_sqlite_update,
 	.get = store_sqlite_get, .remove = store_sqlite_remove, .list = store_sqlite_list,
 	.get_names = store_sqlite_get_names, .set_names = store_sqlite_set_names,
-	.queued = store_sqlite_queued, .sync = store_sqlite_sync, .check = sql_check,
+	.queued = store_sqlite_queued, .sync = store_sqlite_sync, .written = store_sqlite_written, .check = sql_check,
 	.expired = store_sqlite_expired,
 	.put_output = store_sqlite_put_output, .read_output = store_sqlite_read_output,
 	.object_put = store_sqlite_object_put, .object_remove = store_sqlite_object_remove,
 	.entry_put = store_sqlite_entry_put, .entry_remove = store_sqlite_entry_remove,
 	.objects_load = store_sqlite_objects_load,
+	.read_marks = store_sqlite_read_marks,
 };
 

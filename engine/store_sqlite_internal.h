@@ -16,7 +16,8 @@
 #include "engine/store.h"
 
 #define COLUMNS "id, name, target, args_text, daemon, timeout, created_ms, state, pid, exitcode, signal, " \
-		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch"
+		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch, " \
+		"stdout_dropped, stderr_dropped"
 
 /* OP_OUTPUT0/1: a stream's bytes into the row (put_output). Why not a file:
  * making one costs about half a millisecond on the disks measured (bench
@@ -32,8 +33,8 @@ struct op {
 	struct store_record rec;        /* OP_UPDATE: id, mutable fields, error */
 	long names;
 	uint64_t seq;
-	void *data;                     /* OP_OUTPUT* */
-	size_t len;
+	void *data, *marks;             /* OP_OUTPUT*: data NULL for a stream in its file */
+	size_t len, marks_len;
 	char *obj_kind, *obj_name, *obj_key, *obj_value;       /* OP_OBJECT_*, OP_ENTRY_* */
 };
 
@@ -43,7 +44,7 @@ struct op {
 struct sql_store {
 	struct store base;
 	sqlite3 *reader, *writer, *checkpointer;
-	sqlite3_stmt *get_stmt, *output_stmt[2], *op_stmt[OP_KINDS], *begin, *commit, *rollback;
+	sqlite3_stmt *get_stmt, *output_stmt[2], *marks_stmt[2], *op_stmt[OP_KINDS], *begin, *commit, *rollback;
 	pthread_mutex_t read_lock, queue_lock;
 	pthread_cond_t queued_cond, committed_cond, checkpoint_cond;
 	bool checkpoint_wanted, checkpoint_started;
@@ -61,11 +62,13 @@ void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
 void *store_sqlite_checkpoint_main(void *arg);
 void store_sqlite_free_ops(struct op *o);
 int store_sqlite_insert(struct store *s, const struct store_record *r);
-int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len);
+int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len,
+			    const void *marks, size_t marks_len);
 uint64_t store_sqlite_queued(struct store *s);
 int store_sqlite_remove(struct store *s, const char *id);
 int store_sqlite_set_names(struct store *s, long given);
 int store_sqlite_sync(struct store *s, uint64_t seq);
+bool store_sqlite_written(struct store *s, uint64_t seq);
 int store_sqlite_update(struct store *s, const struct store_record *r);
 int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pages);
 void *store_sqlite_writer_main(void *arg);
@@ -88,5 +91,6 @@ int store_sqlite_get_names(struct store *s, long *given);
 int store_sqlite_list(struct store *s, const struct store_query *q, struct store_page *out);
 int store_sqlite_expired(struct store *s, const struct store_expiry *q, struct store_page *out);
 long store_sqlite_read_output(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len);
+long store_sqlite_read_marks(struct store *s, const char *id, int stream, void *buf, size_t len);
 
 #endif

@@ -43,6 +43,8 @@ static int read_row(sqlite3_stmt *st, struct store_record *r)
 	r->stderr_bytes = (uint64_t)sqlite3_column_int64(st, 16);
 	r->start_ticks = (uint64_t)sqlite3_column_int64(st, 17);
 	r->launch_text = column_dup(st, 18);
+	r->stdout_dropped = (uint64_t)sqlite3_column_int64(st, 19);
+	r->stderr_dropped = (uint64_t)sqlite3_column_int64(st, 20);
 	if (!r->name || !r->target || !r->args_text || (!r->error && sqlite3_column_type(st, 12) != SQLITE_NULL) ||
 	    (!r->launch_text && sqlite3_column_type(st, 18) != SQLITE_NULL)) {
 		store_record_release(r);
@@ -205,5 +207,29 @@ int store_sqlite_expired(struct store *s, const struct store_expiry *q, struct s
 	pthread_mutex_unlock(&m->read_lock);
 	if (r < 0)
 		store_page_release(out);
+	return r;
+}
+
+long store_sqlite_read_marks(struct store *s, const char *id, int stream, void *buf, size_t len)
+{
+	struct sql_store *m = sql(s);
+	sqlite3_stmt *st = m->marks_stmt[stream ? 1 : 0];
+	long r;
+	pthread_mutex_lock(&m->read_lock);
+	store_sqlite_bind_text(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		const void *b = sqlite3_column_blob(st, 0);
+		r = sqlite3_column_bytes(st, 0);
+		if (r > (long)len)
+			r = (long)len;
+		if (r > 0)
+			memcpy(buf, b, (size_t)r);
+	} else {
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&m->read_lock);
 	return r;
 }

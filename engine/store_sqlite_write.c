@@ -45,6 +45,8 @@ static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 17, (sqlite3_int64)r->stderr_bytes);
 	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->start_ticks);
 	store_sqlite_bind_text(st, 19, r->launch_text);
+	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->stdout_dropped);
+	sqlite3_bind_int64(st, 21, (sqlite3_int64)r->stderr_dropped);
 }
 
 static void bind_update(sqlite3_stmt *st, const struct store_record *r)
@@ -61,6 +63,8 @@ static void bind_update(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->stdout_bytes);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->stderr_bytes);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)r->start_ticks);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)r->stdout_dropped);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->stderr_dropped);
 }
 
 static int step_reset(sqlite3_stmt *st)
@@ -84,7 +88,14 @@ static int apply(struct sql_store *m, const struct op *o)
 		store_sqlite_bind_object(st, o);
 	else if (o->kind == OP_OUTPUT0 || o->kind == OP_OUTPUT1) {
 		store_sqlite_bind_text(st, 1, o->rec.id);
-		sqlite3_bind_blob64(st, 2, o->data, o->len, SQLITE_STATIC);
+		if (o->data)
+			sqlite3_bind_blob64(st, 2, o->data, o->len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 2);       /* in its file */
+		if (o->marks)
+			sqlite3_bind_blob64(st, 3, o->marks, o->marks_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 3);
 	}
 	else
 		sqlite3_bind_int64(st, 1, o->names);
@@ -104,6 +115,7 @@ void store_sqlite_free_ops(struct op *o)
 		free(o->obj_name);
 		free(o->obj_key);
 		free(o->obj_value);
+		free(o->marks);
 		free(o);
 	}
 }
@@ -237,6 +249,8 @@ int store_sqlite_update(struct store *s, const struct store_record *r)
 	o->rec.stdout_bytes = r->stdout_bytes;
 	o->rec.stderr_bytes = r->stderr_bytes;
 	o->rec.start_ticks = r->start_ticks;
+	o->rec.stdout_dropped = r->stdout_dropped;
+	o->rec.stderr_dropped = r->stderr_dropped;
 	if (r->error && !(o->rec.error = strdup(r->error))) {
 		free(o);
 		return -ENOMEM;
@@ -259,15 +273,27 @@ int store_sqlite_set_names(struct store *s, long given)
 	return store_sqlite_enqueue(sql(s), o);
 }
 
-int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len)
+/* A copy of len bytes (NULL stays NULL); false: out of memory. */
+static bool copy_blob(void **to, const void *from, size_t len)
+{
+	if (!from)
+		return true;
+	*to = malloc(len ? len : 1);
+	if (*to)
+		memcpy(*to, from, len);
+	return *to != NULL;
+}
+
+int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len,
+			    const void *marks, size_t marks_len)
 {
 	struct op *o = new_op(stream ? OP_OUTPUT1 : OP_OUTPUT0, id);
-	if (!o || !(o->data = malloc(len ? len : 1))) {
-		free(o);
+	if (!o || !copy_blob(&o->data, data, len) || !copy_blob(&o->marks, marks_len ? marks : NULL, marks_len)) {
+		store_sqlite_free_ops(o);
 		return -ENOMEM;
 	}
-	memcpy(o->data, data, len);
 	o->len = len;
+	o->marks_len = marks_len;
 	return store_sqlite_enqueue(sql(s), o);
 }
 
@@ -293,3 +319,13 @@ int store_sqlite_sync(struct store *s, uint64_t seq)
 	return r;
 }
 
+
+bool store_sqlite_written(struct store *s, uint64_t seq)
+{
+	struct sql_store *m = sql(s);
+	pthread_mutex_lock(&m->queue_lock);
+	/* A record whose batch failed is kept in memory: the store lacks it. */
+	bool done = m->committed_seq >= seq && m->failed_seq < seq;
+	pthread_mutex_unlock(&m->queue_lock);
+	return done;
+}

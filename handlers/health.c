@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "engine/diskspace.h"
 #include "engine/proc.h"
 #include "engine/proc_metrics.h"
 #include "lib/ts.h"
@@ -43,6 +44,12 @@ enum MHD_Result health_get(struct http_req *r)
 	/* The server answers even when the store cannot take writes: say so,
 	 * rather than fail the liveness check (new processes would fail). */
 	cJSON_AddBoolToObject(j, "store_writable", proc_metrics_store_check() == 0);
+	/* Below the reserve, new processes get 507: say so here too. */
+	uint64_t free_bytes, reserve;
+	int disk = diskspace_check(&free_bytes, &reserve);
+	cJSON_AddBoolToObject(j, "disk_ok", disk == 0);
+	if (free_bytes != UINT64_MAX)
+		cJSON_AddNumberToObject(j, "disk_free_bytes", (double)free_bytes);
 	return http_reply_json(r, 200, j);
 }
 

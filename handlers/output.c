@@ -37,6 +37,7 @@ struct output_stream {
 	bool want[2];
 	uint64_t offset[2];
 	bool exit_sent, gone;
+	uint64_t gap_sent[2];   /* dropped bytes already told of in gap lines */
 	size_t held[2];         /* bytes of an unfinished character, not sent yet */
 	size_t buf_size;
 	char buf[];             /* CHUNK, or RAW_CHUNK for raw output */
@@ -106,31 +107,60 @@ static cJSON *exit_line_if_ended(struct output_stream *o, bool *drained)
 	return exit_line;
 }
 
-static bool next_item(struct stream *st)
+/* A gap line: the bytes dropped at the end of stream s since the last one
+ * (a stream drops everything from its first dropped byte on, outbuf.h, so
+ * a follower may get more than one, at the same offset; they add up). */
+static void emit_gap(struct output_stream *o, int s, uint64_t total, uint64_t dropped)
 {
-	struct output_stream *o = output_of(st);
+	char id[64];
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "event", "gap");
+	cJSON_AddStringToObject(j, "stream", stream_names[s]);
+	cJSON_AddNumberToObject(j, "offset", (double)total);
+	cJSON_AddNumberToObject(j, "dropped_bytes", (double)(dropped - o->gap_sent[s]));
+	o->gap_sent[s] = dropped;
+	sse_id(o, id);
+	stream_emit(&o->s, j, "gap", id);
+}
+
+/* The next output chunk or gap line of a wanted stream; false: none now. */
+static bool emit_next(struct output_stream *o)
+{
 	for (int s = 0; s < 2; s++) {
 		if (!o->want[s])
 			continue;
-		uint64_t total;
+		uint64_t total, dropped = 0;
 		bool ended;
 		int64_t captured_ms = 0;
 		ssize_t n = proc_read_output(o->id, (enum proc_stream)s, o->offset[s], o->buf, o->buf_size, &total, &ended,
-					     &captured_ms);
+					     &captured_ms, &dropped);
 		if (n == -ENOENT)
 			o->gone = true;
-		if (n > 0 && emit_chunk(o, s, (size_t)n, ended, captured_ms))
+		/* A stream that drops will not finish a character it began. */
+		if (n > 0 && emit_chunk(o, s, (size_t)n, ended || dropped, captured_ms))
 			return true;
+		if (n == 0 && !o->raw && dropped > o->gap_sent[s] && o->offset[s] >= total) {
+			emit_gap(o, s, total, dropped);
+			return true;
+		}
 	}
+	return false;
+}
+
+static bool next_item(struct stream *st)
+{
+	struct output_stream *o = output_of(st);
+	if (emit_next(o))
+		return true;
 	if (o->exit_sent || o->gone || o->raw)
 		return false;
 	bool drained;
 	cJSON *exit_line = exit_line_if_ended(o, &drained);
 	if (!exit_line)
 		return false;   /* still running */
-	if (!drained) {         /* output arrived since the reads above: it comes first */
+	if (!drained || emit_next(o)) {     /* output (or a gap) came before the end: it goes first */
 		cJSON_Delete(exit_line);
-		return next_item(st);
+		return !drained ? next_item(st) : true;
 	}
 	/* Its id names each stream's final length, never more: a follow that
 	 * waited past the end of a stream that stopped short does not echo the
@@ -246,7 +276,7 @@ static bool offsets_in_range(const struct output_stream *o, const char *const so
 	for (int s = 0; s < 2; s++) {
 		uint64_t total;
 		bool ended;
-		if (!sources[s] || proc_read_output(o->id, (enum proc_stream)s, 0, NULL, 0, &total, &ended, NULL) < 0)
+		if (!sources[s] || proc_read_output(o->id, (enum proc_stream)s, 0, NULL, 0, &total, &ended, NULL, NULL) < 0)
 			continue;
 		if (o->offset[s] <= total || (follow && !ended))
 			continue;

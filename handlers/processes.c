@@ -7,12 +7,14 @@
 #include "handlers/processes.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/diskspace.h"
 #include "engine/proc.h"
 #include "server/body.h"
 #include "server/stream.h"
@@ -139,6 +141,17 @@ static double effective_timeout(const cJSON *requested, const struct target *t)
 	return t->timeout > 0 && t->timeout < want ? t->timeout : want;
 }
 
+/* 507: refused before the disk is full, so what is running keeps its room. */
+static enum MHD_Result reply_disk_low(struct http_req *r)
+{
+	uint64_t free_bytes = 0, reserve = 0;
+	diskspace_check(&free_bytes, &reserve);
+	http_set_header(r, "Retry-After", "10");
+	return http_reply_error(r, 507, "insufficient_storage", NULL,
+		"the state folder %s has %" PRIu64 " bytes free, at or below its reserve of %" PRIu64
+		" (min_free_space): no new processes until space is freed", diskspace_dir(), free_bytes, reserve);
+}
+
 static enum MHD_Result reply_spawn_error(struct http_req *r, int rc, const struct target *t)
 {
 	switch (rc) {
@@ -152,6 +165,8 @@ static enum MHD_Result reply_spawn_error(struct http_req *r, int rc, const struc
 			"target %s allows %d processes at once and has that many: retry later", t->name, t->max_running);
 	case -ESHUTDOWN:
 		return http_reply_error(r, 503, "shutting_down", NULL, "the server is shutting down");
+	case -ENOSPC:
+		return reply_disk_low(r);
 	default:
 		return http_reply_error(r, 500, "internal", NULL, "could not create the process: %s", strerror(-rc));
 	}

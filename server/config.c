@@ -54,6 +54,52 @@ static const char *no_wildcard(const char *value)
 	return strchr(value, '*') ? "list the origins; \"*\" is never allowed" : NULL;
 }
 
+/* ---- sizes (output and disk limits) ---- */
+
+int config_parse_size(const char *text, bool percent_ok, uint64_t *bytes, double *percent)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	*bytes = 0;
+	*percent = 0;
+	if (end == text || errno || !isfinite(v) || v < 0)
+		return -1;
+	if (percent_ok && strcmp(end, "%") == 0) {
+		*percent = v;
+		return v <= 100 ? 0 : -1;
+	}
+	static const char units[] = "KMGT";
+	double scale = 1;
+	if (*end) {
+		const char *u = strchr(units, *end);
+		if (!u || (end[1] && strcmp(end + 1, "iB") != 0))
+			return -1;
+		for (const char *k = units; k <= u; k++)
+			scale *= 1024;
+	}
+	if (v * scale > 9.0e18 || floor(v * scale) != v * scale)
+		return -1;
+	*bytes = (uint64_t)(v * scale);
+	return 0;
+}
+
+static const char *a_size(const char *value)
+{
+	uint64_t b;
+	double p;
+	return config_parse_size(value, false, &b, &p) < 0 ? "expected bytes, with an optional K, M, G or T "
+		"(binary: 1K = 1024), e.g. 64M" : NULL;
+}
+
+static const char *a_size_or_percent(const char *value)
+{
+	uint64_t b;
+	double p;
+	return config_parse_size(value, true, &b, &p) < 0 ? "expected bytes (e.g. 256M) or a percentage of "
+		"the file system (e.g. 5%)" : NULL;
+}
+
 #define AT(field) .offset = offsetof(struct config, field)
 #define COUNT(lo, hi) .type = TYPE_COUNT, .min = (lo), .max = (hi)
 #define SECONDS(lo, hi) .type = TYPE_SECONDS, .min = (lo), .max = (hi)
@@ -126,6 +172,19 @@ static const struct setting settings[] = {
 		  "both re-read on SIGHUP)" },
 	{ "tls_key", "--tls-key", "SPAWND_TLS_KEY", "FILE", AT(tls_key),
 	  .help = "the PEM private key of --tls-cert (unencrypted; keep it mode 0600)" },
+	/* Memory and disk bounds (engine/outbuf.h, engine/diskspace.h). */
+	{ "output_memory_cap", "--output-memory-cap", "SPAWND_OUTPUT_MEMORY_CAP", "BYTES", .type = TYPE_TEXT,
+	  .check = a_size, .fallback = "64M", AT(output_memory_cap),
+	  .help = "memory held for all workers' output together; past it, a stream that grows\n"
+		  "moves to its file in STATE_DIR/output (nothing is lost; 0: no cap)" },
+	{ "output_cap_per_process", "--output-cap-per-process", "SPAWND_OUTPUT_CAP_PER_PROCESS", "BYTES",
+	  .type = TYPE_TEXT, .check = a_size, .fallback = "1G", AT(output_cap_per_process),
+	  .help = "output kept per process (stdout and stderr together); bytes past it are\n"
+		  "dropped and a gap line says how many (0: no cap)" },
+	{ "min_free_space", "--min-free-space", "SPAWND_MIN_FREE_SPACE", "BYTES|N%", .type = TYPE_TEXT,
+	  .check = a_size_or_percent, .fallback = "256M", AT(min_free_space),
+	  .help = "free space kept in the state folder's file system: below it new processes\n"
+		  "get 507 and output that would go to a file is dropped with a gap (0: not watched)" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])

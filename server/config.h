@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct config {
@@ -40,6 +41,8 @@ struct config {
 	double idle_timeout;     /* seconds an idle HTTP connection is kept */
 	char *tls_cert, *tls_key;   /* PEM files, or NULL: plain HTTP (server/tls.h) */
 	char *config;            /* the file read, or NULL */
+	char *output_memory_cap, *output_cap_per_process;     /* sizes (config_parse_size) */
+	char *min_free_space;    /* a size or "N%" */
 	unsigned char source[32];   /* enum config_source of each setting, by table index */
 };
 
@@ -59,6 +62,11 @@ enum config_result config_load(struct config *c, int argc, char *const *argv, ch
 /* Applies a config file's text (len bytes and a NUL) over c, which holds
  * the defaults or more; file names it in messages. 0 or -1 with err. */
 int config_apply_json(struct config *c, const char *text, size_t len, const char *file, char *err, size_t cap);
+
+/* A size setting's text: bytes with an optional K, M, G, T (or KiB...)
+ * suffix, binary, or with percent_ok "N%" (into *percent; *bytes 0).
+ * 0 or -1. */
+int config_parse_size(const char *text, bool percent_ok, uint64_t *bytes, double *percent);
 
 /* c with every setting at its default. 0 or -1 (out of memory). */
 int config_defaults(struct config *c, char *err, size_t cap);

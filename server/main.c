@@ -38,6 +38,7 @@
 #include "engine/forkserver.h"
 #include "engine/proc.h"
 #include "engine/store.h"
+#include "engine/diskspace.h"
 #include "handlers/health.h"
 #include "handlers/objects.h"
 #include "objects/objects.h"
@@ -133,10 +134,20 @@ static void start_serving(const struct config *c, const char **url)
 {
 	char err[1024];
 	int r;
+	uint64_t memory_cap, output_cap, min_free;
+	double unused, min_free_percent;
+	/* The texts were checked when the settings were read. */
+	config_parse_size(c->output_memory_cap, false, &memory_cap, &unused);
+	config_parse_size(c->output_cap_per_process, false, &output_cap, &unused);
+	config_parse_size(c->min_free_space, true, &min_free, &min_free_percent);
+	if (diskspace_init(c->state_dir, min_free, min_free_percent) < 0)
+		fatal("out of memory");
 	struct proc_config pc = {
 		.state_dir = c->state_dir,
 		.store = strcmp(c->store, "memory") == 0 ? &store_mem_ops : &store_sqlite_ops,
 		.output_mem_cap = 1 << 20,
+		.output_memory_cap = (size_t)memory_cap,
+		.output_cap = output_cap,
 		.max_running = (int)c->max_running,
 		.max_queued = (int)c->max_queued,
 		.drain_ms = 1000,

@@ -312,6 +312,32 @@ static void test_fd_budget(void)
 	CHECK_INT(fd_budget_fit(&b, msg, sizeof msg), -1);
 }
 
+/* Sizes: bytes with a binary suffix, or a share of the file system where allowed. */
+static void test_sizes(void)
+{
+	uint64_t b;
+	double pct;
+	CHECK_INT(config_parse_size("64M", false, &b, &pct), 0);
+	CHECK_INT(b, 64 << 20);
+	CHECK_INT(config_parse_size("1.5KiB", false, &b, &pct), 0);
+	CHECK_INT(b, 1536);
+	CHECK_INT(config_parse_size("0", false, &b, &pct), 0);
+	CHECK_INT(b, 0);
+	CHECK_INT(config_parse_size("5%", true, &b, &pct), 0);
+	CHECK(pct == 5 && b == 0);
+	CHECK_INT(config_parse_size("5%", false, &b, &pct), -1);
+	CHECK_INT(config_parse_size("101%", true, &b, &pct), -1);
+	CHECK_INT(config_parse_size("1.3", false, &b, &pct), -1);      /* not whole bytes */
+	CHECK_INT(config_parse_size("12X", false, &b, &pct), -1);
+	CHECK_INT(config_parse_size("-1M", false, &b, &pct), -1);
+	CHECK_INT(config_parse_size("", false, &b, &pct), -1);
+	struct config c;
+	char err[512];
+	const char *const words[] = { "spawnd", "--output-memory-cap", "lots", NULL };
+	CHECK_INT(load(&c, words, err, sizeof err), CONFIG_ERROR);
+	CHECK_MSG(strstr(err, "--output-memory-cap lots"), "%s", err);
+}
+
 int main(void)
 {
 	RUN(test_defaults);
@@ -324,5 +350,6 @@ int main(void)
 	RUN(test_help_lists_every_setting);
 	RUN(test_example_file_shows_every_default);
 	RUN(test_fd_budget);
+	RUN(test_sizes);
 	return CHECK_EXIT();
 }

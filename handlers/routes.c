@@ -1,6 +1,7 @@
 /* routes — see routes.h. One line per endpoint of openapi/openapi.yaml. */
 #include "handlers/routes.h"
 
+#include "handlers/dashboard.h"
 #include "handlers/events.h"
 #include "handlers/health.h"
 #include "handlers/metrics.h"
@@ -32,6 +33,9 @@ static const struct route routes[] = {
 	{ "GET",    "/healthz",                    health_get,            ROUTE_PUBLIC },
 	{ "GET",    "/metrics",                    metrics_route,         0 },
 	{ "GET",    "/openapi.yaml",               openapi_get,           0 },
+	/* The dashboard's files hold no data (the page asks the API, with its session). */
+	{ "GET",    "/",                           dashboard_index,       ROUTE_PUBLIC },
+	{ "GET",    "/assets/{name}",              dashboard_asset,       ROUTE_PUBLIC },
 };
 
 /* /metrics labels requests by this table's templates. */

@@ -159,6 +159,10 @@ ssize_t proc_read_output(const char *id, enum proc_stream stream, uint64_t offse
 /* The exit line of an ended process (API.md "Output"), or NULL. */
 cJSON *proc_exit_json(const char *id);
 
+/* The lifecycle events of id (engine/proc_timeline.h) as a JSON array, live
+ * or from the store; NULL if there is no such id (or no memory). */
+cJSON *proc_timeline_json(const char *id);
+
 /* Counters for /healthz and /metrics. */
 struct proc_stats { long running, queued, total_started, total_failed; };
 void proc_stats(struct proc_stats *st);

@@ -61,6 +61,7 @@ struct store_record {
 	int64_t started_ms, ended_ms;           /* wall clock, 0: not yet */
 	uint64_t stdout_bytes, stderr_bytes;
 	uint64_t start_ticks;                   /* the worker's /proc/PID/stat starttime, 0: unknown */
+	char *timeline_text;                    /* its lifecycle events, a JSON array (proc_timeline.h); NULL: none */
 	/* fixed at insert, NULL: none. What a queued record needs to start
 	 * after a restart (JSON, see proc_recover.c). */
 	char *launch_text;

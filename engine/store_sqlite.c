@@ -49,7 +49,7 @@ static const char schema[] =
 	" args_text TEXT NOT NULL, daemon INTEGER, timeout REAL, created_ms INTEGER, state INTEGER,"
 	" pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT, started_ms INTEGER,"
 	" ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER, start_ticks INTEGER, launch TEXT,"
-	" stdout_data BLOB, stderr_data BLOB)"
+	" stdout_data BLOB, stderr_data BLOB, timeline TEXT)"
 	" WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS records_state ON records (state, id);"
 	"CREATE INDEX IF NOT EXISTS records_target ON records (target, id);"
@@ -57,10 +57,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
 
 static const char *const op_sql[OP_KINDS] = {
-	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[OP_UPDATE] = "UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
 		      " error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
-		      " start_ticks=?12 WHERE id=?1",
+		      " start_ticks=?12, timeline=coalesce(?13, timeline) WHERE id=?1",
 	[OP_REMOVE] = "DELETE FROM records WHERE id=?1",
 	[OP_NAMES] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('names_given', ?1)",
 	[OP_OUTPUT0] = "UPDATE records SET stdout_data=?2 WHERE id=?1",
@@ -164,6 +164,8 @@ static int sql_open(const char *state_dir, struct store **out)
 	for (int i = 0; r == 0 && i < 2; i++)
 		sqlite3_exec(m->writer, i ? "ALTER TABLE records ADD COLUMN stderr_data BLOB" :
 			     "ALTER TABLE records ADD COLUMN stdout_data BLOB", NULL, NULL, NULL);
+	if (r == 0)     /* and before the timeline (proc_timeline.h) */
+		sqlite3_exec(m->writer, "ALTER TABLE records ADD COLUMN timeline TEXT", NULL, NULL, NULL);
 	if (r == 0)
 		r = open_connection(path, &m->reader);
 	if (r == 0)

@@ -45,6 +45,7 @@ static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 17, (sqlite3_int64)r->stderr_bytes);
 	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->start_ticks);
 	store_sqlite_bind_text(st, 19, r->launch_text);
+	store_sqlite_bind_text(st, 20, r->timeline_text);
 }
 
 static void bind_update(sqlite3_stmt *st, const struct store_record *r)
@@ -61,6 +62,7 @@ static void bind_update(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->stdout_bytes);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->stderr_bytes);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)r->start_ticks);
+	store_sqlite_bind_text(st, 13, r->timeline_text);
 }
 
 static int step_reset(sqlite3_stmt *st)
@@ -231,7 +233,9 @@ int store_sqlite_update(struct store *s, const struct store_record *r)
 	o->rec.stdout_bytes = r->stdout_bytes;
 	o->rec.stderr_bytes = r->stderr_bytes;
 	o->rec.start_ticks = r->start_ticks;
-	if (r->error && !(o->rec.error = strdup(r->error))) {
+	if ((r->error && !(o->rec.error = strdup(r->error))) ||
+	    (r->timeline_text && !(o->rec.timeline_text = strdup(r->timeline_text)))) {
+		store_record_release(&o->rec);
 		free(o);
 		return -ENOMEM;
 	}

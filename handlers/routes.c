@@ -8,6 +8,7 @@
 #include "handlers/output.h"
 #include "handlers/processes.h"
 #include "handlers/targets.h"
+#include "handlers/timeline.h"
 #include "server/auth.h"
 #include "server/origin.h"
 #include "server/router.h"
@@ -34,6 +35,7 @@ static const struct route routes[] = {
 	{ "GET",    "/metrics",                    metrics_route,         0 },
 	{ "GET",    "/openapi.yaml",               openapi_get,           0 },
 	/* The dashboard's files hold no data (the page asks the API, with its session). */
+	{ "GET",    "/processes/{id}/timeline",    timeline_get,          0 },
 	{ "GET",    "/",                           dashboard_index,       ROUTE_PUBLIC },
 	{ "GET",    "/assets/{name}",              dashboard_asset,       ROUTE_PUBLIC },
 };

@@ -7,6 +7,7 @@
 #include "handlers/metrics.h"
 #include "handlers/output.h"
 #include "handlers/processes.h"
+#include "handlers/search.h"
 #include "handlers/targets.h"
 #include "handlers/timeline.h"
 #include "server/auth.h"
@@ -36,6 +37,7 @@ static const struct route routes[] = {
 	{ "GET",    "/openapi.yaml",               openapi_get,           0 },
 	/* The dashboard's files hold no data (the page asks the API, with its session). */
 	{ "GET",    "/processes/{id}/timeline",    timeline_get,          0 },
+	{ "GET",    "/search",                     search_get,            0 },
 	{ "GET",    "/",                           dashboard_index,       ROUTE_PUBLIC },
 	{ "GET",    "/assets/{name}",              dashboard_asset,       ROUTE_PUBLIC },
 };

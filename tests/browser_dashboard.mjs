@@ -7,6 +7,7 @@
 //     then starts the process and lands on its page;
 //   - the output follows across a dropped connection (a proxy cuts the page's first
 //     output stream) with no line lost or repeated;
+//   - the server-side search finds a line a process wrote and opens it at its offset;
 //   - a destructive action (kill) needs a confirmation: cancelled, nothing happens;
 //   - the process page shows the timeline, signals sent included;
 //   - 10,000 records list without stalling: time to first render and to scroll to
@@ -202,6 +203,25 @@ async function caseFollow(tab, url) {
 	}
 }
 
+// A line a process wrote, found by the server's search, opened at its offset.
+async function caseSearch(tab, url) {
+	await post(url, '/processes?wait=5', { target: 'echo', args: ['the quick searchable fox'] });
+	await tab.goto(`${url}/#/search`);
+	await tab.fill('#s-q', 'searchable f');
+	await tab.click('#search-form button[type=submit]');
+	const link = tab.locator('#results a').first();
+	await link.waitFor({ timeout: 10000 });
+	const count = await tab.locator('#results li').count();
+	const hash = new URL(tab.url()).hash;
+	await screenshot(tab, 'search');
+	await link.click();
+	await tab.locator('#hit').waitFor({ timeout: 10000 });
+	const hit = await textOf(tab, '#hit');
+	result('dashboard_search_finds_a_line_and_opens_it_at_its_offset',
+		count === 1 && hit === 'the quick searchable fox' && hash === '#/search?q=searchable+f',
+		`results ${count}, hash ${hash}, highlighted ${JSON.stringify(hit)}`);
+}
+
 async function caseKillNeedsConfirmation(tab, url) {
 	const r = await post(url, '/processes', { target: 'sleep', args: [60], name: 'to-kill' });
 	const id = r.json.id;
@@ -283,6 +303,7 @@ async function main() {
 		await caseFilters(tab, s.url);
 		await caseStartForm(tab, s.url);
 		await caseFollow(tab, s.url);
+		await caseSearch(tab, s.url);
 		await caseKillNeedsConfirmation(tab, s.url);
 		await tab.goto(`${s.url}/#/processes`);
 		await tab.locator('.row', { hasText: 'to-kill' }).waitFor();

@@ -706,7 +706,7 @@ async function route() {
 	let name = parts[0] || 'processes';
 	if (!views[name]) name = 'processes';
 	if (!session.role && name !== 'login') { go('#/login'); return; }
-	if (name === 'start' && !isAdmin()) name = 'processes';
+	if (name === 'start' && !isAdmin()) { go('#/processes'); return; }   // read-only: nothing to start
 	if (cleanup) cleanup();
 	const main = $('#view');
 	main.replaceChildren();

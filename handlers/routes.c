@@ -8,6 +8,7 @@
 #include "handlers/output.h"
 #include "handlers/processes.h"
 #include "handlers/search.h"
+#include "handlers/session.h"
 #include "handlers/targets.h"
 #include "handlers/timeline.h"
 #include "server/auth.h"
@@ -38,6 +39,10 @@ static const struct route routes[] = {
 	/* The dashboard's files hold no data (the page asks the API, with its session). */
 	{ "GET",    "/processes/{id}/timeline",    timeline_get,          0 },
 	{ "GET",    "/search",                     search_get,            0 },
+	/* How a browser gets in: each checks what it is given itself (handlers/session.h). */
+	{ "POST",   "/session",                    session_post,          ROUTE_PUBLIC },
+	{ "GET",    "/session",                    session_get,           ROUTE_PUBLIC },
+	{ "DELETE", "/session",                    session_delete,        ROUTE_PUBLIC },
 	{ "GET",    "/",                           dashboard_index,       ROUTE_PUBLIC },
 	{ "GET",    "/assets/{name}",              dashboard_asset,       ROUTE_PUBLIC },
 };

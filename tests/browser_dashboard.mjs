@@ -10,6 +10,8 @@
 //   - the server-side search finds a line a process wrote and opens it at its offset;
 //   - a destructive action (kill) needs a confirmation: cancelled, nothing happens;
 //   - the process page shows the timeline, signals sent included;
+//   - login with a token (a cookie the page cannot read, nothing in localStorage),
+//     logout, and a read token's view without action buttons;
 //   - 10,000 records list without stalling: time to first render and to scroll to
 //     the end are measured and printed (bounds are generous, never tight);
 //   - screenshots of the main views go to docs/ (SPAWND_SCREENSHOTS=0 skips them).
@@ -243,6 +245,61 @@ async function caseKillNeedsConfirmation(tab, url) {
 	return id;
 }
 
+// With tokens: the login page, a wrong token refused, the admin session (cookie
+// not readable by the page, nothing in localStorage), logout, and a read token's
+// view without action buttons or the start form.
+async function caseLogin(browser) {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spawnd-dash-tokens.'));
+	const admin = 'admin-token-0123456789abcdef', read = 'read-token-0123456789abcdef';
+	fs.writeFileSync(path.join(dir, 'tokens'), `admin ${admin}\nread ${read}\n`, { mode: 0o600 });
+	const s = await startSpawnd(['--tokens-file', path.join(dir, 'tokens')]);
+	const tab = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+	try {
+		const id = (await post(s.url, '/processes', { target: 'sleep', args: [60], name: 'guarded' },
+			{ authorization: `Bearer ${admin}` })).json.id;
+		await tab.goto(`${s.url}/#/processes/${id}`);
+		await tab.waitForURL(/#\/login$/);
+		await screenshot(tab, 'login');
+		await tab.fill('#login-token', 'not-the-right-token-at-all');
+		await tab.click('#login-form button[type=submit]');
+		await tab.locator('#login-error', { hasText: 'not valid' }).waitFor();
+		await tab.fill('#login-token', admin);
+		await tab.click('#login-form button[type=submit]');
+		await tab.locator('.row', { hasText: 'guarded' }).waitFor();
+		const who = await textOf(tab, '#who');
+		const stored = await tab.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }));
+		const startShown = await tab.locator('nav a[data-nav=start]').isVisible();
+		await tab.goto(`${s.url}/#/processes/${id}`);
+		await tab.locator('#act-kill').waitFor();
+		result('dashboard_login_makes_an_admin_session_the_page_cannot_read',
+			who === 'admin session' && stored.cookie === '' && stored.local === 0 && stored.session === 0 && startShown,
+			`who ${who}, storage ${JSON.stringify(stored)}, start link ${startShown}`);
+		await tab.click('#logout');
+		await tab.waitForURL(/#\/login$/);
+		const after = await tab.evaluate(async () => (await fetch('/processes')).status);
+		result('dashboard_logout_ends_the_session', after === 401, `GET /processes after logout: ${after}`);
+		await tab.fill('#login-token', read);
+		await tab.click('#login-form button[type=submit]');
+		await tab.locator('.row', { hasText: 'guarded' }).waitFor();
+		await tab.goto(`${s.url}/#/processes/${id}`);
+		await tab.locator('[data-field="state"]', { hasText: 'running' }).waitFor();
+		await tab.locator('#out-status', { hasText: 'following' }).waitFor();
+		const buttons = await tab.locator('#actions button').count();
+		const startLink = await tab.locator('nav a[data-nav=start]').isVisible();
+		await tab.goto(`${s.url}/#/start/worker`);
+		await tab.waitForURL(/#\/processes$/);
+		const form = await tab.locator('#start-form').count();
+		const whoRead = await textOf(tab, '#who');
+		result('dashboard_read_token_gets_a_view_without_actions',
+			buttons === 0 && !startLink && form === 0 && whoRead === 'read session',
+			`buttons ${buttons}, start link ${startLink}, start form ${form}, who ${whoRead}`);
+	} finally {
+		await tab.close();
+		await stopSpawnd(s);
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
+}
+
 // 10,000 records: made through the API (short exits), then listed.
 async function caseTenThousand(browser, url) {
 	const total = Number(process.env.SPAWND_DASH_RECORDS || 10000), batch = 50;
@@ -316,6 +373,7 @@ async function main() {
 		await tab.locator('.row').first().waitFor();
 		await screenshot(tab, 'phone');
 		result('dashboard_runs_under_its_csp_without_errors', errors.length === 0, errors.join(' | '));
+		await caseLogin(browser);
 		await caseTenThousand(browser, s.url);
 	} catch (e) {
 		result('browser_dashboard', false, e.stack || String(e));

@@ -245,6 +245,58 @@ async function caseKillNeedsConfirmation(tab, url) {
 	return id;
 }
 
+// Health, load and the per-minute charts (from the records), the targets, and the
+// places kept for pools and shared objects.
+async function caseServerView(tab, url) {
+	await tab.goto(`${url}/#/server`);
+	await tab.locator('[data-field="running"]').waitFor();
+	await tab.locator('#targets td', { hasText: 'ticker' }).first().waitFor();
+	await tab.waitForFunction(() => /Started: .*[1-9]/.test(document.querySelector('#charts svg')?.getAttribute('aria-label') || ''));
+	const running = await textOf(tab, '[data-field="running"]');
+	const charts = await tab.locator('#charts figure').count();
+	const places = await tab.locator('#pools, #shared').count();
+	result('dashboard_server_view_shows_health_charts_and_targets',
+		/^\d+$/.test(running) && charts === 2 && places === 2, `running ${running}, charts ${charts}, places ${places}`);
+	await screenshot(tab, 'server');
+}
+
+// Every control has a name a screen reader says, the table is reachable by keyboard,
+// and the page reads in dark mode and at a phone's width.
+async function caseAccessible(tab, url) {
+	const unlabelled = [];
+	for (const view of ['#/processes', '#/start/ticker', '#/search', '#/login']) {
+		await tab.goto(`${url}/${view}`);
+		await tab.locator('main h1').waitFor();
+		await tab.locator('main input, main select, main textarea').first().waitFor();
+		unlabelled.push(...await tab.evaluate((v) => [...document.querySelectorAll('input, select, textarea, button')]
+			.filter((e) => !e.closest('dialog') && e.offsetParent !== null)
+			.filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.textContent || '').trim())
+			.map((e) => `${v} ${e.tagName.toLowerCase()}#${e.id}`), view));
+	}
+	await tab.goto(`${url}/#/processes`);
+	await tab.locator('.row').first().waitFor();
+	await tab.keyboard.press('/');
+	const searchFocused = await tab.evaluate(() => document.activeElement.id);
+	await tab.locator('.row').first().focus();
+	await tab.keyboard.press('Enter');
+	await tab.waitForURL(/#\/processes\/[A-Za-z0-9_-]+$/);
+	result('dashboard_controls_are_labelled_and_keyboard_usable', unlabelled.length === 0 && searchFocused === 'f-q',
+		`unlabelled: ${unlabelled.join(', ')}; "/" focused ${searchFocused}`);
+	await tab.emulateMedia({ colorScheme: 'dark' });
+	await tab.goto(`${url}/#/processes`);
+	await tab.locator('.row').first().waitFor();
+	const bg = await tab.evaluate(() => getComputedStyle(document.body).backgroundColor);
+	await screenshot(tab, 'dark');
+	await tab.setViewportSize({ width: 390, height: 800 });
+	await tab.locator('.row').first().waitFor();
+	const overflow = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+	await screenshot(tab, 'phone');
+	result('dashboard_dark_mode_and_phone_width', bg === 'rgb(17, 20, 24)' && overflow <= 0,
+		`background ${bg}, horizontal overflow ${overflow}px`);
+	await tab.emulateMedia({ colorScheme: 'light' });
+	await tab.setViewportSize({ width: 1280, height: 800 });
+}
+
 // With tokens: the login page, a wrong token refused, the admin session (cookie
 // not readable by the page, nothing in localStorage), logout, and a read token's
 // view without action buttons or the start form.
@@ -365,13 +417,8 @@ async function main() {
 		await tab.goto(`${s.url}/#/processes`);
 		await tab.locator('.row', { hasText: 'to-kill' }).waitFor();
 		await screenshot(tab, 'processes');
-		await tab.goto(`${s.url}/#/server`);
-		await tab.locator('[data-field="running"]').waitFor();
-		await screenshot(tab, 'server');
-		await tab.setViewportSize({ width: 390, height: 800 });
-		await tab.goto(`${s.url}/#/processes`);
-		await tab.locator('.row').first().waitFor();
-		await screenshot(tab, 'phone');
+		await caseServerView(tab, s.url);
+		await caseAccessible(tab, s.url);
 		result('dashboard_runs_under_its_csp_without_errors', errors.length === 0, errors.join(' | '));
 		await caseLogin(browser);
 		await caseTenThousand(browser, s.url);

@@ -48,11 +48,12 @@ static char *token_of(struct http_req *r, enum MHD_Result *res)
 	const cJSON *t = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "token") : NULL;
 	if (cJSON_IsObject(body))
 		body_unknown_keys(body, known, &details);
-	if (!cJSON_IsString(t) || !*t->valuestring || details) {
+	bool no_token = !cJSON_IsString(t) || !*t->valuestring;
+	if (no_token || details) {
 		cJSON_Delete(body);
 		if (!details)
 			details = cJSON_CreateArray();
-		if (!cJSON_IsString(t) || !*t->valuestring)
+		if (no_token)
 			cJSON_AddItemToArray(details, http_detail("token", "must be the token, a non-empty string"));
 		*res = http_reply_error(r, 400, "invalid_argument", details, "the body must be {\"token\": \"...\"}");
 		return NULL;

@@ -32,7 +32,7 @@ TEST_LIBS := $(LIBS) -lcurl
 #   spawnctl           cli/ + lib/, libcurl and cJSON              (the command-line client)
 DAEMON_DIRS := server handlers engine targets objects
 SRCS     := $(foreach d,$(DAEMON_DIRS),$(wildcard $(d)/*.c))
-OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
+OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/dash_assets.o
 LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))
 UTIL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard lib/*.c))
 UTIL_A   := $(BUILD)/lib/libspawnd.a
@@ -119,6 +119,18 @@ $(BUILD)/%.o: %.c | deps
 # The OpenAPI document is compiled into the binary by handlers/health.c (.incbin, served at
 # /openapi.yaml): editing it must rebuild that object.
 $(BUILD)/handlers/health.o: openapi/openapi.yaml
+
+# The dashboard (dashboard/: HTML, CSS, plain JavaScript) is built into the binary:
+# scripts/embed_assets.c turns the files into a table of byte arrays (handlers/dash_assets.h).
+DASH_FILES := $(sort $(wildcard dashboard/*.html dashboard/*.css dashboard/*.js dashboard/*.svg))
+$(BUILD)/scripts/embed_assets: scripts/embed_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -o $@ $<
+$(BUILD)/gen/dash_assets.c: $(BUILD)/scripts/embed_assets $(DASH_FILES)
+	@mkdir -p $(dir $@)
+	$(BUILD)/scripts/embed_assets $(DASH_FILES) >$@.tmp && mv $@.tmp $@
+$(BUILD)/gen/dash_assets.o: $(BUILD)/gen/dash_assets.c handlers/dash_assets.h
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/harness.o: tests/harness.c | deps
 	@mkdir -p $(dir $@)

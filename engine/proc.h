@@ -168,6 +168,9 @@ cJSON *proc_exit_json(const char *id);
 /* The store the records are in, for the shared objects to keep their rows
  * beside them (its calls take the engine lock, store.h). NULL before init. */
 struct store *proc_store(void);
+/* The lifecycle events of id (engine/proc_timeline.h) as a JSON array, live
+ * or from the store; NULL if there is no such id (or no memory). */
+cJSON *proc_timeline_json(const char *id);
 
 /* Counters for /healthz and /metrics. */
 struct proc_stats { long running, queued, total_started, total_failed; };

@@ -35,6 +35,7 @@
 #include "engine/proc_metrics.h"
 #include "engine/proc_stdin.h"
 #include "engine/proc_table.h"
+#include "engine/proc_timeline.h"
 #include "lib/log.h"
 #include "lib/number.h"
 #include "lib/ts.h"
@@ -95,9 +96,12 @@ static void enter(struct proc *p, enum proc_state s)
 {
 	enum proc_list_id from = states[p->state].list, to = states[s].list;
 	enum proc_state was = p->state;
+	const char *event = proc_timeline_event(was, s);
 	p->state = s;
 	p->rec.state = states[s].durable;
 	worker_gone(p, s);
+	if (event)
+		proc_timeline_add(&p->rec, event, 0, PROC_REASON_NONE);
 	proc_table_move(p, from, to);
 	/* DRAINING changes nothing durable (still running; the byte counts are
 	 * written with the end, which follows): one commit less per process. */
@@ -111,6 +115,7 @@ static void enter(struct proc *p, enum proc_state s)
 static int act_create(struct proc *p, const struct proc_event_arg *a)
 {
 	bool now = proc_table_count(PROC_LIST_RUNNING) < proc_table_config()->max_running;
+	proc_timeline_add(&p->rec, "created", 0, PROC_REASON_NONE);
 	enter(p, now ? PROC_STARTING : PROC_QUEUED);
 	log_event(LOG_DEBUG, "process created", "id=%s name=\"%s\" target=%s state=%s",
 		  p->rec.id, p->rec.name, p->rec.target, store_state_name(p->rec.state));
@@ -209,7 +214,7 @@ static int act_spawned(struct proc *p, const struct proc_event_arg *a)
 	publish("started", p);
 	if (p->pending_signal) {
 		p->sent_signal = p->pending_signal;
-		proc_send_group(p, p->pending_signal);
+		proc_timeline_signal(p, p->pending_signal);
 	}
 	if (p->leader_exited) {         /* the exit event came before its pipes */
 		act_leader_exit(p, a);
@@ -241,6 +246,7 @@ static int act_signal_queued(struct proc *p, const struct proc_event_arg *a)
 	p->rec.exitcode = -a->sig;
 	p->rec.reason = a->reason;
 	p->rec.ended_ms = ts_wall_ms();
+	proc_timeline_add(&p->rec, "signal", a->sig, a->reason);
 	enter(p, PROC_EXITED);
 	publish("exited", p);
 	engine_wake_all(&p->waiters);
@@ -258,7 +264,7 @@ static int act_signal(struct proc *p, const struct proc_event_arg *a)
 {
 	p->sent_signal = a->sig;
 	p->sent_reason = a->reason;
-	int r = proc_send_group(p, a->sig);
+	int r = proc_timeline_signal(p, a->sig);
 	return r == -ESRCH ? 0 : r;     /* it is exiting: its exit is on the way */
 }
 

@@ -39,6 +39,7 @@
 #include "engine/proc_spawn.h"
 #include "engine/proc_stdin.h"
 #include "engine/proc_table.h"
+#include "engine/proc_timeline.h"
 #include "lib/log.h"
 #include "lib/ts.h"
 
@@ -149,7 +150,7 @@ static int64_t running_timers(struct proc *p, int64_t now)
 		if (!p->leader_exited) {
 			p->sent_signal = SIGTERM;
 			p->sent_reason = PROC_REASON_TIMEOUT;
-			proc_send_group(p, SIGTERM);
+			proc_timeline_signal(p, SIGTERM);
 			if (!p->kill_deadline || p->kill_deadline > now + TIMEOUT_KILL_MS)
 				p->kill_deadline = now + TIMEOUT_KILL_MS;
 		}
@@ -163,7 +164,7 @@ static int64_t running_timers(struct proc *p, int64_t now)
 		}
 		/* The whole group, even when the leader is gone already: its
 		 * survivors (that ignored SIGTERM) are the point of the grace. */
-		proc_send_group(p, SIGKILL);
+		proc_timeline_signal(p, SIGKILL);
 	}
 	return earlier(earlier(p->drain_deadline, p->timeout_deadline), p->kill_deadline);
 }
@@ -176,7 +177,7 @@ static int64_t linger_timers(struct proc *p, int64_t now)
 	}
 	if (p->kill_deadline && now >= p->kill_deadline) {
 		p->kill_deadline = 0;
-		proc_send_group(p, SIGKILL);
+		proc_timeline_signal(p, SIGKILL);
 	}
 	return now + LINGER_POLL_MS;
 }

@@ -30,6 +30,7 @@
 #include "engine/proc_fsm.h"
 #include "engine/proc_stored.h"
 #include "engine/proc_table.h"
+#include "engine/proc_timeline.h"
 #include "lib/log.h"
 #include "lib/ts.h"
 #include "targets/registry.h"
@@ -101,6 +102,7 @@ static void mark_lost(struct store *s, struct store_record *r)
 	r->ended_ms = ts_wall_ms();
 	r->stdout_bytes = proc_stored_file_size(r->id, PROC_STDOUT);
 	r->stderr_bytes = proc_stored_file_size(r->id, PROC_STDERR);
+	proc_timeline_add(r, "lost", 0, PROC_REASON_NONE);
 	s->ops->update(s, r);
 	log_event(LOG_WARN, "process lost", "id=%s name=\"%s\" pid=%d", r->id, r->name, r->pid);
 }

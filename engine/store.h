@@ -62,6 +62,7 @@ struct store_record {
 	uint64_t stdout_bytes, stderr_bytes;
 	uint64_t start_ticks;                   /* the worker's /proc/PID/stat starttime, 0: unknown */
 	uint64_t stdout_dropped, stderr_dropped;        /* bytes a cap dropped (the gap at each stream's end) */
+	char *timeline_text;                    /* its lifecycle events, a JSON array (proc_timeline.h); NULL: none */
 	/* fixed at insert, NULL: none. What a queued record needs to start
 	 * after a restart (JSON, see proc_recover.c). */
 	char *launch_text;

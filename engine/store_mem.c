@@ -137,6 +137,13 @@ static int mem_update(struct store *s, const struct store_record *r)
 		free(n->rec.error);
 		n->rec.error = e;
 	}
+	if (r->timeline_text && (!n->rec.timeline_text || strcmp(n->rec.timeline_text, r->timeline_text) != 0)) {
+		char *t = strdup(r->timeline_text);
+		if (!t)
+			return -ENOMEM;
+		free(n->rec.timeline_text);
+		n->rec.timeline_text = t;
+	}
 	((struct mem_store *)s)->ended += !store_state_alive(r->state) - !store_state_alive(n->rec.state);
 	n->rec.state = r->state;
 	n->rec.pid = r->pid;

@@ -47,6 +47,7 @@ static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
 	store_sqlite_bind_text(st, 19, r->launch_text);
 	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->stdout_dropped);
 	sqlite3_bind_int64(st, 21, (sqlite3_int64)r->stderr_dropped);
+	store_sqlite_bind_text(st, 22, r->timeline_text);
 }
 
 static void bind_update(sqlite3_stmt *st, const struct store_record *r)
@@ -65,6 +66,7 @@ static void bind_update(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)r->start_ticks);
 	sqlite3_bind_int64(st, 13, (sqlite3_int64)r->stdout_dropped);
 	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->stderr_dropped);
+	store_sqlite_bind_text(st, 15, r->timeline_text);
 }
 
 static int step_reset(sqlite3_stmt *st)
@@ -251,7 +253,9 @@ int store_sqlite_update(struct store *s, const struct store_record *r)
 	o->rec.start_ticks = r->start_ticks;
 	o->rec.stdout_dropped = r->stdout_dropped;
 	o->rec.stderr_dropped = r->stderr_dropped;
-	if (r->error && !(o->rec.error = strdup(r->error))) {
+	if ((r->error && !(o->rec.error = strdup(r->error))) ||
+	    (r->timeline_text && !(o->rec.timeline_text = strdup(r->timeline_text)))) {
+		store_record_release(&o->rec);
 		free(o);
 		return -ENOMEM;
 	}

@@ -1,13 +1,17 @@
 /* routes — see routes.h. One line per endpoint of openapi/openapi.yaml. */
 #include "handlers/routes.h"
 
+#include "handlers/dashboard.h"
 #include "handlers/events.h"
 #include "handlers/health.h"
 #include "handlers/metrics.h"
 #include "handlers/objects.h"
 #include "handlers/output.h"
 #include "handlers/processes.h"
+#include "handlers/search.h"
+#include "handlers/session.h"
 #include "handlers/targets.h"
+#include "handlers/timeline.h"
 #include "server/auth.h"
 #include "server/origin.h"
 #include "server/router.h"
@@ -72,6 +76,15 @@ static const struct route routes[] = {
 	{ "POST",   "/sync/barriers/{name}/wait",    objects_op_route,      0 },
 	{ "POST",   "/sync/barriers/{name}/abort",   objects_op_route,      0 },
 	{ "POST",   "/sync/barriers/{name}/reset",   objects_op_route,      0 },
+	/* The dashboard's files hold no data (the page asks the API, with its session). */
+	{ "GET",    "/processes/{id}/timeline",    timeline_get,          0 },
+	{ "GET",    "/search",                     search_get,            0 },
+	/* How a browser gets in: each checks what it is given itself (handlers/session.h). */
+	{ "POST",   "/session",                    session_post,          ROUTE_PUBLIC },
+	{ "GET",    "/session",                    session_get,           ROUTE_PUBLIC },
+	{ "DELETE", "/session",                    session_delete,        ROUTE_PUBLIC },
+	{ "GET",    "/",                           dashboard_index,       ROUTE_PUBLIC },
+	{ "GET",    "/assets/{name}",              dashboard_asset,       ROUTE_PUBLIC },
 };
 
 /* /metrics labels requests by this table's templates. */

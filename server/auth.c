@@ -30,6 +30,7 @@
 
 #include "lib/log.h"
 #include "server/worker_auth.h"
+#include "server/session.h"
 
 #define TOKENS_FILE_MAX (1 << 20)
 #define TOKEN_MIN_LEN 16
@@ -242,23 +243,13 @@ void auth_release(void)
 	tokens_path = NULL;
 }
 
-/* The role of the request's bearer token: ROLE_NONE when there is none or
- * it matches no entry. *presented tells the two apart (for the 401's text). */
-static enum role role_of(struct http_req *r, bool *presented)
+static enum role role_of_digest(const uint8_t digest[SHA256_DIGEST_SIZE])
 {
-	const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-	uint8_t digest[SHA256_DIGEST_SIZE];
 	enum role role = ROLE_NONE;
-
-	*presented = h && strncasecmp(h, "Bearer ", 7) == 0;
-	if (!*presented)
-		return ROLE_NONE;
-	const char *token = h + 7 + strspn(h + 7, " ");
-	digest_of(token, strlen(token), digest);
 	pthread_rwlock_rdlock(&set_lock);
 	for (size_t i = 0; current && i < current->n; i++) {
 		/* No early exit: every entry costs the same. */
-		bool same = memeql_sec(digest, current->tokens[i].digest, sizeof digest) != 0;
+		bool same = memeql_sec(digest, current->tokens[i].digest, SHA256_DIGEST_SIZE) != 0;
 		if (same && current->tokens[i].role > role)
 			role = current->tokens[i].role;
 	}
@@ -266,20 +257,72 @@ static enum role role_of(struct http_req *r, bool *presented)
 	return role;
 }
 
+/* The role of the request's bearer token: ROLE_NONE when there is none or
+ * it matches no entry. *presented tells the two apart (for the 401's text). */
+static enum role role_of(struct http_req *r, bool *presented)
+{
+	const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	uint8_t digest[SHA256_DIGEST_SIZE];
+
+	*presented = h && strncasecmp(h, "Bearer ", 7) == 0;
+	if (!*presented)
+		return ROLE_NONE;
+	const char *token = h + 7 + strspn(h + 7, " ");
+	digest_of(token, strlen(token), digest);
+	return role_of_digest(digest);
+}
+
 static bool is_read(const char *method)
 {
 	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
-enum MHD_Result auth_check(struct http_req *r, bool is_public)
+/* ---- browser sessions (server/session.h) ---------------------------------- */
+
+/* The role of r's session cookie, from its token's role now (a revoked
+ * token ends its sessions); ROLE_NONE without a live session. */
+static enum role session_role(struct http_req *r)
+{
+	uint8_t digest[SESSION_DIGEST];
+	int64_t expires;
+	return session_lookup(r, digest, &expires) == 0 ? role_of_digest(digest) : ROLE_NONE;
+}
+
+bool auth_enabled(void)
+{
+	return tokens_path != NULL;
+}
+
+int auth_token_role(const char *token, uint8_t digest[SHA256_DIGEST_SIZE])
+{
+	digest_of(token, strlen(token), digest);
+	return (int)role_of_digest(digest);
+}
+
+int auth_request_role(struct http_req *r)
 {
 	bool presented;
+	if (!tokens_path)
+		return AUTH_ROLE_ADMIN;
+	enum role role = role_of(r, &presented);
+	return (int)(presented ? role : session_role(r));
+}
+
+enum MHD_Result auth_check(struct http_req *r, bool is_public)
+{
+	bool presented, by_session = false;
 
 	if (worker_auth_presented(r))   /* a worker's own token: its scope, tokens file or not */
 		return worker_auth_check(r, is_public);
 	if (!tokens_path || is_public || strcmp(r->method, "OPTIONS") == 0)
 		return MHD_YES;
 	enum role role = role_of(r, &presented);
+	if (!presented && (role = session_role(r)) != ROLE_NONE)
+		by_session = true;
+	if (by_session && !is_read(r->method) && !session_write_allowed(r))
+		return http_reply_error(r, 403, "forbidden", NULL,
+			"a write made with a session cookie needs the " SESSION_CSRF_HEADER
+			" header or an Origin of this server");
 	if (role == ROLE_NONE) {
 		http_set_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 				presented ? "Bearer realm=\"spawnd\", error=\"invalid_token\"" : "Bearer realm=\"spawnd\"");

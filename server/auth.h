@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server/http.h"
 
@@ -28,13 +29,28 @@ int auth_init(const char *tokens_file, const char *listen, bool insecure, char *
  * current set; either way the outcome is logged. No-op without a file. */
 void auth_reload(void);
 
+/* Roles as auth_token_role() and auth_request_role() answer them. */
+enum auth_role { AUTH_ROLE_NONE, AUTH_ROLE_READ, AUTH_ROLE_ADMIN };
+
+/* Whether tokens are configured at all. */
+bool auth_enabled(void);
+/* The role of a token (AUTH_ROLE_NONE: not valid), and its digest, which
+ * names it to a session (server/session.h) without keeping its text. */
+int auth_token_role(const char *token, uint8_t digest[32]);
+/* The role r authenticates as: its bearer token, else its session cookie;
+ * AUTH_ROLE_ADMIN when no tokens are configured. */
+int auth_request_role(struct http_req *r);
+
 /* Frees the set. */
 void auth_release(void);
 
 /* Replies 401 (no or a wrong token) or 403 (a read token on a write) when r
  * may not go on; otherwise does nothing (r->replied stays false). Requests
  * to a public route (is_public: /healthz) and OPTIONS (CORS preflights carry
- * no credentials) pass, as does everything when no tokens are configured. */
+ * no credentials) pass, as does everything when no tokens are configured.
+ * Without an Authorization header, a session cookie (server/session.h)
+ * stands for its token; a write with one must also pass
+ * session_write_allowed() (else 403), against cross-site request forgery. */
 enum MHD_Result auth_check(struct http_req *r, bool is_public);
 
 /* True when tokens are configured and r carries an admin token (an

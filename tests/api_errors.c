@@ -183,7 +183,7 @@ static void test_unsupported_media_type(void)
 static void test_unknown_routes_404(void)
 {
 	static const char *const paths[] = {
-		"/", "/nope", "/processes/", "/processes/abc/nope", "/targets/worker/x", "/healthz/x",
+		"/assets", "/nope", "/processes/",     /* "/" is the dashboard (api_dashboard) */ "/processes/abc/nope", "/targets/worker/x", "/healthz/x",
 		"/PROCESSES", "/processes//", "/v1/processes",
 	};
 

@@ -73,7 +73,7 @@ EXPORTS         := targets/plugin.dynlist
 EXAMPLE_PLUGINS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/plugin_*.c))
 FIXTURE_PLUGINS := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugin_*.c))
 
-.PHONY: all deps run test valgrind-test unit api lint bench clean fuzz fuzz-build
+.PHONY: all deps run screenshots test valgrind-test unit api lint bench clean fuzz fuzz-build
 all: spawnd spawnctl $(EXAMPLE_PLUGINS)
 
 # Missing libraries are installed by the project's own script.
@@ -173,6 +173,13 @@ test: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(BUILD)/spawnctl $(UNIT_BINS) 
 	@scripts/install-deps.sh test
 	@SPAWND_BIN=$(BUILD)/spawnd SPAWND_CTL=$(BUILD)/spawnctl SPAWND_FIXTURES=$(BUILD)/tests/fixtures SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
 		SPAWND_RECORD=$(BUILD)/responses.ndjson tests/run.sh $(NODE_CHECKS) $(UNIT_BINS) $(API_BINS) $(PY_TESTS) $(BROWSER_TESTS)
+
+# The dashboard's screenshots the README shows (docs/*.png): the browser suite run once with
+# its screenshots written there. make test writes them to build/screenshots, leaving the tree clean.
+screenshots: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(EXAMPLE_PLUGINS)
+	@scripts/install-deps.sh test
+	SPAWND_BIN=$(BUILD)/spawnd SPAWND_SCREENSHOTS_DIR=docs SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
+		SPAWND_FIXTURES=$(BUILD)/tests/fixtures node tests/browser_dashboard.mjs
 
 # The API tests again, with spawnd under valgrind (memory errors in any library,
 # definite leaks: exit 99). Left out: api_follow (asserts CPU share and timing)

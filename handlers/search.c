@@ -122,7 +122,7 @@ static bool scan_stream(struct search *s, const cJSON *rec, int stream, uint64_t
 			return false;
 		}
 		ssize_t n = proc_read_output(id, (enum proc_stream)stream, offset + held, s->buf + held, CHUNK,
-					     &total, &ended, NULL);
+					     &total, &ended, NULL, NULL);
 		if (n < 0)
 			return true;    /* removed meanwhile: nothing more to read */
 		s->bytes += (uint64_t)n;

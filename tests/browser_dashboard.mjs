@@ -14,7 +14,9 @@
 //     logout, and a read token's view without action buttons;
 //   - 10,000 records list without stalling: time to first render and to scroll to
 //     the end are measured and printed (bounds are generous, never tight);
-//   - screenshots of the main views go to docs/ (SPAWND_SCREENSHOTS=0 skips them).
+//   - screenshots of the main views go to $SPAWND_SCREENSHOTS_DIR (default build/screenshots,
+//     so a test run leaves the tree clean; `make screenshots` writes the committed ones in docs/);
+//     SPAWND_SCREENSHOTS=0 skips them.
 // Prints PASS/FAIL lines like the C tests (tests/check.h).
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -26,6 +28,7 @@ import { chromium } from 'playwright-core';
 const bin = process.env.SPAWND_BIN || 'build/spawnd';
 const browserPath = process.env.SPAWND_CHROMIUM || '/usr/bin/chromium';
 const shots = process.env.SPAWND_SCREENSHOTS !== '0';
+const shotsDir = process.env.SPAWND_SCREENSHOTS_DIR || 'build/screenshots';
 let failed = 0;
 
 function result(name, ok, why) {
@@ -71,8 +74,8 @@ export function launch() {
 
 export async function screenshot(tab, name) {
 	if (!shots) return;
-	fs.mkdirSync('docs', { recursive: true });
-	await tab.screenshot({ path: `docs/dashboard-${name}.png` });
+	fs.mkdirSync(shotsDir, { recursive: true });
+	await tab.screenshot({ path: `${shotsDir}/dashboard-${name}.png` });
 }
 
 // Forwards connections to spawnd; the first output stream (follow=true) is cut

@@ -3,7 +3,7 @@
 # and the npm registry. Idempotent: does nothing when everything is present.
 # Says what it installs and why before each step (a long silent step looks like a
 # hang), and leaves the package tools' own output and errors visible.
-# Usage: scripts/install-deps.sh [build|test|bench]
+# Usage: scripts/install-deps.sh [build|test|bench|docker]
 set -eu
 what=${1:-build}
 
@@ -17,6 +17,10 @@ valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-check
 python3:python-targets-and-the-python-client-tests python3-pip:offline-install-test-of-the-python-client
 python3-setuptools:build-backend-of-the-python-client" ;;
 bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
+# make docker-test builds and runs the image with Debian's podman (no Docker engine needed);
+# crun fails on some hosts' cgroup setups, so runc; the base image is made with debootstrap.
+docker) need="podman:builds-and-runs-the-image runc:container-runtime iptables:publishes-the-port
+debootstrap:makes-the-local-debian-base-image curl:HTTP-client-of-the-test" ;;
 esac
 
 missing=""; why=""
@@ -39,7 +43,7 @@ if [ -n "$missing" ]; then
 	echo "install-deps: Debian packages done" >&2
 fi
 
-if [ "$what" != build ] && { [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/playwright-core ] ||
+if { [ "$what" = test ] || [ "$what" = bench ]; } && { [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/playwright-core ] ||
                              [ ! -d node_modules/semver ]; }; then
 	echo "install-deps: npm ci: @redocly/cli (OpenAPI lint), ajv (response validation)," \
 	     "playwright-core (drives Debian's chromium), semver (the node version check);" \

@@ -20,7 +20,8 @@ bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline
 # make docker-test builds and runs the image with Debian's podman (no Docker engine needed);
 # crun fails on some hosts' cgroup setups, so runc; the base image is made with debootstrap.
 docker) need="podman:builds-and-runs-the-image runc:container-runtime iptables:publishes-the-port
-debootstrap:makes-the-local-debian-base-image curl:HTTP-client-of-the-test" ;;
+debootstrap:makes-the-local-debian-base-image curl:HTTP-client-of-the-test
+jq:reads-the-JSON-answers-in-the-test podman-compose:runs-docker/compose.yaml" ;;
 esac
 
 missing=""; why=""

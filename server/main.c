@@ -220,6 +220,8 @@ int main(int argc, char **argv)
 	switch (config_load(&c, argc, argv, err, sizeof err)) {
 	case CONFIG_HELP:
 		config_usage(stdout);
+		puts("\nspawnd healthcheck [--SETTING VALUE]...: GET /healthz at the listen address these\n"
+		     "settings give; exit 0 when it answers 200, else 1 (the container's HEALTHCHECK)");
 		return 0;
 	case CONFIG_VERSION:
 		printf("spawnd %s\n", SPAWND_VERSION);

@@ -16,7 +16,7 @@
 # image can be pulled, a local debian:bookworm-slim made with debootstrap (cached under
 # /var/tmp, as scripts/fresh-debian12.sh does). The Dockerfile itself stays the standard one.
 # Needs root (podman, debootstrap). Environment: DEBIAN_MIRROR, DOCKER_TEST_CACHE (the base
-# image tarball's folder), DOCKER_TEST_RUNTIME (default runc), DOCKER_TEST_KEEP=1 keeps the
+# image tarball's folder), FRESH_CACHE (scripts/fresh-debian12.sh's, reused when present), DOCKER_TEST_RUNTIME (default runc), DOCKER_TEST_KEEP=1 keeps the
 # containers and volume.
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,9 +62,10 @@ if ! pm image exists "$base"; then
 	if [ ! -s "$cache/bookworm-slim.tar" ]; then
 		mkdir -p "$cache"
 		root=$work/root
-		if [ -s /var/tmp/spawnd-fresh/bookworm-minbase.tar ]; then
-			say "base image: unpacking scripts/fresh-debian12.sh's cached Debian root"
-			mkdir -p "$root" && tar -C "$root" -xf /var/tmp/spawnd-fresh/bookworm-minbase.tar
+		fresh=${FRESH_CACHE:-/var/tmp/spawnd-fresh}/bookworm-minbase.tar
+		if [ -s "$fresh" ]; then
+			say "base image: unpacking scripts/fresh-debian12.sh's cached Debian root ($fresh)"
+			mkdir -p "$root" && tar -C "$root" -xf "$fresh"
 		else
 			say "base image: debootstrap --variant=minbase bookworm from $mirror (1-2 minutes, once; kept in $cache)"
 			debootstrap --variant=minbase bookworm "$root" "$mirror"
@@ -81,8 +82,11 @@ fi
 # ---- the image ----------------------------------------------------------------------------
 version=$(sed -n 's/^#define SPAWND_VERSION "\(.*\)"/\1/p' handlers/health.h)
 say "podman build -f docker/Dockerfile -t $image (cached layers are reused; a cold build takes a few minutes)"
-pm build -q --network=host --format docker --build-arg VERSION="$version" \
-	--build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" -f docker/Dockerfile -t "$image" . >/dev/null
+# Its steps are shown as they start (the whole output is in build.log, printed on failure).
+{ pm build --network=host --format docker --build-arg VERSION="$version" \
+	--build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" -f docker/Dockerfile -t "$image" . 2>&1
+  echo "podman build: exit $?"; } | tee "$work/build.log" | grep --line-buffered -E '^\[[0-9]/[0-9]\] STEP|^install-deps:' >&2 || true
+tail -n 1 "$work/build.log" | grep -qx 'podman build: exit 0' || { tail -n 40 "$work/build.log"; echo "FAIL podman build"; exit 1; }
 size=$(pm image inspect --format '{{.Size}}' "$image")
 say "image $image: $((size / 1000000)) MB ($size bytes; the base alone: $(( $(pm image inspect --format '{{.Size}}' "$base") / 1000000 )) MB)"
 check "the image runs as a non-root user" test "$(pm image inspect --format '{{.Config.User}}' "$image")" = 10001:10001

@@ -94,6 +94,10 @@ check "the image declares its health check and stop signal" \
 	test "$(pm image inspect --format '{{.Config.Healthcheck.Test}} {{.Config.StopSignal}}' "$image")" = "[CMD spawnd healthcheck] SIGTERM"
 
 # ---- a token, mounted as a secret file (never in the image) --------------------------------
+say "without a tokens file the image refuses to start (its address is not loopback), naming the file"
+rc=0; pm run --rm "$image" >"$work/notoken.log" 2>&1 || rc=$?
+check "no secret: exit 2, naming /run/secrets/spawnd_tokens (got $rc: $(tail -n 1 "$work/notoken.log"))" \
+	sh -c "[ $rc -eq 2 ] && grep -q /run/secrets/spawnd_tokens '$work/notoken.log'"
 umask 077
 TOKEN=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
 printf 'admin %s\n' "$TOKEN" >"$work/tokens"

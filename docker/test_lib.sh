@@ -176,7 +176,7 @@ no_zombies() {
 # docker/compose.yaml run by podman-compose, as `docker compose up` runs it: the token comes
 # from the compose secret, the port is on loopback, the state on the compose volume.
 compose() {
-	SPAWND_IMAGE=$image SPAWND_PORT=$compose_port SPAWND_TOKENS_SECRET=$work/tokens \
+	SPAWND_IMAGE=$image SPAWND_PORT=${compose_port:-8080} SPAWND_TOKENS_SECRET=$work/tokens \
 		podman-compose -p "$name" -f docker/compose.yaml "$@"
 }
 compose_up() {

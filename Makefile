@@ -73,7 +73,7 @@ EXPORTS         := targets/plugin.dynlist
 EXAMPLE_PLUGINS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/plugin_*.c))
 FIXTURE_PLUGINS := $(patsubst tests/fixtures/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugin_*.c))
 
-.PHONY: all deps run screenshots test valgrind-test unit api lint bench clean fuzz fuzz-build
+.PHONY: all deps run screenshots test valgrind-test unit api lint bench clean fuzz fuzz-build install docker-test
 all: spawnd spawnctl $(EXAMPLE_PLUGINS)
 
 # Missing libraries are installed by the project's own script.
@@ -227,6 +227,22 @@ $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJS) $(UTIL_A)
 bench: spawnd
 	@scripts/install-deps.sh bench
 	$(MAKE) -C bench
+
+# `make install [DESTDIR=...] [PREFIX=/usr/local]`: the server with its fork server beside it
+# (where spawnd looks for it), the example plugins, the example targets file and its Python
+# module (docker/Dockerfile installs these into the image).
+PREFIX ?= /usr/local
+install: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(EXAMPLE_PLUGINS)
+	install -D -m 755 $(BUILD)/spawnd $(DESTDIR)$(PREFIX)/bin/spawnd
+	install -D -m 755 $(BUILD)/spawnd-forkserver $(DESTDIR)$(PREFIX)/bin/spawnd-forkserver
+	install -D -m 644 -t $(DESTDIR)$(PREFIX)/lib/spawnd/plugins $(EXAMPLE_PLUGINS)
+	install -D -m 644 -t $(DESTDIR)$(PREFIX)/share/spawnd/examples examples/targets.json
+	install -D -m 644 -t $(DESTDIR)$(PREFIX)/share/spawnd/examples/python examples/python/*.py
+
+# Builds the container image (docker/Dockerfile) with podman and runs it (docker/test.sh says
+# what it does at each step; it installs podman and makes the base image when they are missing).
+docker-test:
+	@docker/test.sh
 
 clean:
 	rm -rf build build-san build-fuzz spawnd spawnd-forkserver spawnctl var

@@ -17,6 +17,7 @@ say() { echo "fresh-debian12: $*" >&2; }
 
 cleanup() {
 	for m in dev/pts dev/shm dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
+	umount -l "$root" 2>/dev/null || true
 	rm -rf "$root"
 }
 trap cleanup EXIT INT TERM
@@ -45,6 +46,9 @@ if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
 	extra_ca=/etc/ssl/certs/ca-certificates.crt
 fi
 for m in proc sys dev dev/pts dev/shm; do mkdir -p "$root/$m"; done
+# The root a mount point of its own, as a machine's / is: container tools (podman, for
+# make docker-test) remount it and fail on a plain folder.
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --bind /dev "$root/dev"

@@ -3,7 +3,7 @@
 # and the npm registry. Idempotent: does nothing when everything is present.
 # Says what it installs and why before each step (a long silent step looks like a
 # hang), and leaves the package tools' own output and errors visible.
-# Usage: scripts/install-deps.sh [build|test|fuzz|bench]
+# Usage: scripts/install-deps.sh [build|test|fuzz|bench|docker]
 set -eu
 what=${1:-build}
 
@@ -21,6 +21,11 @@ gnutls-bin:TLS-handshake-tests-with-gnutls-cli-and-certtool" ;;
 fuzz)  need="$need clang:compiler-of-the-fuzzers libclang-rt-dev:libFuzzer-ASan-and-UBSan-runtimes" ;;
 bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver
 openssl:certificate-of-the-TLS-figures" ;;
+# make docker-test builds and runs the image with Debian's podman (no Docker engine needed);
+# crun fails on some hosts' cgroup setups, so runc; the base image is made with debootstrap.
+docker) need="podman:builds-and-runs-the-image runc:container-runtime iptables:publishes-the-port
+debootstrap:makes-the-local-debian-base-image curl:HTTP-client-of-the-test
+jq:reads-the-JSON-answers-in-the-test podman-compose:runs-docker/compose.yaml" ;;
 esac
 
 missing=""; why=""
@@ -43,7 +48,7 @@ if [ -n "$missing" ]; then
 	echo "install-deps: Debian packages done" >&2
 fi
 
-if [ "$what" != build ] && { [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/playwright-core ] ||
+if { [ "$what" = test ] || [ "$what" = bench ]; } && { [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/playwright-core ] ||
                              [ ! -d node_modules/semver ]; }; then
 	echo "install-deps: npm ci: @redocly/cli (OpenAPI lint), ajv (response validation)," \
 	     "playwright-core (drives Debian's chromium), semver (the node version check);" \

@@ -21,6 +21,11 @@
  * is the listening socket closed, the streams given a moment to send their
  * last lines (the exit line of each follow), and the store flushed and
  * closed (proc_release(): SQLite commits what is queued, checkpoints the WAL).
+ *
+ * `spawnd healthcheck [--SETTING VALUE]...` is the container's HEALTHCHECK:
+ * it reads the settings as the server does (so SPAWND_LISTEN, --config, a
+ * flag all name the same address), asks that address's /healthz, and exits
+ * 0 or 1 (server/healthcheck.h); it starts nothing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,6 +53,7 @@
 #include "engine/worker.h"
 #include "server/config.h"
 #include "server/fdbudget.h"
+#include "server/healthcheck.h"
 #include "server/http.h"
 #include "server/origin.h"
 #include "server/tls.h"
@@ -199,6 +205,31 @@ static void reap_children(void)
 	}
 }
 
+/* `spawnd healthcheck ...`: argv[0] is the word healthcheck, then flags. */
+static int healthcheck_main(int argc, char **argv)
+{
+	struct config c;
+	char out[8192];
+
+	switch (config_load(&c, argc, argv, out, sizeof out)) {
+	case CONFIG_HELP:
+	case CONFIG_VERSION:
+		puts("usage: spawnd healthcheck [--SETTING VALUE]...\n"
+		     "GET /healthz at the listen address the settings give (as the server reads them:\n"
+		     "flags, SPAWND_* variables, --config file); exit 0 when it answers 200, else 1");
+		return 0;
+	case CONFIG_ERROR:
+		fprintf(stderr, "spawnd healthcheck: %s\n", out);
+		return 1;
+	case CONFIG_OK:
+		break;
+	}
+	int r = healthcheck_run(c.listen, 5000, out, sizeof out);
+	fprintf(r == 0 ? stdout : stderr, r == 0 ? "%s\n" : "spawnd healthcheck: %s\n", out);
+	config_release(&c);
+	return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct config c;
@@ -206,9 +237,13 @@ int main(int argc, char **argv)
 	char err[1024];
 	const char *url;
 
+	if (argc > 1 && strcmp(argv[1], "healthcheck") == 0)
+		return healthcheck_main(argc - 1, argv + 1);
 	switch (config_load(&c, argc, argv, err, sizeof err)) {
 	case CONFIG_HELP:
 		config_usage(stdout);
+		puts("\nspawnd healthcheck [--SETTING VALUE]...: GET /healthz at the listen address these\n"
+		     "settings give; exit 0 when it answers 200, else 1 (the container's HEALTHCHECK)");
 		return 0;
 	case CONFIG_VERSION:
 		printf("spawnd %s\n", SPAWND_VERSION);

@@ -57,6 +57,17 @@ static bool thread_started, stopping;   /* stopping: lock held */
 /* Appends n bytes of read_buf to p's stream s, or drops them: past the
  * per-process output cap (both streams together), or when the file they
  * would go to would eat into the state folder's free-space reserve. */
+/* The disk n more bytes of ob will take: in its file, or, for a stream that
+ * stays in memory, in the record's row when the process ends - twice, since
+ * SQLite writes them to the WAL and then, at the checkpoint, to the database
+ * file. Counting those too keeps the end-of-process write out of the reserve
+ * (a full disk would fail the store's commit, not only this output). */
+static size_t disk_bytes(const struct outbuf *ob, size_t n)
+{
+	size_t in_file = outbuf_file_bytes(ob, n);
+	return in_file || ob->has_file ? in_file : 2 * n;
+}
+
 static void keep_output(struct proc *p, enum proc_stream s, size_t n)
 {
 	struct outbuf *ob = &p->out[s];
@@ -67,7 +78,7 @@ static void keep_output(struct proc *p, enum proc_stream s, size_t n)
 	int r = 0;
 	if (cap && other >= cap)
 		outbuf_drop(ob, n);
-	else if (!ob->dropping && diskspace_reserve_hit(outbuf_file_bytes(ob, n)))
+	else if (!ob->dropping && diskspace_reserve_hit(disk_bytes(ob, n)))
 		outbuf_drop(ob, n);
 	else
 		r = outbuf_append(ob, read_buf, n, ts_wall_ms());

@@ -276,6 +276,10 @@ enum MHD_Result objects_op_route(struct http_req *r)
 	double timeout_s;
 	if (!object_path(r, true, folder, &op, &res) || !read_timeout(r, &timeout_s, &res))
 		return res;
+	double lease_s = -1;
+	int has_lease = http_query_seconds(r, "lease", &lease_s);
+	if (has_lease < 0)
+		return http_reply_invalid(r, "lease", "must be a number of seconds above 0, at most " NUMBER_SECONDS_MAX_TEXT);
 	cJSON *body = optional_body(r, &ok, &res);
 	if (!ok)
 		return res;
@@ -285,7 +289,8 @@ enum MHD_Result objects_op_route(struct http_req *r)
 		return http_reply_error(r, 500, "internal", NULL, "out of memory");
 	}
 	caller_of(r, &caller);
-	struct obj_call c = { .caller = &caller, .body = body, .timeout_s = timeout_s, .waiter = &q->waiter };
+	struct obj_call c = { .caller = &caller, .body = body, .timeout_s = timeout_s, .waiter = &q->waiter,
+			      .query_lease_s = has_lease ? lease_s : -1 };
 	int rc = objects_call(folder, r->params[0], op, &c);
 	cJSON_Delete(body);
 	if (rc == 1)

@@ -72,6 +72,15 @@ static const struct route routes[] = {
 	{ "POST",   "/sync/barriers/{name}/wait",    objects_op_route,      0 },
 	{ "POST",   "/sync/barriers/{name}/abort",   objects_op_route,      0 },
 	{ "POST",   "/sync/barriers/{name}/reset",   objects_op_route,      0 },
+	/* Queues (objects/queue.c). */
+	{ "GET",    "/queues",                       objects_list_route,    0 },
+	{ "PUT",    "/queues/{name}",                objects_put_route,     0 },
+	{ "GET",    "/queues/{name}",                objects_get_route,     0 },
+	{ "DELETE", "/queues/{name}",                objects_delete_route,  0 },
+	{ "POST",   "/queues/{name}/put",            objects_op_route,      0 },
+	{ "POST",   "/queues/{name}/get",            objects_op_route,      0 },
+	{ "POST",   "/queues/{name}/task_done",      objects_op_route,      0 },
+	{ "POST",   "/queues/{name}/join",           objects_op_route,      0 },
 };
 
 /* /metrics labels requests by this table's templates. */

@@ -4,6 +4,7 @@
 #include "handlers/events.h"
 #include "handlers/health.h"
 #include "handlers/metrics.h"
+#include "handlers/namespaces.h"
 #include "handlers/objects.h"
 #include "handlers/output.h"
 #include "handlers/processes.h"
@@ -81,6 +82,14 @@ static const struct route routes[] = {
 	{ "POST",   "/queues/{name}/get",            objects_op_route,      0 },
 	{ "POST",   "/queues/{name}/task_done",      objects_op_route,      0 },
 	{ "POST",   "/queues/{name}/join",           objects_op_route,      0 },
+	/* Namespaces (objects/namespace.c, handlers/namespaces.c). */
+	{ "GET",    "/namespaces",                   objects_list_route,    0 },
+	{ "PUT",    "/namespaces/{name}",            objects_put_route,     0 },
+	{ "GET",    "/namespaces/{name}",            namespaces_get,        0 },
+	{ "DELETE", "/namespaces/{name}",            objects_delete_route,  0 },
+	{ "GET",    "/namespaces/{name}/keys/{key}", namespaces_key_get,    0 },
+	{ "PUT",    "/namespaces/{name}/keys/{key}", namespaces_key_put,    0 },
+	{ "DELETE", "/namespaces/{name}/keys/{key}", namespaces_key_delete, 0 },
 };
 
 /* /metrics labels requests by this table's templates. */

@@ -5,8 +5,17 @@
 
 #include "objects/kind.h"
 
-/* The registry's list of live objects. */
+struct store;
+
+/* The registry's list of live objects, and adding one to it. */
 struct obj *objects_first(void);
+void objects_link(struct obj *o);
+/* The kind of folder, or NULL; a new object of it (not linked), or NULL with c's error. */
+const struct obj_kind *obj_kind_of(const char *folder);
+struct obj *obj_new(const struct obj_kind *k, const char *name, const cJSON *options, struct obj_call *c);
+/* persist.c: removes o's rows; takes the stored objects up again (s NULL: forget the store). */
+void obj_store_remove(struct obj *o);
+int obj_store_load(struct store *s);
 /* Moves a finished waiter onto the batch fired when the lock is dropped. */
 void objects_batch_push(struct obj_waiter *w);
 /* Takes back the leases of o that have lapsed by now (wall ms). */

@@ -3,7 +3,7 @@
  * fences and leases, waiter queues, persistence.
  *
  * A kind is a static const struct obj_kind, listed in objects_kinds[]
- * (objects/registry.c). Every op runs with the objects lock held; none may
+ * (objects/kinds.c). Every op runs with the objects lock held; none may
  * block or take the engine lock itself (obj_save()/obj_entry_*() do that).
  *
  * Holders ("grants"): obj_grant_new() gives one to an owner with the next

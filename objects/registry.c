@@ -1,7 +1,6 @@
 /* registry — the shared objects' registry (objects.h): the objects lock, the
  * list of objects, creating, describing, removing, dispatching operations,
- * the batch of finished waiters, persistence through the store seam, and the
- * timer thread.
+ * the batch of finished waiters, and the timer thread.
  *
  * Why a lock of its own, not the engine's: shared objects never touch a
  * process record, and a busy lock or queue must not slow the engine thread
@@ -15,10 +14,7 @@
  * heartbeat. A waiting request never holds a thread: it is a suspended
  * connection with a waiter on an object's queue.
  *
- * An object's row is {"options", "fence": the reserved high-water mark,
- * "state": the kind's}; it is written on create and on the kind's durable
- * changes, never per grant (a fence is reserved FENCE_RESERVE ahead). A
- * reply that reports a change first waits for its write (objects_sync()).
+ * Persistence is objects/persist.c's.
  */
 #define _GNU_SOURCE
 #include "objects/internal.h"
@@ -31,8 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/engine.h"
-#include "engine/store.h"
 #include "engine/worker.h"
 #include "lib/container.h"
 #include "lib/log.h"
@@ -44,13 +38,17 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tick_cond = PTHREAD_COND_INITIALIZER;
 static struct obj *objects;
 static struct obj_waiter *batch_head, *batch_tail;
-static struct store *store;
-static uint64_t written_seq;                    /* the store's seq of our last write */
 static double heartbeat_s = 15;
 static pthread_t timer;
 static bool timer_started, stopping;
 
 struct obj *objects_first(void) { return objects; }
+
+void objects_link(struct obj *o)
+{
+	o->next = objects;
+	objects = o;
+}
 
 void objects_batch_push(struct obj_waiter *w)
 {
@@ -75,7 +73,7 @@ static void unlock_and_fire(void)
 	}
 }
 
-static const struct obj_kind *kind_of(const char *folder)
+const struct obj_kind *obj_kind_of(const char *folder)
 {
 	for (const struct obj_kind *const *k = objects_kinds; *k; k++)
 		if (strcmp((*k)->folder, folder) == 0)
@@ -83,7 +81,7 @@ static const struct obj_kind *kind_of(const char *folder)
 	return NULL;
 }
 
-bool objects_kind_known(const char *folder) { return kind_of(folder) != NULL; }
+bool objects_kind_known(const char *folder) { return obj_kind_of(folder) != NULL; }
 
 struct obj *obj_find(const char *folder, const char *name)
 {
@@ -109,7 +107,7 @@ void obj_unref(struct obj *o)
 }
 
 /* A new object of k (not in the list) from options, or NULL with c's error. */
-static struct obj *obj_new(const struct obj_kind *k, const char *name, const cJSON *options, struct obj_call *c)
+struct obj *obj_new(const struct obj_kind *k, const char *name, const cJSON *options, struct obj_call *c)
 {
 	struct obj *o = calloc(1, sizeof *o);
 	if (!o || !(o->state = calloc(1, k->state_size ? k->state_size : 1))) {
@@ -134,95 +132,6 @@ static struct obj *obj_new(const struct obj_kind *k, const char *name, const cJS
 	return o;
 }
 
-/* ---- persistence ---------------------------------------------------------- */
-
-static void note_write(int r, const struct obj *o, const char *what)
-{
-	if (r < 0)
-		log_event(LOG_ERROR, "store write failed", "kind=%s name=%s what=%s: it may not survive a restart",
-			  o->kind->folder, o->name, what);
-	written_seq = store_queued(store);
-}
-
-void obj_save(struct obj *o)
-{
-	if (o->persist_as)
-		o = o->persist_as;
-	if (o->removed || !store || !store->ops->object_put)
-		return;
-	cJSON *row = cJSON_CreateObject();
-	cJSON_AddItemToObject(row, "options", cJSON_Duplicate(o->options, true));
-	cJSON_AddNumberToObject(row, "fence", (double)o->fence_reserved);
-	if (o->kind->save)
-		cJSON_AddItemToObject(row, "state", o->kind->save(o));
-	char *text = cJSON_PrintUnformatted(row);
-	cJSON_Delete(row);
-	engine_lock();
-	int r = text ? store->ops->object_put(store, o->kind->folder, o->name, text) : -ENOMEM;
-	note_write(r, o, "object");
-	engine_unlock();
-	free(text);
-}
-
-void obj_entry_put(struct obj *o, const char *key, const char *value)
-{
-	if (o->removed || !store || !store->ops->entry_put)
-		return;
-	engine_lock();
-	note_write(store->ops->entry_put(store, o->kind->folder, o->name, key, value), o, "entry");
-	engine_unlock();
-}
-
-void obj_entry_remove(struct obj *o, const char *key)
-{
-	if (o->removed || !store || !store->ops->entry_remove)
-		return;
-	engine_lock();
-	note_write(store->ops->entry_remove(store, o->kind->folder, o->name, key), o, "entry");
-	engine_unlock();
-}
-
-int objects_sync(void)
-{
-	pthread_mutex_lock(&lock);
-	uint64_t seq = written_seq;
-	pthread_mutex_unlock(&lock);
-	return store ? store_sync(store, seq) : 0;
-}
-
-static void load_object(void *ctx, const char *folder, const char *name, const char *state)
-{
-	const struct obj_kind *k = kind_of(folder);
-	cJSON *row = cJSON_Parse(state);
-	struct obj_call c = { 0 };
-	struct obj *o = k && row ? obj_new(k, name, cJSON_GetObjectItemCaseSensitive(row, "options"), &c) : NULL;
-	(void)ctx;
-	if (!o) {
-		log_event(LOG_ERROR, "a stored shared object cannot be taken up again", "kind=%s name=%s error=\"%s\"",
-			  folder, name, c.message);
-		cJSON_Delete(row);
-		return;
-	}
-	const cJSON *fence = cJSON_GetObjectItemCaseSensitive(row, "fence");
-	/* Fences never go back: the next one is past anything handed out before. */
-	o->fence = o->fence_reserved = cJSON_IsNumber(fence) ? (uint64_t)fence->valuedouble : 0;
-	if (k->load)
-		k->load(o, cJSON_GetObjectItemCaseSensitive(row, "state"));
-	cJSON_Delete(row);
-	o->next = objects;
-	objects = o;
-}
-
-static void load_entry(void *ctx, const char *folder, const char *name, const char *key, const char *value)
-{
-	struct obj *o = obj_find(folder, name);
-	cJSON *v = cJSON_Parse(value);
-	(void)ctx;
-	if (o && v && o->kind->load_entry)
-		o->kind->load_entry(o, key, v);
-	cJSON_Delete(v);
-}
-
 /* ---- the operations --------------------------------------------------------- */
 
 static int no_object(struct obj_call *c, const char *folder, const char *name)
@@ -232,7 +141,7 @@ static int no_object(struct obj_call *c, const char *folder, const char *name)
 
 int objects_create(const char *folder, const char *name, const cJSON *options, struct obj_call *c)
 {
-	const struct obj_kind *k = kind_of(folder);
+	const struct obj_kind *k = obj_kind_of(folder);
 	pthread_mutex_lock(&lock);
 	struct obj *o = obj_new(k, name, options, c), *old = o ? obj_find(folder, name) : NULL;
 	int status = 201;
@@ -245,8 +154,7 @@ int objects_create(const char *folder, const char *name, const cJSON *options, s
 		obj_unref(o);
 		o = old;
 	} else {
-		o->next = objects;
-		objects = o;
+		objects_link(o);
 		obj_save(o);
 	}
 	if (status > 0) {
@@ -268,7 +176,7 @@ static cJSON *describe(const struct obj *o)
 
 int objects_describe(const char *folder, const char *name, struct obj_call *c)
 {
-	const struct obj_kind *k = kind_of(folder);
+	const struct obj_kind *k = obj_kind_of(folder);
 	int r = 0;
 	pthread_mutex_lock(&lock);
 	int64_t now = ts_wall_ms();
@@ -328,11 +236,7 @@ int objects_remove(const char *folder, const char *name, struct obj_call *c)
 	else {
 		c->result = describe(o);
 		unlink_object(o);
-		if (store && store->ops->object_remove) {
-			engine_lock();
-			note_write(store->ops->object_remove(store, folder, name), o, "remove");
-			engine_unlock();
-		}
+		obj_store_remove(o);
 		o->removed = true;
 		obj_unref(o);
 	}
@@ -447,22 +351,16 @@ static void *timer_main(void *arg)
 
 int objects_init(const struct objects_config *cfg)
 {
-	static const struct store_objects_visitor visitor = { load_object, load_entry };
-	store = cfg->store;
 	if (cfg->heartbeat_s > 0)
 		heartbeat_s = cfg->heartbeat_s;
 	stopping = false;
 	worker_set_end_hook(objects_owner_ended);
-	if (store && store->ops->objects_load) {
-		pthread_mutex_lock(&lock);
-		engine_lock();
-		int r = store->ops->objects_load(store, &visitor, NULL);
-		engine_unlock();
-		pthread_mutex_unlock(&lock);
-		if (r < 0)
-			return r;
-	}
-	int r = -pthread_create(&timer, NULL, timer_main, NULL);
+	pthread_mutex_lock(&lock);
+	int r = obj_store_load(cfg->store);
+	pthread_mutex_unlock(&lock);
+	if (r < 0)
+		return r;
+	r = -pthread_create(&timer, NULL, timer_main, NULL);
 	timer_started = r == 0;
 	return r;
 }
@@ -489,6 +387,6 @@ void objects_release(void)
 		o->removed = true;
 		obj_unref(o);
 	}
+	obj_store_load(NULL);
 	pthread_mutex_unlock(&lock);
-	store = NULL;
 }

@@ -34,6 +34,7 @@ struct object_wait {
 	struct obj_waiter waiter;
 	struct http_req *r;
 	int fd;
+	objects_decorate *decorate;
 };
 
 static bool client_there(struct obj_waiter *w)
@@ -224,6 +225,8 @@ static enum MHD_Result resume_op(struct http_req *r)
 	case OBJ_DONE: {
 		cJSON *result = w->result;
 		w->result = NULL;
+		if (q->decorate)
+			q->decorate(r, result);
 		enum MHD_Result res = reply_result(r, 200, result);
 		w->delivered = res == MHD_YES;
 		return res;
@@ -241,7 +244,7 @@ static enum MHD_Result resume_op(struct http_req *r)
 }
 
 /* ?timeout=: 0 and the seconds (the maximum when absent, clamped to it), or a reply. */
-static bool read_timeout(struct http_req *r, double *timeout_s, enum MHD_Result *res)
+bool objects_read_timeout(struct http_req *r, double *timeout_s, enum MHD_Result *res)
 {
 	int has = http_query_seconds(r, "timeout", timeout_s);
 	if (has < 0) {
@@ -272,25 +275,39 @@ enum MHD_Result objects_op_route(struct http_req *r)
 	const char *op;
 	enum MHD_Result res;
 	bool ok;
-	struct obj_owner caller;
 	double timeout_s;
-	if (!object_path(r, true, folder, &op, &res) || !read_timeout(r, &timeout_s, &res))
+	if (!object_path(r, true, folder, &op, &res) || !objects_read_timeout(r, &timeout_s, &res))
 		return res;
+	double lease_s = -1;
+	int has_lease = http_query_seconds(r, "lease", &lease_s);
+	if (has_lease < 0)
+		return http_reply_invalid(r, "lease", "must be a number of seconds above 0, at most " NUMBER_SECONDS_MAX_TEXT);
 	cJSON *body = optional_body(r, &ok, &res);
 	if (!ok)
 		return res;
+	return objects_run(r, folder, r->params[0], op, body, timeout_s, has_lease ? lease_s : -1, NULL);
+}
+
+enum MHD_Result objects_run(struct http_req *r, const char *folder, const char *name, const char *op, cJSON *body,
+			    double timeout_s, double query_lease_s, objects_decorate *decorate)
+{
+	struct obj_owner caller;
 	struct object_wait *q = new_wait(r);
 	if (!q) {
 		cJSON_Delete(body);
 		return http_reply_error(r, 500, "internal", NULL, "out of memory");
 	}
+	q->decorate = decorate;
 	caller_of(r, &caller);
-	struct obj_call c = { .caller = &caller, .body = body, .timeout_s = timeout_s, .waiter = &q->waiter };
-	int rc = objects_call(folder, r->params[0], op, &c);
+	struct obj_call c = { .caller = &caller, .body = body, .timeout_s = timeout_s, .waiter = &q->waiter,
+			      .query_lease_s = query_lease_s };
+	int rc = objects_call(folder, name, op, &c);
 	cJSON_Delete(body);
 	if (rc == 1)
 		return http_suspend(r, resume_op);
 	if (rc < 0)
 		return reply_call_error(r, &c);
+	if (decorate)
+		decorate(r, c.result);
 	return reply_result(r, 200, c.result);
 }

@@ -8,6 +8,8 @@
 #ifndef SPAWND_HANDLERS_OBJECTS_H
 #define SPAWND_HANDLERS_OBJECTS_H
 
+#include <cjson/cJSON.h>
+
 #include "server/http.h"
 
 /* timeout_s: the default and maximum ?timeout= (the object_timeout setting). */
@@ -18,5 +20,16 @@ enum MHD_Result objects_put_route(struct http_req *r);
 enum MHD_Result objects_get_route(struct http_req *r);
 enum MHD_Result objects_delete_route(struct http_req *r);
 enum MHD_Result objects_op_route(struct http_req *r);
+
+/* For handlers of a kind's own routes (handlers/namespaces.c). */
+/* Sets headers of an answer from it (an ETag) just before it is sent. */
+typedef void objects_decorate(struct http_req *r, const cJSON *result);
+/* ?timeout=: true and the seconds (the maximum when absent, clamped to it),
+ * or false and a 400 in *res. */
+bool objects_read_timeout(struct http_req *r, double *timeout_s, enum MHD_Result *res);
+/* Runs op of folder/name for r with body (consumed; NULL none): replies, or
+ * suspends r until its waiter is finished, as POST /{kind}/{name}/{op} does. */
+enum MHD_Result objects_run(struct http_req *r, const char *folder, const char *name, const char *op, cJSON *body,
+			    double timeout_s, double query_lease_s, objects_decorate *decorate);
 
 #endif

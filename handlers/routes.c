@@ -5,6 +5,7 @@
 #include "handlers/events.h"
 #include "handlers/health.h"
 #include "handlers/metrics.h"
+#include "handlers/namespaces.h"
 #include "handlers/objects.h"
 #include "handlers/output.h"
 #include "handlers/processes.h"
@@ -85,6 +86,23 @@ static const struct route routes[] = {
 	{ "DELETE", "/session",                    session_delete,        ROUTE_PUBLIC },
 	{ "GET",    "/",                           dashboard_index,       ROUTE_PUBLIC },
 	{ "GET",    "/assets/{name}",              dashboard_asset,       ROUTE_PUBLIC },
+	/* Queues (objects/queue.c). */
+	{ "GET",    "/queues",                       objects_list_route,    0 },
+	{ "PUT",    "/queues/{name}",                objects_put_route,     0 },
+	{ "GET",    "/queues/{name}",                objects_get_route,     0 },
+	{ "DELETE", "/queues/{name}",                objects_delete_route,  0 },
+	{ "POST",   "/queues/{name}/put",            objects_op_route,      0 },
+	{ "POST",   "/queues/{name}/get",            objects_op_route,      0 },
+	{ "POST",   "/queues/{name}/task_done",      objects_op_route,      0 },
+	{ "POST",   "/queues/{name}/join",           objects_op_route,      0 },
+	/* Namespaces (objects/namespace.c, handlers/namespaces.c). */
+	{ "GET",    "/namespaces",                   objects_list_route,    0 },
+	{ "PUT",    "/namespaces/{name}",            objects_put_route,     0 },
+	{ "GET",    "/namespaces/{name}",            namespaces_get,        0 },
+	{ "DELETE", "/namespaces/{name}",            objects_delete_route,  0 },
+	{ "GET",    "/namespaces/{name}/keys/{key}", namespaces_key_get,    0 },
+	{ "PUT",    "/namespaces/{name}/keys/{key}", namespaces_key_put,    0 },
+	{ "DELETE", "/namespaces/{name}/keys/{key}", namespaces_key_delete, 0 },
 };
 
 /* /metrics labels requests by this table's templates. */

@@ -300,17 +300,23 @@ size_t obj_waiting(const struct obj *o, int queue)
 
 void obj_tick_waiters(struct obj *o, int64_t mono_now, bool look_at_clients)
 {
+	bool left = false;
 	for (int q = 0; q < OBJ_QUEUES; q++)
 		for (struct waitq_entry *e = o->queues[q].head, *next; e; e = next) {
 			next = e->next;
 			struct obj_waiter *w = container_of(e, struct obj_waiter, entry);
-			if (look_at_clients && w->alive && !w->alive(w))
+			if (look_at_clients && w->alive && !w->alive(w)) {
 				obj_finish(w, OBJ_GONE, NULL);
-			else if (e->deadline_ms <= mono_now) {
+				left = true;
+			} else if (e->deadline_ms <= mono_now) {
 				if (o->kind->timed_out)
 					o->kind->timed_out(o, w);
 				else
 					obj_finish(w, OBJ_DONE, o->kind->timeout_result());
+				left = true;
 			}
 		}
+	/* Not from inside the loop: serve() may finish the entry next points at. */
+	if (left && o->kind->serve_after_tick)
+		o->kind->serve(o);
 }

@@ -25,7 +25,7 @@
 
 #include "objects/objects.h"
 
-#define OBJ_QUEUES 2
+#define OBJ_QUEUES 3             /* a queue's getters, putters and joiners */
 
 struct obj_grant {
 	struct obj_grant *next;
@@ -77,6 +77,9 @@ struct obj_kind {
 	 * timeout_result). */
 	void (*timed_out)(struct obj *o, struct obj_waiter *w);
 	cJSON *(*timeout_result)(void);
+	/* serve() is called again after the timer dropped or timed out a waiter
+	 * (a blocked putter at a queue's head leaving lets the next one in). */
+	bool serve_after_tick;
 	/* An object inside o that is not in the registry (a condition's own
 	 * lock): its leases, deadlines and dead holders are looked after too. */
 	struct obj *(*inner)(struct obj *o);

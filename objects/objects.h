@@ -59,6 +59,7 @@ struct obj_waiter {
 	long n;                                 /* the operation's count (notify n, permits) */
 	int op;                                 /* the kind's: what it waits for */
 	bool timed_flag;                        /* the kind's: e.g. a condition waiter notified */
+	cJSON *payload;                         /* the kind's: what it keeps while waiting (a put's items); freed on release */
 	uint64_t fence;                         /* the grant it got (0: none), undone if undelivered */
 	struct obj *grant_obj;                  /* the object of that grant (a reference) */
 	bool delivered;                         /* the handler has sent w->result */
@@ -75,6 +76,7 @@ struct obj_call {
 	const struct obj_owner *caller;         /* worker or client (id "" for a client) */
 	const cJSON *body;                      /* the JSON body, or NULL */
 	double timeout_s;                       /* ?timeout= (clamped to the maximum) */
+	double query_lease_s;                   /* ?lease= (< 0: absent), for a queue's get */
 	struct obj_waiter *waiter;              /* armed when the call blocks */
 	/* out */
 	cJSON *result;                          /* the 200 answer */

@@ -296,6 +296,8 @@ void objects_waiter_release(struct obj_waiter *w)
 	}
 	cJSON_Delete(w->result);
 	w->result = NULL;
+	cJSON_Delete(w->payload);
+	w->payload = NULL;
 	unlock_and_fire();
 }
 

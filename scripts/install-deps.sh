@@ -20,7 +20,8 @@ python3-setuptools:build-backend-of-the-python-client
 gnutls-bin:TLS-handshake-tests-with-gnutls-cli-and-certtool" ;;
 fuzz)  need="$need clang:compiler-of-the-fuzzers libclang-rt-dev:libFuzzer-ASan-and-UBSan-runtimes" ;;
 bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver
-openssl:certificate-of-the-TLS-figures" ;;
+openssl:certificate-of-the-TLS-figures
+redis-server:queue-baseline-of-bench/queues.py" ;;
 # make docker-test builds and runs the image with Debian's podman (no Docker engine needed);
 # crun fails on some hosts' cgroup setups, so runc; the base image is made with debootstrap.
 docker) need="podman:builds-and-runs-the-image runc:container-runtime iptables:publishes-the-port

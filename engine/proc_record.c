@@ -61,6 +61,7 @@ static void init_rec(struct proc *p, const struct proc_spawn *s, const struct pr
 	p->rec.daemon = s->daemon;
 	p->rec.timeout = s->timeout > 0 ? s->timeout : s->target->timeout;
 	p->rec.state = STORE_QUEUED;
+	p->rec.pool = s->pool ? strdup(s->pool) : NULL;
 }
 
 struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
@@ -90,7 +91,7 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	int r1 = outbuf_init(&p->out[PROC_STDERR], a->output_mem_cap, path);
 	p->out[PROC_STDOUT].whole_file = p->out[PROC_STDERR].whole_file = a->whole_files;
 	if (!p->rec.name || !p->rec.target || !p->rec.args_text || !p->args_json || !p->envp ||
-	    (s->argv && !p->argv) || (s->stdin_data && !p->stdin_data) || r0 || r1) {
+	    (s->pool && !p->rec.pool) || (s->argv && !p->argv) || (s->stdin_data && !p->stdin_data) || r0 || r1) {
 		proc_free(p);
 		return NULL;
 	}

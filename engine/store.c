@@ -88,10 +88,10 @@ static int dup_or_null(char **dst, const char *src)
 int store_record_copy(struct store_record *dst, const struct store_record *src)
 {
 	*dst = *src;
-	dst->name = dst->target = dst->args_text = dst->error = dst->launch_text = NULL;
+	dst->name = dst->target = dst->args_text = dst->error = dst->launch_text = dst->pool = NULL;
 	if (dup_or_null(&dst->name, src->name) < 0 || dup_or_null(&dst->target, src->target) < 0 ||
 	    dup_or_null(&dst->args_text, src->args_text) < 0 || dup_or_null(&dst->error, src->error) < 0 ||
-	    dup_or_null(&dst->launch_text, src->launch_text) < 0) {
+	    dup_or_null(&dst->launch_text, src->launch_text) < 0 || dup_or_null(&dst->pool, src->pool) < 0) {
 		store_record_release(dst);
 		return -ENOMEM;
 	}
@@ -105,7 +105,8 @@ void store_record_release(struct store_record *r)
 	free(r->args_text);
 	free(r->error);
 	free(r->launch_text);
-	r->name = r->target = r->args_text = r->error = r->launch_text = NULL;
+	free(r->pool);
+	r->name = r->target = r->args_text = r->error = r->launch_text = r->pool = NULL;
 }
 
 int store_sync_all(struct store *s)

@@ -49,7 +49,7 @@ static const char schema[] =
 	" args_text TEXT NOT NULL, daemon INTEGER, timeout REAL, created_ms INTEGER, state INTEGER,"
 	" pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT, started_ms INTEGER,"
 	" ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER, start_ticks INTEGER, launch TEXT,"
-	" stdout_data BLOB, stderr_data BLOB)"
+	" stdout_data BLOB, stderr_data BLOB, pool TEXT)"
 	" WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS records_state ON records (state, id);"
 	"CREATE INDEX IF NOT EXISTS records_target ON records (target, id);"
@@ -57,7 +57,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
 
 static const char *const op_sql[OP_KINDS] = {
-	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[OP_UPDATE] = "UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
 		      " error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
 		      " start_ticks=?12 WHERE id=?1",
@@ -159,11 +159,14 @@ static int sql_open(const char *state_dir, struct store **out)
 		r = -EIO;
 	}
 	sqlite3_free(err);
-	/* A store made before the output columns: they are added (an error here
-	 * only says they are there already). */
-	for (int i = 0; r == 0 && i < 2; i++)
-		sqlite3_exec(m->writer, i ? "ALTER TABLE records ADD COLUMN stderr_data BLOB" :
-			     "ALTER TABLE records ADD COLUMN stdout_data BLOB", NULL, NULL, NULL);
+	/* A store made before the output and pool columns: they are added (an
+	 * error here only says they are there already). */
+	static const char *const added[] = { "stdout_data BLOB", "stderr_data BLOB", "pool TEXT" };
+	for (int i = 0; r == 0 && i < 3; i++) {
+		char sql_text[80];
+		snprintf(sql_text, sizeof sql_text, "ALTER TABLE records ADD COLUMN %s", added[i]);
+		sqlite3_exec(m->writer, sql_text, NULL, NULL, NULL);
+	}
 	if (r == 0)
 		r = open_connection(path, &m->reader);
 	if (r == 0)

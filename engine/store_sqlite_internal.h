@@ -16,7 +16,7 @@
 #include "engine/store.h"
 
 #define COLUMNS "id, name, target, args_text, daemon, timeout, created_ms, state, pid, exitcode, signal, " \
-		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch"
+		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch, pool"
 
 /* OP_OUTPUT0/1: a stream's bytes into the row (put_output). Why not a file:
  * making one costs about half a millisecond on the disks measured (bench

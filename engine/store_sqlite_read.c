@@ -43,8 +43,10 @@ static int read_row(sqlite3_stmt *st, struct store_record *r)
 	r->stderr_bytes = (uint64_t)sqlite3_column_int64(st, 16);
 	r->start_ticks = (uint64_t)sqlite3_column_int64(st, 17);
 	r->launch_text = column_dup(st, 18);
+	r->pool = column_dup(st, 19);
 	if (!r->name || !r->target || !r->args_text || (!r->error && sqlite3_column_type(st, 12) != SQLITE_NULL) ||
-	    (!r->launch_text && sqlite3_column_type(st, 18) != SQLITE_NULL)) {
+	    (!r->launch_text && sqlite3_column_type(st, 18) != SQLITE_NULL) ||
+	    (!r->pool && sqlite3_column_type(st, 19) != SQLITE_NULL)) {
 		store_record_release(r);
 		return -ENOMEM;
 	}

@@ -45,6 +45,7 @@ static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 17, (sqlite3_int64)r->stderr_bytes);
 	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->start_ticks);
 	store_sqlite_bind_text(st, 19, r->launch_text);
+	store_sqlite_bind_text(st, 20, r->pool);
 }
 
 static void bind_update(sqlite3_stmt *st, const struct store_record *r)

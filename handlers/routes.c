@@ -5,6 +5,7 @@
 #include "handlers/health.h"
 #include "handlers/metrics.h"
 #include "handlers/output.h"
+#include "handlers/pools.h"
 #include "handlers/processes.h"
 #include "handlers/targets.h"
 #include "server/auth.h"
@@ -32,6 +33,18 @@ static const struct route routes[] = {
 	{ "GET",    "/healthz",                    health_get,            ROUTE_PUBLIC },
 	{ "GET",    "/metrics",                    metrics_route,         0 },
 	{ "GET",    "/openapi.yaml",               openapi_get,           0 },
+	/* pools (handlers/pools.h) */
+	{ "POST",   "/pools",                      pools_create,          0 },
+	{ "GET",    "/pools",                      pools_list,            0 },
+	{ "GET",    "/pools/{id}",                 pools_get,             0 },
+	{ "DELETE", "/pools/{id}",                 pools_delete,          0 },
+	{ "POST",   "/pools/{id}/close",           pools_close,           0 },
+	{ "POST",   "/pools/{id}/terminate",       pools_terminate,       0 },
+	{ "POST",   "/pools/{id}/join",            pools_join,            0 },
+	{ "POST",   "/pools/{id}/map",             pools_map,             0 },
+	{ "POST",   "/pools/{id}/apply",           pools_apply,           0 },
+	{ "GET",    "/pools/{id}/jobs/{job}",      pools_job_get,         0 },
+	{ "GET",    "/pools/{id}/jobs/{job}/results", pools_job_results,  0 },
 };
 
 /* /metrics labels requests by this table's templates. */

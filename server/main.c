@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "engine/forkserver.h"
+#include "engine/pool.h"
 #include "engine/proc.h"
 #include "engine/store.h"
 #include "handlers/health.h"
@@ -143,6 +144,8 @@ static void start_serving(const struct config *c, const char **url)
 	};
 	if ((r = proc_init(&pc)) < 0)
 		fatal("cannot start the process engine in %s: %s", c->state_dir, strerror(-r));
+	if ((r = pool_init()) < 0)
+		fatal("cannot start the pool thread: %s", strerror(-r));
 	health_init();
 	stream_set_heartbeat(c->heartbeat);
 	struct http_config hc = {
@@ -247,6 +250,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	log_event(LOG_INFO, "shutting down", NULL);
+	pool_shutdown();
 	proc_shutdown();
 	http_quiesce();
 	/* Every process has ended and every stream was woken to send its last
@@ -256,6 +260,7 @@ int main(int argc, char **argv)
 	http_stop();
 	reap_children();        /* orphans that ended during the shutdown */
 	forkserver_stop();
+	pool_release();
 	proc_release();
 	targets_release();
 	config_release(&c);

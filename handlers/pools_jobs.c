@@ -195,7 +195,8 @@ static enum MHD_Result job_create(struct http_req *r, bool apply)
 	const struct target *t = pool_target(r->params[0]);
 	if (!t)
 		return no_pool(r, r->params[0]);
-	cJSON *body = body_json(r, &res), *details = cJSON_CreateArray();
+	static const char *const long_arrays[] = { "items", NULL };
+	cJSON *body = body_json_long(r, &res, apply ? NULL : long_arrays), *details = cJSON_CreateArray();
 	if (!body) {
 		cJSON_Delete(details);
 		return res;

@@ -111,6 +111,7 @@ int pool_create(const struct pool_config *c, char id[POOL_ID_MAX])
 		return -ENOMEM;
 	p->target = c->target;
 	p->initializer = c->initializer;
+	p->persistent = c->target->kind != TARGET_EXEC && (!c->initializer || c->initializer->kind != TARGET_EXEC);
 	p->maxtasksperchild = c->maxtasksperchild;
 	p->processes = c->processes;
 	p->slots = calloc((size_t)c->processes, sizeof *p->slots);
@@ -283,10 +284,14 @@ int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]
 		j->attempts = calloc((size_t)n + 1, sizeof *j->attempts);
 		j->order = calloc((size_t)n + 1, sizeof *j->order);
 		j->retry = calloc((size_t)n + 1, sizeof *j->retry);
+		j->item_at = calloc((size_t)n + 1, sizeof *j->item_at);
+		int i = 0;
+		for (cJSON *it = j->item_at ? c->items->child : NULL; it; it = it->next)
+			j->item_at[i++] = it;
 	} else {
 		cJSON_Delete(c->items);
 	}
-	if (!j || !j->results || !j->attempts || !j->order || !j->retry) {
+	if (!j || !j->results || !j->attempts || !j->order || !j->retry || !j->item_at) {
 		if (j)
 			pool_job_free(j);
 		return -ENOMEM;

@@ -19,6 +19,10 @@
 #include "engine/proc.h"
 
 enum pool_state { POOL_RUNNING, POOL_CLOSED, POOL_TERMINATED };
+
+/* Task lines a persistent worker may have unanswered: enough to hide the
+ * round trip (a result read, the next line written) behind its work. */
+#define POOL_FLIGHT_MAX 64
 enum job_state { JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_TERMINATED };
 
 struct pool;
@@ -33,6 +37,7 @@ struct pool_job {
 	int *retry;                     /* items to run again, a stack */
 	int retry_len;
 	cJSON *items;                   /* canonical args, one per item */
+	cJSON **item_at;                /* items by index (a cJSON array is a list) */
 	cJSON **results;                /* NULL: not done yet */
 	int *attempts;
 	int *order;                     /* item indexes in completion order */
@@ -52,6 +57,14 @@ struct pool_slot {
 	struct pool_job *task_job;      /* the job of that item */
 	char worker_name[128];          /* the name its processes take */
 	bool named;                     /* worker_name is set (false again when replaced) */
+	/* a persistent worker (pool_worker.c): the items of task_job sent to it
+	 * and not answered yet, oldest first */
+	int flight[POOL_FLIGHT_MAX];
+	int flight_head, flight_len;
+	bool init_pending;              /* its initializer line is out */
+	bool retire;                    /* maxtasksperchild reached: its stdin is to be closed */
+	bool retiring;                  /* its stdin is closed: it is ending */
+	uint64_t out_off;               /* the stdout bytes of its result lines read */
 	bool busy;                      /* a process of it is queued or running */
 	bool initialized;
 	atomic_bool ended;              /* its process has ended (engine waiter) */
@@ -65,6 +78,7 @@ struct pool {
 	char *name;
 	struct pool *next;
 	const struct target *target, *initializer;
+	bool persistent;                /* C target (and initializer): long-lived workers, pool_worker.c */
 	cJSON *initargs;
 	long maxtasksperchild;
 	int processes;
@@ -104,9 +118,33 @@ bool pool_joined(const struct pool *p);
 int64_t pool_next_deadline(struct pool *p);
 
 /* pool_run.c */
+/* The engine waiter's callback: marks the slot ended (woken) and kicks the thread. */
+void pool_slot_woken(struct proc_waiter *w);
+/* Starts target t with canonical args in s (a task, or a persistent worker).
+ * 0 or -errno (-EAGAIN, -EBUSY: the engine's limits). Lock held. */
+int pool_spawn_in(struct pool_slot *s, const struct target *t, const cJSON *canonical, const char *name);
+/* The next item for s: of its chunk, else a retry, else a new chunk of the
+ * oldest job with work left; NULL: none. */
+struct pool_job *pool_next_item(struct pool_slot *s, int *item);
+bool pool_has_work(const struct pool_slot *s);
+/* Gives s a new worker name unless it has one. */
+void pool_name_worker(struct pool_slot *s);
+/* The failure of an ended process's record as an error value, NULL if it exited 0. */
+cJSON *pool_failure_of(const cJSON *rec);
+/* The initializer of s ended (failure NULL: it succeeded; consumed). */
+void pool_initializer_ended(struct pool_slot *s, cJSON *failure);
+/* s's task ended: failed (failure) or with result (both consumed); retried or stored. */
+void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result);
 /* Sends SIGTERM to every running process of p's slots. */
 void pool_run_terminate(struct pool *p);
 int pool_run_start(void);
 void pool_run_stop(void);
+
+/* pool_worker.c: slots of a persistent pool */
+/* Its worker wrote output or ended. */
+void pool_worker_event(struct pool_slot *s);
+/* Starts a worker, sends the next line, or retires an idle worker. false:
+ * the engine refused a spawn (try later). */
+bool pool_worker_feed(struct pool_slot *s);
 
 #endif

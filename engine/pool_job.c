@@ -31,6 +31,7 @@ void pool_job_free(struct pool_job *j)
 	for (int i = 0; j->results && i < j->total; i++)
 		cJSON_Delete(j->results[i]);
 	free(j->results);
+	free(j->item_at);
 	free(j->attempts);
 	free(j->order);
 	free(j->retry);

@@ -49,14 +49,13 @@ void pool_kick(void)
 	pthread_mutex_unlock(&kick_lock);
 }
 
-static void slot_ended(struct proc_waiter *w)
+void pool_slot_woken(struct proc_waiter *w)
 {
 	atomic_store(&container_of(w, struct pool_slot, waiter)->ended, true);
 	pool_kick();
 }
 
-/* Starts target t with canonical args in slot s. 0 or -errno. Lock held. */
-static int spawn_in(struct pool_slot *s, const struct target *t, const cJSON *canonical, const char *name)
+int pool_spawn_in(struct pool_slot *s, const struct target *t, const cJSON *canonical, const char *name)
 {
 	char **envp = NULL, **argv = NULL;
 	cJSON *details = NULL;
@@ -66,10 +65,13 @@ static int spawn_in(struct pool_slot *s, const struct target *t, const cJSON *ca
 	if (r == 0 && t->kind == TARGET_EXEC)
 		r = target_build_argv(t, canonical, &argv);
 	if (r == 0) {
+		bool worker = s->pool->persistent;
 		struct proc_spawn ps = {
 			.target = t, .args_sent = canonical, .canonical = canonical, .name = name,
 			.envp = envp, .argv = argv, .pool = s->pool->id,
-			.waiter = &s->waiter, .wait_s = -1, .wake = slot_ended,
+			/* a worker is watched for its output (pool_worker.c), a task for its end */
+			.pool_worker = worker, .stdin_open = worker,
+			.waiter = worker ? NULL : &s->waiter, .wait_s = -1, .wake = pool_slot_woken,
 		};
 		s->busy = true;
 		atomic_store(&s->ended, false);
@@ -81,9 +83,7 @@ static int spawn_in(struct pool_slot *s, const struct target *t, const cJSON *ca
 	return r;
 }
 
-/* The next item for s: of its chunk, else a retry, else a new chunk of the
- * oldest job with work left. Lock held. */
-static struct pool_job *next_item(struct pool_slot *s, int *item)
+struct pool_job *pool_next_item(struct pool_slot *s, int *item)
 {
 	struct pool_job *j = s->job;
 	if (j && j->state == JOB_RUNNING && s->cur < s->hi) {
@@ -110,6 +110,24 @@ static struct pool_job *next_item(struct pool_slot *s, int *item)
 	return NULL;
 }
 
+void pool_name_worker(struct pool_slot *s)
+{
+	if (!s->named) {         /* a new worker (first, or replacing one after maxtasksperchild) */
+		snprintf(s->worker_name, sizeof s->worker_name, "%s-Worker-%ld", s->pool->name, ++workers_named);
+		s->named = true;
+	}
+}
+
+bool pool_has_work(const struct pool_slot *s)
+{
+	if (s->job && s->job->state == JOB_RUNNING && s->cur < s->hi)
+		return true;
+	for (const struct pool_job *j = s->pool->jobs; j; j = j->next)
+		if (j->state == JOB_RUNNING && (j->retry_len || j->next_index < j->total))
+			return true;
+	return false;
+}
+
 /* Gives an idle slot its next process. false: the engine refused (try later). Lock held. */
 static bool feed(struct pool_slot *s)
 {
@@ -117,28 +135,22 @@ static bool feed(struct pool_slot *s)
 	char name[160];
 	if (p->state == POOL_TERMINATED || p->error)
 		return true;
-	if (!s->named) {         /* a new worker (first, or replacing one after maxtasksperchild) */
-		snprintf(s->worker_name, sizeof s->worker_name, "%s-Worker-%ld", p->name, ++workers_named);
-		s->named = true;
-	}
+	pool_name_worker(s);
 	snprintf(name, sizeof name, "%s", s->worker_name);
 	if (p->initializer && !s->initialized) {
-		bool work = false;
-		for (struct pool_job *j = p->jobs; j && !work; j = j->next)
-			work = j->state == JOB_RUNNING && (j->retry_len || j->next_index < j->total);
-		if (!work)
+		if (!pool_has_work(s))
 			return true;
 		s->item = -1;
-		return spawn_in(s, p->initializer, p->initargs, name) != -EAGAIN;
+		return pool_spawn_in(s, p->initializer, p->initargs, name) != -EAGAIN;
 	}
 	int item;
-	struct pool_job *j = next_item(s, &item);
+	struct pool_job *j = pool_next_item(s, &item);
 	if (!j)
 		return true;
 	s->item = item;
 	s->task_job = j;
 	j->running++;
-	int r = spawn_in(s, p->target, cJSON_GetArrayItem(j->items, item), name);
+	int r = pool_spawn_in(s, p->target, j->item_at[item], name);
 	if (r < 0) {
 		j->running--;
 		if (r == -EAGAIN || r == -EBUSY) {
@@ -150,8 +162,7 @@ static bool feed(struct pool_slot *s)
 	return true;
 }
 
-/* The failure of an ended process as an error value, or NULL if it exited 0. */
-static cJSON *failure_of(const cJSON *rec)
+cJSON *pool_failure_of(const cJSON *rec)
 {
 	const cJSON *exitcode = cJSON_GetObjectItemCaseSensitive(rec, "exitcode");
 	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "reason"));
@@ -204,7 +215,7 @@ static cJSON *result_of(const char *id, const struct target *t)
 
 /* The initializer of s ended: on failure the pool says so and its jobs fail,
  * rather than start it again and again. Lock held. */
-static void initializer_ended(struct pool_slot *s, cJSON *failure)
+void pool_initializer_ended(struct pool_slot *s, cJSON *failure)
 {
 	struct pool *p = s->pool;
 	if (!failure) {
@@ -228,27 +239,39 @@ static void collect(struct pool_slot *s)
 	struct pool *p = s->pool;
 	cJSON *raw = proc_get_json(s->proc_id, 0);
 	cJSON *rec = raw ? cJSON_Parse(raw->valuestring) : NULL;
-	cJSON *failure = rec ? failure_of(rec) : pool_error_json("lost", "its record is gone", NULL);
+	cJSON *failure = rec ? pool_failure_of(rec) : pool_error_json("lost", "its record is gone", NULL);
 	cJSON_Delete(raw);
 	cJSON_Delete(rec);
 	s->busy = false;
 	if (s->item < 0) {
-		initializer_ended(s, failure);
+		pool_initializer_ended(s, failure);
 		return;
 	}
+	pool_task_done(s, failure, failure ? NULL : result_of(s->proc_id, p->target));
+}
+
+void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result)
+{
+	struct pool *p = s->pool;
 	struct pool_job *j = s->task_job;
 	j->running--;
 	if (++s->tasks == p->maxtasksperchild) {      /* replaced: a new worker, initialized again */
 		s->tasks = 0;
 		s->initialized = s->named = false;
+		s->retire = true;
 	}
 	if (failure && j->attempts[s->item] < j->retries && j->state == JOB_RUNNING) {
 		j->attempts[s->item]++;
 		j->retry[j->retry_len++] = s->item;
 		cJSON_Delete(failure);
+		cJSON_Delete(result);
 		return;
 	}
-	pool_job_result(j, s->item, failure ? failure : result_of(s->proc_id, p->target), failure != NULL);
+	if (failure) {
+		cJSON_Delete(result);
+		result = failure;
+	}
+	pool_job_result(j, s->item, result, failure != NULL);
 }
 
 void pool_run_terminate(struct pool *p)
@@ -266,9 +289,13 @@ static int64_t pass(bool *backoff)
 	for (struct pool *p = pool_first(); p; p = p->next) {
 		for (int i = 0; i < p->processes; i++) {
 			struct pool_slot *s = &p->slots[i];
-			if (s->busy && atomic_load(&s->ended))
-				collect(s);
-			if (!s->busy && !feed(s))
+			if (s->busy && atomic_exchange(&s->ended, false)) {
+				if (p->persistent)
+					pool_worker_event(s);
+				else
+					collect(s);
+			}
+			if (p->persistent ? !pool_worker_feed(s) : !s->busy && !feed(s))
 				*backoff = true;
 		}
 		pool_wake_waiters(p, now);

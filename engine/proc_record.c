@@ -84,6 +84,7 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	if (s->stdin_data)
 		p->stdin_data = strdup(s->stdin_data);
 	p->stdin_open = s->stdin_open;
+	p->pool_worker = s->pool_worker;
 
 	snprintf(path, sizeof path, "%s/%s.stdout", a->output_dir, p->rec.id);
 	int r0 = outbuf_init(&p->out[PROC_STDOUT], a->output_mem_cap, path);

@@ -56,6 +56,7 @@ struct proc {
 	char **envp, **argv;
 	char *stdin_data;               /* NULL: stdin is /dev/null */
 	bool stdin_open;
+	bool pool_worker;               /* FORKSERVER_POOL_WORKER */
 	/* life */
 	enum proc_state state;
 	int pidfd;

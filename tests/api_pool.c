@@ -364,42 +364,82 @@ static void test_worker_killed(void)
 	delete_pool(id);
 }
 
-/* Processes of target start_process (the initializer) that worked for pool id. */
-static int initializer_runs(const char *id, char names[][64], int max)
+/* The process records that worked for pool id (any target), newest first:
+ * their names and stderr (the initializer prints there) in names/stderrs. */
+static int pool_processes(const char *id, char names[][64], char stderrs[][128], int max)
 {
-	struct resp *r = get(srv, "/processes?target=start_process&limit=1000");
+	struct resp *r = get(srv, "/processes?limit=1000");
 	int n = 0;
 	const cJSON *p;
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r->json, "processes")) {
 		if (!jstr(p, "pool") || strcmp(jstr(p, "pool"), id) != 0)
 			continue;
-		if (n < max)
+		if (n < max) {
 			snprintf(names[n], 64, "%s", jstr(p, "name"));
+			struct resp *one = get(srv, "/processes/%s", jstr(p, "id"));
+			snprintf(stderrs[n], 128, "%s", jstr(one->json, "stderr") ? jstr(one->json, "stderr") : "");
+			resp_free(one);
+		}
 		n++;
 	}
 	resp_free(r);
 	return n;
 }
 
+/* C targets: one long-lived worker per slot runs task after task (no fork
+ * per task); its initializer ran in it once, printing "Starting <its name>". */
+static void test_workers_persist(void)
+{
+	char id[ID_CAP], names[8][64], stderrs[8][128];
+	CHECK(make_pool("{\"target\": \"do_calculation\", \"processes\": 2, \"initializer\": \"start_process\"}", id));
+	char *body = range_body(40, NULL);
+	struct resp *r = postf(srv, body, "/pools/%s/map?wait=60", id);
+	free(body);
+	CHECK_STATUS(r, 200);
+	CHECK(cJSON_GetArraySize(results_of(r)) == 40 && cJSON_GetArrayItem(results_of(r), 39)->valuedouble == 78);
+	resp_free(r);
+	CHECK_MSG(worker_count(id) == 2, "idle workers stay: %d", worker_count(id));
+	pid_t before = worker_pid(id);
+	r = postf(srv, "{\"args\": [5]}", "/pools/%s/apply?wait=30", id);
+	CHECK(jint(r->json, "result", 0) == 10);
+	resp_free(r);
+	int n = pool_processes(id, names, stderrs, 8);
+	CHECK_MSG(n == 2, "%d processes for 41 tasks in 2 workers", n);
+	for (int i = 0; i < n; i++) {
+		char want[600];
+		snprintf(want, sizeof want, "Starting %s\n", names[i]);
+		CHECK_MSG(strcmp(stderrs[i], want) == 0, "worker %s stderr \"%s\"", names[i], stderrs[i]);
+	}
+	CHECK(worker_pid(id) == before || worker_count(id) == 2);
+	delete_pool(id);
+}
+
 /* maxtasksperchild=2: after two tasks a worker is replaced (a new name, its initializer again). */
 static void test_maxtasksperchild(void)
 {
-	char id[ID_CAP], names[8][64];
+	char id[ID_CAP], names[8][64], stderrs[8][128];
 	CHECK(make_pool("{\"target\": \"do_calculation\", \"processes\": 1, \"initializer\": \"start_process\","
 			" \"maxtasksperchild\": 2}", id));
 	struct resp *r = postf(srv, "{\"items\": [1, 2, 3, 4, 5, 6]}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
+	CHECK_MSG(cJSON_GetArrayItem(results_of(r), 5)->valuedouble == 12, "%s", r->body);
 	resp_free(r);
-	int n = initializer_runs(id, names, 8);
-	CHECK_MSG(n == 3, "%d initializer runs for 6 tasks at 2 per worker", n);
+	r = postf(srv, NULL, "/pools/%s/close", id);
+	resp_free(r);
+	r = postf(srv, NULL, "/pools/%s/join?timeout=30", id);
+	resp_free(r);
+	int n = pool_processes(id, names, stderrs, 8);
+	CHECK_MSG(n == 3, "%d workers for 6 tasks at 2 per worker", n);
 	CHECK(strcmp(names[0], names[1]) != 0 && strcmp(names[1], names[2]) != 0 && strcmp(names[0], names[2]) != 0);
+	for (int i = 0; i < n; i++)
+		CHECK_MSG(strstr(stderrs[i], names[i]), "worker %s stderr \"%s\"", names[i], stderrs[i]);
 	delete_pool(id);
 }
 
 /* An initializer that fails: the pool says so, its jobs fail, and it is not started again and again. */
 static void test_failing_initializer(void)
 {
-	char id[ID_CAP];
+	char id[ID_CAP], names[8][64], stderrs[8][128];
 	CHECK(make_pool("{\"target\": \"square\", \"processes\": 2, \"initializer\": \"exit\", \"initargs\": [7]}", id));
 	struct resp *r = postf(srv, "{\"items\": [1, 2, 3]}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
@@ -411,17 +451,13 @@ static void test_failing_initializer(void)
 		  "pool: %s", r->body);
 	resp_free(r);
 	sleep_s(0.5);
-	r = get(srv, "/processes?target=exit&limit=1000");
-	int runs = 0;
-	const cJSON *p;
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r->json, "processes"))
-		runs += jstr(p, "pool") && strcmp(jstr(p, "pool"), id) == 0;
-	CHECK_MSG(runs >= 1 && runs <= 2, "the initializer ran %d times", runs);
-	resp_free(r);
+	int runs = pool_processes(id, names, stderrs, 8);
+	CHECK_MSG(runs >= 1 && runs <= 2, "%d workers started", runs);
 	r = postf(srv, "{\"args\": [1]}", "/pools/%s/apply?wait=10", id);
 	CHECK_STATUS(r, 200);
 	CHECK(strcmp(jstr(r->json, "state"), "failed") == 0);
 	resp_free(r);
+	CHECK_MSG(pool_processes(id, names, stderrs, 8) == runs, "a worker started again");
 	delete_pool(id);
 }
 
@@ -510,6 +546,40 @@ static void test_results_stream(void)
 	delete_pool(id);
 }
 
+/* spawnd_return_json(): in a pool the task's result (not what it printed),
+ * from one worker whose memory carries over; in a plain run, its stdout. */
+static void test_return_json(void)
+{
+	char dir[] = "/tmp/spawnd-pool-plugins.XXXXXX", link[128], extra[160], why[256], id[ID_CAP];
+	char *so = fixture_path("plugin_pool.so");
+	CHECK(mkdtemp(dir));
+	snprintf(link, sizeof link, "%s/plugin_pool.so", dir);
+	CHECK(symlink(so, link) == 0);
+	free(so);
+	snprintf(extra, sizeof extra, "--plugins %s", dir);
+	struct server *ps = server_start(extra);
+	unlink(link);
+	rmdir(dir);
+	CHECK(ps);
+	struct resp *r = post_json(ps, "/pools", "{\"target\": \"pool_cube\", \"processes\": 1}");
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, id));
+	resp_free(r);
+	r = postf(ps, "{\"items\": [1, 2, 3]}", "/pools/%s/map?wait=60", id);
+	CHECK_STATUS(r, 200);
+	char *got = cJSON_PrintUnformatted(results_of(r));
+	CHECK_MSG(got && strcmp(got, "[{\"cube\":1,\"ran\":1},{\"cube\":8,\"ran\":2},{\"cube\":27,\"ran\":3}]") == 0,
+		  "results %s", got);
+	free(got);
+	resp_free(r);
+	r = post_json(ps, "/processes?wait=30", "{\"target\": \"pool_cube\", \"args\": [2]}");
+	CHECK_STATUS(r, 201);
+	CHECK_MSG(jstr(r->json, "stdout") && strcmp(jstr(r->json, "stdout"), "noise\n{\"cube\":8,\"ran\":1}\n") == 0,
+		  "a plain run's stdout: " RESP_FMT, RESP_ARGS(r));
+	resp_free(r);
+	CHECK_MSG(server_stop(ps, why, sizeof why) == 0, "%s", why);
+}
+
 static void test_shared_server_stops(void) { check_server_stops(&srv); }
 
 int main(void)
@@ -525,11 +595,13 @@ int main(void)
 	RUN(test_exec_results);
 	RUN(test_failures);
 	RUN(test_worker_killed);
+	RUN(test_workers_persist);
 	RUN(test_maxtasksperchild);
 	RUN(test_failing_initializer);
 	RUN(test_terminate_mid_map);
 	RUN(test_results_stream);
 	RUN(test_map_10000);
+	RUN(test_return_json);
 	RUN(test_shared_server_stops);
 	return CHECK_EXIT();
 }

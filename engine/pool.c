@@ -71,6 +71,7 @@ void pool_shutdown(void)
 	pool_lock();
 	for (struct pool *p = pools; p; p = p->next)
 		pool_wake_all(p);
+	mapreduce_wake_all();
 	pool_unlock();
 }
 
@@ -86,6 +87,7 @@ void pool_release(void)
 		pools = p->next;
 		pool_free(p);
 	}
+	mapreduce_release();
 	pool_unlock();
 }
 
@@ -274,7 +276,7 @@ static void trim_jobs(struct pool *p)
 	}
 }
 
-int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX])
+int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX])
 {
 	int n = cJSON_GetArraySize(c->items);
 	struct pool_job *j = calloc(1, sizeof *j);
@@ -300,11 +302,9 @@ int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]
 	j->ordered = c->ordered;
 	j->fail_fast = c->fail_fast;
 	j->retries = c->retries;
-	pool_lock();
 	struct pool *p = pool_find(id);
 	int r = !p ? -ENOENT : p->state != POOL_RUNNING ? -EPIPE : pool_items_pending() + n > POOL_QUEUED_MAX ? -EAGAIN : 0;
 	if (r < 0) {
-		pool_unlock();
 		pool_job_free(j);
 		return r;
 	}
@@ -324,7 +324,14 @@ int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]
 		pool_job_end(j, JOB_DONE);
 	trim_jobs(p);
 	snprintf(job, POOL_ID_MAX, "%s", j->id);
+	return 0;
+}
+
+int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX])
+{
+	pool_lock();
+	int r = pool_submit_locked(id, c, job);
 	pool_unlock();
 	pool_kick();
-	return 0;
+	return r;
 }

@@ -101,6 +101,15 @@ struct pool *pool_first(void);
 long pool_items_pending(void);
 void pool_new_id(char id[POOL_ID_MAX], int64_t ms);
 bool pool_shutting_down(void);
+/* pool_submit() with the lock held (the pool thread's mapreduce). */
+int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]);
+
+/* mapreduce.c: one step of every mapreduce (a map job ended: its reduce
+ * job is submitted; a reduce job ended: the results are in); expired waits.
+ * The earliest waiter deadline, 0: none. Lock held. */
+int64_t mapreduce_pass(int64_t now);
+void mapreduce_wake_all(void);
+void mapreduce_release(void);
 
 /* pool_job.c */
 struct pool_job *pool_job_find(struct pool *p, const char *job);

@@ -303,7 +303,8 @@ static int64_t pass(bool *backoff)
 		if (d && (!next || d < next))
 			next = d;
 	}
-	return next;
+	int64_t d = mapreduce_pass(now);
+	return d && (!next || d < next) ? d : next;
 }
 
 static void *thread_main(void *unused)

@@ -5,6 +5,7 @@
 #include "handlers/health.h"
 #include "handlers/metrics.h"
 #include "handlers/output.h"
+#include "handlers/mapreduce.h"
 #include "handlers/pools.h"
 #include "handlers/processes.h"
 #include "handlers/targets.h"
@@ -45,6 +46,8 @@ static const struct route routes[] = {
 	{ "POST",   "/pools/{id}/apply",           pools_apply,           0 },
 	{ "GET",    "/pools/{id}/jobs/{job}",      pools_job_get,         0 },
 	{ "GET",    "/pools/{id}/jobs/{job}/results", pools_job_results,  0 },
+	{ "POST",   "/mapreduce",                  mapreduce_create,      0 },
+	{ "GET",    "/mapreduce/{id}",             mapreduce_get,         0 },
 };
 
 /* /metrics labels requests by this table's templates. */

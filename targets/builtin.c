@@ -8,6 +8,7 @@
  * the function with exit code 1 rather than a partial silent success.
  */
 #include "targets/builtin.h"
+#include "targets/wordcount.h"
 #include "lib/fdio.h"
 
 #include <errno.h>
@@ -212,6 +213,14 @@ static const struct arg_spec calculation_args[] = {
 	{ .name = "data", .type = ARG_INTEGER, .required = true, .has_min = true, .min = -4e18,
 	  .has_max = true, .max = 4e18 },
 };
+static const struct arg_spec wordcount_map_args[] = {
+	{ .name = "file", .type = ARG_STRING, .required = true, .pattern = "[A-Za-z0-9_-]{1,128}\\.txt" },
+};
+static const struct arg_spec wordcount_reduce_args[] = {
+	{ .name = "word", .type = ARG_STRING, .required = true, .max_length = 4096 },
+	{ .name = "counts", .type = ARG_INTEGER, .variadic = true, .has_min = true, .min = 0,
+	  .has_max = true, .max = 1e15 },
+};
 static const struct arg_spec worker_args[] = {
 	{ .name = "num", .type = ARG_INTEGER },
 };
@@ -260,6 +269,11 @@ static const struct target builtins[] = {
 	  .description = "Returns x * x (a pool example)." },
 	{ .name = "do_calculation", .kind = TARGET_BUILTIN, .fn = run_do_calculation, ARGS(calculation_args),
 	  .returns_json = true, .description = "Returns data * 2 (the PyMOTW pool example)." },
+	{ .name = "wordcount_map", .kind = TARGET_BUILTIN, .fn = wordcount_map, ARGS(wordcount_map_args),
+	  .returns_json = true, .description = "Returns [[word, count]...] for the words of " WORDCOUNT_DIR
+	  "/<file> (lowercase, no punctuation, no stop words: the chapter's word count map)." },
+	{ .name = "wordcount_reduce", .kind = TARGET_BUILTIN, .fn = wordcount_reduce, ARGS(wordcount_reduce_args),
+	  .returns_json = true, .description = "Returns the sum of the counts of a word (the chapter's word count reduce)." },
 	{ .name = "start_process", .kind = TARGET_BUILTIN, .fn = run_start_process,
 	  .description = "Prints \"Starting <its process name>\" (the PyMOTW pool initializer)." },
 };

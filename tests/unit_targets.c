@@ -84,7 +84,7 @@ static const char *hold(char *s)
 static void find_builtins(void)
 {
 	static const char *const names[] = { "worker", "sleep", "exit", "echo", "cat", "burst", "whoami", "ticker",
-					     "square", "do_calculation", "start_process" };
+					     "square", "do_calculation", "wordcount_map", "wordcount_reduce", "start_process" };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		const struct target *t = target_find(names[i]);
 		CHECK_MSG(t != NULL, "%s not found", names[i]);
@@ -390,14 +390,14 @@ static void describe_constraints(void)
 static void list_in_registry_order(void)
 {
 	static const char *const names[] = { "worker", "sleep", "exit", "echo", "cat", "burst", "whoami", "ticker",
-					     "square", "do_calculation", "start_process" };
+					     "square", "do_calculation", "wordcount_map", "wordcount_reduce", "start_process" };
 	cJSON *list = targets_list_json();
 	cJSON *targets = cJSON_GetObjectItem(list, "targets");
 	int n = cJSON_GetArraySize(targets);
 
-	if (n != 11)
+	if (n != 13)
 		cJSON_Delete(list);
-	CHECK_INT(n, 11);
+	CHECK_INT(n, 13);
 	for (int i = 0; i < n; i++) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(targets, i), "name"));
 		if (!name || strcmp(name, names[i]) != 0) {

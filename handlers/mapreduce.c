@@ -127,9 +127,12 @@ enum MHD_Result mapreduce_create(struct http_req *r)
 		if (!names[i])
 			cJSON_AddItemToArray(details, http_detail(i ? "reduce" : "map", "required: the name of a target"));
 		else if (!(t[i] = target_find(names[i]))) {
+			/* names[i] is the body's: the reply is made before it is freed */
+			enum MHD_Result res404 = http_reply_error(r, 404, "not_found", NULL, "no target named \"%.128s\"",
+								 names[i]);
 			cJSON_Delete(details);
 			cJSON_Delete(body);
-			return http_reply_error(r, 404, "not_found", NULL, "no target named \"%.128s\"", names[i]);
+			return res404;
 		}
 	}
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);

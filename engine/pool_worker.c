@@ -39,14 +39,17 @@ static void arm(struct pool_slot *s)
 	}
 }
 
-/* The next complete result line past out_off (caller frees), or NULL; *ended
- * when the worker has ended (its output is final). A line over the limit
- * kills the worker (it broke the protocol). */
-static char *read_line(struct pool_slot *s, bool *ended)
+/* Reads what the worker wrote past out_off and hands each complete result
+ * line to fn (out_off moves past it); returns how many there were, and
+ * *ended when the worker has ended (its output is final). Lines are taken
+ * from one read of many at once: reading line by line copied a whole chunk
+ * per line. A line over the limit kills the worker (it broke the protocol). */
+static int read_lines(struct pool_slot *s, bool *ended, void (*fn)(struct pool_slot *, const char *))
 {
 	char *buf = NULL;
 	size_t len = 0;
 	uint64_t total;
+	int lines = 0;
 	for (;;) {
 		char *grown = realloc(buf, len + READ_CHUNK + 1);
 		if (!grown)
@@ -56,20 +59,26 @@ static char *read_line(struct pool_slot *s, bool *ended)
 					     &total, ended, NULL);
 		if (n <= 0)
 			break;
-		char *nl = memchr(buf + len, '\n', (size_t)n);
-		if (nl) {
-			*nl = '\0';
-			s->out_off += (uint64_t)(nl - buf) + 1;
-			return buf;
-		}
 		len += (size_t)n;
+		buf[len] = '\0';
+		char *start = buf, *nl;
+		while ((nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
+			*nl = '\0';
+			fn(s, start);
+			lines++;
+			start = nl + 1;
+		}
+		size_t used = (size_t)(start - buf);
+		s->out_off += used;
+		memmove(buf, start, len - used);
+		len -= used;
 		if (len > LINE_MAX_BYTES) {
 			proc_signal(s->proc_id, SIGKILL, PROC_REASON_KILL);
 			break;
 		}
 	}
 	free(buf);
-	return NULL;
+	return lines;
 }
 
 static void retire(struct pool_slot *s)
@@ -153,11 +162,7 @@ static void worker_gone(struct pool_slot *s)
 void pool_worker_event(struct pool_slot *s)
 {
 	bool ended = false;
-	char *line;
-	while ((line = read_line(s, &ended))) {
-		on_line(s, line);
-		free(line);
-	}
+	read_lines(s, &ended, on_line);
 	if (ended)
 		worker_gone(s);
 	else

@@ -21,8 +21,9 @@
 enum pool_state { POOL_RUNNING, POOL_CLOSED, POOL_TERMINATED };
 
 /* Task lines a persistent worker may have unanswered: enough to hide the
- * round trip (a result read, the next line written) behind its work. */
-#define POOL_FLIGHT_MAX 64
+ * round trip (a result read, the next line written) behind its work (64
+ * left the worker waiting: 100,000 squares took 1.8 s, 1.5 s with 1024). */
+#define POOL_FLIGHT_MAX 1024
 enum job_state { JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_TERMINATED };
 
 struct pool;

@@ -75,6 +75,9 @@ struct proc_spawn {
 	char **argv;                /* exec targets: the built argv (copied) */
 	const char *stdin_data;     /* written to the worker's stdin (copied) */
 	bool stdin_open;            /* keep stdin open after stdin_data (POST .../stdin) */
+	const char *pool;           /* the id of the pool it works for (copied), NULL: none */
+	bool pool_worker;           /* a C target's pool worker: runs tasks read from stdin
+				       (forkserver/pool_worker.c); needs stdin_open */
 	/* Optional (POST ?wait=): armed on the new record before its worker
 	 * starts, as proc_wait() would arm it, so it can never miss the end. */
 	struct proc_waiter *waiter;

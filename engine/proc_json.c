@@ -198,6 +198,8 @@ char *proc_render_text(const struct store_record *r, const struct outbuf *out, u
 	put_string_or_null(&t, done ? proc_reason_name((enum proc_reason)r->reason) : NULL);
 	put_lit(&t, ",\"error\":");
 	put_string_or_null(&t, r->error);
+	put_lit(&t, ",\"pool\":");
+	put_string_or_null(&t, r->pool);
 	put_times(&t, r, done);
 	put_output(&t, r, out, flags);
 	if (t.failed) {

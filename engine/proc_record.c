@@ -63,6 +63,7 @@ static void init_rec(struct proc *p, const struct proc_spawn *s, const struct pr
 	p->rec.daemon = s->daemon;
 	p->rec.timeout = s->timeout > 0 ? s->timeout : s->target->timeout;
 	p->rec.state = STORE_QUEUED;
+	p->rec.pool = s->pool ? strdup(s->pool) : NULL;
 }
 
 static char *env_pair(const char *name, const char *value)
@@ -139,6 +140,7 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	if (s->stdin_data)
 		p->stdin_data = strdup(s->stdin_data);
 	p->stdin_open = s->stdin_open;
+	p->pool_worker = s->pool_worker;
 
 	snprintf(path, sizeof path, "%s/%s.stdout", a->output_dir, p->rec.id);
 	int r0 = outbuf_init(&p->out[PROC_STDOUT], a->output_mem_cap, path);
@@ -146,7 +148,7 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	int r1 = outbuf_init(&p->out[PROC_STDERR], a->output_mem_cap, path);
 	p->out[PROC_STDOUT].whole_file = p->out[PROC_STDERR].whole_file = a->whole_files;
 	if (!p->rec.name || !p->rec.target || !p->rec.args_text || !p->args_json || !p->envp ||
-	    (s->argv && !p->argv) || (s->stdin_data && !p->stdin_data) || r0 || r1) {
+	    (s->pool && !p->rec.pool) || (s->argv && !p->argv) || (s->stdin_data && !p->stdin_data) || r0 || r1) {
 		proc_free(p);
 		return NULL;
 	}

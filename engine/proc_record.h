@@ -60,6 +60,7 @@ struct proc {
 	/* its SPAWND_TOKEN's digest (engine/worker.h), in the table while token_live */
 	uint8_t token_digest[WORKER_DIGEST_LEN];
 	bool token_live;
+	bool pool_worker;               /* FORKSERVER_POOL_WORKER */
 	/* life */
 	enum proc_state state;
 	int pidfd;

@@ -83,7 +83,8 @@ static void fill_request(const struct proc *p, struct forkserver_request *rq)
 	const struct target *t = p->target;
 	*rq = (struct forkserver_request){
 		.key = p->key,
-		.flags = p->stdin_data || p->stdin_open ? FORKSERVER_STDIN_PIPE : 0,
+		.flags = (p->stdin_data || p->stdin_open ? FORKSERVER_STDIN_PIPE : 0) |
+			 (p->pool_worker ? FORKSERVER_POOL_WORKER : 0),
 		.target = t->kind == TARGET_EXEC ? NULL : t->name,
 		.args_json = p->args_json,
 		.id = p->rec.id,

@@ -89,10 +89,11 @@ int store_record_copy(struct store_record *dst, const struct store_record *src)
 {
 	*dst = *src;
 	dst->name = dst->target = dst->args_text = dst->error = dst->launch_text = dst->timeline_text = NULL;
+	dst->pool = NULL;
 	if (dup_or_null(&dst->name, src->name) < 0 || dup_or_null(&dst->target, src->target) < 0 ||
 	    dup_or_null(&dst->args_text, src->args_text) < 0 || dup_or_null(&dst->error, src->error) < 0 ||
 	    dup_or_null(&dst->launch_text, src->launch_text) < 0 ||
-	    dup_or_null(&dst->timeline_text, src->timeline_text) < 0) {
+	    dup_or_null(&dst->timeline_text, src->timeline_text) < 0 || dup_or_null(&dst->pool, src->pool) < 0) {
 		store_record_release(dst);
 		return -ENOMEM;
 	}
@@ -107,7 +108,8 @@ void store_record_release(struct store_record *r)
 	free(r->error);
 	free(r->launch_text);
 	free(r->timeline_text);
-	r->name = r->target = r->args_text = r->error = r->launch_text = r->timeline_text = NULL;
+	free(r->pool);
+	r->name = r->target = r->args_text = r->error = r->launch_text = r->timeline_text = r->pool = NULL;
 }
 
 int store_sync_all(struct store *s)

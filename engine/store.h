@@ -66,6 +66,7 @@ struct store_record {
 	/* fixed at insert, NULL: none. What a queued record needs to start
 	 * after a restart (JSON, see proc_recover.c). */
 	char *launch_text;
+	char *pool;                             /* fixed at insert: the pool it works for, NULL: none */
 };
 
 struct store_query {

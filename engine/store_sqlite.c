@@ -50,7 +50,7 @@ static const char schema[] =
 	" pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT, started_ms INTEGER,"
 	" ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER, start_ticks INTEGER, launch TEXT,"
 	" stdout_data BLOB, stderr_data BLOB, stdout_dropped INTEGER DEFAULT 0, stderr_dropped INTEGER DEFAULT 0,"
-	" stdout_marks BLOB, stderr_marks BLOB, timeline TEXT)"
+	" stdout_marks BLOB, stderr_marks BLOB, timeline TEXT, pool TEXT)"
 	" WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS records_state ON records (state, id);"
 	"CREATE INDEX IF NOT EXISTS records_target ON records (target, id);"
@@ -58,7 +58,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
 
 static const char *const op_sql[OP_KINDS] = {
-	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[OP_UPDATE] = "UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
 		      " error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
 		      " start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14, timeline=coalesce(?15, timeline) WHERE id=?1",
@@ -171,7 +171,7 @@ static int sql_open(const char *state_dir, struct store **out)
 		r = -EIO;
 	}
 	sqlite3_free(err);
-	/* A store made before the output (or dropped-bytes) columns: they are added (an error here
+	/* A store made before the output (or dropped-bytes, timeline, pool) columns: they are added (an error here
 	 * only says they are there already). */
 	static const char *const added[] = {
 		"ALTER TABLE records ADD COLUMN stdout_data BLOB", "ALTER TABLE records ADD COLUMN stderr_data BLOB",
@@ -179,6 +179,7 @@ static int sql_open(const char *state_dir, struct store **out)
 		"ALTER TABLE records ADD COLUMN stderr_dropped INTEGER DEFAULT 0",
 		"ALTER TABLE records ADD COLUMN stdout_marks BLOB", "ALTER TABLE records ADD COLUMN stderr_marks BLOB",
 		"ALTER TABLE records ADD COLUMN timeline TEXT",       /* proc_timeline.h */
+		"ALTER TABLE records ADD COLUMN pool TEXT",           /* pools: the pool a worker works for */
 	};
 	for (size_t i = 0; r == 0 && i < sizeof added / sizeof added[0]; i++)
 		sqlite3_exec(m->writer, added[i], NULL, NULL, NULL);

@@ -17,7 +17,7 @@
 
 #define COLUMNS "id, name, target, args_text, daemon, timeout, created_ms, state, pid, exitcode, signal, " \
 		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch, " \
-		"stdout_dropped, stderr_dropped, timeline"
+		"stdout_dropped, stderr_dropped, timeline, pool"
 
 /* OP_OUTPUT0/1: a stream's bytes into the row (put_output). Why not a file:
  * making one costs about half a millisecond on the disks measured (bench

@@ -46,9 +46,11 @@ static int read_row(sqlite3_stmt *st, struct store_record *r)
 	r->stdout_dropped = (uint64_t)sqlite3_column_int64(st, 19);
 	r->stderr_dropped = (uint64_t)sqlite3_column_int64(st, 20);
 	r->timeline_text = column_dup(st, 21);
+	r->pool = column_dup(st, 22);
 	if (!r->name || !r->target || !r->args_text || (!r->error && sqlite3_column_type(st, 12) != SQLITE_NULL) ||
 	    (!r->launch_text && sqlite3_column_type(st, 18) != SQLITE_NULL) ||
-	    (!r->timeline_text && sqlite3_column_type(st, 21) != SQLITE_NULL)) {
+	    (!r->timeline_text && sqlite3_column_type(st, 21) != SQLITE_NULL) ||
+	    (!r->pool && sqlite3_column_type(st, 22) != SQLITE_NULL)) {
 		store_record_release(r);
 		return -ENOMEM;
 	}

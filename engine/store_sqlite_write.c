@@ -48,6 +48,7 @@ static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->stdout_dropped);
 	sqlite3_bind_int64(st, 21, (sqlite3_int64)r->stderr_dropped);
 	store_sqlite_bind_text(st, 22, r->timeline_text);
+	store_sqlite_bind_text(st, 23, r->pool);
 }
 
 static void bind_update(sqlite3_stmt *st, const struct store_record *r)

@@ -111,6 +111,8 @@ void fs_run_target(const struct parsed_request *p, int in_fd, int out_fd, int er
 		_exit(127);
 	extern char **environ;
 	environ = p->envp;
+	if (p->w->flags & FORKSERVER_POOL_WORKER)
+		fs_pool_worker(p, t);
 	cJSON *args = cJSON_Parse(p->args_json);
 	struct target_ctx ctx = { .id = p->id, .name = p->name };
 	int code = t->fn(args, &ctx);

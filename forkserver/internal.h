@@ -6,6 +6,7 @@
  *   child.c  what runs in a new worker, from fork() to its target; requests parsed
  *   exec.c   an exec target's worker: clone(CLONE_VM | CLONE_VFORK) on a stack of its own
  *   spare.c  the spare worker forked ahead of the request
+ *   pool_worker.c  a pool worker's loop: one task after another in one process
  * Single-threaded: no locks. fds: every fd of the fork server is close-on-exec
  * (fds 3 and 4 too, once forkserver_serve() runs), and each child keeps only
  * fds 0-2 (fs_child_setup).
@@ -18,6 +19,8 @@
 #include <sys/types.h>
 
 #include "forkserver/wire.h"
+
+struct target;
 
 /* A request, parsed in place: the strings point into its buffer. */
 struct parsed_request {
@@ -44,6 +47,9 @@ int fs_child_setup(const struct parsed_request *p, int in_fd, int out_fd, int er
  * failed or there is no such target, else the target's code). */
 void fs_run_target(const struct parsed_request *p, int in_fd, int out_fd, int err_fd)
 	__attribute__((noreturn));
+/* A pool worker (FORKSERVER_POOL_WORKER), once fs_child_setup() ran: runs
+ * the tasks read from stdin with t's function until EOF, then exits 0. */
+void fs_pool_worker(const struct parsed_request *p, const struct target *t) __attribute__((noreturn));
 /* Starts an exec target's worker, a session leader set up as above, with
  * every signal blocked by the caller. Returns its pid, or -errno if none was
  * made. *child_err is 0 once it has exec'd, else the errno of its failed

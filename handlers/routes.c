@@ -8,6 +8,8 @@
 #include "handlers/namespaces.h"
 #include "handlers/objects.h"
 #include "handlers/output.h"
+#include "handlers/mapreduce.h"
+#include "handlers/pools.h"
 #include "handlers/processes.h"
 #include "handlers/search.h"
 #include "handlers/session.h"
@@ -103,6 +105,20 @@ static const struct route routes[] = {
 	{ "GET",    "/namespaces/{name}/keys/{key}", namespaces_key_get,    0 },
 	{ "PUT",    "/namespaces/{name}/keys/{key}", namespaces_key_put,    0 },
 	{ "DELETE", "/namespaces/{name}/keys/{key}", namespaces_key_delete, 0 },
+	/* pools (handlers/pools.h) */
+	{ "POST",   "/pools",                      pools_create,          0 },
+	{ "GET",    "/pools",                      pools_list,            0 },
+	{ "GET",    "/pools/{id}",                 pools_get,             0 },
+	{ "DELETE", "/pools/{id}",                 pools_delete,          0 },
+	{ "POST",   "/pools/{id}/close",           pools_close,           0 },
+	{ "POST",   "/pools/{id}/terminate",       pools_terminate,       0 },
+	{ "POST",   "/pools/{id}/join",            pools_join,            0 },
+	{ "POST",   "/pools/{id}/map",             pools_map,             0 },
+	{ "POST",   "/pools/{id}/apply",           pools_apply,           0 },
+	{ "GET",    "/pools/{id}/jobs/{job}",      pools_job_get,         0 },
+	{ "GET",    "/pools/{id}/jobs/{job}/results", pools_job_results,  0 },
+	{ "POST",   "/mapreduce",                  mapreduce_create,      0 },
+	{ "GET",    "/mapreduce/{id}",             mapreduce_get,         0 },
 };
 
 /* /metrics labels requests by this table's templates. */

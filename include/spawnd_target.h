@@ -44,7 +44,10 @@
  *   the process; static const tables are the natural way. spawnd never unloads
  *   a plugin that loaded, and never frees or writes to what it points to.
  * - A run function is called in the worker: a fresh process forked for that
- *   one run from spawnd's single-threaded fork server. It has fds 0-2 only
+ *   one run from spawnd's single-threaded fork server; or, in a pool worker
+ *   (POST /pools), once per task in a process that runs one task after
+ *   another (its stdout per task is captured for the task's result, its
+ *   stdin is /dev/null, its memory carries over from task to task). It has fds 0-2 only
  *   (stdin: the request's "stdin" or /dev/null; stdout and stderr: captured by
  *   spawnd), a clean environment (PATH, SPAWND_PROCESS_ID, SPAWND_PROCESS_NAME),
  *   default signal dispositions and an empty signal mask. It may use any C
@@ -170,6 +173,14 @@ size_t spawnd_arg_count(const struct spawnd_args *args, const char *name);
 /* Value `index` (0 <= index < count) of the argument, or NULL when there is
  * none. The value belongs to spawnd (valid until the run function returns). */
 const struct spawnd_value *spawnd_arg_at(const struct spawnd_args *args, const char *name, size_t index);
+
+/* ---- returning a value (implemented by spawnd) -------------------------------
+ * Sets the run's result to the JSON text json (any JSON value; checked and
+ * stored compact). In a pool (POST /pools) that value is the task's result,
+ * whatever the function printed; in a run of POST /processes it is printed on
+ * stdout as one line. Call it at most once per run (a later call replaces
+ * the value). Returns 0, -EINVAL (json is NULL or not JSON) or -ENOMEM. */
+int spawnd_return_json(const char *json);
 
 #ifdef __cplusplus
 }

@@ -33,11 +33,12 @@ struct problem {
 	const cJSON *at;
 	bool in_key;
 	bool out_of_memory;
+	const char *const *long_arrays;         /* see body_json_long() */
 };
 
 static bool found(struct problem *p, const cJSON *at, bool in_key, const char *what)
 {
-	*p = (struct problem){ .what = what, .at = at, .in_key = in_key };
+	*p = (struct problem){ .what = what, .at = at, .in_key = in_key, .long_arrays = p->long_arrays };
 	return true;
 }
 
@@ -82,8 +83,12 @@ static const cJSON *duplicate_key(const cJSON *obj, size_t n, bool *out_of_memor
  * of a problem's field name can be invalid UTF-8. */
 static bool find_problem(const cJSON *v, int depth, struct problem *p)
 {
-	size_t n = 0;
+	size_t n = 0, max = MAX_MEMBERS;
 
+	/* A top-level array the handler takes long (a pool map's items). */
+	for (const char *const *k = p->long_arrays; depth == 1 && k && *k && cJSON_IsArray(v); k++)
+		if (v->string && strcmp(v->string, *k) == 0)
+			max = BODY_LONG_ARRAY_MAX;
 	if (depth > MAX_DEPTH)
 		return found(p, NULL, false, "nests deeper than " MAX_DEPTH_TEXT " levels");
 	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
@@ -91,8 +96,10 @@ static bool find_problem(const cJSON *v, int depth, struct problem *p)
 	if (cJSON_IsString(v) && !utf8_valid(v->valuestring, strlen(v->valuestring)))
 		return found(p, v, false, TEXT_RULE);
 	for (const cJSON *c = v->child; c; c = c->next) {
-		if (++n > MAX_MEMBERS)
-			return found(p, v, false, "has more than " MAX_MEMBERS_TEXT " members (the limit of an object or array)");
+		if (++n > max)
+			return found(p, v, false, max == MAX_MEMBERS ?
+				     "has more than " MAX_MEMBERS_TEXT " members (the limit of an object or array)" :
+				     "has more than " BODY_LONG_ARRAY_MAX_TEXT " members");
 		if (c->string && !utf8_valid(c->string, strlen(c->string)))
 			return found(p, c, true, "is a key that is not " TEXT_RULE_NOUN);
 	}
@@ -201,7 +208,9 @@ static enum MHD_Result check_framing(struct http_req *r, bool *ok)
 	return MHD_YES;
 }
 
-cJSON *body_json(struct http_req *r, enum MHD_Result *res)
+cJSON *body_json(struct http_req *r, enum MHD_Result *res) { return body_json_long(r, res, NULL); }
+
+cJSON *body_json_long(struct http_req *r, enum MHD_Result *res, const char *const *long_arrays)
 {
 	bool ok, failed = false;
 
@@ -222,7 +231,7 @@ cJSON *body_json(struct http_req *r, enum MHD_Result *res)
 		return NULL;
 	}
 	free(masked);
-	struct problem p = { 0 };
+	struct problem p = { .long_arrays = long_arrays };
 	if (find_problem(j, 0, &p)) {
 		*res = reply_problem(r, j, &p);
 		cJSON_Delete(j);

@@ -14,6 +14,12 @@
 /* Returns the parsed body (caller frees) or NULL after replying; *res gets
  * the result to return from the handler in that case. */
 cJSON *body_json(struct http_req *r, enum MHD_Result *res);
+/* The same, but the top-level members named in long_arrays (NULL-terminated),
+ * when arrays, may have up to BODY_LONG_ARRAY_MAX elements (a pool map's
+ * items), where every other object or array may have 10000 members. */
+#define BODY_LONG_ARRAY_MAX 1000000
+#define BODY_LONG_ARRAY_MAX_TEXT "1000000"
+cJSON *body_json_long(struct http_req *r, enum MHD_Result *res, const char *const *long_arrays);
 
 /* The same strict rules for a JSON document that is not a request (the
  * --config file): text is len bytes followed by a NUL. Returns the tree

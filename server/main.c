@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "engine/forkserver.h"
+#include "engine/pool.h"
 #include "engine/proc.h"
 #include "engine/store.h"
 #include "engine/diskspace.h"
@@ -164,6 +165,8 @@ static void start_serving(const struct config *c, const char **url)
 	};
 	if ((r = proc_init(&pc)) < 0)
 		fatal("cannot start the process engine in %s: %s", c->state_dir, strerror(-r));
+	if ((r = pool_init()) < 0)
+		fatal("cannot start the pool thread: %s", strerror(-r));
 	health_init();
 	stream_set_heartbeat(c->heartbeat);
 	struct objects_config oc = { .store = proc_store(), .heartbeat_s = c->heartbeat };
@@ -309,6 +312,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	log_event(LOG_INFO, "shutting down", NULL);
+	pool_shutdown();
 	proc_shutdown();
 	http_quiesce();
 	objects_shutdown();     /* waiting requests are answered 503 */
@@ -320,6 +324,7 @@ int main(int argc, char **argv)
 	tls_release();
 	reap_children();        /* orphans that ended during the shutdown */
 	forkserver_stop();
+	pool_release();
 	objects_release();
 	proc_release();
 	targets_release();

@@ -8,6 +8,7 @@
  * the function with exit code 1 rather than a partial silent success.
  */
 #include "targets/builtin.h"
+#include "targets/wordcount.h"
 #include "lib/fdio.h"
 
 #include <errno.h>
@@ -176,6 +177,50 @@ static int run_whoami(const cJSON *args, const struct target_ctx *ctx)
 	return rc;
 }
 
+/* The pool examples (PyMOTW multiprocessing_pool.py): square and
+ * do_calculation print their result as JSON (they declare "returns": "json"),
+ * start_process is the initializer that says which worker starts. */
+static int print_integer(long long v)
+{
+	char line[32];
+	snprintf(line, sizeof line, "%lld\n", v);
+	return write_str(STDOUT_FILENO, line) == 0 ? 0 : 1;
+}
+
+static int run_square(const cJSON *args, const struct target_ctx *ctx)
+{
+	long long x = target_arg_int(args, "x", 0);
+	return print_integer(x * x);
+}
+
+static int run_do_calculation(const cJSON *args, const struct target_ctx *ctx)
+{
+	return print_integer(target_arg_int(args, "data", 0) * 2);
+}
+
+static int run_start_process(const cJSON *args, const struct target_ctx *ctx)
+{
+	char line[320];
+	snprintf(line, sizeof line, "Starting %s\n", ctx && ctx->name ? ctx->name : "?");
+	return write_str(STDOUT_FILENO, line) == 0 ? 0 : 1;
+}
+
+static const struct arg_spec square_args[] = {
+	{ .name = "x", .type = ARG_INTEGER, .required = true, .has_min = true, .min = -3037000499.0,
+	  .has_max = true, .max = 3037000499.0 },
+};
+static const struct arg_spec calculation_args[] = {
+	{ .name = "data", .type = ARG_INTEGER, .required = true, .has_min = true, .min = -4e18,
+	  .has_max = true, .max = 4e18 },
+};
+static const struct arg_spec wordcount_map_args[] = {
+	{ .name = "file", .type = ARG_STRING, .required = true, .pattern = "[A-Za-z0-9_-]{1,128}\\.txt" },
+};
+static const struct arg_spec wordcount_reduce_args[] = {
+	{ .name = "word", .type = ARG_STRING, .required = true, .max_length = 4096 },
+	{ .name = "counts", .type = ARG_INTEGER, .variadic = true, .has_min = true, .min = 0,
+	  .has_max = true, .max = 1e15 },
+};
 static const struct arg_spec worker_args[] = {
 	{ .name = "num", .type = ARG_INTEGER },
 };
@@ -220,6 +265,17 @@ static const struct target builtins[] = {
 	  .description = "Prints one JSON line with its process id, name and pid (current_process)." },
 	{ .name = "ticker", .kind = TARGET_BUILTIN, .fn = run_ticker, ARGS(ticker_args),
 	  .description = "Prints \"tick 1\" ... \"tick <count>\" (default 10), one line every <interval> seconds (default 1), then exits 0." },
+	{ .name = "square", .kind = TARGET_BUILTIN, .fn = run_square, ARGS(square_args), .returns_json = true,
+	  .description = "Returns x * x (a pool example)." },
+	{ .name = "do_calculation", .kind = TARGET_BUILTIN, .fn = run_do_calculation, ARGS(calculation_args),
+	  .returns_json = true, .description = "Returns data * 2 (the PyMOTW pool example)." },
+	{ .name = "wordcount_map", .kind = TARGET_BUILTIN, .fn = wordcount_map, ARGS(wordcount_map_args),
+	  .returns_json = true, .description = "Returns [[word, count]...] for the words of " WORDCOUNT_DIR
+	  "/<file> (lowercase, no punctuation, no stop words: the chapter's word count map)." },
+	{ .name = "wordcount_reduce", .kind = TARGET_BUILTIN, .fn = wordcount_reduce, ARGS(wordcount_reduce_args),
+	  .returns_json = true, .description = "Returns the sum of the counts of a word (the chapter's word count reduce)." },
+	{ .name = "start_process", .kind = TARGET_BUILTIN, .fn = run_start_process,
+	  .description = "Prints \"Starting <its process name>\" (the PyMOTW pool initializer)." },
 };
 
 const struct target *builtin_targets(size_t *count)

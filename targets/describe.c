@@ -74,6 +74,7 @@ cJSON *target_to_json(const struct target *t)
 		cJSON_AddNumberToObject(obj, "max_running", t->max_running);
 	else
 		cJSON_AddNullToObject(obj, "max_running");
+	cJSON_AddStringToObject(obj, "returns", t->returns_json ? "json" : "text");
 	if (t->source || t->kind == TARGET_BUILTIN)
 		cJSON_AddStringToObject(obj, "source", t->source ? t->source : "builtin");
 	return obj;

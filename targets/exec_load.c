@@ -259,8 +259,21 @@ static int load_command(struct loader *l, const cJSON *obj, struct target *t, st
 
 static const char *const target_keys[] = {
 	"name", "description", "program", "argv", "args", "env", "cwd",
-	"timeout", "max_running", "rlimits", "user", "group", "python", NULL
+	"timeout", "max_running", "rlimits", "user", "group", "python", "returns", NULL
 };
+
+/* "returns": "json" or "text" (the default): what a pool task's result is. */
+static int load_returns(struct loader *l, const cJSON *obj, struct target *t)
+{
+	const char *returns = NULL;
+	int rc = exec_load_string(l, obj, "returns", "returns", &returns);
+	if (rc <= 0)
+		return rc;
+	if (strcmp(returns, "json") != 0 && strcmp(returns, "text") != 0)
+		return exec_load_fail(l, "returns", "must be \"json\" or \"text\"");
+	t->returns_json = strcmp(returns, "json") == 0;
+	return 0;
+}
 
 static int load_name(struct loader *l, const cJSON *obj, struct target *t, size_t index)
 {
@@ -307,7 +320,8 @@ static int load_target(struct loader *l, const cJSON *obj, size_t index)
 	    (rc = exec_load_env(l, obj, spec)) < 0 ||
 	    (rc = load_cwd(l, obj, spec)) < 0 ||
 	    (rc = load_rlimits(l, obj, &spec->rlimits)) < 0 ||
-	    (rc = load_identity(l, obj, spec)) < 0)
+	    (rc = load_identity(l, obj, spec)) < 0 ||
+	    (rc = load_returns(l, obj, t)) < 0)
 		return rc;
 	if ((rc = exec_load_number(l, obj, "timeout", "timeout", false, 0.001, TIMEOUT_MAX, &d)) < 0)
 		return rc;

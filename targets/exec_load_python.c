@@ -288,5 +288,6 @@ int exec_load_python(struct loader *l, const cJSON *obj, struct target *t, struc
 	    (rc = load_interpreter(l, py, spec)) < 0 ||
 	    (rc = load_returns(l, py, &names[2])) < 0)
 		return rc;
+	t->returns_json = strcmp(names[2], "json") == 0;       /* a pool task's result is that value */
 	return build_words(l, t, spec, paths, npaths, names);
 }

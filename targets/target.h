@@ -119,6 +119,7 @@ struct target {
 	double timeout;        /* seconds; 0 = none */
 	int max_running;       /* 0 = unlimited */
 	const struct exec_spec *exec; /* exec targets: what to run; else NULL */
+	bool returns_json;     /* "returns": "json": a pool task's result is its stdout parsed as JSON */
 	const char *source;    /* where it came from: "plugin:<file name>", "file:<targets file>";
 				  NULL for builtins ("builtin") */
 };

@@ -121,8 +121,8 @@ static bool fill(const char *tmpl, const char *id, char *out, size_t cap)
 	size_t used = 0;
 	for (const char *p = tmpl; *p && used + 1 < cap;) {
 		const char *value = NULL;
-		if (strncmp(p, "{id}", 4) == 0)
-			value = id;
+		if (strncmp(p, "{id}", 4) == 0 || strncmp(p, "{job}", 5) == 0)
+			value = id;     /* a process id where a pool or job id goes: refused before it is looked up */
 		else if (strncmp(p, "{name}", 6) == 0)
 			value = "worker";
 		else if (*p == '{')

@@ -186,7 +186,7 @@ static void registry_lists_and_finds_exec_targets(void)
 	CHECK_INT(n, (int)builtins + 3);
 	snprintf(want, sizeof want, "{\"name\":\"date\",\"kind\":\"exec\",\"description\":\"Prints the date in UTC.\","
 		 "\"args\":[{\"name\":\"when\",\"type\":\"string\",\"required\":false,\"pattern\":\"@[0-9]+\",\"max_length\":20}],"
-		 "\"timeout\":5,\"max_running\":2,\"source\":\"file:%s\"}", path);
+		 "\"timeout\":5,\"max_running\":2,\"returns\":\"text\",\"source\":\"file:%s\"}", path);
 	CHECK_STR(text, want);
 	json = target_to_json(target_find("show-args"));
 	text = cJSON_PrintUnformatted(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "args"), 4));
@@ -368,6 +368,7 @@ static void constraint_errors(void)
 
 static void env_and_limit_errors(void)
 {
+	CHECK_BROKEN(T(", \"returns\": \"xml\""), "target \"d\": field \"returns\": must be \"json\" or \"text\"");
 	CHECK_BROKEN(T(", \"env\": []"), "target \"d\": field \"env\": must be an object {\"allow\": [...], \"set\": {...}}");
 	CHECK_BROKEN(T(", \"env\": {\"allowed\": []}"), "target \"d\": field \"env.allowed\": is not a known field");
 	CHECK_BROKEN(T(", \"env\": {\"allow\": \"LANG\"}"), "target \"d\": field \"env.allow\": must be an array of variable names");

@@ -83,7 +83,8 @@ static const char *hold(char *s)
 
 static void find_builtins(void)
 {
-	static const char *const names[] = { "worker", "sleep", "exit", "echo", "cat", "burst", "whoami", "ticker" };
+	static const char *const names[] = { "worker", "sleep", "exit", "echo", "cat", "burst", "whoami", "ticker",
+					     "square", "do_calculation", "wordcount_map", "wordcount_reduce", "start_process" };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		const struct target *t = target_find(names[i]);
 		CHECK_MSG(t != NULL, "%s not found", names[i]);
@@ -360,7 +361,11 @@ static void describe_exit(void)
 	cJSON_Delete(j);
 	CHECK_STR(text, "{\"name\":\"exit\",\"kind\":\"builtin\",\"description\":\"Exits at once with the given exit code.\","
 		  "\"args\":[{\"name\":\"code\",\"type\":\"integer\",\"required\":true,\"min\":0,\"max\":255}],"
-		  "\"timeout\":null,\"max_running\":null,\"source\":\"builtin\"}");
+		  "\"timeout\":null,\"max_running\":null,\"returns\":\"text\",\"source\":\"builtin\"}");
+	/* A pool example declares its stdout JSON. */
+	j = target_to_json(target_find("square"));
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "returns")), "json");
+	cJSON_Delete(j);
 }
 
 static void describe_constraints(void)
@@ -384,14 +389,15 @@ static void describe_constraints(void)
 
 static void list_in_registry_order(void)
 {
-	static const char *const names[] = { "worker", "sleep", "exit", "echo", "cat", "burst", "whoami", "ticker" };
+	static const char *const names[] = { "worker", "sleep", "exit", "echo", "cat", "burst", "whoami", "ticker",
+					     "square", "do_calculation", "wordcount_map", "wordcount_reduce", "start_process" };
 	cJSON *list = targets_list_json();
 	cJSON *targets = cJSON_GetObjectItem(list, "targets");
 	int n = cJSON_GetArraySize(targets);
 
-	if (n != 8)
+	if (n != 13)
 		cJSON_Delete(list);
-	CHECK_INT(n, 8);
+	CHECK_INT(n, 13);
 	for (int i = 0; i < n; i++) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(targets, i), "name"));
 		if (!name || strcmp(name, names[i]) != 0) {

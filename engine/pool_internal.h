@@ -1,0 +1,160 @@
+/* pool_internal — what pool.c (pools, their JSON), pool_job.c (jobs,
+ * results, waiters) and pool_run.c (the pool thread, slots, running tasks)
+ * share. Not for use outside those three files.
+ *
+ * Locking: every field is guarded by the pool lock (pool_lock()), except a
+ * slot's `ended` flag, set by the engine's waiter callback (which may run
+ * inside proc_spawn(), while the pool thread holds the pool lock) and read by
+ * the pool thread.
+ * Lifetime: a pool and its jobs live until pool_remove(); the engine holds a
+ * slot's waiter only while the slot's process runs, and pool_remove() refuses
+ * while any does.
+ */
+#ifndef SPAWND_POOL_INTERNAL_H
+#define SPAWND_POOL_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "engine/pool.h"
+#include "engine/proc.h"
+
+enum pool_state { POOL_RUNNING, POOL_CLOSED, POOL_TERMINATED };
+
+/* Task lines a persistent worker may have unanswered: enough to hide the
+ * round trip (a result read, the next line written) behind its work (64
+ * left the worker waiting: 100,000 squares took 1.8 s, 1.5 s with 1024). */
+#define POOL_FLIGHT_MAX 1024
+enum job_state { JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_TERMINATED };
+
+struct pool;
+
+struct pool_job {
+	char id[POOL_ID_MAX];
+	struct pool *pool;
+	struct pool_job *next;          /* the pool's jobs, oldest first */
+	enum job_state state;
+	int total, done, failed, running;
+	int next_index;                 /* the first item no chunk has taken */
+	int *retry;                     /* items to run again, a stack */
+	int retry_len;
+	cJSON *items;                   /* canonical args, one per item */
+	cJSON **item_at;                /* items by index (a cJSON array is a list) */
+	cJSON **results;                /* NULL: not done yet */
+	int *attempts;
+	int *order;                     /* item indexes in completion order */
+	int order_len;
+	int prefix;                     /* items 0..prefix-1 all have results */
+	int chunksize, retries;
+	bool ordered, fail_fast;
+	struct waitq waiters;
+};
+
+struct pool_slot {
+	struct pool *pool;
+	int index;
+	struct pool_job *job;           /* the chunk it works on: [cur, hi) of job */
+	int cur, hi;
+	int item;                       /* the item its process runs, -1: none (an initializer) */
+	struct pool_job *task_job;      /* the job of that item */
+	char worker_name[128];          /* the name its processes take */
+	bool named;                     /* worker_name is set (false again when replaced) */
+	/* a persistent worker (pool_worker.c): the items of task_job sent to it
+	 * and not answered yet, oldest first */
+	int flight[POOL_FLIGHT_MAX];
+	int flight_head, flight_len;
+	bool init_pending;              /* its initializer line is out */
+	bool retire;                    /* maxtasksperchild reached: its stdin is to be closed */
+	bool retiring;                  /* its stdin is closed: it is ending */
+	uint64_t out_off;               /* the stdout bytes of its result lines read */
+	bool busy;                      /* a process of it is queued or running */
+	bool initialized;
+	atomic_bool ended;              /* its process has ended (engine waiter) */
+	char proc_id[PROC_ID_MAX];
+	struct proc_waiter waiter;
+	long tasks;
+};
+
+struct pool {
+	char id[POOL_ID_MAX];
+	char *name;
+	struct pool *next;
+	const struct target *target, *initializer;
+	bool persistent;                /* C target (and initializer): long-lived workers, pool_worker.c */
+	cJSON *initargs;
+	long maxtasksperchild;
+	int processes;
+	enum pool_state state;
+	cJSON *error;                   /* the initializer's failure, NULL: none */
+	struct pool_slot *slots;
+	struct pool_job *jobs, *jobs_tail;
+	int jobs_count;
+	long done, failed;
+	struct waitq joiners;
+};
+
+void pool_lock(void);
+void pool_unlock(void);
+/* The pool thread looks at every pool again (any thread, lock or not). */
+void pool_kick(void);
+struct pool *pool_find(const char *id);
+struct pool *pool_first(void);
+/* Items of every pool not yet done. */
+long pool_items_pending(void);
+void pool_new_id(char id[POOL_ID_MAX], int64_t ms);
+bool pool_shutting_down(void);
+/* pool_submit() with the lock held (the pool thread's mapreduce). */
+int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]);
+
+/* mapreduce.c: one step of every mapreduce (a map job ended: its reduce
+ * job is submitted; a reduce job ended: the results are in); expired waits.
+ * The earliest waiter deadline, 0: none. Lock held. */
+int64_t mapreduce_pass(int64_t now);
+void mapreduce_wake_all(void);
+void mapreduce_release(void);
+
+/* pool_job.c */
+struct pool_job *pool_job_find(struct pool *p, const char *job);
+/* Item `index` of job has its result (taken over), or failed with it. */
+void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed);
+/* Ends j (state) and drops its work left: results of items never run become errors. */
+void pool_job_end(struct pool_job *j, enum job_state state);
+void pool_job_free(struct pool_job *j);
+cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitcode);
+/* Wakes the pool's joiners whose condition now holds, and expired waiters. */
+void pool_wake_waiters(struct pool *p, int64_t now);
+/* Wakes every waiter of p (it is going away). */
+void pool_wake_all(struct pool *p);
+bool pool_joined(const struct pool *p);
+int64_t pool_next_deadline(struct pool *p);
+
+/* pool_run.c */
+/* The engine waiter's callback: marks the slot ended (woken) and kicks the thread. */
+void pool_slot_woken(struct proc_waiter *w);
+/* Starts target t with canonical args in s (a task, or a persistent worker).
+ * 0 or -errno (-EAGAIN, -EBUSY: the engine's limits). Lock held. */
+int pool_spawn_in(struct pool_slot *s, const struct target *t, const cJSON *canonical, const char *name);
+/* The next item for s: of its chunk, else a retry, else a new chunk of the
+ * oldest job with work left; NULL: none. */
+struct pool_job *pool_next_item(struct pool_slot *s, int *item);
+bool pool_has_work(const struct pool_slot *s);
+/* Gives s a new worker name unless it has one. */
+void pool_name_worker(struct pool_slot *s);
+/* The failure of an ended process's record as an error value, NULL if it exited 0. */
+cJSON *pool_failure_of(const cJSON *rec);
+/* The initializer of s ended (failure NULL: it succeeded; consumed). */
+void pool_initializer_ended(struct pool_slot *s, cJSON *failure);
+/* s's task ended: failed (failure) or with result (both consumed); retried or stored. */
+void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result);
+/* Sends SIGTERM to every running process of p's slots. */
+void pool_run_terminate(struct pool *p);
+int pool_run_start(void);
+void pool_run_stop(void);
+
+/* pool_worker.c: slots of a persistent pool */
+/* Its worker wrote output or ended. */
+void pool_worker_event(struct pool_slot *s);
+/* Starts a worker, sends the next line, or retires an idle worker. false:
+ * the engine refused a spawn (try later). */
+bool pool_worker_feed(struct pool_slot *s);
+
+#endif

@@ -1,0 +1,233 @@
+/* pool_job — a pool's jobs: their results as they come in, their end, their
+ * JSON, and the waiters on them (a job's end, its next result for a follow
+ * stream, a pool's join).
+ *
+ * A follow stream's position is a count of results sent: in input order
+ * (ordered, imap) the results ready are the prefix of items done, in
+ * completion order (imap_unordered) the first `order_len` of `order`. So a
+ * stream resumed with the position it last saw (Last-Event-ID, ?after=) goes
+ * on exactly after it, whichever order it uses.
+ */
+#include "engine/pool_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/ts.h"
+
+enum { WAIT_RESULT = 1 << 0 };          /* a follow: also woken by each result */
+
+struct pool_job *pool_job_find(struct pool *p, const char *job)
+{
+	for (struct pool_job *j = p->jobs; j; j = j->next)
+		if (strcmp(j->id, job) == 0)
+			return j;
+	return NULL;
+}
+
+void pool_job_free(struct pool_job *j)
+{
+	for (int i = 0; j->results && i < j->total; i++)
+		cJSON_Delete(j->results[i]);
+	free(j->results);
+	free(j->item_at);
+	free(j->attempts);
+	free(j->order);
+	free(j->retry);
+	cJSON_Delete(j->items);
+	free(j);
+}
+
+cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitcode)
+{
+	cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddItemToObject(e, "exitcode", cJSON_IsNumber(exitcode) ? cJSON_CreateNumber(exitcode->valuedouble)
+								       : cJSON_CreateNull());
+	return o;
+}
+
+static long ready(const struct pool_job *j) { return j->ordered ? j->prefix : j->order_len; }
+
+static void fire(struct waitq_batch *b) { waitq_fire(b); }
+
+/* Lock held. */
+static void store_result(struct pool_job *j, int index, cJSON *result)
+{
+	j->results[index] = result ? result : pool_error_json("internal", "out of memory", NULL);
+	j->order[j->order_len++] = index;
+	while (j->prefix < j->total && j->results[j->prefix])
+		j->prefix++;
+}
+
+void pool_job_end(struct pool_job *j, enum job_state state)
+{
+	struct waitq_batch b = { NULL, NULL };
+	if (j->state != JOB_RUNNING)
+		return;
+	j->state = state;
+	j->retry_len = 0;
+	j->next_index = j->total;
+	const char *code = state == JOB_TERMINATED ? "terminated" : "not_run";
+	const char *why = state == JOB_TERMINATED ? "the pool was terminated before this task ended"
+		: j->pool->error ? "the pool's initializer failed" : "the job ended at an earlier task's failure (on_error=fail)";
+	for (int i = 0; i < j->total; i++)
+		if (!j->results[i])
+			store_result(j, i, pool_error_json(code, why, NULL));
+	waitq_wake(&j->waiters, SIZE_MAX, &b);
+	fire(&b);
+}
+
+void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed)
+{
+	struct waitq_batch b = { NULL, NULL };
+	if (j->state != JOB_RUNNING || j->results[index]) {
+		cJSON_Delete(result);
+		return;
+	}
+	store_result(j, index, result);
+	j->done++;
+	j->pool->done++;
+	if (failed) {
+		j->failed++;
+		j->pool->failed++;
+	}
+	waitq_wake_flagged(&j->waiters, WAIT_RESULT, &b);
+	fire(&b);
+	if (j->done == j->total)
+		pool_job_end(j, JOB_DONE);
+	else if (failed && j->fail_fast)
+		pool_job_end(j, JOB_FAILED);
+}
+
+bool pool_joined(const struct pool *p)
+{
+	if (p->state == POOL_RUNNING)
+		return false;
+	for (const struct pool_job *j = p->jobs; j; j = j->next)
+		if (j->state == JOB_RUNNING)
+			return false;
+	for (int i = 0; i < p->processes; i++)
+		if (p->slots[i].busy)
+			return false;
+	return true;
+}
+
+void pool_wake_waiters(struct pool *p, int64_t now)
+{
+	struct waitq_batch b = { NULL, NULL };
+	if (pool_joined(p))
+		waitq_wake(&p->joiners, SIZE_MAX, &b);
+	if (now) {
+		waitq_expire(&p->joiners, now, &b);
+		for (struct pool_job *j = p->jobs; j; j = j->next)
+			waitq_expire(&j->waiters, now, &b);
+	}
+	fire(&b);
+}
+
+void pool_wake_all(struct pool *p)
+{
+	struct waitq_batch b = { NULL, NULL };
+	waitq_wake(&p->joiners, SIZE_MAX, &b);
+	for (struct pool_job *j = p->jobs; j; j = j->next)
+		waitq_wake(&j->waiters, SIZE_MAX, &b);
+	fire(&b);
+}
+
+static int64_t earliest(const struct waitq *q, int64_t next)
+{
+	for (const struct waitq_entry *e = q->head; e; e = e->next)
+		if (e->deadline_ms && (!next || e->deadline_ms < next))
+			next = e->deadline_ms;
+	return next;
+}
+
+int64_t pool_next_deadline(struct pool *p)
+{
+	int64_t next = earliest(&p->joiners, 0);
+	for (struct pool_job *j = p->jobs; j; j = j->next)
+		next = earliest(&j->waiters, next);
+	return next;
+}
+
+int pool_wait(const char *id, const char *job, enum pool_wait_kind kind, long after, double timeout_s,
+	      struct waitq_entry *w, void (*fn)(struct waitq_entry *w))
+{
+	pool_lock();
+	struct pool *p = pool_find(id);
+	struct pool_job *j = p && job ? pool_job_find(p, job) : NULL;
+	int r;
+	if (!p || (kind == POOL_WAIT_JOB && !j))
+		r = -ENOENT;
+	else if (pool_shutting_down())
+		r = 1;
+	else if (kind == POOL_WAIT_JOIN)
+		r = pool_joined(p);
+	else
+		r = j->state != JOB_RUNNING || (after >= 0 && ready(j) > after);
+	if (r == 0) {
+		int64_t deadline = timeout_s < 0 ? 0 : ts_mono_ms() + (int64_t)(timeout_s * 1000) + 1;
+		waitq_arm(kind == POOL_WAIT_JOIN ? &p->joiners : &j->waiters, w, deadline,
+			  after >= 0 ? WAIT_RESULT : 0, fn);
+	}
+	pool_unlock();
+	if (r == 0)
+		pool_kick();            /* the pool thread sleeps until the new deadline */
+	return r;
+}
+
+void pool_wait_cancel(struct waitq_entry *w)
+{
+	pool_lock();
+	waitq_cancel(w);
+	pool_unlock();
+}
+
+static const char *const job_states[] = { "running", "done", "failed", "terminated" };
+
+cJSON *pool_job_json(const char *id, const char *job, unsigned flags)
+{
+	pool_lock();
+	struct pool *p = pool_find(id);
+	struct pool_job *j = p ? pool_job_find(p, job) : NULL;
+	cJSON *o = j ? cJSON_CreateObject() : NULL;
+	if (o) {
+		cJSON_AddStringToObject(o, "job", j->id);
+		cJSON_AddStringToObject(o, "pool", p->id);
+		cJSON_AddStringToObject(o, "state", job_states[j->state]);
+		cJSON_AddNumberToObject(o, "total", j->total);
+		cJSON_AddNumberToObject(o, "done", j->done);
+		cJSON_AddNumberToObject(o, "failed", j->failed);
+		if ((flags & POOL_JOB_RESULTS) && j->state != JOB_RUNNING) {
+			cJSON *list = cJSON_AddArrayToObject(o, "results");
+			for (int i = 0; list && i < j->total; i++)
+				cJSON_AddItemToArray(list, cJSON_Duplicate(j->results[i], true));
+		}
+	}
+	pool_unlock();
+	return o;
+}
+
+long pool_job_results(const char *id, const char *job, long after, long max, cJSON *out, bool *ended)
+{
+	pool_lock();
+	struct pool *p = pool_find(id);
+	struct pool_job *j = p ? pool_job_find(p, job) : NULL;
+	long pos = after;
+	if (j) {
+		long n = ready(j);
+		for (; pos < n && pos < after + max; pos++) {
+			int index = j->ordered ? (int)pos : j->order[pos];
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddNumberToObject(o, "index", index);
+			cJSON_AddItemToObject(o, "result", cJSON_Duplicate(j->results[index], true));
+			cJSON_AddItemToArray(out, o);
+		}
+		*ended = j->state != JOB_RUNNING && pos >= j->total;
+	}
+	pool_unlock();
+	return j ? pos : -ENOENT;
+}

@@ -196,7 +196,7 @@ static cJSON *result_of(const char *id, const struct target *t)
 	if (!buf)
 		return NULL;
 	while (len <= RESULT_MAX &&
-	       (n = proc_read_output(id, PROC_STDOUT, len, buf + len, RESULT_MAX + 1 - len, &total, &ended, NULL)) > 0)
+	       (n = proc_read_output(id, PROC_STDOUT, len, buf + len, RESULT_MAX + 1 - len, &total, &ended, NULL, NULL)) > 0)
 		len += (size_t)n;
 	if (len > RESULT_MAX)
 		result = pool_error_json("result_too_large", "its stdout is over 1 MiB", NULL);

@@ -56,7 +56,7 @@ static int read_lines(struct pool_slot *s, bool *ended, void (*fn)(struct pool_s
 			break;
 		buf = grown;
 		ssize_t n = proc_read_output(s->proc_id, PROC_STDOUT, s->out_off + len, buf + len, READ_CHUNK,
-					     &total, ended, NULL);
+					     &total, ended, NULL, NULL);
 		if (n <= 0)
 			break;
 		len += (size_t)n;

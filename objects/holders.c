@@ -309,9 +309,12 @@ void obj_tick_waiters(struct obj *o, int64_t mono_now, bool look_at_clients)
 				obj_finish(w, OBJ_GONE, NULL);
 				left = true;
 			} else if (e->deadline_ms <= mono_now) {
-				if (o->kind->timed_out)
+				if (o->kind->timed_out) {
+					/* It may finish other waiters too (a barrier breaks for
+					 * all), next among them: look again from the head. */
 					o->kind->timed_out(o, w);
-				else
+					next = o->queues[q].head;
+				} else
 					obj_finish(w, OBJ_DONE, o->kind->timeout_result());
 				left = true;
 			}

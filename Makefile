@@ -46,7 +46,9 @@ UTIL_A   := $(BUILD)/lib/libspawnd.a
 #   registry     target_find() of a request's target; the plugin loader registers there
 #   pattern      the plugin loader checks enum values against their pattern
 #   exec_file    the registry's exec set lookup (always empty in the fork server)
-FS_TARGETS := target builtin plugin plugin_args registry pattern exec_file
+#   worker_api   the shared-object functions C targets call (spawnd_queue_put(), ...)
+#   worker_http  their transport to the server (SPAWND_SOCKET or SPAWND_URL)
+FS_TARGETS := target builtin plugin plugin_args registry pattern exec_file worker_api worker_http
 FS_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard forkserver/*.c) $(FS_TARGETS:%=targets/%.c))
 FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))

@@ -46,6 +46,8 @@ static void remove_plugins_folder(void)
 	char link_path[PATH_MAX + 32];
 	snprintf(link_path, sizeof link_path, "%s/plugin_capi.so", plugins);
 	unlink(link_path);
+	snprintf(link_path, sizeof link_path, "%s/tokens", plugins);
+	unlink(link_path);
 	rmdir(plugins);
 }
 
@@ -263,8 +265,42 @@ static void test_transport_choice(void)
 static void test_stale_socket_replaced(void)
 {
 	CHECK_INT(server_restart(srv, SIGKILL), 0);
-	CHECK_OUT(run_on(srv, STEPS("create|event|e3", "eset|e3", "ewait|e3|0")),
-		  "create -> 1\neset -> 0\newait -> 1\n");
+	test_socket_in_state_folder();
+	/* through the socket only: SPAWND_URL leads nowhere */
+	CHECK_OUT(run_on(srv, STEPS("setenv|SPAWND_URL|http://127.0.0.1:1", "create|event|e3", "eset|e3", "ewait|e3|0")),
+		  "setenv -> 0\ncreate -> 1\neset -> 0\newait -> 1\n");
+}
+
+#define ADMIN "capi-admin-token-0123456789"
+
+/* With a tokens file every outside request needs a token; a worker's calls
+ * carry its own SPAWND_TOKEN and need nothing more. A token that is no live
+ * worker's is refused: -EACCES. */
+static void test_with_tokens_file(void)
+{
+	char tokens[PATH_MAX + 16], args[2 * PATH_MAX + 64];
+	snprintf(tokens, sizeof tokens, "%s/tokens", plugins);
+	FILE *f = fopen(tokens, "w");
+	CHECK(f);
+	fprintf(f, "admin %s\n", ADMIN);
+	fclose(f);
+	chmod(tokens, 0600);
+	snprintf(args, sizeof args, "--plugins %s --tokens-file %s", plugins, tokens);
+	struct server *s = server_start(args);
+	CHECK_MSG(s, "spawnd did not start with a tokens file");
+	char *body = capi_body(STEPS("create|event|t1", "eset|t1", "ewait|t1|0",
+		"setenv|SPAWND_TOKEN|spw_0000000000000000000000000000000000000000000000000000000000000000", "eset|t1"));
+	struct call *c = call(s, "POST", "/processes?wait=20", ADMIN, body);
+	free(body);
+	const char *out = jstr(c->json, "stdout");
+	bool ok = c->status == 201 && out &&
+		  strcmp(out, "create -> 1\neset -> 0\newait -> 1\nsetenv -> 0\neset -> -EACCES\n") == 0;
+	if (!ok)
+		check_record(__FILE__, __LINE__, "%ld: %.600s", c->status, c->body);
+	call_free(c);
+	if (!ok)
+		return;
+	check_server_stops(&s);
 }
 
 static void check_stops(void) { check_server_stops(&srv); }
@@ -291,6 +327,7 @@ int main(void)
 	RUN(test_socket_in_state_folder);
 	RUN(test_transport_choice);
 	RUN(test_stale_socket_replaced);
+	RUN(test_with_tokens_file);
 	RUN(check_stops);
 	remove_plugins_folder();
 	return CHECK_EXIT();

@@ -5,7 +5,8 @@
  * one worker until another worker (or an outside client) acts, grants owned
  * by the worker (released when it ends, "abandoned" and a larger fence for the
  * next holder), and the transport: the unix socket in the state folder (mode
- * 0600, replaced after a crash), SPAWND_URL without it, tokens on.
+ * 0600, replaced after a crash), SPAWND_URL without it, a connection per
+ * thread, tokens on.
  *
  * Environment: SPAWND_FIXTURES holds plugin_capi.so (the folder also holds the
  * broken test plugins, so it is linked alone into a plugins folder of its own).
@@ -244,6 +245,17 @@ static void test_socket_in_state_folder(void)
 	CHECK_MSG((st.st_mode & 0777) == 0600, "%s has mode %o", path, (unsigned)(st.st_mode & 0777));
 }
 
+/* Each thread has its own connection: a thread blocked in a wait does not
+ * hold up the main thread's set (one shared connection would: the set would
+ * queue behind the wait it is meant to end). */
+static void test_threads_have_their_own_connection(void)
+{
+	char id[ID_CAP];
+	start_on(srv, STEPS("create|event|th1", "thread_wait|th1", "sleep|0.2", "eset|th1", "join_thread"), id);
+	CHECK(id[0]);
+	CHECK_OUT(finish_on(srv, id), "create -> 1\nthread_wait -> 0\nsleep -> 0\neset -> 0\njoin_thread -> 1\n");
+}
+
 /* SPAWND_SOCKET comes first (a dead SPAWND_URL does not matter), SPAWND_URL
  * without it, and neither is -ENOTCONN. */
 static void test_transport_choice(void)
@@ -325,6 +337,7 @@ int main(void)
 	RUN(test_barrier_functions);
 	RUN(test_namespace_functions);
 	RUN(test_socket_in_state_folder);
+	RUN(test_threads_have_their_own_connection);
 	RUN(test_transport_choice);
 	RUN(test_stale_socket_replaced);
 	RUN(test_with_tokens_file);

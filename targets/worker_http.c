@@ -221,7 +221,7 @@ static void parse_reply(char *body, struct worker_reply *out)
 		snprintf(out->code, sizeof out->code, "%s", code->valuestring);
 }
 
-/* Reads one answer on the open connection; fresh: the connection was just made. */
+/* Reads one answer on the open connection (closed after it when the server says so). */
 static int read_reply(struct worker_reply *out)
 {
 	struct answer *a = malloc(sizeof *a);

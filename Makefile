@@ -47,7 +47,9 @@ UTIL_A   := $(BUILD)/lib/libspawnd.a
 #   pattern      the plugin loader checks enum values against their pattern
 #   exec_file    the registry's exec set lookup (always empty in the fork server)
 #   returns      spawnd_return_json (exported to plugins), kept by a pool worker
-FS_TARGETS := target builtin wordcount plugin plugin_args registry pattern exec_file returns
+#   worker_api   the shared-object functions C targets call (spawnd_queue_put(), ...)
+#   worker_http  their transport to the server (SPAWND_SOCKET or SPAWND_URL)
+FS_TARGETS := target builtin wordcount plugin plugin_args registry pattern exec_file returns worker_api worker_http
 FS_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard forkserver/*.c) $(FS_TARGETS:%=targets/%.c))
 FS_LIBS  := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -ldl
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))

@@ -74,30 +74,34 @@ static char *env_pair(const char *name, const char *value)
 
 static bool is_worker_entry(const char *entry)
 {
-	return strncmp(entry, "SPAWND_URL=", 11) == 0 || strncmp(entry, "SPAWND_TOKEN=", 13) == 0;
+	return strncmp(entry, "SPAWND_URL=", 11) == 0 || strncmp(entry, "SPAWND_TOKEN=", 13) == 0 ||
+	       strncmp(entry, "SPAWND_SOCKET=", 14) == 0;
 }
 
-/* SPAWND_URL and the worker's own SPAWND_TOKEN (engine/worker.h), last, and
+/* SPAWND_URL, the worker's own SPAWND_TOKEN (engine/worker.h) and, when the
+ * server has its unix socket, SPAWND_SOCKET, last, and
  * any entries of those names the caller gave taken out: getenv() finds the
  * first, so nothing a caller sends may stand before them. The token's text
  * lives only in the environment handed to the worker. 0 or -errno. */
 static int add_worker_env(struct proc *p)
 {
-	char token[WORKER_TOKEN_LEN + 1], *url = NULL, *tok = NULL;
+	char token[WORKER_TOKEN_LEN + 1], *url = NULL, *tok = NULL, *sock = NULL;
 	size_t n = strv_len(p->envp), kept = 0;
-	char **v = calloc(n + 3, sizeof *v);
+	char **v = calloc(n + 4, sizeof *v);
 	int r = v ? worker_token_new(token, p->token_digest) : -ENOMEM;
 	if (r == 0) {
 		url = env_pair("SPAWND_URL", worker_url());
 		tok = env_pair("SPAWND_TOKEN", token);
+		sock = worker_socket()[0] ? env_pair("SPAWND_SOCKET", worker_socket()) : NULL;
 		explicit_bzero(token, sizeof token);
-		r = url && tok ? worker_token_add(p->token_digest, p->rec.id) : -ENOMEM;
+		r = url && tok && (sock || !worker_socket()[0]) ? worker_token_add(p->token_digest, p->rec.id) : -ENOMEM;
 	}
 	if (r < 0) {
 		if (tok)
 			explicit_bzero(tok, strlen(tok));
 		free(url);
 		free(tok);
+		free(sock);
 		free(v);
 		return r;
 	}
@@ -109,6 +113,7 @@ static int add_worker_env(struct proc *p)
 	}
 	v[kept] = url;
 	v[kept + 1] = tok;
+	v[kept + 2] = sock;
 	p->token_live = true;
 	free(p->envp);
 	p->envp = v;

@@ -172,3 +172,14 @@ void worker_set_url(const char *u)
 }
 
 const char *worker_url(void) { return url; }
+
+static char socket_path[128];
+
+void worker_set_socket(const char *path)
+{
+	engine_lock();
+	snprintf(socket_path, sizeof socket_path, "%s", path);
+	engine_unlock();
+}
+
+const char *worker_socket(void) { return socket_path; }

@@ -56,4 +56,9 @@ void worker_set_end_hook(void (*fn)(const char *id));
 void worker_set_url(const char *url);
 const char *worker_url(void);
 
+/* SPAWND_SOCKET: the unix socket workers reach this server through
+ * (server/worker_socket.h), "" when there is none. Same locking as the URL. */
+void worker_set_socket(const char *path);
+const char *worker_socket(void);
+
 #endif

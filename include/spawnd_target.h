@@ -33,6 +33,9 @@
  * This header depends on the C standard library only (no spawnd internals, no
  * JSON library). Any change to a struct or a function here bumps
  * SPAWND_TARGET_ABI; spawnd refuses to start with a plugin built for another ABI.
+ * Adding a function changes none that exists, so it keeps the ABI: a plugin
+ * that calls one fails to load on a spawnd without it (an unresolved symbol
+ * at dlopen()), which names the function.
  *
  * Lifecycle and threading.
  * - spawnd_plugin_init() is called once, in spawnd's main thread, at startup,
@@ -49,7 +52,8 @@
  *   another (its stdout per task is captured for the task's result, its
  *   stdin is /dev/null, its memory carries over from task to task). It has fds 0-2 only
  *   (stdin: the request's "stdin" or /dev/null; stdout and stderr: captured by
- *   spawnd), a clean environment (PATH, SPAWND_PROCESS_ID, SPAWND_PROCESS_NAME),
+ *   spawnd), a clean environment (PATH, SPAWND_PROCESS_ID, SPAWND_PROCESS_NAME,
+ *   and SPAWND_URL, SPAWND_TOKEN, SPAWND_SOCKET for the shared objects below),
  *   default signal dispositions and an empty signal mask. It may use any C
  *   code, threads and children included; the process group is signalled on
  *   terminate/kill. It returns the exit code (0-255, only the low 8 bits are
@@ -181,6 +185,112 @@ const struct spawnd_value *spawnd_arg_at(const struct spawnd_args *args, const c
  * stdout as one line. Call it at most once per run (a later call replaces
  * the value). Returns 0, -EINVAL (json is NULL or not JSON) or -ENOMEM. */
 int spawnd_return_json(const char *json);
+
+/* ---- shared objects, from inside a worker (implemented by spawnd) -----------
+ * multiprocessing's Queue, JoinableQueue, Event, Lock, Semaphore, Condition,
+ * Barrier and Manager namespaces, as the server's /queues, /sync/... and
+ * /namespaces (API.md "Shared objects"), one function per operation. Only a run
+ * function (in a worker) may call them: they reach the server that started the
+ * worker through its SPAWND_SOCKET (a unix socket in the state folder) or else
+ * its SPAWND_URL, connecting on the first call, and present its SPAWND_TOKEN,
+ * so every grant belongs to this worker and is released when it ends.
+ *
+ * Conventions:
+ * - Names are object names (the target name rule); a name never created is
+ *   -ENOENT. spawnd_object_create() creates one (or finds it).
+ * - Values and items are JSON text ("42", "\"job 1\"", "{\"a\": [1, 2]}"),
+ *   checked before anything is sent (-EINVAL when not one JSON value). What
+ *   comes back is JSON text in a string malloc'd by spawnd: free() it.
+ *   Numbers come back in their shortest exact form ("1e3" reads as "1000").
+ * - timeout is in seconds. A wait that times out is not an error: the blocking
+ *   calls return 1 when done and 0 when the timeout passed first (where
+ *   multiprocessing returns False or raises Empty/Full). SPAWND_FOREVER (any
+ *   negative timeout) waits until done. The server caps one wait at its
+ *   --object-timeout (300 s by default); a longer timeout returns 0 at the
+ *   cap, except with SPAWND_FOREVER, which waits again. A barrier's wait is
+ *   the exception: a waiter that times out breaks the barrier, so
+ *   SPAWND_FOREVER there means the cap.
+ * - Errors are negative errno values: -ENOENT (no such object or key),
+ *   -EINVAL (a bad name, value or option), -EPERM (not the holder: a release,
+ *   or a condition's wait or notify without its lock), -EEXIST (created
+ *   before with other options), -EOVERFLOW (task_done more often than items
+ *   were got, a bounded semaphore released past its bound), -ENOTCONN (not in
+ *   a worker of a server: no SPAWND_SOCKET or http:// SPAWND_URL),
+ *   -ECONNREFUSED / -ECONNRESET (the server is gone), -EACCES (the token was
+ *   refused), -ESHUTDOWN (the server is shutting down), -EAGAIN (the server
+ *   is busy), -EIO (anything else the server answered), -ENOMEM.
+ * - Threads: any thread of the worker; each has its own connection. A child
+ *   the worker forks connects anew (its grants are still the worker's).
+ */
+
+#define SPAWND_FOREVER (-1.0)
+
+enum spawnd_object_kind {
+	SPAWND_QUEUE,        /* /queues: options {"maxsize": n} */
+	SPAWND_EVENT,        /* /sync/events */
+	SPAWND_LOCK,         /* /sync/locks: {"reentrant": bool} */
+	SPAWND_SEMAPHORE,    /* /sync/semaphores: {"value": n, "bounded": bool} */
+	SPAWND_CONDITION,    /* /sync/conditions: {"lock": "lockname"} */
+	SPAWND_BARRIER,      /* /sync/barriers: {"parties": n} */
+	SPAWND_NAMESPACE,    /* /namespaces */
+};
+
+/* What an acquire was granted (API.md): the fence grows with every grant of
+ * the object; abandoned tells that the previous holder died holding it. */
+struct spawnd_grant {
+	long long fence;
+	bool abandoned;
+};
+
+/* Creates the object with options (a JSON object's text; NULL: {}). 1 created,
+ * 0 it existed with the same options, -EEXIST it exists with others. */
+int spawnd_object_create(enum spawnd_object_kind kind, const char *name, const char *options_json);
+/* Removes it (its waiters get -ENOENT). 0 or -errno. */
+int spawnd_object_delete(enum spawnd_object_kind kind, const char *name);
+
+/* Queue.put(): 1 put, 0 still full at the timeout. */
+int spawnd_queue_put(const char *queue, const char *item_json, double timeout);
+/* Queue.get(): 1 and *item_json (malloc'd, caller frees), 0 still empty at the
+ * timeout (*item_json NULL). The get is final, as in multiprocessing. */
+int spawnd_queue_get(const char *queue, double timeout, char **item_json);
+/* JoinableQueue.task_done(): 0 or -EOVERFLOW. */
+int spawnd_queue_task_done(const char *queue);
+/* JoinableQueue.join(): 1 every item got was task_done, 0 not at the timeout. */
+int spawnd_queue_join(const char *queue, double timeout);
+
+/* Event.set(), Event.clear(): 0. Event.wait(): 1 set, 0 not at the timeout. */
+int spawnd_event_set(const char *event);
+int spawnd_event_clear(const char *event);
+int spawnd_event_wait(const char *event, double timeout);
+
+/* Lock.acquire(): 1 acquired (and *grant, when not NULL), 0 not at the
+ * timeout. Lock.release(): 0, or -EPERM when this worker does not hold it. */
+int spawnd_lock_acquire(const char *lock, double timeout, struct spawnd_grant *grant);
+int spawnd_lock_release(const char *lock);
+
+/* Semaphore.acquire() and release(), as for locks; a release past a bounded
+ * semaphore's initial value is -EOVERFLOW. */
+int spawnd_semaphore_acquire(const char *semaphore, double timeout, struct spawnd_grant *grant);
+int spawnd_semaphore_release(const char *semaphore);
+
+/* Condition: acquire and release its lock as for locks. wait() (holding the
+ * lock: released while waiting, held again on return): 1 notified, 0 timed
+ * out. notify(n) and notify_all(): how many waiters were woken. */
+int spawnd_condition_acquire(const char *condition, double timeout, struct spawnd_grant *grant);
+int spawnd_condition_release(const char *condition);
+int spawnd_condition_wait(const char *condition, double timeout);
+int spawnd_condition_notify(const char *condition, int n);
+int spawnd_condition_notify_all(const char *condition);
+
+/* Barrier.wait(): this waiter's index (0 to parties - 1), or -EPIPE when the
+ * barrier is broken (a waiter timed out, this one included, or it was aborted). */
+int spawnd_barrier_wait(const char *barrier, double timeout);
+
+/* A namespace's key (Manager().Namespace() attributes, a Manager dict's keys).
+ * get: 0 and *value_json (malloc'd, caller frees), -ENOENT when the key (or
+ * the namespace) does not exist. set: 0; every set bumps the key's version. */
+int spawnd_namespace_get(const char *ns, const char *key, char **value_json);
+int spawnd_namespace_set(const char *ns, const char *key, const char *value_json);
 
 #ifdef __cplusplus
 }

@@ -493,3 +493,40 @@ void http_stop(void)
 		daemon_handle = NULL;
 	}
 }
+
+/* ---- the workers' unix socket -------------------------------------------- */
+
+static struct MHD_Daemon *local_handle;
+
+/* A second daemon on a unix socket, with the same callbacks: a request there
+ * is admitted and routed like any other (its token decides what it may do).
+ * Plain HTTP even when the TCP listener speaks TLS: the socket file's mode
+ * (0600, in the 0700 state folder) keeps other users out. */
+int http_start_local(int fd, char *err, size_t errlen)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	local_handle = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_THREAD_POOL_SIZE, 1,
+		MHD_OPTION_CONNECTION_LIMIT, config.connection_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, config.connection_timeout_s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
+		MHD_OPTION_END);
+	if (!local_handle) {
+		snprintf(err, errlen, "libmicrohttpd could not serve the workers' socket");
+		close(fd);
+		return -EIO;
+	}
+	return 0;
+}
+
+void http_stop_local(void)
+{
+	if (local_handle) {
+		MHD_stop_daemon(local_handle);
+		local_handle = NULL;
+	}
+}

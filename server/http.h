@@ -74,6 +74,12 @@ int http_start(const struct http_config *cfg, const char **url, char *err, size_
 void http_quiesce(void);
 void http_stop(void);
 
+/* Serves the listening unix socket fd (bound by the caller; the daemon owns it
+ * from here on, even on error) with the same handlers and limits, after
+ * http_start(). 0 or -EIO with a message in err. http_stop_local() stops it. */
+int http_start_local(int fd, char *err, size_t errlen);
+void http_stop_local(void);
+
 /* Replies. Each returns an MHD result for the access handler to return. */
 enum MHD_Result http_reply_json(struct http_req *r, unsigned status, cJSON *body);
 enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char *code, cJSON *details,

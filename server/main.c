@@ -60,6 +60,7 @@
 #include "server/tls.h"
 #include "lib/log.h"
 #include "server/stream.h"
+#include "server/worker_socket.h"
 #include "targets/plugin.h"
 #include "targets/registry.h"
 
@@ -135,6 +136,21 @@ static void load_plugins(const char *dir)
 	log_event(LOG_INFO, "plugins loaded", "dir=\"%s\" targets=%zu", dir, count);
 }
 
+/* SPAWND_SOCKET (server/worker_socket.h): without it workers still reach the
+ * objects through SPAWND_URL, so a socket that cannot be made is a warning. */
+static void start_worker_socket(const char *state_dir)
+{
+	char err[1024];
+	const char *path;
+	int fd = worker_socket_open(state_dir, &path, err, sizeof err);
+	if (fd >= 0 && http_start_local(fd, err, sizeof err) == 0) {
+		worker_set_socket(path);
+		return;
+	}
+	worker_socket_close();
+	log_event(LOG_WARN, "workers reach the shared objects through SPAWND_URL only", "reason=\"%s\"", err);
+}
+
 /* The engine's thread, then libmicrohttpd's: requests go to the handlers'
  * route table from here on. */
 static void start_serving(const struct config *c, const char **url)
@@ -188,6 +204,7 @@ static void start_serving(const struct config *c, const char **url)
 	if (http_start(&hc, url, err, sizeof err) < 0)
 		fatal("%s", err);
 	worker_set_url(*url);   /* SPAWND_URL: the address actually bound */
+	start_worker_socket(c->state_dir);
 }
 
 /* Reaps every child that has ended (SIGCHLD), retrying EINTR. */
@@ -320,7 +337,9 @@ int main(int argc, char **argv)
 	 * lines: give them a moment to go out before connections are closed. */
 	for (int i = 0; i < 200 && stream_count() > 0; i++)
 		usleep(10 * 1000);
+	http_stop_local();
 	http_stop();
+	worker_socket_close();
 	tls_release();
 	reap_children();        /* orphans that ended during the shutdown */
 	forkserver_stop();

@@ -199,16 +199,19 @@ static void test_clean_environment(void)
 	CHECK_STATUS(r, 200);
 	CHECK_MSG(!strstr(r->body, SECRET_VALUE) && !strstr(r->body, SECRET_NAME),
 		  "the server's environment leaked into the worker: %s", r->body);
-	/* Exactly these five, in any order (SPAWND_URL and SPAWND_TOKEN: api_worker_tokens). */
+	/* Exactly these six, in any order (SPAWND_URL and SPAWND_TOKEN: api_worker_tokens;
+	 * SPAWND_SOCKET: api_capi). */
 	snprintf(want, sizeof want, "SPAWND_PROCESS_ID=%s\n", id);
 	CHECK_MSG(strstr(r->body, "PATH=/usr/local/bin:/usr/bin:/bin\n") && strstr(r->body, want) &&
 		  strstr(r->body, "SPAWND_PROCESS_NAME=env check\n"), "worker env: %s", r->body);
 	snprintf(want, sizeof want, "SPAWND_URL=%s\n", server_url(srv));
 	CHECK_MSG(strstr(r->body, want) && strstr(r->body, "SPAWND_TOKEN=spw_"), "worker env: %s", r->body);
+	snprintf(want, sizeof want, "SPAWND_SOCKET=%s/state/spawnd.sock\n", server_root(srv));
+	CHECK_MSG(strstr(r->body, want), "worker env: %s", r->body);
 	int lines = 0;
 	for (const char *p = r->body; (p = strchr(p, '\n')); p++)
 		lines++;
-	CHECK_MSG(lines == 5, "worker env has %d variables, expected 5: %s", lines, r->body);
+	CHECK_MSG(lines == 6, "worker env has %d variables, expected 6: %s", lines, r->body);
 	resp_free(r);
 	r = spawn(srv, "{\"target\": \"env\", \"env\": {\"HOME\": \"/root\"}}", -1);
 	CHECK_ERROR(r, 400, "invalid_argument");

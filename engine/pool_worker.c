@@ -19,6 +19,7 @@
  * maxtasksperchild tasks, and when its pool is closed and has no work left,
  * a worker's stdin is closed, and it exits 0.
  */
+#include "lib/number.h"
 #include "engine/pool_internal.h"
 
 #include <errno.h>
@@ -172,7 +173,7 @@ void pool_worker_event(struct pool_slot *s)
 /* Sends msg (consumed) as one line. 0 or -errno. */
 static int send_line(struct pool_slot *s, cJSON *msg)
 {
-	char *text = msg ? cJSON_PrintUnformatted(msg) : NULL;
+	char *text = msg ? number_print_json(msg) : NULL;
 	cJSON_Delete(msg);
 	if (!text)
 		return -ENOMEM;
@@ -223,7 +224,7 @@ static bool send_tasks(struct pool_slot *s)
 		if (!got)
 			break;
 		j = got;
-		char *args = cJSON_PrintUnformatted(j->item_at[item]);
+		char *args = number_print_json(j->item_at[item]);
 		size_t alen = args ? strlen(args) : 0;
 		char *grown = args ? realloc(text, len + alen + 12) : NULL;
 		if (!grown) {

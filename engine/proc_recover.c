@@ -16,6 +16,7 @@
  *   What the store cannot run again (its target is gone) fails, saying why.
  */
 #define _GNU_SOURCE
+#include "lib/number.h"
 #include "engine/proc_recover.h"
 
 #include <errno.h>
@@ -77,7 +78,7 @@ char *proc_launch_text(const struct proc *p)
 	    cJSON_AddItemToObject(j, "argv", strings_json(p->argv)) &&
 	    (p->stdin_data ? cJSON_AddStringToObject(j, "stdin", p->stdin_data) : cJSON_AddNullToObject(j, "stdin")) &&
 	    cJSON_AddBoolToObject(j, "stdin_open", p->stdin_open))
-		text = cJSON_PrintUnformatted(j);
+		text = number_print_json(j);
 	cJSON_Delete(j);
 	return text;
 }

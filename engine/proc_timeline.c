@@ -9,6 +9,7 @@
  * grow a record without bound (later events are dropped).
  */
 #define _GNU_SOURCE
+#include "lib/number.h"
 #include "engine/proc_timeline.h"
 
 #include <stdio.h>
@@ -62,7 +63,7 @@ void proc_timeline_add(struct store_record *r, const char *event, int sig, enum 
 	cJSON_AddStringToObject(e, "event", event);
 	describe(e, r, event, sig, why);
 	cJSON_AddItemToArray(list, e);
-	char *text = cJSON_PrintUnformatted(list);
+	char *text = number_print_json(list);
 	cJSON_Delete(list);
 	if (text) {
 		free(r->timeline_text);

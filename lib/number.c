@@ -54,6 +54,29 @@ static bool exact_numbers(cJSON *parent)
 	return true;
 }
 
+/* Whether cJSON would print d exactly: an integer below 10^15 in magnitude
+ * (its %.15g is its digits), or a number whose %.15g reads back as d. */
+static bool cjson_exact(double d)
+{
+	int64_t i;
+	if (number_int64(d, &i))
+		return i > -1000000000000000 && i < 1000000000000000;
+	char buf[32];
+	snprintf(buf, sizeof buf, "%.15g", d);
+	return strtod(buf, NULL) == d;
+}
+
+/* Whether some number below (or at) item would lose digits in cJSON's print. */
+static bool needs_exact(const cJSON *item)
+{
+	if (cJSON_IsNumber(item))
+		return !cjson_exact(item->valuedouble);
+	for (const cJSON *c = item->child; c; c = c->next)
+		if (needs_exact(c))
+			return true;
+	return false;
+}
+
 char *number_print_json(const cJSON *item)
 {
 	char *text = NULL;
@@ -63,6 +86,8 @@ char *number_print_json(const cJSON *item)
 		number_format(buf, sizeof buf, item->valuedouble);
 		return strdup(buf);
 	}
+	if (!needs_exact(item))         /* the common case: no copy */
+		return cJSON_PrintUnformatted(item);
 	cJSON *copy = cJSON_Duplicate(item, true);
 	if (copy && exact_numbers(copy))
 		text = cJSON_PrintUnformatted(copy);

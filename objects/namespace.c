@@ -159,7 +159,7 @@ static void entry_write(struct obj *o, const struct key *k)
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddItemToObject(j, "value", cJSON_Duplicate(k->value, true));
 	cJSON_AddNumberToObject(j, "version", (double)k->version);
-	char *text = cJSON_PrintUnformatted(j);
+	char *text = number_print_json(j);
 	cJSON_Delete(j);
 	if (text)
 		obj_entry_put(o, k->name, text);

@@ -11,6 +11,7 @@
  * Everything but objects_sync() runs with the objects lock held.
  */
 #define _GNU_SOURCE
+#include "lib/number.h"
 #include "objects/internal.h"
 
 #include <errno.h>
@@ -42,7 +43,7 @@ void obj_save(struct obj *o)
 	cJSON_AddNumberToObject(row, "fence", (double)o->fence_reserved);
 	if (o->kind->save)
 		cJSON_AddItemToObject(row, "state", o->kind->save(o));
-	char *text = cJSON_PrintUnformatted(row);
+	char *text = number_print_json(row);
 	cJSON_Delete(row);
 	engine_lock();
 	int r = text ? store->ops->object_put(store, o->kind->folder, o->name, text) : -ENOMEM;

@@ -115,7 +115,7 @@ static void entry_write(struct obj *o, const struct item *it)
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddItemToObject(j, "item", cJSON_Duplicate(it->value, true));
 	cJSON_AddNumberToObject(j, "deliveries", (double)it->deliveries);
-	char *text = cJSON_PrintUnformatted(j);
+	char *text = number_print_json(j);
 	cJSON_Delete(j);
 	seq_key(it->seq, key);
 	if (text)

@@ -136,7 +136,7 @@ enum MHD_Result http_reply_buffer(struct http_req *r, unsigned status, const cha
 
 enum MHD_Result http_reply_json(struct http_req *r, unsigned status, cJSON *body)
 {
-	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	char *text = body ? number_print_json(body) : NULL;
 	cJSON_Delete(body);
 	/* cJSON prints string bytes as they are: a message quoting a request's
 	 * text (a percent-decoded path, a name cut at 128 bytes) could carry

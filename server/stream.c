@@ -1,5 +1,6 @@
 /* stream — see stream.h. */
 #define _GNU_SOURCE
+#include "lib/number.h"
 #include "server/stream.h"
 
 #include <poll.h>
@@ -51,7 +52,7 @@ void stream_emit_raw(struct stream *s, char *bytes, size_t len)
 
 void stream_emit(struct stream *s, cJSON *item, const char *sse_event, const char *sse_id)
 {
-	char *json = cJSON_PrintUnformatted(item);
+	char *json = number_print_json(item);
 	cJSON_Delete(item);
 	if (json)
 		stream_emit_text(s, json, sse_event, sse_id);

@@ -7,6 +7,7 @@
  * write(2) and returns the exit code. A write error (the reader went away) ends
  * the function with exit code 1 rather than a partial silent success.
  */
+#include "lib/number.h"
 #include "targets/builtin.h"
 #include "targets/wordcount.h"
 #include "lib/fdio.h"
@@ -169,7 +170,7 @@ static int run_whoami(const cJSON *args, const struct target_ctx *ctx)
 	else
 		cJSON_AddNullToObject(obj, "name");
 	cJSON_AddNumberToObject(obj, "pid", (double)getpid());
-	text = cJSON_PrintUnformatted(obj);
+	text = number_print_json(obj);
 	if (text && write_str(STDOUT_FILENO, text) == 0 && write_str(STDOUT_FILENO, "\n") == 0)
 		rc = 0;
 	cJSON_free(text);

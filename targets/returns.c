@@ -1,6 +1,7 @@
 /* returns — see returns.h. The value is checked and printed compact by
  * cJSON, so a pool worker's result frame stays one line whatever the target
  * passed (spaces, newlines). */
+#include "lib/number.h"
 #include "targets/returns.h"
 
 #include <errno.h>
@@ -30,7 +31,7 @@ int spawnd_return_json(const char *json)
 	cJSON *v = json ? cJSON_Parse(json) : NULL;
 	if (!v)
 		return -EINVAL;
-	char *text = cJSON_PrintUnformatted(v);
+	char *text = number_print_json(v);
 	cJSON_Delete(v);
 	if (!text)
 		return -ENOMEM;

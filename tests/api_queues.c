@@ -408,6 +408,28 @@ static void check_state_survives(int sig)
 	CHECK_INT(described("durable", "unfinished"), 0);
 }
 
+/* Numbers come back as they went in: cJSON's own print keeps only 15 digits
+ * (9007199254740991 came back as 9.00719925474099e+15). Compared on the raw
+ * body, since a re-print here would lose them as well. */
+static void test_items_keep_every_digit(void)
+{
+	static const char item[] = "[9007199254740991,-4503599627370497,0.30000000000000004,1.2345678901234567e+19]";
+	char body[256];
+	CHECK_INT(status_of("PUT", "/queues/digits", "{}"), 201);
+	snprintf(body, sizeof body, "{\"item\": %s}", item);
+	struct call *c = req("POST", "/queues/digits/put", body);
+	CHECK_CALL(c, 200);
+	call_free(c);
+	c = req("POST", "/queues/digits/get?timeout=1", NULL);
+	CHECK_MSG(c->status == 200 && strstr(c->body, item), "expected %s in %.300s", item, c->body);
+	call_free(c);
+	CHECK_INT(status_of("PUT", "/namespaces/digits", "{}"), 201);
+	CHECK_INT(status_of("PUT", "/namespaces/digits/keys/k", item), 200);
+	c = req("GET", "/namespaces/digits/keys/k", NULL);
+	CHECK_MSG(c->status == 200 && strstr(c->body, item), "namespace: expected %s in %.300s", item, c->body);
+	call_free(c);
+}
+
 static void test_state_survives_restart_and_kill(void)
 {
 	CHECK_INT(status_of("PUT", "/queues/durable", "{\"maxsize\": 10}"), 201);
@@ -436,6 +458,7 @@ int main(void)
 	RUN(test_lease_lapses_back_to_the_head);
 	RUN(test_task_done_and_join);
 	RUN(test_delete_answers_waiters_404);
+	RUN(test_items_keep_every_digit);
 	RUN(test_state_survives_restart_and_kill);
 	RUN(check_stops);
 	return CHECK_EXIT();

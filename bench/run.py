@@ -405,7 +405,10 @@ def fill_store(state_dir, n):
     ms0 = int(time.time() * 1000) - n
     rows = ((f"{ms0 + i:011x}0000{0xbe7c0000 + (i >> 20):08x}", f"Process-{i + 1}", "worker", "[]", 0, 0.0,
              ms0 + i, 2, 1000 + i % 30000, 0, 0, 1, None, ms0 + i, ms0 + i, 0, 0, 0, None) for i in range(n))
-    db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    # The columns by name: later columns (output, timeline, pool...) keep their defaults.
+    db.executemany("INSERT INTO records (id, name, target, args_text, daemon, timeout, created_ms, state, pid,"
+                   " exitcode, signal, reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes,"
+                   " start_ticks, launch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     db.commit()
     db.close()
 

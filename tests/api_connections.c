@@ -122,7 +122,7 @@ static int fd_count(pid_t pid)
 static int fds_settle(struct server *srv, int baseline)
 {
 	int n = fd_count(server_pid(srv));
-	for (double end = now_s() + 10; n > baseline && now_s() < end; sleep_s(0.05))
+	for (double end = now_s() + 30; n > baseline && now_s() < end; sleep_s(0.05))
 		n = fd_count(server_pid(srv));
 	return n;
 }

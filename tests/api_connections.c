@@ -118,7 +118,7 @@ static int fd_count(pid_t pid)
 	return n;
 }
 
-/* Waits up to 10 s for srv's fd count to come back to baseline (or below). */
+/* Waits up to 30 s for srv's fd count to come back to baseline (or below). */
 static int fds_settle(struct server *srv, int baseline)
 {
 	int n = fd_count(server_pid(srv));

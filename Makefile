@@ -183,6 +183,7 @@ screenshots: $(BUILD)/spawnd $(BUILD)/spawnd-forkserver $(EXAMPLE_PLUGINS)
 	@scripts/install-deps.sh test
 	SPAWND_BIN=$(BUILD)/spawnd SPAWND_SCREENSHOTS_DIR=docs SPAWND_EXAMPLE_PLUGINS=$(BUILD)/examples \
 		SPAWND_FIXTURES=$(BUILD)/tests/fixtures node tests/browser_dashboard.mjs
+	SPAWND_BIN=$(BUILD)/spawnd SPAWND_SCREENSHOTS_DIR=docs SPAWND_FIXTURES=$(BUILD)/tests/fixtures node tests/browser_objects.mjs
 
 # The API tests again, with spawnd under valgrind (memory errors in any library,
 # definite leaks: exit 99). Left out: api_follow (asserts CPU share and timing)

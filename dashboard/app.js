@@ -1,9 +1,10 @@
 // spawnd's dashboard: plain JavaScript, no framework, nothing fetched from elsewhere.
 //
 // Design: the URL's hash is the state (#/processes?state=running, #/processes/ID,
-// #/start/TARGET, #/search?q=..., #/server, #/login), so every view and filter is a
-// deep link and the server serves one page. Each view is a function that builds its
-// DOM into <main> and returns a cleanup (closing its EventSources and timers).
+// #/start/TARGET, #/search?q=..., #/server, #/login; objects.js adds #/objects and
+// #/pools), so every view and filter is a deep link and the server serves one page.
+// Each view is a function that builds its DOM into <main> and returns a cleanup
+// (closing its EventSources and timers).
 // Credentials: a session cookie set by POST /session (HttpOnly: this script never
 // sees it, and nothing is kept in localStorage); writes carry X-Spawnd-CSRF so the
 // server can tell them from a forged cross-site form.
@@ -633,8 +634,8 @@ function serverView(main) {
 	const targets = el('table', { class: 'plain', id: 'targets' });
 	main.append(el('h1', { text: 'Server' }), health, el('h2', { text: 'Per minute (last 30 minutes)' }), charts,
 		el('h2', { text: 'Targets' }), targets,
-		el('h2', { text: 'Pools' }), el('div', { class: 'placeholder', id: 'pools' }, 'Pools (progress, failed items) will show here once this server has them.'),
-		el('h2', { text: 'Shared objects' }), el('div', { class: 'placeholder', id: 'shared' }, 'Shared objects (lock holders with fences and lease expiry, queue depths, waiters) will show here once this server has them.'));
+		el('h2', { text: 'Pools' }), el('p', { id: 'pools' }, el('a', { href: '#/pools', text: 'Pools: workers, task counts, jobs and their failed items' })),
+		el('h2', { text: 'Shared objects' }), el('p', { id: 'shared' }, el('a', { href: '#/objects', text: 'Shared objects: lock and semaphore holders, queue depths, events, barriers, namespaces' })));
 	async function poll() {
 		const r = await api('GET', '/healthz');
 		if (r.status === 200) {
@@ -729,4 +730,5 @@ $('#logout').addEventListener('click', async () => {
 	showWho();
 	go('#/login');
 });
-route();
+// After every deferred script (objects.js adds its views to the table).
+document.addEventListener('DOMContentLoaded', route);

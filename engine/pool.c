@@ -285,6 +285,7 @@ int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_
 		j->results = calloc((size_t)n + 1, sizeof *j->results);
 		j->attempts = calloc((size_t)n + 1, sizeof *j->attempts);
 		j->order = calloc((size_t)n + 1, sizeof *j->order);
+		j->failed_order = calloc((size_t)n + 1, sizeof *j->failed_order);
 		j->retry = calloc((size_t)n + 1, sizeof *j->retry);
 		j->item_at = calloc((size_t)n + 1, sizeof *j->item_at);
 		int i = 0;
@@ -293,7 +294,7 @@ int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_
 	} else {
 		cJSON_Delete(c->items);
 	}
-	if (!j || !j->results || !j->attempts || !j->order || !j->retry || !j->item_at) {
+	if (!j || !j->results || !j->attempts || !j->order || !j->failed_order || !j->retry || !j->item_at) {
 		if (j)
 			pool_job_free(j);
 		return -ENOMEM;

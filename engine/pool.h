@@ -35,6 +35,8 @@
 #define POOL_ITEMS_MAX 1000000          /* items in one map */
 #define POOL_QUEUED_MAX 4000000         /* items not yet done, over every pool: then -EAGAIN */
 #define POOL_JOBS_KEPT 1000             /* ended jobs a pool keeps for reading, oldest dropped */
+#define POOL_JOBS_LISTED 100            /* jobs in pool_jobs_json(), the newest */
+#define POOL_FAILURES_LISTED 20         /* failed items shown with each of them */
 
 struct pool_config {
 	const struct target *target;
@@ -85,6 +87,10 @@ int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]
 enum pool_job_flags { POOL_JOB_RESULTS = 1 << 0 };
 /* {"job", "pool", "state", "total", "done", "failed", "results"?}, NULL: no such job. */
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags);
+/* {"jobs": [...]}: the newest POOL_JOBS_LISTED jobs of the pool, newest first,
+ * each a Job without results plus "failures": [{"index", "item", "error"}],
+ * its first POOL_FAILURES_LISTED failed items. NULL: no such pool. */
+cJSON *pool_jobs_json(const char *id);
 /* The results streamed by a follow from position `after` (a count of results
  * already sent): appends {"index", "result"} objects to out, at most max of
  * those ready in the job's order (input order if ordered, else completion order).

@@ -42,6 +42,7 @@ struct pool_job {
 	cJSON **results;                /* NULL: not done yet */
 	int *attempts;
 	int *order;                     /* item indexes in completion order */
+	int *failed_order;              /* the failed items' indexes in completion order, `failed` of them */
 	int order_len;
 	int prefix;                     /* items 0..prefix-1 all have results */
 	int chunksize, retries;

@@ -34,6 +34,7 @@ void pool_job_free(struct pool_job *j)
 	free(j->item_at);
 	free(j->attempts);
 	free(j->order);
+	free(j->failed_order);
 	free(j->retry);
 	cJSON_Delete(j->items);
 	free(j);
@@ -91,6 +92,7 @@ void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed)
 	j->done++;
 	j->pool->done++;
 	if (failed) {
+		j->failed_order[j->failed] = index;
 		j->failed++;
 		j->pool->failed++;
 	}
@@ -188,24 +190,63 @@ void pool_wait_cancel(struct waitq_entry *w)
 
 static const char *const job_states[] = { "running", "done", "failed", "terminated" };
 
+/* The Job's fields but results. Lock held. */
+static cJSON *job_summary(const struct pool *p, const struct pool_job *j)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "job", j->id);
+	cJSON_AddStringToObject(o, "pool", p->id);
+	cJSON_AddStringToObject(o, "state", job_states[j->state]);
+	cJSON_AddNumberToObject(o, "total", j->total);
+	cJSON_AddNumberToObject(o, "done", j->done);
+	cJSON_AddNumberToObject(o, "failed", j->failed);
+	return o;
+}
+
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags)
 {
 	pool_lock();
 	struct pool *p = pool_find(id);
 	struct pool_job *j = p ? pool_job_find(p, job) : NULL;
-	cJSON *o = j ? cJSON_CreateObject() : NULL;
-	if (o) {
-		cJSON_AddStringToObject(o, "job", j->id);
-		cJSON_AddStringToObject(o, "pool", p->id);
-		cJSON_AddStringToObject(o, "state", job_states[j->state]);
-		cJSON_AddNumberToObject(o, "total", j->total);
-		cJSON_AddNumberToObject(o, "done", j->done);
-		cJSON_AddNumberToObject(o, "failed", j->failed);
-		if ((flags & POOL_JOB_RESULTS) && j->state != JOB_RUNNING) {
-			cJSON *list = cJSON_AddArrayToObject(o, "results");
-			for (int i = 0; list && i < j->total; i++)
-				cJSON_AddItemToArray(list, cJSON_Duplicate(j->results[i], true));
-		}
+	cJSON *o = j ? job_summary(p, j) : NULL;
+	if (o && (flags & POOL_JOB_RESULTS) && j->state != JOB_RUNNING) {
+		cJSON *list = cJSON_AddArrayToObject(o, "results");
+		for (int i = 0; list && i < j->total; i++)
+			cJSON_AddItemToArray(list, cJSON_Duplicate(j->results[i], true));
+	}
+	pool_unlock();
+	return o;
+}
+
+/* The first POOL_FAILURES_LISTED failed items of j as they failed, while the
+ * job runs too (its results are only served once it has ended): a dashboard
+ * shows what went wrong without fetching every result. Lock held. */
+static void add_failures(cJSON *o, const struct pool_job *j)
+{
+	cJSON *list = cJSON_AddArrayToObject(o, "failures");
+	for (int k = 0; list && k < j->failed && k < POOL_FAILURES_LISTED; k++) {
+		int index = j->failed_order[k];
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddNumberToObject(f, "index", index);
+		cJSON_AddItemToObject(f, "item", cJSON_Duplicate(j->item_at[index], true));
+		cJSON_AddItemToObject(f, "error", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j->results[index], "error"), true));
+		cJSON_AddItemToArray(list, f);
+	}
+}
+
+cJSON *pool_jobs_json(const char *id)
+{
+	pool_lock();
+	struct pool *p = pool_find(id);
+	cJSON *o = p ? cJSON_CreateObject() : NULL, *list = o ? cJSON_AddArrayToObject(o, "jobs") : NULL;
+	/* The list is oldest first: skip to the newest POOL_JOBS_LISTED, then prepend each. */
+	int skip = p && p->jobs_count > POOL_JOBS_LISTED ? p->jobs_count - POOL_JOBS_LISTED : 0;
+	for (struct pool_job *j = list ? p->jobs : NULL; j; j = j->next) {
+		if (skip-- > 0)
+			continue;
+		cJSON *s = job_summary(p, j);
+		add_failures(s, j);
+		cJSON_InsertItemInArray(list, 0, s);
 	}
 	pool_unlock();
 	return o;

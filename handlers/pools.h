@@ -36,6 +36,7 @@ enum MHD_Result pools_delete(struct http_req *r);
 
 enum MHD_Result pools_map(struct http_req *r);
 enum MHD_Result pools_apply(struct http_req *r);
+enum MHD_Result pools_job_list(struct http_req *r);
 enum MHD_Result pools_job_get(struct http_req *r);
 enum MHD_Result pools_job_results(struct http_req *r);
 

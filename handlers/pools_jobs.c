@@ -255,6 +255,12 @@ enum MHD_Result pools_job_get(struct http_req *r)
 	return resume_get(r);
 }
 
+enum MHD_Result pools_job_list(struct http_req *r)
+{
+	cJSON *j = pool_jobs_json(r->params[0]);
+	return j ? http_reply_json(r, 200, j) : no_pool(r, r->params[0]);
+}
+
 /* ---- the results stream -------------------------------------------------- */
 
 struct results_stream {

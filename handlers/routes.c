@@ -115,6 +115,7 @@ static const struct route routes[] = {
 	{ "POST",   "/pools/{id}/join",            pools_join,            0 },
 	{ "POST",   "/pools/{id}/map",             pools_map,             0 },
 	{ "POST",   "/pools/{id}/apply",           pools_apply,           0 },
+	{ "GET",    "/pools/{id}/jobs",            pools_job_list,        0 },
 	{ "GET",    "/pools/{id}/jobs/{job}",      pools_job_get,         0 },
 	{ "GET",    "/pools/{id}/jobs/{job}/results", pools_job_results,  0 },
 	{ "POST",   "/mapreduce",                  mapreduce_create,      0 },

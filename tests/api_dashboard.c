@@ -83,6 +83,7 @@ static void test_dashboard_files(void)
 	check_asset(s, "/", "dashboard/index.html", "text/html");
 	check_asset(s, "/assets/app.js", "dashboard/app.js", "text/javascript");
 	check_asset(s, "/assets/app.css", "dashboard/app.css", "text/css");
+	check_asset(s, "/assets/objects.js", "dashboard/objects.js", "text/javascript");
 	struct resp *r = get(s, "/assets/nope.js");
 	CHECK_STATUS(r, 404);
 	CHECK_STR(err_code(r), "not_found");

@@ -249,7 +249,7 @@ async function caseKillNeedsConfirmation(tab, url) {
 }
 
 // Health, load and the per-minute charts (from the records), the targets, and the
-// places kept for pools and shared objects.
+// links to the pools and shared objects views (tests/browser_objects.mjs tests those).
 async function caseServerView(tab, url) {
 	await tab.goto(`${url}/#/server`);
 	await tab.locator('[data-field="running"]').waitFor();

@@ -13,13 +13,16 @@ runs as `python3 PROGRAM` with PYTHONPATH=clients/python (no install needed)
 and SPAWND_URL set. Where the chapter's order depends on timing, lines are
 compared as a multiset, with each process's own lines in order; pids become PID.
 """
+import ast
 import json
+import queue
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -28,10 +31,21 @@ CLIENT = os.path.join(REPO, "clients", "python")
 CHAPTER = os.path.join(REPO, "tests", "python", "chapter")
 sys.path.insert(0, CLIENT)
 
-from spawnd import SpawndError, multiprocessing  # noqa: E402
+from spawnd import SpawndError, _objects, multiprocessing  # noqa: E402
+from spawnd._http import request  # noqa: E402
 
 TARGETS = ["named_worker", "my_service", "daemon", "non_daemon", "slow_worker", "exit_error",
            "exit_ok", "return_value", "raises", "terminated"]
+# The communication programs' targets, with their arguments: a shared object (or
+# a pickled value) arrives as a string the client's runner hook turns back.
+S, I, N = "string", "integer", "number"
+ARGS = {"queue_worker": [("q", S)], "Consumer": [("state", S)], "wait_for_event": [("e", S)],
+        "wait_for_event_timeout": [("e", S), ("t", N)], "worker_with": [("lock", S), ("stream", S)],
+        "worker_no_with": [("lock", S), ("stream", S)], "stage_1": [("cond", S)], "stage_2": [("cond", S)],
+        "dict_worker": [("d", S), ("key", I), ("value", I)], "producer": [("ns", S), ("event", S)],
+        "consumer": [("ns", S), ("event", S)], "mutable_producer": [("ns", S), ("event", S)],
+        "mutable_consumer": [("ns", S), ("event", S)]}
+OBJECT_TIMEOUT = 2    # the server's longest wait: the client's longer waits must loop over it
 failed = 0
 
 
@@ -40,13 +54,22 @@ def start_server(root):
     targets = [{"name": n, "description": "chapter: %s()" % n,
                 "python": {"module": "chapter_targets", "function": n, "path": [folder, CLIENT]}}
                for n in TARGETS]
+    targets += [{"name": n, "description": "chapter: %s()" % n,
+                 "args": [{"name": a, "type": t, "required": True} for a, t in args],
+                 "python": {"module": "chapter_targets", "function": n, "path": [folder, CLIENT]}}
+                for n, args in ARGS.items()]
+    targets += [{"name": n, "args": [{"name": a, "type": t, "required": True} for a, t in args],
+                 "python": {"module": "object_targets", "function": n, "path": [folder, CLIENT]}}
+                for n, args in (("hold_lock", [("lock", S), ("seconds", N)]),
+                                ("echo_kinds", [("q", S), ("values", S)]))]
     os.makedirs(os.path.join(root, "state"))
     with open(os.path.join(root, "targets.json"), "w") as f:
         json.dump({"version": 1, "targets": targets}, f)
     binary = os.environ.get("SPAWND_BIN", os.path.join(REPO, "build", "spawnd"))
     log = open(os.path.join(root, "spawnd.log"), "w")
     server = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--state-dir", os.path.join(root, "state"),
-                               "--targets", os.path.join(root, "targets.json"), "--log-level", "warn"],
+                               "--targets", os.path.join(root, "targets.json"), "--log-level", "warn",
+                               "--object-timeout", str(OBJECT_TIMEOUT)],
                               stdout=subprocess.PIPE, stderr=log, text=True)
     line = server.stdout.readline()
     match = re.match(r"spawnd listening on (http://127\.0\.0\.1:\d+)$", line.strip())
@@ -171,6 +194,83 @@ def test_exit_codes():
           err.endswith("RuntimeError: There was an error!\n"), "stderr:\n" + err)
 
 
+# --- the chapter's communication programs ---
+
+def run_ok(name):
+    rc, out, err, seconds = run_program(name, URL)
+    check(rc == 0 and err == "", "%s: exit %d, stderr %r, stdout %r" % (name, rc, err, out))
+    return out, seconds
+
+
+def per_process(out, names):
+    """Each process's own lines, in order (their prefixes name them)."""
+    return {n: [l for l in out.splitlines() if l.startswith(n)] for n in names}
+
+
+def test_queue_passes_an_object():
+    out, _ = run_ok("multiprocessing_queue.py")
+    check(out == "Doing something fancy in Process-1 for Fancy Dan!\n", "output %r" % out)
+
+
+def test_joinable_queue_with_poison_pills():
+    out, _ = run_ok("multiprocessing_producer_consumer.py")
+    n = multiprocessing.cpu_count() * 2
+    lines = out.splitlines()
+    check(lines[0] == "Creating %d consumers" % n, "first line %r" % lines[0])
+    names = ["Consumer-%d" % i for i in range(1, n + 1)]
+    done = [l.split(": ", 1)[1] for l in lines if l.split(":")[0] in names]
+    check(sorted(done) == sorted(["%d * %d" % (i, i) for i in range(10)] + ["Exiting"] * n),
+          "consumers' lines:\n" + out)
+    for name, own in per_process(out, [x + ":" for x in names]).items():
+        check(own and own[-1] == name + " Exiting", "%s did not end with its pill:\n%s" % (name, out))
+    results = [l for l in lines if l.startswith("Result: ")]
+    same_lines("\n".join(results), "\n".join("Result: %d * %d = %d" % (i, i, i * i) for i in range(10)))
+    check(len(lines) == 1 + 10 + n + 10, "output:\n" + out)
+
+
+def test_event():
+    out, seconds = run_ok("multiprocessing_event.py")
+    same_lines(out, "main: waiting before calling Event.set()\nwait_for_event: starting\n"
+                    "wait_for_event_timeout: starting\nwait_for_event_timeout: e.is_set()-> False\n"
+                    "main: event is set\nwait_for_event: e.is_set()-> True\n")
+    in_order(out, "main: waiting before calling Event.set()", "main: event is set")
+    in_order(out, "wait_for_event: starting", "wait_for_event: e.is_set()-> True")
+    check(seconds >= 3.0, "the program took %.2f s, under its sleep(3)" % seconds)
+
+
+def test_lock():
+    out, _ = run_ok("multiprocessing_lock.py")
+    same_lines(out, "Lock acquired via with\nLock acquired directly\n")
+
+
+def test_condition():
+    out, _ = run_ok("multiprocessing_condition.py")
+    same_lines(out, "Starting stage_2[1]\nStarting stage_2[2]\nStarting s1\n"
+                    "s1 done and ready for stage 2\nstage_2[1] running\nstage_2[2] running\n")
+    for i in (1, 2):
+        in_order(out, "Starting stage_2[%d]" % i, "stage_2[%d] running" % i)
+
+
+def test_manager_dict():
+    out, _ = run_ok("multiprocessing_manager_dict.py")
+    check(out.startswith("Results: ") and out.endswith("\n") and out.count("\n") == 1, "output %r" % out)
+    check(ast.literal_eval(out[len("Results: "):]) == {i: i * 2 for i in range(10)}, "output %r" % out)
+
+
+def test_namespace():
+    out, _ = run_ok("multiprocessing_namespaces.py")
+    # As in the chapter, the consumer usually looks before the producer has set the
+    # value; the producer, started just after it, may also win that race.
+    check(out in ("Before event, error: 'Namespace' object has no attribute 'value'\n"
+                  "After event: This is the value\n",
+                  "Before event: This is the value\nAfter event: This is the value\n"), "output %r" % out)
+
+
+def test_namespace_mutable_value():
+    out, _ = run_ok("multiprocessing_namespaces_mutable.py")
+    check(out == "Before event: []\nAfter event : []\n", "output %r" % out)
+
+
 # --- the API's edges, as multiprocessing has them ---
 
 def expect(exc, fn, text=None):
@@ -202,7 +302,7 @@ def test_exceptions_match_multiprocessing():
     expect(SpawndError, lambda: multiprocessing.Process(target="no_such_target").start(), "not_found")
     e = expect(SpawndError, lambda: multiprocessing.Process(target="exit", args=("three",)).start())
     check(e.status == 400 and e.code == "invalid_argument" and e.details, "bad args: %s" % e)
-    expect(NotImplementedError, multiprocessing.Queue, "/queues")
+    expect(NotImplementedError, multiprocessing.Pipe, "Pipe")
     expect(NotImplementedError, lambda: multiprocessing.Pool(4), "/pools")
 
 
@@ -218,6 +318,127 @@ def test_kwargs_and_active_children():
     q.start()
     q.join()
     check(q.exitcode == 3, "exit 3: %r" % q)
+
+
+def slower_than(seconds, fn):
+    started = time.monotonic()
+    fn()
+    took = time.monotonic() - started
+    check(took >= seconds, "returned after %.2f s, before %.2f s" % (took, seconds))
+
+
+def test_queue_exceptions_and_long_waits():
+    q = multiprocessing.Queue(maxsize=1)
+    check(q.empty() and not q.full() and q.qsize() == 0, "new queue: %r" % q._describe())
+    expect(queue.Empty, q.get_nowait)
+    # Longer than the server's longest wait (OBJECT_TIMEOUT): the client loops to its own deadline.
+    slower_than(OBJECT_TIMEOUT + 0.5, lambda: expect(queue.Empty, lambda: q.get(timeout=OBJECT_TIMEOUT + 0.5)))
+    q.put((1, "two"))
+    check(q.full() and q.qsize() == 1, "full queue: %r" % q._describe())
+    expect(queue.Full, lambda: q.put_nowait(3))
+    slower_than(0.3, lambda: expect(queue.Full, lambda: q.put(3, timeout=0.3)))
+    check(q.get() == (1, "two"), "a tuple comes back a tuple")
+    q.put({"plain": [1, 2.5, None]})
+    check(request("POST", q._path + "/get")["item"] == {"plain": [1, 2.5, None]}, "JSON goes as itself")
+    q.close()
+    expect(ValueError, lambda: q.put(1), "is closed")
+    jq = multiprocessing.JoinableQueue()
+    jq.put("job")
+    expect(ValueError, lambda: (jq.get(), jq.task_done(), jq.task_done()), "task_done() called too many times")
+    jq.join()
+
+
+def test_sync_semantics():
+    e = multiprocessing.Event()
+    slower_than(OBJECT_TIMEOUT + 0.5, lambda: check(e.wait(OBJECT_TIMEOUT + 0.5) is False, "unset event"))
+    e.set()
+    check(e.is_set() and e.wait() is True, "set event")
+    e.clear()
+    check(not e.is_set(), "cleared")
+    lock = multiprocessing.Lock()
+    with lock:
+        check(lock.acquire(False) is False, "a Lock is not reentrant")
+        slower_than(0.3, lambda: check(lock.acquire(timeout=0.3) is False, "held"))
+    expect(ValueError, lock.release, "released too many times")
+    r = multiprocessing.RLock()
+    check(r.acquire() and r.acquire(timeout=0), "an RLock re-enters")
+    other = threading.Thread(target=lambda: results.append(r.acquire(timeout=0.2)))
+    results = []
+    other.start()
+    other.join()
+    check(results == [False], "another thread waits for an RLock: %r" % results)
+    r.release()
+    r.release()
+    expect(AssertionError, r.release, "not owned")
+    c = multiprocessing.Condition()
+    expect(AssertionError, c.notify, "not owned")
+    with c:
+        check(c.wait(0.2) is False and c.wait_for(lambda: True) is True, "condition waits")
+    s = multiprocessing.BoundedSemaphore(2)
+    check(s.acquire() and s.acquire() and not s.acquire(timeout=0.2), "two permits")
+    s.release()
+    s.release()
+    expect(ValueError, s.release, "released too many times")
+    b = multiprocessing.Barrier(2)
+    expect(multiprocessing.BrokenBarrierError, lambda: b.wait(timeout=0.2))
+    check(b.broken, "a barrier that timed out is broken")
+    b.reset()
+    one = multiprocessing.Barrier(1)
+    check(one.wait() == 0 and one.parties == 1, "one party")
+
+
+def test_manager_proxies():
+    with multiprocessing.Manager() as mgr:
+        d = mgr.dict(a=1)
+        d[0], d[-3], d[(1, "x")], d["two words"] = "zero", "minus", "tuple", "spaced"
+        check(d == {"a": 1, 0: "zero", -3: "minus", (1, "x"): "tuple", "two words": "spaced"}, "dict %s" % d)
+        check(len(d) == 5 and 0 in d and d.get("b", 7) == 7 and d.pop("a") == 1, "dict API")
+        expect(KeyError, lambda: d["a"])
+        ns = mgr.Namespace()
+        ns.x = [1]
+        check(ns.x == [1] and repr(ns) == "Namespace(x=[1])", "namespace %r" % ns)
+        expect(AttributeError, lambda: ns.y, "has no attribute 'y'")
+        v = mgr.Value("i", 5)
+        with v.get_lock():
+            v.value += 1
+        check(v.value == 6, "value %r" % v)
+        path = d._path
+    expect(SpawndError, lambda: request("GET", path), "not_found")   # shutdown() removed them
+
+
+def test_worker_grants_and_arguments():
+    lock = multiprocessing.Lock()
+    p = multiprocessing.Process(target="hold_lock", args=(lock, 60))
+    p.start()
+    waited = time.monotonic() + 30
+    while not lock._describe().get("locked") and time.monotonic() < waited:
+        time.sleep(0.05)
+    holders = lock._describe()["holders"]
+    check(len(holders) == 1 and holders[0]["worker"], "the worker holds it as itself: %r" % holders)
+    check(lock.acquire(timeout=0.2) is False, "held by the worker")
+    p.kill()
+    check(lock.acquire(timeout=10), "the lock is free once its worker died")
+    lock.release()
+    p.join()
+    q = multiprocessing.Queue()
+    p = multiprocessing.Process(target="echo_kinds", args=(q, {"k": (1, 2)}))
+    p.start()
+    check(q.get(timeout=30) == ["Queue", "dict", {"k": (1, 2)}], "what the worker received")
+    p.join()
+
+
+def test_outside_leases_are_renewed():
+    old = _objects.LEASE
+    _objects.LEASE = 1.0
+    try:
+        lock = multiprocessing.Lock()
+        lock.acquire()
+        time.sleep(3)       # three leases long: only renewals keep it
+        answer = request("POST", lock._path + "/acquire?timeout=0", {"lease": 5})
+        check(answer.get("acquired") is False, "the lease lapsed: %r" % answer)
+        lock.release()
+    finally:
+        _objects.LEASE = old
 
 
 def test_pip_installs_offline():
@@ -246,7 +467,12 @@ if __name__ == "__main__":
         for fn in (test_five_workers, test_workers_with_arguments, test_names_and_current_process,
                    test_daemon_terminated_at_exit, test_daemon_joined, test_join_with_timeout,
                    test_terminate, test_exit_codes, test_exceptions_match_multiprocessing,
-                   test_kwargs_and_active_children, test_pip_installs_offline):
+                   test_kwargs_and_active_children, test_queue_passes_an_object,
+                   test_joinable_queue_with_poison_pills, test_event, test_lock, test_condition,
+                   test_manager_dict, test_namespace, test_namespace_mutable_value,
+                   test_queue_exceptions_and_long_waits, test_sync_semantics, test_manager_proxies,
+                   test_worker_grants_and_arguments, test_outside_leases_are_renewed,
+                   test_pip_installs_offline):
             case(fn)
     finally:
         SERVER.terminate()

@@ -44,7 +44,7 @@ ARGS = {"queue_worker": [("q", S)], "Consumer": [("state", S)], "wait_for_event"
         "worker_no_with": [("lock", S), ("stream", S)], "stage_1": [("cond", S)], "stage_2": [("cond", S)],
         "dict_worker": [("d", S), ("key", I), ("value", I)], "producer": [("ns", S), ("event", S)],
         "consumer": [("ns", S), ("event", S)], "mutable_producer": [("ns", S), ("event", S)],
-        "mutable_consumer": [("ns", S), ("event", S)]}
+        "mutable_consumer": [("ns", S), ("event", S)], "semaphore_worker": [("s", S), ("pool", S)]}
 OBJECT_TIMEOUT = 2    # the server's longest wait: the client's longer waits must loop over it
 failed = 0
 
@@ -271,6 +271,23 @@ def test_namespace_mutable_value():
     check(out == "Before event: []\nAfter event : []\n", "output %r" % out)
 
 
+def test_semaphore():
+    out, _ = run_ok("multiprocessing_semaphore.py")
+    activated, running = [], []
+    for line in out.splitlines():
+        m = re.fullmatch(r"Activating (\d) now running (\[.*\])", line)
+        if m:
+            activated.append(m.group(1))
+            running.append(ast.literal_eval(m.group(2)))
+            check(m.group(1) in running[-1], "%s is not among the active:\n%s" % (m.group(1), out))
+            continue
+        m = re.fullmatch(r"Now running (\[.*\])", line)
+        check(m is not None, "line %r in:\n%s" % (line, out))
+        running.append(ast.literal_eval(m.group(1)))
+    check(sorted(activated) == [str(i) for i in range(10)], "activations:\n" + out)
+    check(all(len(r) <= 3 for r in running), "more than 3 at once:\n" + out)
+
+
 # --- the API's edges, as multiprocessing has them ---
 
 def expect(exc, fn, text=None):
@@ -402,6 +419,16 @@ def test_manager_proxies():
         with v.get_lock():
             v.value += 1
         check(v.value == 6, "value %r" % v)
+        items = mgr.list([1])
+        items.append(2)
+        items.extend([3, (4,)])
+        items.remove(1)
+        check(items == [2, 3, (4,)] and len(items) == 3 and items.pop() == (4,) and 3 in items, "list %s" % items)
+        # Appends from threads at once are all kept (If-Match, again on a 412).
+        threads = [threading.Thread(target=lambda t=t: [items.append((t, i)) for i in range(15)]) for t in range(3)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        check(len(items) == 2 + 45, "concurrent appends: %d items" % len(items))
         path = d._path
     expect(SpawndError, lambda: request("GET", path), "not_found")   # shutdown() removed them
 
@@ -469,7 +496,7 @@ if __name__ == "__main__":
                    test_terminate, test_exit_codes, test_exceptions_match_multiprocessing,
                    test_kwargs_and_active_children, test_queue_passes_an_object,
                    test_joinable_queue_with_poison_pills, test_event, test_lock, test_condition,
-                   test_manager_dict, test_namespace, test_namespace_mutable_value,
+                   test_manager_dict, test_namespace, test_namespace_mutable_value, test_semaphore,
                    test_queue_exceptions_and_long_waits, test_sync_semantics, test_manager_proxies,
                    test_worker_grants_and_arguments, test_outside_leases_are_renewed,
                    test_pip_installs_offline):

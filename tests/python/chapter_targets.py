@@ -3,6 +3,7 @@ multiprocessing basics), as python targets that tests/test_python_client.py
 registers under their own names. Changed from the chapter only in the import
 line (and worker is named_worker here: "worker" is a builtin target)."""
 from spawnd import multiprocessing
+import random
 import sys
 import time
 
@@ -206,3 +207,35 @@ def mutable_consumer(ns, event):
     print('Before event:', ns.my_list)
     event.wait()
     print('After event :', ns.my_list)
+
+
+# multiprocessing_semaphore.py (an ActivePool travels pickled, with its proxies by name)
+class ActivePool:
+
+    def __init__(self):
+        super(ActivePool, self).__init__()
+        self.mgr = multiprocessing.Manager()
+        self.active = self.mgr.list()
+        self.lock = multiprocessing.Lock()
+
+    def makeActive(self, name):
+        with self.lock:
+            self.active.append(name)
+
+    def makeInactive(self, name):
+        with self.lock:
+            self.active.remove(name)
+
+    def __str__(self):
+        with self.lock:
+            return str(self.active)
+
+
+def semaphore_worker(s, pool):
+    name = multiprocessing.current_process().name
+    with s:
+        pool.makeActive(name)
+        print('Activating {} now running {}'.format(
+            name, pool))
+        time.sleep(random.random())
+        pool.makeInactive(name)

@@ -1,4 +1,4 @@
-"""multiprocessing.Manager() over /namespaces: dict(), Namespace() and Value.
+"""multiprocessing.Manager() over /namespaces: dict(), list(), Namespace() and Value.
 
 Each proxy is one server namespace; a read is a GET (a copy, as a proxy's
 is), a write a PUT of one key. Values travel in the queues' codec. Keys: a
@@ -185,6 +185,90 @@ class Namespace(_Keys):
 
 
 @shared
+class ListProxy(_Keys):
+    """Manager().list(): the whole list is the value of one key ("items"); a
+    change is a read, the change and a write with If-Match, again on a 412, so
+    two processes' appends are never lost."""
+
+    def __init__(self, sequence=(), *, name=None):
+        self._create(name, None)
+        self._set("items", list(sequence))
+
+    def _read(self):
+        answer = request("GET", self._key_path("items"))
+        return _queues.decode(answer["value"]), answer["version"]
+
+    def _modify(self, change):
+        while True:
+            items, version = self._read()
+            result = change(items)
+            try:
+                request("PUT", self._key_path("items"), _queues.encode(items),
+                        headers={"If-Match": '"%d"' % version})
+                return result
+            except SpawndError as e:
+                if e.status != 412:
+                    raise
+
+    def _copy(self):
+        return self._read()[0]
+
+    def append(self, value):
+        self._modify(lambda items: items.append(value))
+
+    def extend(self, values):
+        values = list(values)
+        self._modify(lambda items: items.extend(values))
+
+    def insert(self, index, value):
+        self._modify(lambda items: items.insert(index, value))
+
+    def remove(self, value):
+        self._modify(lambda items: items.remove(value))
+
+    def pop(self, index=-1):
+        return self._modify(lambda items: items.pop(index))
+
+    def sort(self, **kwargs):
+        self._modify(lambda items: items.sort(**kwargs))
+
+    def reverse(self):
+        self._modify(lambda items: items.reverse())
+
+    def __setitem__(self, index, value):
+        self._modify(lambda items: items.__setitem__(index, value))
+
+    def __delitem__(self, index):
+        self._modify(lambda items: items.__delitem__(index))
+
+    def __getitem__(self, index):
+        return self._copy()[index]
+
+    def __len__(self):
+        return len(self._copy())
+
+    def __iter__(self):
+        return iter(self._copy())
+
+    def __contains__(self, value):
+        return value in self._copy()
+
+    def index(self, value, *args):
+        return self._copy().index(value, *args)
+
+    def count(self, value):
+        return self._copy().count(value)
+
+    def __eq__(self, other):
+        return self._copy() == (other._copy() if isinstance(other, ListProxy) else other)
+
+    def __str__(self):
+        return str(self._copy())
+
+    __repr__ = __str__
+
+
+@shared
 class Value(_Keys):
     """Value(typecode, value): one shared value (key "value"); get_lock() is its RLock."""
 
@@ -250,6 +334,9 @@ class Manager:
 
     def dict(self, *args, **kwargs):
         return self._make(DictProxy(*args, **kwargs))
+
+    def list(self, sequence=()):
+        return self._make(ListProxy(sequence))
 
     def Namespace(self):
         return self._make(Namespace())

@@ -82,6 +82,9 @@ def start_server(root):
 def run_program(name, url, timeout=60):
     env = dict(os.environ, PYTHONPATH=CLIENT, SPAWND_URL=url)
     env.pop("SPAWND_TOKEN", None)
+    # Unbuffered, print() writes its words one at a time, so a worker's relayed line
+    # (straight to the fd, as a forked child's) may land inside one of the program's.
+    env.pop("PYTHONUNBUFFERED", None)
     started = time.monotonic()
     done = subprocess.run([sys.executable, os.path.join(CHAPTER, name)], env=env, capture_output=True,
                           text=True, timeout=timeout)

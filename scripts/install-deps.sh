@@ -16,7 +16,8 @@ test)  need="$need nodejs:OpenAPI-checks-and-browser-test npm:OpenAPI-checks-and
 valgrind:memory-checked-test-run chromium:browser-test prometheus:promtool-checks-the-metrics-text
 python3:python-targets-and-the-python-client-tests python3-pip:offline-install-test-of-the-python-client
 python3-setuptools:build-backend-of-the-python-client" ;;
-bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver" ;;
+bench) need="$need nodejs:webhook-baseline npm:webhook-baseline webhook:baseline-server python3:benchmark-driver
+redis-server:queue-baseline-of-bench/queues.py" ;;
 esac
 
 missing=""; why=""

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Queues (issue 13): spawnd's /queues against Redis lists and Python's
+multiprocessing.Queue, on this machine, in one run.
+
+    python3 bench/queues.py [--spawnd build/spawnd] [--seconds 2] [--rounds 3] [--stores sqlite,memory]
+
+Q1: one client, put one item then get it back: the round trip (p50, p99).
+Q16: 16 client processes, each putting batches of 50 items and getting
+them back one by one: items/s through the queue.
+Every client is Python with one persistent connection (hand-written HTTP/1.1
+for spawnd, a small RESP client for Redis: LPUSH of the batch, BRPOP per item),
+so the client's own cost is the same on both sides and the difference is
+the server's. Redis runs with appendonly yes / appendfsync everysec (its
+closest to spawnd's store, which has every change on disk before it answers).
+multiprocessing.Queue: Q1 is put+get in one process (through its feeder
+thread and pipe); Q16 is 16 producer/consumer pairs of processes.
+Prints one line per figure and system: median (min-max) over the rounds.
+"""
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (Server, Spawnd, free_port)
+
+BATCH = 50
+CLIENTS = 16
+
+
+# ---- clients ------------------------------------------------------------------
+
+class SpawndQueue:
+    """POST put / get as HTTP/1.1 on one kept-alive socket, the request bytes
+    written and the reply's Content-Length read: as light as the RESP client."""
+
+    def __init__(self, port, name):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+        self.base = "/queues/" + name
+
+    def _post(self, path, body):
+        data = json.dumps(body).encode()
+        self.sock.sendall(b"POST %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n%s" % (self.base.encode(), path.encode(), len(data), data))
+        status = self.file.readline()
+        length = 0
+        while True:
+            line = self.file.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        reply = self.file.read(length)
+        if b" 200 " not in status:
+            raise run.BenchError(f"spawnd {path}: {status!r} {reply[:200]!r}")
+        return json.loads(reply)
+
+    def put(self, items):
+        self._post("/put", {"items": items})
+
+    def get(self):
+        return self._post("/get?timeout=10", {})["item"]
+
+
+class RedisQueue:
+    """LPUSH / BRPOP over RESP: the commands written, the replies parsed."""
+
+    def __init__(self, port, name):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+        self.name = name
+
+    def _command(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(out))
+        return self._reply()
+
+    def _reply(self):
+        line = self.file.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind in (b"+", b":"):
+            return rest
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.file.read(n + 2)[:-2]
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise run.BenchError(f"redis: {line!r}")
+
+    def put(self, items):
+        self._command("LPUSH", self.name, *[json.dumps(i) for i in items])
+
+    def get(self):
+        return json.loads(self._command("BRPOP", self.name, 10)[1])
+
+
+# ---- the loads ----------------------------------------------------------------
+
+def round_trips(q, seconds):
+    """Q1: put one item, get it back, for seconds: the round trips in ms."""
+    times = []
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        q.put([i])
+        if q.get() != i:
+            raise run.BenchError("round trip: another item came back")
+        times.append((time.perf_counter() - t0) * 1000)
+        i += 1
+    return times
+
+
+def batch_client(make, seconds, start, results):
+    q = make()
+    n = 0
+    start.wait()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        q.put(list(range(BATCH)))
+        for _ in range(BATCH):
+            q.get()
+        n += BATCH
+    results.put(n)
+
+
+def items_per_s(make, seconds):
+    """Q16: CLIENTS processes putting batches and getting them back."""
+    start = multiprocessing.Event()
+    results = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=batch_client, args=(make, seconds, start, results))
+             for _ in range(CLIENTS)]
+    for p in procs:
+        p.start()
+    time.sleep(0.3)                     # every client connected
+    t0 = time.monotonic()
+    start.set()
+    total = sum(results.get(timeout=seconds + 60) for _ in procs)
+    elapsed = time.monotonic() - t0
+    for p in procs:
+        p.join()
+    return total / elapsed
+
+
+def mp_round_trips(seconds):
+    q = multiprocessing.Queue()
+    times = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        q.put(1)
+        q.get()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def mp_producer(q, n):
+    for i in range(n):
+        q.put(i)
+
+
+def mp_items_per_s(seconds):
+    """CLIENTS producer/consumer pairs, each pair its own Queue; runs a count
+    sized from a first short pass so it lasts about seconds."""
+    def pass_of(n):
+        qs = [multiprocessing.Queue() for _ in range(CLIENTS)]
+        producers = [multiprocessing.Process(target=mp_producer, args=(q, n)) for q in qs]
+        consumers = [multiprocessing.Process(target=mp_consume, args=(q, n)) for q in qs]
+        t0 = time.monotonic()
+        for p in producers + consumers:
+            p.start()
+        for p in producers + consumers:
+            p.join()
+        return CLIENTS * n / (time.monotonic() - t0)
+    rate = pass_of(2000)
+    return pass_of(max(2000, int(rate * seconds / CLIENTS)))
+
+
+def mp_consume(q, n):
+    for _ in range(n):
+        q.get()
+
+
+# ---- servers ------------------------------------------------------------------
+
+def make_spawnd(port, name):
+    return lambda: SpawndQueue(port, name)
+
+
+def make_redis(port, name):
+    return lambda: RedisQueue(port, name)
+
+
+def spawnd_round(binary, store, seconds, add):
+    with run.Spawnd(os.path.abspath(binary), store=store) as sd:
+        for name in ("q1", "q16"):
+            c = http.client.HTTPConnection("127.0.0.1", sd.port)
+            c.request("PUT", "/queues/" + name)
+            c.getresponse().read()
+        label = "spawnd" + (f" --store={store}" if store else "")
+        t = round_trips(SpawndQueue(sd.port, "q1"), seconds)
+        add("Q1 put+get p50 ms", label, statistics.median(t))
+        add("Q1 put+get p99 ms", label, sorted(t)[int(len(t) * 0.99)])
+        add("Q16 items/s", label, items_per_s(make_spawnd(sd.port, "q16"), seconds))
+
+
+def redis_round(seconds, add):
+    if not shutil.which("redis-server"):
+        raise run.BenchError("redis-server is not installed (scripts/install-deps.sh bench)")
+    port = run.free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
+                "--appendonly", "yes", "--appendfsync", "everysec"]
+        with run.Server(argv, port=port):
+            t = round_trips(RedisQueue(port, "q1"), seconds)
+            add("Q1 put+get p50 ms", "redis", statistics.median(t))
+            add("Q1 put+get p99 ms", "redis", sorted(t)[int(len(t) * 0.99)])
+            add("Q16 items/s", "redis", items_per_s(make_redis(port, "q16"), seconds))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spawnd", default="build/spawnd")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--stores", default="", help="spawnd stores to run, comma-separated (default: its default)")
+    args = ap.parse_args()
+    results = {}
+
+    def add(fig, system, value):
+        results.setdefault((fig, system), []).append(value)
+
+    for _ in range(args.rounds):
+        for store in args.stores.split(",") if args.stores else [None]:
+            spawnd_round(args.spawnd, store, args.seconds, add)
+        redis_round(args.seconds, add)
+        t = mp_round_trips(args.seconds)
+        add("Q1 put+get p50 ms", "multiprocessing.Queue", statistics.median(t))
+        add("Q1 put+get p99 ms", "multiprocessing.Queue", sorted(t)[int(len(t) * 0.99)])
+        add("Q16 items/s", "multiprocessing.Queue", mp_items_per_s(args.seconds))
+    for (fig, system), v in sorted(results.items()):
+        fmt = "{:.3f}" if fig.endswith(" ms") else "{:.0f}"
+        print(f"{fig:20} {system:22} {fmt.format(statistics.median(v))} "
+              f"({fmt.format(min(v))}-{fmt.format(max(v))})")
+
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("fork")
+    main()

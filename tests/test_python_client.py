@@ -2,8 +2,10 @@
 """The Python client (clients/python, spawnd.multiprocessing) against a real
 spawnd: the chapter's Process programs (tests/python/chapter, PyMOTW 3's
 multiprocessing basics, changed only in their import line and one target
-name) print what the chapter shows, and the API raises what multiprocessing
-raises. Prints "PASS case" / "FAIL case: why" lines like tests/check.h, for
+name) and its communication programs (queue, JoinableQueue with poison pills,
+event, lock, condition, semaphore, Manager dict, Namespace) print what the
+chapter shows, and the API raises what multiprocessing raises (the shared
+objects' own edges: tests/test_python_objects.py). Prints "PASS case" / "FAIL case: why" lines like tests/check.h, for
 tests/run.sh; exits 1 when a case failed.
 
 The server is $SPAWND_BIN (default build/spawnd) on port 0, with a targets
@@ -15,14 +17,12 @@ compared as a multiset, with each process's own lines in order; pids become PID.
 """
 import ast
 import json
-import queue
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -31,8 +31,7 @@ CLIENT = os.path.join(REPO, "clients", "python")
 CHAPTER = os.path.join(REPO, "tests", "python", "chapter")
 sys.path.insert(0, CLIENT)
 
-from spawnd import SpawndError, _objects, multiprocessing  # noqa: E402
-from spawnd._http import request  # noqa: E402
+from spawnd import SpawndError, multiprocessing  # noqa: E402
 
 TARGETS = ["named_worker", "my_service", "daemon", "non_daemon", "slow_worker", "exit_error",
            "exit_ok", "return_value", "raises", "terminated"]
@@ -340,137 +339,6 @@ def test_kwargs_and_active_children():
     check(q.exitcode == 3, "exit 3: %r" % q)
 
 
-def slower_than(seconds, fn):
-    started = time.monotonic()
-    fn()
-    took = time.monotonic() - started
-    check(took >= seconds, "returned after %.2f s, before %.2f s" % (took, seconds))
-
-
-def test_queue_exceptions_and_long_waits():
-    q = multiprocessing.Queue(maxsize=1)
-    check(q.empty() and not q.full() and q.qsize() == 0, "new queue: %r" % q._describe())
-    expect(queue.Empty, q.get_nowait)
-    # Longer than the server's longest wait (OBJECT_TIMEOUT): the client loops to its own deadline.
-    slower_than(OBJECT_TIMEOUT + 0.5, lambda: expect(queue.Empty, lambda: q.get(timeout=OBJECT_TIMEOUT + 0.5)))
-    q.put((1, "two"))
-    check(q.full() and q.qsize() == 1, "full queue: %r" % q._describe())
-    expect(queue.Full, lambda: q.put_nowait(3))
-    slower_than(0.3, lambda: expect(queue.Full, lambda: q.put(3, timeout=0.3)))
-    check(q.get() == (1, "two"), "a tuple comes back a tuple")
-    q.put({"plain": [1, 2.5, None]})
-    check(request("POST", q._path + "/get")["item"] == {"plain": [1, 2.5, None]}, "JSON goes as itself")
-    q.close()
-    expect(ValueError, lambda: q.put(1), "is closed")
-    jq = multiprocessing.JoinableQueue()
-    jq.put("job")
-    expect(ValueError, lambda: (jq.get(), jq.task_done(), jq.task_done()), "task_done() called too many times")
-    jq.join()
-
-
-def test_sync_semantics():
-    e = multiprocessing.Event()
-    slower_than(OBJECT_TIMEOUT + 0.5, lambda: check(e.wait(OBJECT_TIMEOUT + 0.5) is False, "unset event"))
-    e.set()
-    check(e.is_set() and e.wait() is True, "set event")
-    e.clear()
-    check(not e.is_set(), "cleared")
-    lock = multiprocessing.Lock()
-    with lock:
-        check(lock.acquire(False) is False, "a Lock is not reentrant")
-        slower_than(0.3, lambda: check(lock.acquire(timeout=0.3) is False, "held"))
-    expect(ValueError, lock.release, "released too many times")
-    r = multiprocessing.RLock()
-    check(r.acquire() and r.acquire(timeout=0), "an RLock re-enters")
-    other = threading.Thread(target=lambda: results.append(r.acquire(timeout=0.2)))
-    results = []
-    other.start()
-    other.join()
-    check(results == [False], "another thread waits for an RLock: %r" % results)
-    r.release()
-    r.release()
-    expect(AssertionError, r.release, "not owned")
-    c = multiprocessing.Condition()
-    expect(AssertionError, c.notify, "not owned")
-    with c:
-        check(c.wait(0.2) is False and c.wait_for(lambda: True) is True, "condition waits")
-    s = multiprocessing.BoundedSemaphore(2)
-    check(s.acquire() and s.acquire() and not s.acquire(timeout=0.2), "two permits")
-    s.release()
-    s.release()
-    expect(ValueError, s.release, "released too many times")
-    b = multiprocessing.Barrier(2)
-    expect(multiprocessing.BrokenBarrierError, lambda: b.wait(timeout=0.2))
-    check(b.broken, "a barrier that timed out is broken")
-    b.reset()
-    one = multiprocessing.Barrier(1)
-    check(one.wait() == 0 and one.parties == 1, "one party")
-
-
-def test_manager_proxies():
-    with multiprocessing.Manager() as mgr:
-        d = mgr.dict(a=1)
-        d[0], d[-3], d[(1, "x")], d["two words"] = "zero", "minus", "tuple", "spaced"
-        check(d == {"a": 1, 0: "zero", -3: "minus", (1, "x"): "tuple", "two words": "spaced"}, "dict %s" % d)
-        check(len(d) == 5 and 0 in d and d.get("b", 7) == 7 and d.pop("a") == 1, "dict API")
-        expect(KeyError, lambda: d["a"])
-        ns = mgr.Namespace()
-        ns.x = [1]
-        check(ns.x == [1] and repr(ns) == "Namespace(x=[1])", "namespace %r" % ns)
-        expect(AttributeError, lambda: ns.y, "has no attribute 'y'")
-        v = mgr.Value("i", 5)
-        with v.get_lock():
-            v.value += 1
-        check(v.value == 6, "value %r" % v)
-        items = mgr.list([1])
-        items.append(2)
-        items.extend([3, (4,)])
-        items.remove(1)
-        check(items == [2, 3, (4,)] and len(items) == 3 and items.pop() == (4,) and 3 in items, "list %s" % items)
-        # Appends from threads at once are all kept (If-Match, again on a 412).
-        threads = [threading.Thread(target=lambda t=t: [items.append((t, i)) for i in range(15)]) for t in range(3)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        check(len(items) == 2 + 45, "concurrent appends: %d items" % len(items))
-        path = d._path
-    expect(SpawndError, lambda: request("GET", path), "not_found")   # shutdown() removed them
-
-
-def test_worker_grants_and_arguments():
-    lock = multiprocessing.Lock()
-    p = multiprocessing.Process(target="hold_lock", args=(lock, 60))
-    p.start()
-    waited = time.monotonic() + 30
-    while not lock._describe().get("locked") and time.monotonic() < waited:
-        time.sleep(0.05)
-    holders = lock._describe()["holders"]
-    check(len(holders) == 1 and holders[0]["worker"], "the worker holds it as itself: %r" % holders)
-    check(lock.acquire(timeout=0.2) is False, "held by the worker")
-    p.kill()
-    check(lock.acquire(timeout=10), "the lock is free once its worker died")
-    lock.release()
-    p.join()
-    q = multiprocessing.Queue()
-    p = multiprocessing.Process(target="echo_kinds", args=(q, {"k": (1, 2)}))
-    p.start()
-    check(q.get(timeout=30) == ["Queue", "dict", {"k": (1, 2)}], "what the worker received")
-    p.join()
-
-
-def test_outside_leases_are_renewed():
-    old = _objects.LEASE
-    _objects.LEASE = 1.0
-    try:
-        lock = multiprocessing.Lock()
-        lock.acquire()
-        time.sleep(3)       # three leases long: only renewals keep it
-        answer = request("POST", lock._path + "/acquire?timeout=0", {"lease": 5})
-        check(answer.get("acquired") is False, "the lease lapsed: %r" % answer)
-        lock.release()
-    finally:
-        _objects.LEASE = old
-
-
 def test_pip_installs_offline():
     target = tempfile.mkdtemp(prefix="spawnd-pip.")
     # setuptools builds in the source folder (build/, *.egg-info): build a copy,
@@ -500,8 +368,6 @@ if __name__ == "__main__":
                    test_kwargs_and_active_children, test_queue_passes_an_object,
                    test_joinable_queue_with_poison_pills, test_event, test_lock, test_condition,
                    test_manager_dict, test_namespace, test_namespace_mutable_value, test_semaphore,
-                   test_queue_exceptions_and_long_waits, test_sync_semantics, test_manager_proxies,
-                   test_worker_grants_and_arguments, test_outside_leases_are_renewed,
                    test_pip_installs_offline):
             case(fn)
     finally:

@@ -95,7 +95,7 @@ class Deadline:
         self.at = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
 
     def slice(self):
-        """Seconds for the next request (at most SLICE), or None once passed."""
+        """Seconds for the next request: at most SLICE, 0 once passed."""
         if self.at is None:
             return SLICE
         left = self.at - time.monotonic()

@@ -8,6 +8,7 @@ an RLock keeps one owner per thread and re-enters by sending it back. Inside
 a worker the token is the owner, so no owner travels.
 """
 import threading
+import time
 
 from spawnd._http import SpawndError, request
 from spawnd._objects import (Deadline, SharedObject, acquire_body, grants, in_worker, rebuild,
@@ -195,6 +196,8 @@ class Condition(SharedObject):
             if owner:
                 grants.drop(self._lock._path, owner, all_of_it=True)
             seconds = deadline.slice()
+            # No socket timeout: after a notify (or its own timeout) the waiter takes
+            # the lock again, which has no deadline, as in multiprocessing.
             answer = request("POST", "%s/wait?timeout=%.3f" % (self._path, seconds), body, timeout=None)
             new = answer.get("owner") if not in_worker() else None
             if new:
@@ -210,7 +213,7 @@ class Condition(SharedObject):
         while not result:
             if deadline.passed():
                 break
-            self.wait(None if deadline.at is None else deadline.at - __import__("time").monotonic())
+            self.wait(None if deadline.at is None else deadline.at - time.monotonic())
             result = predicate()
         return result
 

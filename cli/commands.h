@@ -22,8 +22,13 @@ int cmd_stop(struct cli *cli, int argc, char **argv);    /* terminate, kill, rm 
 int cmd_signal(struct cli *cli, int argc, char **argv);
 int cmd_targets(struct cli *cli, int argc, char **argv);
 int cmd_events(struct cli *cli, int argc, char **argv);
+int cmd_objects(struct cli *cli, int argc, char **argv);     /* cmd_objects.c */
+int cmd_queue(struct cli *cli, int argc, char **argv);       /* cmd_sync.c */
+int cmd_event(struct cli *cli, int argc, char **argv);
+int cmd_lock(struct cli *cli, int argc, char **argv);
 
 extern const char help_run[], help_ps[], help_logs[], help_wait[], help_terminate[], help_kill[],
 	help_rm[], help_signal[], help_targets[], help_events[];
+extern const char help_objects[], help_queue[], help_event[], help_lock[];
 
 #endif

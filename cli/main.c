@@ -30,6 +30,10 @@ static const struct command commands[] = {
 	{ "signal", cmd_signal, "send a signal to processes", help_signal },
 	{ "targets", cmd_targets, "list the targets, or describe one", help_targets },
 	{ "events", cmd_events, "print lifecycle events; -f follows them", help_events },
+	{ "objects", cmd_objects, "list the shared objects, or describe one", help_objects },
+	{ "queue", cmd_queue, "create, put to, get from, join or remove a queue", help_queue },
+	{ "event", cmd_event, "create, set, clear, wait for or remove an event", help_event },
+	{ "lock", cmd_lock, "create, acquire, release, renew or remove a lock", help_lock },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

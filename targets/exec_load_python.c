@@ -32,6 +32,12 @@
  * not JSON-encodable: exit 1), and whatever the function writes to fd 1 goes to
  * stderr instead, so the whole of stdout parses as JSON (the API's
  * "returns": "json" contract for pool tasks).
+ *
+ * When spawnd's Python client is on the path (clients/python), its
+ * spawnd._worker.prepare() sees the call first: arguments that name shared
+ * objects ("spawnd:Queue:NAME") become handles on them, as multiprocessing
+ * passes a Queue to its child, and a Process subclass sent by the client runs
+ * its own run(). Without the client, values arrive as they are.
  */
 #include "targets/exec_load_internal.h"
 
@@ -70,7 +76,11 @@ static const char runner[] =
 	"        if not kwargs and int(index) == len(args): args.append(value(kind, words[i + 1]))\n"
 	"        else: kwargs[name] = value(kind, words[i + 1])\n"
 	"        i += 2\n"
-	"    return getattr(importlib.import_module(module), function)(*args, **kwargs)\n"
+	"    fn = getattr(importlib.import_module(module), function)\n"
+	"    try: from spawnd._worker import prepare\n"
+	"    except ImportError: prepare = None\n"
+	"    if prepare: fn, args, kwargs = prepare(fn, args, kwargs)\n"
+	"    return fn(*args, **kwargs)\n"
 	"def main(argv):\n"
 	"    out = None\n"
 	"    if argv[0] == 'json':\n"

@@ -3,7 +3,8 @@
  * signal, 124 for a wait that timed out, 125 for spawnctl's own failures),
  * output followed live, -o json parsed, tables and colour only on a
  * terminal (run under a pseudo-terminal from forkpty), and the bearer token
- * sent when one is configured.
+ * sent when one is configured; the shared-object commands (objects, queue,
+ * event, lock), their 124 at a timeout, and waits past the server's cap.
  *
  * spawnctl is $SPAWND_CTL (default build/spawnctl); each run gets SPAWND_URL
  * set to the test server's URL and no SPAWND_TOKEN*, NO_COLOR from outside.
@@ -27,6 +28,7 @@
 CHECK_MAIN_STATE;
 
 static struct server *srv;
+#define OBJECT_TIMEOUT_S 1.0    /* the server's --object-timeout */
 static const char *ctl_path;
 
 /* A spawnctl run: started by bg_start(), its output read as it comes. */
@@ -279,7 +281,7 @@ static void test_usage_errors_exit_125(void)
 static void test_help_for_every_command(void)
 {
 	static const char *const commands[] = { "run", "ps", "logs", "wait", "terminate", "kill", "rm",
-						"signal", "targets", "events" };
+						"signal", "targets", "events", "objects", "queue", "event", "lock" };
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		char usage[64];
 		snprintf(usage, sizeof usage, "Usage: spawnctl %s", commands[i]);
@@ -796,6 +798,141 @@ static void test_shared_server_shutdown(void)
 	check_server_stops(&srv);
 }
 
+/* ---- shared objects (the server's longest wait is OBJECT_TIMEOUT_S) ---------- */
+
+static void test_queue_put_get_join(void)
+{
+	struct bg *b = CTL("queue", "create", "ctl-jobs");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("queue", "put", "ctl-jobs", "job 1", "3", "{\"a\": [1]}");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("queue", "get", "ctl-jobs");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "job 1\n") == 0, "a word that is not JSON: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("queue", "get", "ctl-jobs");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "3\n") == 0, "a number: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("queue", "get", "ctl-jobs", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	char *item = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "item"));
+	CHECK_MSG(b->status == 0 && item && strcmp(item, "{\"a\":[1]}") == 0, "-o json: " CTL_FMT, CTL_ARGS(b));
+	free(item);
+	cJSON_Delete(j);
+	bg_free(b);
+	/* Past the server's longest wait: spawnctl asks again until its own timeout. */
+	double started = now_s();
+	b = CTL("queue", "get", "ctl-jobs", "--timeout", "1.6");
+	CHECK_MSG(b->status == 124 && strstr(ERR(b), "timed out") && now_s() - started >= 1.6,
+		  "empty after %.2f s: " CTL_FMT, now_s() - started, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("queue", "join", "ctl-jobs", "--timeout", "0.2");
+	CHECK_RC(b, 124);       /* three got, none done */
+	bg_free(b);
+	for (int i = 0; i < 3; i++)
+		bg_free(CTL("queue", "task_done", "ctl-jobs"));
+	b = CTL("queue", "join", "ctl-jobs");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("queue", "task_done", "ctl-jobs");
+	CHECK_RC(b, 125);       /* 409: more task_done than items */
+	bg_free(b);
+}
+
+static void test_queue_full_objects_and_rm(void)
+{
+	bg_free(CTL("queue", "create", "ctl-small", "--maxsize", "1"));
+	bg_free(CTL("queue", "put", "ctl-small", "x"));
+	struct bg *b = CTL("queue", "put", "ctl-small", "y", "--timeout", "0.2");
+	CHECK_RC(b, 124);
+	bg_free(b);
+	b = CTL("objects");
+	CHECK_MSG(b->status == 0 && strstr(OUT(b), "queues\tctl-small\tsize=1 maxsize=1 unfinished=1"),
+		  "objects: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("objects", "queue", "ctl-small");
+	CHECK_MSG(b->status == 0 && strstr(OUT(b), "name: ctl-small\n") && strstr(OUT(b), "\nsize: 1\n"),
+		  "objects queue NAME: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("objects", "queues", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	CHECK_MSG(b->status == 0 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "queues")), "-o json: %s", OUT(b));
+	cJSON_Delete(j);
+	bg_free(b);
+	b = CTL("objects", "nope");
+	CHECK_RC(b, 125);
+	bg_free(b);
+	b = CTL("queue", "rm", "ctl-small");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("queue", "get", "ctl-small", "--timeout", "0");
+	CHECK_MSG(b->status == 125 && strstr(ERR(b), "not_found"), "removed: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("queue", "put", "ctl-small");
+	CHECK_RC(b, 125);       /* put what? */
+	bg_free(b);
+}
+
+static void test_event_set_wait(void)
+{
+	bg_free(CTL("event", "create", "ctl-ready"));
+	struct bg *b = CTL("event", "wait", "ctl-ready", "--timeout", "0.3");
+	CHECK_RC(b, 124);
+	bg_free(b);
+	/* A waiter with no timeout, past the server's longest wait, returns when set. */
+	struct bg *w = bg_start(NULL, NULL, (const char *const[]){ "event", "wait", "ctl-ready", NULL });
+	double until = now_s() + OBJECT_TIMEOUT_S + 0.5;
+	while (now_s() < until && bg_pump(w, 0.1))
+		;
+	bool early = w->fds[0] >= 0 && w->fds[1] >= 0;     /* not at EOF: still waiting */
+	b = CTL("event", "set", "ctl-ready");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	bg_finish(w, 20);
+	CHECK_MSG(early && w->status == 0, "waiter: still waiting before set %d, " CTL_FMT, early, CTL_ARGS(w));
+	bg_free(w);
+	bg_free(CTL("event", "clear", "ctl-ready"));
+	b = CTL("objects", "event", "ctl-ready");
+	CHECK_MSG(strstr(OUT(b), "set: false\n"), "cleared: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+}
+
+static void test_lock_acquire_release(void)
+{
+	char owner[128];
+	bg_free(CTL("lock", "create", "ctl-lock"));
+	struct bg *b = CTL("lock", "acquire", "ctl-lock", "--lease", "30");
+	size_t n = strcspn(OUT(b), "\n");
+	CHECK_MSG(b->status == 0 && strncmp(OUT(b), "c-", 2) == 0 && n < sizeof owner, "acquire: " CTL_FMT, CTL_ARGS(b));
+	memcpy(owner, OUT(b), n);
+	owner[n] = '\0';
+	bg_free(b);
+	b = CTL("lock", "acquire", "ctl-lock", "--timeout", "0.2");
+	CHECK_RC(b, 124);
+	bg_free(b);
+	b = CTL("lock", "renew", "ctl-lock", "--owner", owner, "--lease", "30");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("lock", "release", "ctl-lock");
+	CHECK_RC(b, 125);       /* whose? an outside caller names its owner */
+	bg_free(b);
+	b = CTL("lock", "release", "ctl-lock", "--owner", owner);
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("lock", "release", "ctl-lock", "--owner", owner);
+	CHECK_MSG(b->status == 125 && strstr(ERR(b), "not_owner"), "released twice: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("lock", "acquire", "ctl-lock", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	CHECK_MSG(b->status == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "acquired")), "-o json: %s", OUT(b));
+	cJSON_Delete(j);
+	bg_free(b);
+	b = CTL("lock", "grab", "ctl-lock");
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
 static void run_cases(void)
 {
 	RUN(test_usage_errors_exit_125);
@@ -819,6 +956,10 @@ static void run_cases(void)
 	RUN(test_targets);
 	RUN(test_events);
 	RUN(test_token_sent_as_bearer);
+	RUN(test_queue_put_get_join);
+	RUN(test_queue_full_objects_and_rm);
+	RUN(test_event_set_wait);
+	RUN(test_lock_acquire_release);
 }
 
 int main(void)
@@ -829,7 +970,7 @@ int main(void)
 		return 1;
 	}
 	atexit(kill_leftovers);
-	srv = server_start("--heartbeat 0.5");
+	srv = server_start("--heartbeat 0.5 --object-timeout 1");
 	if (!srv) {
 		printf("FAIL server_start: spawnd did not start (see stderr)\n");
 		return 1;

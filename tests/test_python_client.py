@@ -2,8 +2,10 @@
 """The Python client (clients/python, spawnd.multiprocessing) against a real
 spawnd: the chapter's Process programs (tests/python/chapter, PyMOTW 3's
 multiprocessing basics, changed only in their import line and one target
-name) print what the chapter shows, and the API raises what multiprocessing
-raises. Prints "PASS case" / "FAIL case: why" lines like tests/check.h, for
+name) and its communication programs (queue, JoinableQueue with poison pills,
+event, lock, condition, semaphore, Manager dict, Namespace) print what the
+chapter shows, and the API raises what multiprocessing raises (the shared
+objects' own edges: tests/test_python_objects.py). Prints "PASS case" / "FAIL case: why" lines like tests/check.h, for
 tests/run.sh; exits 1 when a case failed.
 
 The server is $SPAWND_BIN (default build/spawnd) on port 0, with a targets
@@ -13,6 +15,7 @@ runs as `python3 PROGRAM` with PYTHONPATH=clients/python (no install needed)
 and SPAWND_URL set. Where the chapter's order depends on timing, lines are
 compared as a multiset, with each process's own lines in order; pids become PID.
 """
+import ast
 import json
 import os
 import re
@@ -32,6 +35,16 @@ from spawnd import SpawndError, multiprocessing  # noqa: E402
 
 TARGETS = ["named_worker", "my_service", "daemon", "non_daemon", "slow_worker", "exit_error",
            "exit_ok", "return_value", "raises", "terminated"]
+# The communication programs' targets, with their arguments: a shared object (or
+# a pickled value) arrives as a string the client's runner hook turns back.
+S, I, N = "string", "integer", "number"
+ARGS = {"queue_worker": [("q", S)], "Consumer": [("state", S)], "wait_for_event": [("e", S)],
+        "wait_for_event_timeout": [("e", S), ("t", N)], "worker_with": [("lock", S), ("stream", S)],
+        "worker_no_with": [("lock", S), ("stream", S)], "stage_1": [("cond", S)], "stage_2": [("cond", S)],
+        "dict_worker": [("d", S), ("key", I), ("value", I)], "producer": [("ns", S), ("event", S)],
+        "consumer": [("ns", S), ("event", S)], "mutable_producer": [("ns", S), ("event", S)],
+        "mutable_consumer": [("ns", S), ("event", S)], "semaphore_worker": [("s", S), ("pool", S)]}
+OBJECT_TIMEOUT = 2    # the server's longest wait: the client's longer waits must loop over it
 failed = 0
 
 
@@ -40,13 +53,22 @@ def start_server(root):
     targets = [{"name": n, "description": "chapter: %s()" % n,
                 "python": {"module": "chapter_targets", "function": n, "path": [folder, CLIENT]}}
                for n in TARGETS]
+    targets += [{"name": n, "description": "chapter: %s()" % n,
+                 "args": [{"name": a, "type": t, "required": True} for a, t in args],
+                 "python": {"module": "chapter_targets", "function": n, "path": [folder, CLIENT]}}
+                for n, args in ARGS.items()]
+    targets += [{"name": n, "args": [{"name": a, "type": t, "required": True} for a, t in args],
+                 "python": {"module": "object_targets", "function": n, "path": [folder, CLIENT]}}
+                for n, args in (("hold_lock", [("lock", S), ("seconds", N)]),
+                                ("echo_kinds", [("q", S), ("values", S)]))]
     os.makedirs(os.path.join(root, "state"))
     with open(os.path.join(root, "targets.json"), "w") as f:
         json.dump({"version": 1, "targets": targets}, f)
     binary = os.environ.get("SPAWND_BIN", os.path.join(REPO, "build", "spawnd"))
     log = open(os.path.join(root, "spawnd.log"), "w")
     server = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--state-dir", os.path.join(root, "state"),
-                               "--targets", os.path.join(root, "targets.json"), "--log-level", "warn"],
+                               "--targets", os.path.join(root, "targets.json"), "--log-level", "warn",
+                               "--object-timeout", str(OBJECT_TIMEOUT)],
                               stdout=subprocess.PIPE, stderr=log, text=True)
     line = server.stdout.readline()
     match = re.match(r"spawnd listening on (http://127\.0\.0\.1:\d+)$", line.strip())
@@ -59,6 +81,9 @@ def start_server(root):
 def run_program(name, url, timeout=60):
     env = dict(os.environ, PYTHONPATH=CLIENT, SPAWND_URL=url)
     env.pop("SPAWND_TOKEN", None)
+    # Unbuffered, print() writes its words one at a time, so a worker's relayed line
+    # (straight to the fd, as a forked child's) may land inside one of the program's.
+    env.pop("PYTHONUNBUFFERED", None)
     started = time.monotonic()
     done = subprocess.run([sys.executable, os.path.join(CHAPTER, name)], env=env, capture_output=True,
                           text=True, timeout=timeout)
@@ -171,6 +196,100 @@ def test_exit_codes():
           err.endswith("RuntimeError: There was an error!\n"), "stderr:\n" + err)
 
 
+# --- the chapter's communication programs ---
+
+def run_ok(name):
+    rc, out, err, seconds = run_program(name, URL)
+    check(rc == 0 and err == "", "%s: exit %d, stderr %r, stdout %r" % (name, rc, err, out))
+    return out, seconds
+
+
+def per_process(out, names):
+    """Each process's own lines, in order (their prefixes name them)."""
+    return {n: [l for l in out.splitlines() if l.startswith(n)] for n in names}
+
+
+def test_queue_passes_an_object():
+    out, _ = run_ok("multiprocessing_queue.py")
+    check(out == "Doing something fancy in Process-1 for Fancy Dan!\n", "output %r" % out)
+
+
+def test_joinable_queue_with_poison_pills():
+    out, _ = run_ok("multiprocessing_producer_consumer.py")
+    n = multiprocessing.cpu_count() * 2
+    lines = out.splitlines()
+    check(lines[0] == "Creating %d consumers" % n, "first line %r" % lines[0])
+    names = ["Consumer-%d" % i for i in range(1, n + 1)]
+    done = [l.split(": ", 1)[1] for l in lines if l.split(":")[0] in names]
+    check(sorted(done) == sorted(["%d * %d" % (i, i) for i in range(10)] + ["Exiting"] * n),
+          "consumers' lines:\n" + out)
+    for name, own in per_process(out, [x + ":" for x in names]).items():
+        check(own and own[-1] == name + " Exiting", "%s did not end with its pill:\n%s" % (name, out))
+    results = [l for l in lines if l.startswith("Result: ")]
+    same_lines("\n".join(results), "\n".join("Result: %d * %d = %d" % (i, i, i * i) for i in range(10)))
+    check(len(lines) == 1 + 10 + n + 10, "output:\n" + out)
+
+
+def test_event():
+    out, seconds = run_ok("multiprocessing_event.py")
+    same_lines(out, "main: waiting before calling Event.set()\nwait_for_event: starting\n"
+                    "wait_for_event_timeout: starting\nwait_for_event_timeout: e.is_set()-> False\n"
+                    "main: event is set\nwait_for_event: e.is_set()-> True\n")
+    in_order(out, "main: waiting before calling Event.set()", "main: event is set")
+    in_order(out, "wait_for_event: starting", "wait_for_event: e.is_set()-> True")
+    check(seconds >= 3.0, "the program took %.2f s, under its sleep(3)" % seconds)
+
+
+def test_lock():
+    out, _ = run_ok("multiprocessing_lock.py")
+    same_lines(out, "Lock acquired via with\nLock acquired directly\n")
+
+
+def test_condition():
+    out, _ = run_ok("multiprocessing_condition.py")
+    same_lines(out, "Starting stage_2[1]\nStarting stage_2[2]\nStarting s1\n"
+                    "s1 done and ready for stage 2\nstage_2[1] running\nstage_2[2] running\n")
+    for i in (1, 2):
+        in_order(out, "Starting stage_2[%d]" % i, "stage_2[%d] running" % i)
+
+
+def test_manager_dict():
+    out, _ = run_ok("multiprocessing_manager_dict.py")
+    check(out.startswith("Results: ") and out.endswith("\n") and out.count("\n") == 1, "output %r" % out)
+    check(ast.literal_eval(out[len("Results: "):]) == {i: i * 2 for i in range(10)}, "output %r" % out)
+
+
+def test_namespace():
+    out, _ = run_ok("multiprocessing_namespaces.py")
+    # As in the chapter, the consumer usually looks before the producer has set the
+    # value; the producer, started just after it, may also win that race.
+    check(out in ("Before event, error: 'Namespace' object has no attribute 'value'\n"
+                  "After event: This is the value\n",
+                  "Before event: This is the value\nAfter event: This is the value\n"), "output %r" % out)
+
+
+def test_namespace_mutable_value():
+    out, _ = run_ok("multiprocessing_namespaces_mutable.py")
+    check(out == "Before event: []\nAfter event : []\n", "output %r" % out)
+
+
+def test_semaphore():
+    out, _ = run_ok("multiprocessing_semaphore.py")
+    activated, running = [], []
+    for line in out.splitlines():
+        m = re.fullmatch(r"Activating (\d) now running (\[.*\])", line)
+        if m:
+            activated.append(m.group(1))
+            running.append(ast.literal_eval(m.group(2)))
+            check(m.group(1) in running[-1], "%s is not among the active:\n%s" % (m.group(1), out))
+            continue
+        m = re.fullmatch(r"Now running (\[.*\])", line)
+        check(m is not None, "line %r in:\n%s" % (line, out))
+        running.append(ast.literal_eval(m.group(1)))
+    check(sorted(activated) == [str(i) for i in range(10)], "activations:\n" + out)
+    check(all(len(r) <= 3 for r in running), "more than 3 at once:\n" + out)
+
+
 # --- the API's edges, as multiprocessing has them ---
 
 def expect(exc, fn, text=None):
@@ -202,7 +321,7 @@ def test_exceptions_match_multiprocessing():
     expect(SpawndError, lambda: multiprocessing.Process(target="no_such_target").start(), "not_found")
     e = expect(SpawndError, lambda: multiprocessing.Process(target="exit", args=("three",)).start())
     check(e.status == 400 and e.code == "invalid_argument" and e.details, "bad args: %s" % e)
-    expect(NotImplementedError, multiprocessing.Queue, "/queues")
+    expect(NotImplementedError, multiprocessing.Pipe, "Pipe")
     expect(NotImplementedError, lambda: multiprocessing.Pool(4), "/pools")
 
 
@@ -246,7 +365,10 @@ if __name__ == "__main__":
         for fn in (test_five_workers, test_workers_with_arguments, test_names_and_current_process,
                    test_daemon_terminated_at_exit, test_daemon_joined, test_join_with_timeout,
                    test_terminate, test_exit_codes, test_exceptions_match_multiprocessing,
-                   test_kwargs_and_active_children, test_pip_installs_offline):
+                   test_kwargs_and_active_children, test_queue_passes_an_object,
+                   test_joinable_queue_with_poison_pills, test_event, test_lock, test_condition,
+                   test_manager_dict, test_namespace, test_namespace_mutable_value, test_semaphore,
+                   test_pip_installs_offline):
             case(fn)
     finally:
         SERVER.terminate()

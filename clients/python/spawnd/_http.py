@@ -42,14 +42,15 @@ def server():
     return url, token
 
 
-def open_request(method, path, body=None, accept="application/json", timeout=None):
+def open_request(method, path, body=None, accept="application/json", timeout=None, headers=None):
     """Sends the request; returns (connection, response) for the caller to
-    read and close. timeout: socket timeout in seconds (None: blocking)."""
+    read and close. timeout: socket timeout in seconds (None: blocking);
+    headers: more request headers (If-Match)."""
     url, token = server()
     parts = urllib.parse.urlsplit(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = kind(parts.hostname, parts.port, timeout=timeout)
-    headers = {"Accept": accept}
+    headers = dict(headers or {}, Accept=accept)
     data = None
     if body is not None:
         data = json.dumps(body).encode()
@@ -64,9 +65,9 @@ def open_request(method, path, body=None, accept="application/json", timeout=Non
         raise
 
 
-def request(method, path, body=None, timeout=60):
+def request(method, path, body=None, timeout=60, headers=None):
     """A JSON request; the parsed answer, or SpawndError for an error status."""
-    conn, resp = open_request(method, path, body, timeout=timeout)
+    conn, resp = open_request(method, path, body, timeout=timeout, headers=headers)
     try:
         raw = resp.read()
     finally:

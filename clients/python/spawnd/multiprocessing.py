@@ -7,8 +7,10 @@ is one) and relays its output to this program's stdout and stderr as a
 child's would be; ``join``, ``is_alive``, ``exitcode``, ``terminate``,
 ``kill`` and ``close`` behave as multiprocessing's, exceptions included.
 At exit, daemon processes are terminated and the others joined, as
-multiprocessing does. Shared objects and pools are not in spawnd yet: their
-names here raise NotImplementedError saying so.
+multiprocessing does. Queue, JoinableQueue, SimpleQueue, Event, Lock, RLock,
+Condition, Semaphore, BoundedSemaphore, Barrier, Value and Manager are
+spawnd's shared objects (_queues.py, _sync.py, _manager.py); Pipe, Array and
+Pool raise NotImplementedError naming the server feature they wait for.
 
 Design: a Process is a handle on one server record. Its name is chosen here
 (``Process-N``, N counting this program's Process objects, as multiprocessing
@@ -18,24 +20,36 @@ by two daemon threads, one per stream, reading the raw bytes
 keeps its order; a follow ends when the process has ended and its pipes are
 drained, so join() (and is_alive() or exitcode once they see the end) waits
 for those threads: whatever the process printed is out before they return.
+
+Arguments: a shared object goes as the string "spawnd:CLASS:NAME", made a
+handle again in the worker (_worker.py). A subclass that overrides run() is
+sent to the target named after the class (a python target whose function is
+the class) with its own attributes pickled, and run() runs there.
 """
 import atexit
+import base64
 import codecs
 import itertools
 import os
+import pickle
 import signal
 import sys
 import threading
 import time
 
+from spawnd import _objects     # first: its atexit removal runs after the children are joined
 from spawnd._http import SpawndError, open_request, request, set_server
+from spawnd._manager import Manager, Value
+from spawnd._queues import JoinableQueue, Queue, SimpleQueue
+from spawnd._sync import (Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock,
+                          Semaphore)
 
 __all__ = [
     "Process", "active_children", "current_process", "parent_process", "cpu_count",
     "set_server", "SpawndError", "TimeoutError", "ProcessError", "AuthenticationError",
     "Queue", "JoinableQueue", "SimpleQueue", "Pipe", "Event", "Lock", "RLock",
     "Condition", "Semaphore", "BoundedSemaphore", "Barrier", "Manager", "Pool",
-    "Value", "Array",
+    "Value", "Array", "BrokenBarrierError",
 ]
 
 TimeoutError = TimeoutError  # multiprocessing.TimeoutError is the builtin's name here
@@ -56,6 +70,19 @@ _counter = itertools.count(1)
 _children = set()       # started, not yet joined or closed, by this program
 _write_lock = threading.Lock()
 _exitcode_to_name = {-s.value: "-" + s.name for s in signal.Signals}
+
+
+def _argument(value):
+    """A Process argument as the request carries it: a shared object by reference,
+    this program's stdout or stderr as the worker's own (relayed here), another
+    value that is not a JSON scalar pickled (_objects.from_reference)."""
+    if isinstance(value, _objects.SharedObject):
+        return value._reference()
+    if value is sys.stdout or value is sys.stderr:
+        return _objects.REFERENCE + "stream:" + ("stdout" if value is sys.stdout else "stderr")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return _objects.REFERENCE + "pickle:" + base64.b64encode(pickle.dumps(value)).decode("ascii")
 
 
 def _target_name(target):
@@ -91,18 +118,33 @@ def _relay(stream_name, process_id):
 
 
 def _write(stream_name, data, decoder):
+    """As a forked child writes: straight to the fd, past this program's own
+    buffered output (flushed at start(), as multiprocessing flushes before a
+    fork), so a line of ours is never cut by a child's."""
     with _write_lock:
         out = sys.stdout if stream_name == "stdout" else sys.stderr
         if out is None:
             return
-        buffer = getattr(out, "buffer", None)
-        out.flush()
-        if buffer is not None:
-            buffer.write(data)
-            buffer.flush()
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = None
+        if fd is not None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         else:
             out.write(decoder.decode(data))
             out.flush()
+
+
+def _flush_std_streams():
+    for out in (sys.stdout, sys.stderr):
+        try:
+            if out is not None:
+                out.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
 
 
 class Process:
@@ -111,16 +153,28 @@ class Process:
     def __init__(self, group=None, target=None, name=None, args=(), kwargs=None, *, daemon=None):
         assert group is None, "group argument must be None for now"
         count = next(_counter)
+        self._init_state(name if name is not None else "%s-%d" % (type(self).__name__, count))
         self._target = target
         self._args = tuple(args)
         self._kwargs = dict(kwargs or {})
-        self._name = name if name is not None else "Process-%d" % count
         self._daemon = bool(daemon) if daemon is not None else False
-        self._parent_pid = os.getpid()
-        self._id = None
-        self._record = None
-        self._relays = []
-        self._closed = False
+
+    _OWN = ("_target", "_args", "_kwargs", "_name", "_daemon", "_parent_pid", "_id", "_record",
+            "_relays", "_closed")
+
+    def _init_state(self, name):
+        """The attributes of a Process not yet started (also a sent subclass's, in the worker)."""
+        self._target, self._args, self._kwargs = None, (), {}
+        self._name, self._daemon, self._parent_pid = name, False, os.getpid()
+        self._id, self._record, self._relays, self._closed = None, None, [], False
+
+    def _runs_itself(self):
+        return type(self).run is not Process.run
+
+    def _sent_state(self):
+        """A subclass's own attributes, pickled (shared objects by name)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in Process._OWN}
+        return "spawnd:process:" + base64.b64encode(pickle.dumps(state)).decode("ascii")
 
     @classmethod
     def _from_record(cls, record):
@@ -155,17 +209,21 @@ class Process:
             _children.discard(self)
 
     def _call_args(self, target):
-        if not self._kwargs:
-            return list(self._args)
-        if not self._args:
-            return dict(self._kwargs)
+        if self._runs_itself():
+            return [self._sent_state()]
+        args = [_argument(a) for a in self._args]
+        kwargs = {k: _argument(v) for k, v in self._kwargs.items()}
+        if not kwargs:
+            return args
+        if not args:
+            return kwargs
         # Both: name the positional ones after the target's schema, as Python binds them.
         names = [a["name"] for a in request("GET", "/targets/%s" % target).get("args", [])]
-        named = dict(zip(names, self._args))
-        if len(self._args) > len(names):
+        named = dict(zip(names, args))
+        if len(args) > len(names):
             raise TypeError("%s() takes %d arguments but %d positional ones were given"
-                            % (target, len(names), len(self._args)))
-        for key, value in self._kwargs.items():
+                            % (target, len(names), len(args)))
+        for key, value in kwargs.items():
             if key in named:
                 raise TypeError("%s() got multiple values for argument %r" % (target, key))
             named[key] = value
@@ -182,10 +240,14 @@ class Process:
         self._check_closed()
         assert self._id is None, "cannot start a process twice"
         assert self._parent_pid == os.getpid(), "can only start a process object created by current process"
-        if self._target is None:
+        if self._runs_itself():
+            target = type(self).__name__
+        elif self._target is None:
             raise ValueError("spawnd runs registered targets: give target= a target's name or a function named like one")
-        target = _target_name(self._target)
+        else:
+            target = _target_name(self._target)
         body = {"target": target, "args": self._call_args(target), "name": self._name, "daemon": self._daemon}
+        _flush_std_streams()
         self._record = request("POST", "/processes", body)
         self._id = self._record["id"]
         _children.add(self)
@@ -389,29 +451,16 @@ def cpu_count():
     return n
 
 
-def _not_built(kind, path):
+def _not_built(kind, why):
     def missing(*args, **kwargs):
-        raise NotImplementedError("%s needs spawnd's %s (API.md), which the server does not have yet"
-                                  % (kind, path))
+        raise NotImplementedError("%s: %s" % (kind, why))
     missing.__name__ = kind
     return missing
 
 
-Queue = _not_built("Queue", "/queues")
-JoinableQueue = _not_built("JoinableQueue", "/queues")
-SimpleQueue = _not_built("SimpleQueue", "/queues")
-Pipe = _not_built("Pipe", "/queues")
-Event = _not_built("Event", "/sync/events")
-Lock = _not_built("Lock", "/sync/locks")
-RLock = _not_built("RLock", "/sync/locks")
-Condition = _not_built("Condition", "/sync/conditions")
-Semaphore = _not_built("Semaphore", "/sync/semaphores")
-BoundedSemaphore = _not_built("BoundedSemaphore", "/sync/semaphores")
-Barrier = _not_built("Barrier", "/sync/barriers")
-Manager = _not_built("Manager", "/namespaces")
-Value = _not_built("Value", "/namespaces")
-Array = _not_built("Array", "/namespaces")
-Pool = _not_built("Pool", "/pools")
+Pipe = _not_built("Pipe", "not in spawnd's client yet (two Queues do its work)")
+Array = _not_built("Array", "not in spawnd's client yet (a Manager().dict() or a Value does its work)")
+Pool = _not_built("Pool", "needs spawnd's /pools (API.md), which the server does not have yet")
 
 
 def _exit_function():

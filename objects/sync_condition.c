@@ -147,7 +147,7 @@ static int op_renew(struct obj *o, struct obj_call *c)
 
 static int op_wait(struct obj *o, struct obj_call *c)
 {
-	struct obj_owner owner;
+	struct obj_owner owner = { 0 };
 	struct obj *l = lock_of(o, c);
 	if (!l)
 		return -1;

@@ -85,7 +85,7 @@ void sync_lock_serve(struct obj *o)
 
 int sync_lock_acquire(struct obj *o, struct obj_call *c)
 {
-	struct obj_owner owner;
+	struct obj_owner owner = { 0 };
 	double lease;
 	if (obj_call_lease(c, &lease) < 0)
 		return -1;
@@ -120,7 +120,7 @@ int sync_lock_acquire(struct obj *o, struct obj_call *c)
 /* The grant of o that c's caller names, or NULL with 400/409 in c. */
 static struct obj_grant *callers_grant(struct obj *o, struct obj_call *c)
 {
-	struct obj_owner owner;
+	struct obj_owner owner = { 0 };
 	if (!obj_call_owner(c, &owner)) {
 		obj_fail(c, 400, "invalid_argument", "owner", "owner is required: the owner the acquire answered");
 		return NULL;

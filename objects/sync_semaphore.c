@@ -122,7 +122,7 @@ static void sem_serve(struct obj *o)
 
 static int op_acquire(struct obj *o, struct obj_call *c)
 {
-	struct obj_owner owner;
+	struct obj_owner owner = { 0 };
 	double lease;
 	if (obj_call_lease(c, &lease) < 0)
 		return -1;
@@ -145,7 +145,7 @@ static int op_acquire(struct obj *o, struct obj_call *c)
 
 static int op_release(struct obj *o, struct obj_call *c)
 {
-	struct obj_owner owner;
+	struct obj_owner owner = { 0 };
 	struct obj_grant *g = obj_call_owner(c, &owner) ? obj_grant_of(o, &owner) : NULL;
 	if (g && g->count > 1) {
 		g->count--;
@@ -169,7 +169,7 @@ static int op_release(struct obj *o, struct obj_call *c)
 
 static int op_renew(struct obj *o, struct obj_call *c)
 {
-	struct obj_owner owner;
+	struct obj_owner owner = { 0 };
 	double lease;
 	if (!obj_call_owner(c, &owner))
 		return obj_fail(c, 400, "invalid_argument", "owner", "owner is required: the owner the acquire answered");

@@ -319,6 +319,10 @@ static void test_condition_notify_n_wakes_exactly_n(void)
 	struct call *c = req("POST", "/sync/conditions/cv/wait?timeout=1", "{\"owner\": \"c-0000000000000000\"}");
 	CHECK_CODE(c, 409, "not_owner");
 	call_free(c);
+	c = req("POST", "/sync/conditions/cv/wait?timeout=1", NULL);  /* no owner: named as the caller */
+	CHECK_CODE(c, 409, "not_owner");
+	CHECK_MSG(strstr(c->body, "the caller does not hold it"), "not_owner without an owner: %.300s", c->body);
+	call_free(c);
 	for (int i = 0; i < N; i++)
 		CHECK_MSG((w[i] = cond_waiter("cv", owners[i])), "waiter %d could not take the lock", i);
 	c = req("GET", "/sync/conditions/cv", NULL);

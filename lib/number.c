@@ -81,6 +81,8 @@ char *number_print_json(const cJSON *item)
 {
 	char *text = NULL;
 
+	if (!item)
+		return NULL;
 	if (cJSON_IsNumber(item)) {
 		char buf[32];
 		number_format(buf, sizeof buf, item->valuedouble);

@@ -162,7 +162,7 @@ static void test_slowloris(void)
 	qsort(lat, 200, sizeof lat[0], cmp_double);
 	printf("# healthz under 500 slowloris connections (max_connections 100): p50 %.1f ms, p99 %.1f ms\n",
 	       lat[100] * 1000, lat[197] * 1000);
-	CHECK_MSG(lat[197] < 1.0, "healthz p99 %.3f s under 500 slowloris", lat[197]);
+	CHECK_MSG(lat[197] < 0.5, "healthz p99 %.3f s under 500 slowloris (the issue asks < 500 ms)", lat[197]);
 	close_all(socks, 500);
 	int n = fds_settle(srv, baseline);
 	CHECK_MSG(n <= baseline, "fds %d, baseline %d", n, baseline);

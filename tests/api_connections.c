@@ -282,7 +282,11 @@ static void test_per_ip(void)
 		else if (first_open < 0)
 			first_open = i;
 	}
-	CHECK_MSG(closed == 12 && first_open == 12, "%d of 20 idle closed, first open %d", closed, first_open);
+	/* Which 12: the oldest by the server's clock (accept order). Under valgrind two
+	 * connects can be accepted in the other order, so the count is exact and the
+	 * first survivor may be one or two places early. */
+	CHECK_MSG(closed == 12 && first_open >= 10 && first_open <= 12, "%d of 20 idle closed, first open %d",
+		  closed, first_open);
 	close_all(idle, 20);
 	/* 8 busy ones (follows of a running worker), then a 9th: 429. */
 	{

@@ -72,6 +72,22 @@ int store_sqlite_get(struct store *s, const char *id, struct store_record *out)
 	return r;
 }
 
+/* Steps st (bound, one blob column) and copies at most len bytes of its blob
+ * into buf: how many, or -ENOENT (no row, or NULL), -EIO. */
+static long step_blob(sqlite3_stmt *st, void *buf, size_t len)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL)
+		return rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : -EIO;
+	const void *b = sqlite3_column_blob(st, 0);
+	long r = sqlite3_column_bytes(st, 0);
+	if (r > (long)len)
+		r = (long)len;
+	if (r > 0)
+		memcpy(buf, b, (size_t)r);
+	return r;
+}
+
 /* The query of q; its parameters are bound by bind_query in the same order. */
 static void build_query(const struct store_query *q, char *sql_text, size_t len)
 {
@@ -160,22 +176,11 @@ long store_sqlite_read_output(struct store *s, const char *id, int stream, uint6
 {
 	struct sql_store *m = sql(s);
 	sqlite3_stmt *st = m->output_stmt[stream ? 1 : 0];
-	long r;
 	pthread_mutex_lock(&m->read_lock);
 	store_sqlite_bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)offset + 1);     /* substr counts from 1 */
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)len);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		const void *b = sqlite3_column_blob(st, 0);
-		r = sqlite3_column_bytes(st, 0);
-		if (r > (long)len)
-			r = (long)len;
-		if (r > 0)
-			memcpy(buf, b, (size_t)r);
-	} else {
-		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : -EIO;
-	}
+	long r = step_blob(st, buf, len);
 	sqlite3_reset(st);
 	pthread_mutex_unlock(&m->read_lock);
 	return r;
@@ -218,20 +223,9 @@ long store_sqlite_read_marks(struct store *s, const char *id, int stream, void *
 {
 	struct sql_store *m = sql(s);
 	sqlite3_stmt *st = m->marks_stmt[stream ? 1 : 0];
-	long r;
 	pthread_mutex_lock(&m->read_lock);
 	store_sqlite_bind_text(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		const void *b = sqlite3_column_blob(st, 0);
-		r = sqlite3_column_bytes(st, 0);
-		if (r > (long)len)
-			r = (long)len;
-		if (r > 0)
-			memcpy(buf, b, (size_t)r);
-	} else {
-		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : -EIO;
-	}
+	long r = step_blob(st, buf, len);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	pthread_mutex_unlock(&m->read_lock);

@@ -16,6 +16,18 @@ struct call {
 	char *body;
 };
 
+/* A call's status, its error code, and a details entry naming a field. */
+#define CHECK_CALL(c, code) \
+	CHECK_MSG((c)->status == (code), "expected %d, got %ld: %.300s", (int)(code), (c)->status, (c)->body)
+#define CHECK_CODE(c, code, errcode) do { \
+		CHECK_CALL(c, code); \
+		const cJSON *e_ = cJSON_GetObjectItemCaseSensitive((c)->json, "error"); \
+		CHECK_MSG(e_ && jstr(e_, "code") && strcmp(jstr(e_, "code"), (errcode)) == 0, \
+			  "expected error.code %s: %.300s", (errcode), (c)->body); \
+	} while (0)
+#define CHECK_FIELD_OF(c, name) \
+	CHECK_MSG(strstr((c)->body, "\"field\":\"" name "\""), "no details entry for %s: %.300s", name, (c)->body)
+
 static inline void call_free(struct call *c)
 {
 	if (!c)

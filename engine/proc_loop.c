@@ -76,16 +76,20 @@ static void keep_output(struct proc *p, enum proc_stream s, size_t n)
 	if (cap)
 		ob->limit = other < cap ? cap - other : 0;
 	int r = 0;
+	uint64_t dropped = ob->dropped;
 	if (cap && other >= cap)
 		outbuf_drop(ob, n);
 	else if (!ob->dropping && diskspace_reserve_hit(disk_bytes(ob, n)))
 		outbuf_drop(ob, n);
 	else
 		r = outbuf_append(ob, read_buf, n, ts_wall_ms());
+	bool capped = cap && ob->total + other >= cap;
+	if (ob->dropped > dropped)
+		proc_metrics_dropped(s, capped ? PROC_DROP_CAP : PROC_DROP_DISK, (size_t)(ob->dropped - dropped));
 	if (r < 0 || (ob->dropping && !was_dropping)) {
 		log_event(LOG_WARN, "output dropped from here on", "id=%s stream=%s offset=%" PRIu64 " why=\"%s\"",
 			  p->rec.id, s ? "stderr" : "stdout", ob->total,
-			  r < 0 ? strerror(-r) : cap && ob->total + other >= cap ? "output_cap_per_process reached" :
+			  r < 0 ? strerror(-r) : capped ? "output_cap_per_process reached" :
 			  "the state folder is short of free space (min_free_space)");
 		engine_wake_flagged(&p->waiters, PROC_WAIT_OUTPUT);     /* followers see the gap */
 	}

@@ -51,6 +51,7 @@ static const uint64_t duration_bounds_ns[] = {
 static struct histogram spawn_latency = HISTOGRAM_INIT(latency_bounds_ns);
 static struct histogram duration = HISTOGRAM_INIT(duration_bounds_ns);
 static _Atomic uint64_t output_bytes[2];
+static _Atomic uint64_t dropped_bytes[2][2];     /* [stream][enum proc_drop_reason] */
 
 static unsigned hash(const char *s)
 {
@@ -149,6 +150,16 @@ void proc_metrics_moved(struct proc *p, int was)
 		if (p->metrics && p->rec.reason >= 0 && p->rec.reason < PROC_METRICS_REASONS)
 			atomic_fetch_add_explicit(&p->metrics->ended[p->rec.reason], 1, memory_order_relaxed);
 	}
+}
+
+uint64_t proc_metrics_output_dropped(enum proc_stream s, enum proc_drop_reason why)
+{
+	return atomic_load_explicit(&dropped_bytes[s][why], memory_order_relaxed);
+}
+
+void proc_metrics_dropped(enum proc_stream s, enum proc_drop_reason why, size_t len)
+{
+	atomic_fetch_add_explicit(&dropped_bytes[s][why], len, memory_order_relaxed);
 }
 
 void proc_metrics_output(enum proc_stream s, size_t len)

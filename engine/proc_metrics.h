@@ -38,6 +38,10 @@ const struct histogram *proc_metrics_spawn_latency(void);
 /* Worker started -> record ended (exited and its output drained). */
 const struct histogram *proc_metrics_duration(void);
 uint64_t proc_metrics_output_bytes(enum proc_stream s);
+/* Output bytes not kept, by stream and why (output_cap_per_process reached,
+ * or not kept on disk: the state folder short of free space, a failed write). */
+enum proc_drop_reason { PROC_DROP_CAP, PROC_DROP_DISK };
+uint64_t proc_metrics_output_dropped(enum proc_stream s, enum proc_drop_reason why);
 /* 0 if the store is writable now, else -errno (takes the engine lock). */
 int proc_metrics_store_check(void);
 
@@ -47,5 +51,7 @@ struct proc;
 void proc_metrics_moved(struct proc *p, int was);
 /* len bytes of a worker's stream s were captured. */
 void proc_metrics_output(enum proc_stream s, size_t len);
+/* len bytes of a worker's stream s were not kept. */
+void proc_metrics_dropped(enum proc_stream s, enum proc_drop_reason why, size_t len);
 
 #endif

@@ -5,7 +5,8 @@
  * HTTP plumbing's (server/http_metrics.h, labelled here with the route
  * table's templates) and the stream count. Nothing here is on a request's
  * hot path: a scrape reads atomics and takes the engine lock only for the
- * running/queued counts and the store check, as /healthz does.
+ * running/queued counts and the store check, as /healthz does, and the
+ * objects lock once per shared-object family.
  *
  * Naming follows Prometheus's rules: the spawnd_ prefix, base units
  * (seconds, bytes), _total for counters, labels with bounded values (target
@@ -23,6 +24,7 @@
 #include "engine/proc_metrics.h"
 #include "engine/store.h"
 #include "handlers/health.h"
+#include "objects/objects.h"
 #include "lib/histogram.h"
 #include "server/http_metrics.h"
 #include "server/stream.h"
@@ -87,6 +89,48 @@ static void process_families(FILE *out)
 		(unsigned long long)proc_metrics_output_bytes(PROC_STDOUT));
 	fprintf(out, "spawnd_output_bytes_total{stream=\"stderr\"} %llu\n",
 		(unsigned long long)proc_metrics_output_bytes(PROC_STDERR));
+	family(out, "spawnd_output_dropped_bytes_total", "counter",
+	       "Output bytes not kept, by stream and why (cap: output_cap_per_process; disk: min_free_space or a failed write).");
+	static const char *const why[] = { [PROC_DROP_CAP] = "cap", [PROC_DROP_DISK] = "disk" };
+	for (int s = PROC_STDOUT; s <= PROC_STDERR; s++)
+		for (int w = PROC_DROP_CAP; w <= PROC_DROP_DISK; w++)
+			fprintf(out, "spawnd_output_dropped_bytes_total{stream=\"%s\",reason=\"%s\"} %llu\n",
+				s == PROC_STDOUT ? "stdout" : "stderr", why[w],
+				(unsigned long long)proc_metrics_output_dropped(s, w));
+}
+
+/* One family's lines for every kind: objects now, waiters now, grants held
+ * now, grants taken back from dead or lapsed holders. */
+struct kind_lines {
+	FILE *out;
+	int which;
+};
+
+static void kind_line(const struct objects_kind_stats *st, void *arg)
+{
+	const struct kind_lines *k = arg;
+	static const char *const names[] = { "spawnd_objects", "spawnd_object_waiters", "spawnd_object_grants",
+					     "spawnd_object_grants_abandoned_total" };
+	unsigned long long v = k->which == 0 ? (unsigned long long)st->objects :
+			       k->which == 1 ? (unsigned long long)st->waiters :
+			       k->which == 2 ? (unsigned long long)st->grants : (unsigned long long)st->abandoned;
+	fprintf(k->out, "%s{kind=\"%s\"} %llu\n", names[k->which], st->folder, v);
+}
+
+static void object_families(FILE *out)
+{
+	static const struct { const char *name, *type, *help; } fams[] = {
+		{ "spawnd_objects", "gauge", "Shared objects now, by kind (URL folder)." },
+		{ "spawnd_object_waiters", "gauge", "Requests waiting on shared objects now (suspended connections)." },
+		{ "spawnd_object_grants", "gauge", "Grants held now (lock and semaphore holders, leased queue items)." },
+		{ "spawnd_object_grants_abandoned_total", "counter",
+		  "Grants taken back because their holder ended or its lease lapsed." },
+	};
+	for (int i = 0; i < 4; i++) {
+		family(out, fams[i].name, fams[i].type, fams[i].help);
+		struct kind_lines k = { out, i };
+		objects_stats(kind_line, &k);
+	}
 }
 
 static bool status_shown(unsigned status)
@@ -147,6 +191,7 @@ enum MHD_Result metrics_get(struct http_req *r, const struct route *routes, size
 		return http_reply_error(r, 500, "internal", NULL, "out of memory");
 	server_families(out);
 	process_families(out);
+	object_families(out);
 	http_families(out, routes, n);
 	store_families(out);
 	bool failed = ferror(out);

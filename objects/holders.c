@@ -125,8 +125,10 @@ static void take_back(struct obj *o, struct obj_grant *g, bool abandoned)
 			*pp = g->next;
 			break;
 		}
-	if (abandoned)
+	if (abandoned) {
 		o->abandoned = true;
+		obj_count_abandoned(o->kind);
+	}
 	if (o->kind->grant_lost)
 		o->kind->grant_lost(o, g);
 	free(g);

@@ -24,6 +24,8 @@ void obj_lapse(struct obj *o, int64_t now);
 void obj_owner_ended(struct obj *o, const char *id);
 /* Drops the waiters whose client has gone; answers the ones past their deadline. */
 void obj_tick_waiters(struct obj *o, int64_t mono_now, bool look_at_clients);
+/* Counts a grant of kind k taken back from a holder that did not release it (metrics). */
+void obj_count_abandoned(const struct obj_kind *k);
 /* Gives back the grant of fence (one a waiter got and could not deliver). */
 void obj_undo_grant(struct obj *o, uint64_t fence);
 

@@ -126,6 +126,18 @@ void objects_waiter_release(struct obj_waiter *w);
  * reports a change is sent after it). 0 or -EIO. No lock held. */
 int objects_sync(void);
 
+/* What /metrics shows of one kind: objects, waiting requests and grants held
+ * now, and grants ever taken back from a holder that died or let its lease
+ * lapse. */
+struct objects_kind_stats {
+	const char *folder;                     /* "sync/locks" */
+	long objects, waiters, grants;
+	uint64_t abandoned;
+};
+/* Calls fn for every kind, in objects_kinds[] order, under the objects lock
+ * (fn must not call in here). */
+void objects_stats(void (*fn)(const struct objects_kind_stats *s, void *arg), void *arg);
+
 /* The engine's end hook (engine/worker.h): what worker id held is released. */
 void objects_owner_ended(const char *id);
 

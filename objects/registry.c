@@ -42,6 +42,10 @@ static double heartbeat_s = 15;
 static pthread_t timer;
 static bool timer_started, stopping;
 
+/* Grants taken back from dead or lapsed holders, by kind (objects_kinds[] order). */
+#define KINDS_MAX 16
+static uint64_t abandoned_total[KINDS_MAX];
+
 struct obj *objects_first(void) { return objects; }
 
 void objects_link(struct obj *o)
@@ -222,6 +226,51 @@ static void unlink_object(struct obj *o)
 			break;
 		}
 	finish_all(o, OBJ_REMOVED);
+}
+
+static int kind_index(const struct obj_kind *k)
+{
+	for (int i = 0; objects_kinds[i] && i < KINDS_MAX; i++)
+		if (objects_kinds[i] == k)
+			return i;
+	return -1;
+}
+
+void obj_count_abandoned(const struct obj_kind *k)
+{
+	int i = kind_index(k);
+	if (i >= 0)
+		abandoned_total[i]++;
+}
+
+static long waiters_of(const struct obj *o)
+{
+	long n = 0;
+	for (int q = 0; q < OBJ_QUEUES; q++)
+		for (const struct waitq_entry *e = o->queues[q].head; e; e = e->next)
+			n++;
+	return n;
+}
+
+void objects_stats(void (*fn)(const struct objects_kind_stats *s, void *arg), void *arg)
+{
+	pthread_mutex_lock(&lock);
+	for (int i = 0; objects_kinds[i] && i < KINDS_MAX; i++) {
+		struct objects_kind_stats st = { .folder = objects_kinds[i]->folder, .abandoned = abandoned_total[i] };
+		for (struct obj *o = objects; o; o = o->next) {
+			if (o->kind != objects_kinds[i])
+				continue;
+			st.objects++;
+			const struct obj *inner = o->kind->inner ? o->kind->inner(o) : NULL;
+			for (const struct obj *p = o; p; p = p == o ? inner : NULL) {
+				st.waiters += waiters_of(p);
+				for (const struct obj_grant *g = p->grants; g; g = g->next)
+					st.grants++;
+			}
+		}
+		fn(&st, arg);
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 int objects_remove(const char *folder, const char *name, struct obj_call *c)

@@ -19,6 +19,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,13 @@ static const struct { const char *name, *type, *series; } families[] = {
 	{ "spawnd_store_writable", "gauge", "spawnd_store_writable " },
 	{ "spawnd_store_write_duration_seconds", "histogram", "spawnd_store_write_duration_seconds_sum " },
 	{ "spawnd_store_write_errors_total", "counter", "spawnd_store_write_errors_total " },
+	{ "spawnd_output_dropped_bytes_total", "counter",
+	  "spawnd_output_dropped_bytes_total{stream=\"stdout\",reason=\"cap\"} " },
+	{ "spawnd_objects", "gauge", "spawnd_objects{kind=\"queues\"} " },
+	{ "spawnd_object_waiters", "gauge", "spawnd_object_waiters{kind=\"sync/locks\"} " },
+	{ "spawnd_object_grants", "gauge", "spawnd_object_grants{kind=\"sync/semaphores\"} " },
+	{ "spawnd_object_grants_abandoned_total", "counter",
+	  "spawnd_object_grants_abandoned_total{kind=\"sync/locks\"} " },
 };
 
 /* Runs promtool check metrics on body: its exit status, its words in out. */
@@ -415,6 +424,63 @@ static int make_broken_program(void)
 	return chmod(broken_program, 0755);
 }
 
+/* A request sent on a connection of its own and left unread (a waiter). */
+static int send_unread(struct server *srv, const char *method, const char *path)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(strrchr(server_url(srv), ':') + 1)),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char req[512];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+			 method, path);
+	if (fd >= 0 && (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+			send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Shared objects by kind: objects, grants held, a lapsed lease counted as
+ * abandoned, a waiting get; output beyond the cap counted as dropped. */
+static void test_objects_and_dropped_output(void)
+{
+	struct server *srv = start("--output-cap-per-process 1000");
+	CHECK(srv);
+	struct resp *r = http(srv, "PUT", "/sync/locks/m", "application/json", "{}", NULL);
+	CHECK_STATUS(r, 201);
+	resp_free(r);
+	r = http(srv, "PUT", "/queues/q", "application/json", "{}", NULL);
+	CHECK_STATUS(r, 201);
+	resp_free(r);
+	CHECK_SAMPLE(srv, "spawnd_objects{kind=\"sync/locks\"}", 1);
+	CHECK_SAMPLE(srv, "spawnd_objects{kind=\"queues\"}", 1);
+	CHECK_SAMPLE(srv, "spawnd_objects{kind=\"sync/events\"}", 0);
+	r = post_json(srv, "/sync/locks/m/acquire", "{\"lease\": 60}");
+	CHECK_STATUS(r, 200);
+	resp_free(r);
+	CHECK_SAMPLE(srv, "spawnd_object_grants{kind=\"sync/locks\"}", 1);
+	CHECK_SAMPLE(srv, "spawnd_object_grants_abandoned_total{kind=\"sync/locks\"}", 0);
+	/* A lease that lapses: its grant is taken back and counted abandoned. */
+	r = http(srv, "PUT", "/sync/semaphores/s", "application/json", "{\"value\": 2}", NULL);
+	CHECK_STATUS(r, 201);
+	resp_free(r);
+	r = post_json(srv, "/sync/semaphores/s/acquire", "{\"lease\": 0.2}");
+	CHECK_STATUS(r, 200);
+	resp_free(r);
+	CHECK_SAMPLE(srv, "spawnd_object_grants_abandoned_total{kind=\"sync/semaphores\"}", 1);
+	CHECK_SAMPLE(srv, "spawnd_object_grants{kind=\"sync/semaphores\"}", 0);
+	int fd = send_unread(srv, "POST", "/queues/q/get?timeout=30");
+	CHECK(fd >= 0);
+	CHECK_SAMPLE(srv, "spawnd_object_waiters{kind=\"queues\"}", 1);
+	close(fd);
+	spawn_ok(srv, "{\"target\": \"burst\", \"args\": [5000]}", "exited");
+	CHECK_SAMPLE(srv, "spawnd_output_dropped_bytes_total{stream=\"stdout\",reason=\"cap\"}", 4000);
+	CHECK_SAMPLE(srv, "spawnd_output_dropped_bytes_total{stream=\"stderr\",reason=\"cap\"}", 0);
+	char why[256];
+	CHECK_MSG(server_stop(srv, why, sizeof why) == 0, "stop: %s", why);
+}
+
 int main(void)
 {
 	const char *dir = getenv("SPAWND_EXAMPLE_PLUGINS") ? getenv("SPAWND_EXAMPLE_PLUGINS") : "build/examples";
@@ -432,6 +498,7 @@ int main(void)
 	RUN(test_reasons_and_latencies);
 	RUN(test_reload_adds_targets_keeps_history);
 	RUN(test_healthz_store_writable);
+	RUN(test_objects_and_dropped_output);
 	unlink(broken_program);
 	*strrchr(broken_program, '/') = '\0';
 	rmdir(broken_program);

@@ -4,7 +4,8 @@
  * output followed live, -o json parsed, tables and colour only on a
  * terminal (run under a pseudo-terminal from forkpty), and the bearer token
  * sent when one is configured; the shared-object commands (objects, queue,
- * event, lock), their 124 at a timeout, and waits past the server's cap.
+ * event, lock), their 124 at a timeout, and waits past the server's cap;
+ * spawnctl run by a worker with the worker's own SPAWND_URL/SPAWND_TOKEN.
  *
  * spawnctl is $SPAWND_CTL (default build/spawnctl); each run gets SPAWND_URL
  * set to the test server's URL and no SPAWND_TOKEN*, NO_COLOR from outside.
@@ -933,6 +934,42 @@ static void test_lock_acquire_release(void)
 	bg_free(b);
 }
 
+/* ---- inside a worker: its own SPAWND_URL and SPAWND_TOKEN ----------------- */
+
+/* The targets file: spawnctl itself as exec targets, so a worker runs it with
+ * the environment spawnd gives every worker (and nothing from this test). */
+static char *worker_targets(void)
+{
+	char *abs = realpath(ctl_path, NULL), *json = NULL;
+	if (!abs || asprintf(&json, "{\"version\": 1, \"targets\": ["
+			     "{\"name\": \"ctl_put\", \"program\": \"%s\", \"argv\": [\"queue\", \"put\", \"{queue}\", \"{item}\"],"
+			     " \"args\": [{\"name\": \"queue\", \"type\": \"string\", \"required\": true},"
+			     "            {\"name\": \"item\", \"type\": \"string\", \"required\": true}]},"
+			     "{\"name\": \"ctl_ps\", \"program\": \"%s\", \"argv\": [\"ps\"]}]}", abs, abs) < 0)
+		json = NULL;
+	free(abs);
+	return json;
+}
+
+static void test_inside_a_worker(void)
+{
+	struct bg *b = CTL("queue", "create", "ctl-from-worker");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	struct resp *r = spawn(srv, "{\"target\": \"ctl_put\", \"args\": [\"ctl-from-worker\", \"made inside\"]}", 30);
+	CHECK_MSG(jint(r->json, "exitcode", -1) == 0, "worker: %.600s", r->body);
+	resp_free(r);
+	b = CTL("queue", "get", "ctl-from-worker", "--timeout", "5");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "made inside\n") == 0, "the worker's put: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	/* A worker token may not list the processes: spawnctl's own failure code and the 403. */
+	r = spawn(srv, "{\"target\": \"ctl_ps\"}", 30);
+	const char *err = jstr(r->json, "stderr");
+	CHECK_MSG(jint(r->json, "exitcode", -1) == 125 && err && strstr(err, "403") && strstr(err, "forbidden"),
+		  "ps in a worker: %.600s", r->body);
+	resp_free(r);
+}
+
 static void run_cases(void)
 {
 	RUN(test_usage_errors_exit_125);
@@ -960,6 +997,7 @@ static void run_cases(void)
 	RUN(test_queue_full_objects_and_rm);
 	RUN(test_event_set_wait);
 	RUN(test_lock_acquire_release);
+	RUN(test_inside_a_worker);
 }
 
 int main(void)
@@ -970,7 +1008,9 @@ int main(void)
 		return 1;
 	}
 	atexit(kill_leftovers);
-	srv = server_start("--heartbeat 0.5 --object-timeout 1");
+	char *targets = worker_targets();
+	srv = targets ? server_start_targets(targets, "--heartbeat 0.5 --object-timeout 1") : NULL;
+	free(targets);
 	if (!srv) {
 		printf("FAIL server_start: spawnd did not start (see stderr)\n");
 		return 1;

@@ -9,7 +9,8 @@
  * ITEM is one call's args: a JSON array or object as it is (starmap's form),
  * else one word typed by the target's first argument, as `run` types it.
  * A failed task is reported on stderr and the command exits 1 once all are
- * in (0: none failed; 125: spawnctl's own failure, as everywhere).
+ * in (0: none failed; 125: spawnctl's own failure, as everywhere); the
+ * results are read and printed by pool_results.c.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -20,9 +21,9 @@
 #include "cli/commands.h"
 #include "cli/http.h"
 #include "cli/output.h"
+#include "cli/pool_results.h"
 
 #define WAIT_S 60.0
-#define EXIT_TASK_FAILED 1
 
 const char help_pool[] =
 	"Usage: spawnctl pool OP ... [-o json]\n"
@@ -84,8 +85,7 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct pool_opts *
 	return 0;
 }
 
-/* "/pools/ID" + suffix, ID percent-encoded; NULL on no memory. */
-static char *pool_path(const char *id, const char *suffix)
+char *pool_path(const char *id, const char *suffix)
 {
 	char *esc = http_escape(id), *path = NULL;
 	if (!esc || asprintf(&path, "/pools/%s%s", esc, suffix ? suffix : "") < 0)
@@ -255,100 +255,6 @@ static int read_items_file(const char *file, cJSON *items, const cJSON *specs)
 	if (f != stdin)
 		fclose(f);
 	return rc;
-}
-
-/* ---- results --------------------------------------------------------------- */
-
-/* A task's error object when result is one ({"error": {"code", "message", ...}}), else NULL. */
-static const cJSON *task_error(const cJSON *result)
-{
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(result, "error");
-	if (cJSON_IsObject(result) && cJSON_GetArraySize(result) == 1 && cJSON_IsObject(e) &&
-	    jstring(e, "code") && jstring(e, "message"))
-		return e;
-	return NULL;
-}
-
-/* Prints one result (text: a string as it is, one newline at the end); true if it is a failure. */
-static bool print_result(const struct cli *cli, const cJSON *line, const cJSON *result, int index)
-{
-	const cJSON *e = task_error(result);
-	if (cli->json) {
-		cli_print_json(line);
-	} else if (!e && cJSON_IsString(result)) {
-		size_t n = strlen(result->valuestring);
-		printf("%s%s", result->valuestring, n && result->valuestring[n - 1] == '\n' ? "" : "\n");
-	} else if (!e) {
-		char *text = cJSON_PrintUnformatted(result);
-		printf("%s\n", text ? text : "null");
-		free(text);
-	}
-	if (e)
-		cli_msg("item %d failed: %s (%s)", index, jstring(e, "message"), jstring(e, "code"));
-	fflush(stdout);
-	return e != NULL;
-}
-
-struct results {
-	const struct cli *cli;
-	char *buf;
-	size_t len;
-	int seen, failed;
-};
-
-static int results_data(const char *data, size_t len, void *arg)
-{
-	struct results *s = arg;
-	char *grown = realloc(s->buf, s->len + len + 1), *nl;
-	if (!grown)
-		return 1;
-	s->buf = grown;
-	memcpy(s->buf + s->len, data, len);
-	s->len += len;
-	s->buf[s->len] = '\0';
-	while ((nl = memchr(s->buf, '\n', s->len))) {
-		*nl = '\0';
-		cJSON *line = cJSON_Parse(s->buf);
-		const cJSON *index = cJSON_GetObjectItemCaseSensitive(line, "index");
-		if (cJSON_IsNumber(index)) {
-			s->seen++;
-			s->failed += print_result(s->cli, line, cJSON_GetObjectItemCaseSensitive(line, "result"),
-						  index->valueint);
-		}
-		cJSON_Delete(line);
-		s->len -= (size_t)(nl + 1 - s->buf);
-		memmove(s->buf, nl + 1, s->len + 1);
-	}
-	return 0;
-}
-
-/* Follows the job's results to the last (total), resuming after the ones seen if the stream breaks. */
-static int follow_results(const struct cli *cli, const char *pool, const char *job, int total)
-{
-	struct results s = { .cli = cli };
-	int tries = 0, rc = 0;
-	char *esc = http_escape(job);
-
-	while (s.seen < total && rc == 0) {
-		struct http_sink sink = { .data = results_data, .arg = &s };
-		struct http_resp r = { 0 };
-		char *path = NULL, *suffix = NULL;
-		int before = s.seen;
-		if (!esc || asprintf(&suffix, "/jobs/%s/results?follow=true&after=%d", esc, s.seen) < 0 ||
-		    !(path = pool_path(pool, suffix)))
-			rc = EXIT_CLI;
-		else if (http_request("GET", path, NULL, 0, NULL, "application/x-ndjson", &sink, &r) != 200)
-			rc = http_fail(&r, job);
-		else if (s.seen == before && ++tries > 5)
-			rc = http_fail(&r, "results stream");
-		s.len = 0;
-		http_resp_release(&r);
-		free(path);
-		free(suffix);
-	}
-	free(s.buf);
-	free(esc);
-	return rc ? rc : s.failed ? EXIT_TASK_FAILED : 0;
 }
 
 /* ---- operations ------------------------------------------------------------ */

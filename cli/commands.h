@@ -26,9 +26,11 @@ int cmd_objects(struct cli *cli, int argc, char **argv);     /* cmd_objects.c */
 int cmd_queue(struct cli *cli, int argc, char **argv);       /* cmd_sync.c */
 int cmd_event(struct cli *cli, int argc, char **argv);
 int cmd_lock(struct cli *cli, int argc, char **argv);
+int cmd_ns(struct cli *cli, int argc, char **argv);         /* cmd_ns.c */
+int cmd_pool(struct cli *cli, int argc, char **argv);       /* cmd_pool.c */
 
 extern const char help_run[], help_ps[], help_logs[], help_wait[], help_terminate[], help_kill[],
 	help_rm[], help_signal[], help_targets[], help_events[];
-extern const char help_objects[], help_queue[], help_event[], help_lock[];
+extern const char help_objects[], help_queue[], help_event[], help_lock[], help_ns[], help_pool[];
 
 #endif

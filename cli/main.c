@@ -34,6 +34,8 @@ static const struct command commands[] = {
 	{ "queue", cmd_queue, "create, put to, get from, join or remove a queue", help_queue },
 	{ "event", cmd_event, "create, set, clear, wait for or remove an event", help_event },
 	{ "lock", cmd_lock, "create, acquire, release, renew or remove a lock", help_lock },
+	{ "ns", cmd_ns, "list, get, set or delete the keys of a namespace", help_ns },
+	{ "pool", cmd_pool, "create pools, map or apply a target over them, list, close, remove", help_pool },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

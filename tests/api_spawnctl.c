@@ -4,7 +4,10 @@
  * output followed live, -o json parsed, tables and colour only on a
  * terminal (run under a pseudo-terminal from forkpty), and the bearer token
  * sent when one is configured; the shared-object commands (objects, queue,
- * event, lock), their 124 at a timeout, and waits past the server's cap.
+ * event, lock), their 124 at a timeout, and waits past the server's cap;
+ * the pool and ns commands (a temporary pool for a target, removed after;
+ * results in order or as they complete; a failed task's exit 1); spawnctl
+ * run by a worker with the worker's own SPAWND_URL/SPAWND_TOKEN.
  *
  * spawnctl is $SPAWND_CTL (default build/spawnctl); each run gets SPAWND_URL
  * set to the test server's URL and no SPAWND_TOKEN*, NO_COLOR from outside.
@@ -281,7 +284,8 @@ static void test_usage_errors_exit_125(void)
 static void test_help_for_every_command(void)
 {
 	static const char *const commands[] = { "run", "ps", "logs", "wait", "terminate", "kill", "rm",
-						"signal", "targets", "events", "objects", "queue", "event", "lock" };
+						"signal", "targets", "events", "objects", "queue", "event", "lock",
+						"pool", "ns" };
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		char usage[64];
 		snprintf(usage, sizeof usage, "Usage: spawnctl %s", commands[i]);
@@ -933,6 +937,188 @@ static void test_lock_acquire_release(void)
 	bg_free(b);
 }
 
+/* ---- pools and namespaces -------------------------------------------------- */
+
+/* The pools the server has now, as `pool ls -o json` counts them. */
+static int pool_count(void)
+{
+	struct bg *b = CTL("pool", "ls", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	int n = b->status == 0 ? cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "pools")) : -1;
+	cJSON_Delete(j);
+	bg_free(b);
+	return n;
+}
+
+static void test_pool_map_on_a_target(void)
+{
+	int before = pool_count();
+	struct bg *b = CTL("pool", "map", "square", "1", "2", "3", "-n", "2");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "1\n4\n9\n") == 0, "map: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	CHECK_MSG(pool_count() == before, "the temporary pool stayed: %d pools, %d before", pool_count(), before);
+	b = CTL("pool", "map", "square", "--unordered", "-o", "json", "4", "{\"x\": 5}", "[6]");
+	int seen = 0, sum = 0;
+	for (char *line = OUT(b); line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		cJSON *j = cJSON_Parse(line);
+		seen += j && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "index"));
+		sum += (int)jint(j, "result", 0);
+		cJSON_Delete(j);
+	}
+	CHECK_MSG(b->status == 0 && seen == 3 && sum == 16 + 25 + 36, "unordered json: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	/* A failed task: reported on stderr, the others printed, exit 1. */
+	b = CTL("pool", "map", "exit", "0", "3", "0");
+	CHECK_MSG(b->status == 1 && strcmp(OUT(b), "\n\n") == 0 && strstr(ERR(b), "item 1 failed") &&
+		  strstr(ERR(b), "(exit)"), "a failed task: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("pool", "map", "square", "nine");
+	CHECK_MSG(b->status == 125 && strstr(ERR(b), "items[0][0]"), "a bad item: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("pool", "map", "square");
+	CHECK_RC(b, 125);       /* map what? */
+	bg_free(b);
+	b = CTL("pool", "apply", "do_calculation", "21");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "42\n") == 0, "apply: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("pool", "apply", "exit", "4");
+	CHECK_MSG(b->status == 1 && strstr(ERR(b), "failed"), "apply failed: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	CHECK_MSG(pool_count() == before, "temporary pools stayed");
+}
+
+static void test_pool_lifecycle(void)
+{
+	char items[256], id[ID_CAP];
+	snprintf(items, sizeof items, "%s/items", server_root(srv));
+	FILE *f = fopen(items, "w");
+	CHECK(f);
+	fputs("6\n\n{\"x\": 7}\n", f);
+	fclose(f);
+	struct bg *b = CTL("pool", "create", "square", "-n", "2", "--initializer", "sleep", "--initargs", "[0]",
+			   "--maxtasksperchild", "3", "--name", "ctl-squares");
+	bool ok = ctl_id(b, id);
+	CHECK_MSG(ok, "create: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	if (!ok)
+		return;
+	b = CTL("pool", "ls");
+	char want[256];
+	snprintf(want, sizeof want, "%s\tctl-squares\tsquare\trunning\t2\t", id);
+	CHECK_MSG(b->status == 0 && strstr(OUT(b), want), "ls: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("pool", "map", id, "--items-file", items, "2", "--chunksize", "2");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "4\n36\n49\n") == 0, "map on the pool: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = ctl_env("3\n", NULL, (const char *const[]){ "pool", "map", id, "--items-file", "-", NULL });
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "9\n") == 0, "items from stdin: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("pool", "apply", id, "x=8", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	CHECK_MSG(b->status == 0 && jint(j, "result", 0) == 64, "apply -o json: " CTL_FMT, CTL_ARGS(b));
+	cJSON_Delete(j);
+	bg_free(b);
+	b = CTL("pool", "join", id, "--timeout", "0.2");
+	CHECK_RC(b, 125);       /* 409: a running pool is not joined */
+	bg_free(b);
+	bg_free(CTL("pool", "close", id));
+	b = CTL("pool", "map", id, "1");
+	CHECK_MSG(b->status == 125 && strstr(ERR(b), "409"), "map on a closed pool: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("pool", "join", id, "--timeout", "30");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("pool", "terminate", id);
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("pool", "rm", id, "-o", "json");
+	j = cJSON_Parse(OUT(b));
+	CHECK_MSG(b->status == 0 && jstr(j, "state") && strcmp(jstr(j, "state"), "terminated") == 0,
+		  "rm: " CTL_FMT, CTL_ARGS(b));
+	cJSON_Delete(j);
+	bg_free(b);
+	b = CTL("pool", "rm", id);
+	CHECK_MSG(b->status == 125 && strstr(ERR(b), "not_found"), "rm twice: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("pool", "grow", id);
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
+static void test_ns_keys(void)
+{
+	struct bg *b = CTL("ns", "create", "ctl-cfg");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	bg_free(CTL("ns", "set", "ctl-cfg", "mode", "fast"));
+	bg_free(CTL("ns", "set", "ctl-cfg", "n", "3"));
+	bg_free(CTL("ns", "set", "ctl-cfg", "list", "[1, \"a\"]"));
+	b = CTL("ns", "get", "ctl-cfg", "mode");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "fast\n") == 0, "get a string: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("ns", "get", "ctl-cfg", "n", "-o", "json");
+	cJSON *j = cJSON_Parse(OUT(b));
+	CHECK_MSG(b->status == 0 && jint(j, "value", 0) == 3 && jint(j, "version", 0) >= 1, "get -o json: " CTL_FMT,
+		  CTL_ARGS(b));
+	cJSON_Delete(j);
+	bg_free(b);
+	b = CTL("ns", "ls", "ctl-cfg");
+	CHECK_MSG(b->status == 0 && strstr(OUT(b), "mode\tfast\n") && strstr(OUT(b), "n\t3\n") &&
+		  strstr(OUT(b), "list\t[1,\"a\"]\n") && count_lines(OUT(b)) == 3, "ls: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("ns", "del", "ctl-cfg", "n");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("ns", "get", "ctl-cfg", "n");
+	CHECK_MSG(b->status == 125 && strstr(ERR(b), "not_found"), "deleted: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	b = CTL("ns", "set", "ctl-cfg", "k");
+	CHECK_RC(b, 125);       /* set to what? */
+	bg_free(b);
+	b = CTL("ns", "rm", "ctl-cfg");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	b = CTL("ns", "ls", "ctl-cfg");
+	CHECK_RC(b, 125);
+	bg_free(b);
+}
+
+/* ---- inside a worker: its own SPAWND_URL and SPAWND_TOKEN ----------------- */
+
+/* The targets file: spawnctl itself as exec targets, so a worker runs it with
+ * the environment spawnd gives every worker (and nothing from this test). */
+static char *worker_targets(void)
+{
+	char *abs = realpath(ctl_path, NULL), *json = NULL;
+	if (!abs || asprintf(&json, "{\"version\": 1, \"targets\": ["
+			     "{\"name\": \"ctl_put\", \"program\": \"%s\", \"argv\": [\"queue\", \"put\", \"{queue}\", \"{item}\"],"
+			     " \"args\": [{\"name\": \"queue\", \"type\": \"string\", \"required\": true},"
+			     "            {\"name\": \"item\", \"type\": \"string\", \"required\": true}]},"
+			     "{\"name\": \"ctl_ps\", \"program\": \"%s\", \"argv\": [\"ps\"]}]}", abs, abs) < 0)
+		json = NULL;
+	free(abs);
+	return json;
+}
+
+static void test_inside_a_worker(void)
+{
+	struct bg *b = CTL("queue", "create", "ctl-from-worker");
+	CHECK_RC(b, 0);
+	bg_free(b);
+	struct resp *r = spawn(srv, "{\"target\": \"ctl_put\", \"args\": [\"ctl-from-worker\", \"made inside\"]}", 30);
+	CHECK_MSG(jint(r->json, "exitcode", -1) == 0, "worker: %.600s", r->body);
+	resp_free(r);
+	b = CTL("queue", "get", "ctl-from-worker", "--timeout", "5");
+	CHECK_MSG(b->status == 0 && strcmp(OUT(b), "made inside\n") == 0, "the worker's put: " CTL_FMT, CTL_ARGS(b));
+	bg_free(b);
+	/* A worker token may not list the processes: spawnctl's own failure code and the 403. */
+	r = spawn(srv, "{\"target\": \"ctl_ps\"}", 30);
+	const char *err = jstr(r->json, "stderr");
+	CHECK_MSG(jint(r->json, "exitcode", -1) == 125 && err && strstr(err, "403") && strstr(err, "forbidden"),
+		  "ps in a worker: %.600s", r->body);
+	resp_free(r);
+}
+
 static void run_cases(void)
 {
 	RUN(test_usage_errors_exit_125);
@@ -960,6 +1146,10 @@ static void run_cases(void)
 	RUN(test_queue_full_objects_and_rm);
 	RUN(test_event_set_wait);
 	RUN(test_lock_acquire_release);
+	RUN(test_pool_map_on_a_target);
+	RUN(test_pool_lifecycle);
+	RUN(test_ns_keys);
+	RUN(test_inside_a_worker);
 }
 
 int main(void)
@@ -970,7 +1160,9 @@ int main(void)
 		return 1;
 	}
 	atexit(kill_leftovers);
-	srv = server_start("--heartbeat 0.5 --object-timeout 1");
+	char *targets = worker_targets();
+	srv = targets ? server_start_targets(targets, "--heartbeat 0.5 --object-timeout 1") : NULL;
+	free(targets);
 	if (!srv) {
 		printf("FAIL server_start: spawnd did not start (see stderr)\n");
 		return 1;

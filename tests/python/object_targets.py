@@ -12,3 +12,12 @@ def hold_lock(lock, seconds):
 def echo_kinds(q, values):
     """Puts the types the worker received back on q (what arrived as what)."""
     q.put([type(q).__name__, type(values).__name__, values])
+
+
+def pipe_echo(conn):
+    """Receives a Connection end; sends back twice each item until None."""
+    while True:
+        item = conn.recv()
+        if item is None:
+            return
+        conn.send(item * 2)

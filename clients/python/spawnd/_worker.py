@@ -12,7 +12,7 @@ instance is made without calling __init__, given them back, and run.
 import base64
 import sys
 
-from spawnd import _manager, _objects, _queues, _sync  # noqa: F401 (each registers its classes)
+from spawnd import _manager, _objects, _pipe, _queues, _sync  # noqa: F401 (each registers its classes)
 
 PROCESS = "spawnd:process:"
 

@@ -9,8 +9,8 @@ child's would be; ``join``, ``is_alive``, ``exitcode``, ``terminate``,
 At exit, daemon processes are terminated and the others joined, as
 multiprocessing does. Queue, JoinableQueue, SimpleQueue, Event, Lock, RLock,
 Condition, Semaphore, BoundedSemaphore, Barrier, Value and Manager are
-spawnd's shared objects (_queues.py, _sync.py, _manager.py); Pipe, Array and
-Pool raise NotImplementedError naming the server feature they wait for.
+spawnd's shared objects (_queues.py, _sync.py, _manager.py); Pool is spawnd's
+/pools (_pool.py); Pipe is two queues (_pipe.py); Array raises NotImplementedError.
 
 Design: a Process is a handle on one server record. Its name is chosen here
 (``Process-N``, N counting this program's Process objects, as multiprocessing
@@ -40,6 +40,8 @@ import time
 from spawnd import _objects     # first: its atexit removal runs after the children are joined
 from spawnd._http import SpawndError, open_request, request, set_server
 from spawnd._manager import Manager, Value
+from spawnd._pipe import Pipe
+from spawnd._pool import AsyncResult, Pool, TaskError
 from spawnd._queues import JoinableQueue, Queue, SimpleQueue
 from spawnd._sync import (Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock,
                           Semaphore)
@@ -49,7 +51,7 @@ __all__ = [
     "set_server", "SpawndError", "TimeoutError", "ProcessError", "AuthenticationError",
     "Queue", "JoinableQueue", "SimpleQueue", "Pipe", "Event", "Lock", "RLock",
     "Condition", "Semaphore", "BoundedSemaphore", "Barrier", "Manager", "Pool",
-    "Value", "Array", "BrokenBarrierError",
+    "Value", "Array", "BrokenBarrierError", "AsyncResult", "TaskError",
 ]
 
 TimeoutError = TimeoutError  # multiprocessing.TimeoutError is the builtin's name here
@@ -93,6 +95,27 @@ def _target_name(target):
         raise TypeError("target must be a registered target's name or a function named like one, not %r"
                         % (target,))
     return name
+
+
+def _call_arguments(target, args, kwargs):
+    """A call's args as the request carries them (Process, Pool.apply, starmap)."""
+    args = [_argument(a) for a in args]
+    kwargs = {k: _argument(v) for k, v in kwargs.items()}
+    if not kwargs:
+        return args
+    if not args:
+        return kwargs
+    # Both: name the positional ones after the target's schema, as Python binds them.
+    names = [a["name"] for a in request("GET", "/targets/%s" % target).get("args", [])]
+    named = dict(zip(names, args))
+    if len(args) > len(names):
+        raise TypeError("%s() takes %d arguments but %d positional ones were given"
+                        % (target, len(names), len(args)))
+    for key, value in kwargs.items():
+        if key in named:
+            raise TypeError("%s() got multiple values for argument %r" % (target, key))
+        named[key] = value
+    return named
 
 
 def _relay(stream_name, process_id):
@@ -211,23 +234,7 @@ class Process:
     def _call_args(self, target):
         if self._runs_itself():
             return [self._sent_state()]
-        args = [_argument(a) for a in self._args]
-        kwargs = {k: _argument(v) for k, v in self._kwargs.items()}
-        if not kwargs:
-            return args
-        if not args:
-            return kwargs
-        # Both: name the positional ones after the target's schema, as Python binds them.
-        names = [a["name"] for a in request("GET", "/targets/%s" % target).get("args", [])]
-        named = dict(zip(names, args))
-        if len(args) > len(names):
-            raise TypeError("%s() takes %d arguments but %d positional ones were given"
-                            % (target, len(names), len(args)))
-        for key, value in kwargs.items():
-            if key in named:
-                raise TypeError("%s() got multiple values for argument %r" % (target, key))
-            named[key] = value
-        return named
+        return _call_arguments(target, self._args, self._kwargs)
 
     # --- multiprocessing's API ---
 
@@ -458,9 +465,7 @@ def _not_built(kind, why):
     return missing
 
 
-Pipe = _not_built("Pipe", "not in spawnd's client yet (two Queues do its work)")
 Array = _not_built("Array", "not in spawnd's client yet (a Manager().dict() or a Value does its work)")
-Pool = _not_built("Pool", "needs spawnd's /pools (API.md), which the server does not have yet")
 
 
 def _exit_function():

@@ -20,6 +20,14 @@
  * caller's once the answer is on its way (the client is looked at just before
  * it is handed out; one that vanishes in the last instant loses it).
  *
+ * Batch gets (?max=N, an extension): up to N head items at once, waiting for
+ * the first only. Under a lease the whole batch is one grant whose count is
+ * its items not yet acknowledged, so a waiter still holds a single fence for
+ * the registry to undo; each item's receipt is "fence.part", acknowledged on
+ * its own, and when the grant is lost the rest go back to the head together,
+ * in their order. Why one grant, not one per item: a dead holder, a lapse or
+ * an undelivered answer is one event for the whole batch.
+ *
  * Unfinished (join): items queued, in flight under a lease, and got without
  * one but not yet task_done ("taken"). task_done without a receipt counts
  * down taken only, so a leased item can only be finished by its receipt.
@@ -47,11 +55,13 @@
 enum { Q_GET, Q_PUT, Q_JOIN };
 #define SEQ_MIDDLE (UINT64_C(1) << 63)
 #define MAXSIZE_MAX 1e9
+#define BATCH_MAX 1000          /* items of one get ?max= */
 
 struct item {
 	struct item *next, *prev;
 	uint64_t seq;           /* its entry's key */
 	uint64_t fence;         /* in flight: its grant's (the receipt) */
+	long part;              /* in flight from a batch get: its place in it (receipt "fence.part"); 0 single */
 	long deliveries;
 	cJSON *value;
 };
@@ -222,11 +232,20 @@ static cJSON *answer_true(const char *key)
 	return j;
 }
 
+/* A get that found nothing: a batch's answer has its (empty) items too. */
+static cJSON *empty_answer(long max)
+{
+	cJSON *r = answer_true("empty");
+	if (max)
+		cJSON_AddArrayToObject(r, "items");
+	return r;
+}
+
 static cJSON *queue_timeout_result(void) { return answer_true("empty"); }
 
 static void queue_timed_out(struct obj *o, struct obj_waiter *w)
 {
-	cJSON *r = w->op == Q_GET ? answer_true("empty") : w->op == Q_PUT ? answer_true("full")
+	cJSON *r = w->op == Q_GET ? empty_answer(w->n) : w->op == Q_PUT ? answer_true("full")
 		: answer("unfinished", (double)unfinished(o));
 	obj_finish(w, OBJ_DONE, r);
 }
@@ -237,48 +256,123 @@ static void queue_timed_out(struct obj *o, struct obj_waiter *w)
 struct taker {
 	struct obj_owner owner;
 	double lease_s;                 /* 0: final */
+	long max;                       /* 0: a single get; else a batch of up to max items */
 	struct obj_waiter *w;           /* a waiter (NULL: the call itself) */
 };
 
-/* The head item for t: its answer. NULL when out of memory (the item stays). */
-static cJSON *hand_out(struct obj *o, const struct taker *t)
+/* A lease on count items for t. A worker's grant has no expiry of its own:
+ * a queue's lease holds for it too. */
+static struct obj_grant *lease_new(struct obj *o, const struct taker *t, long count)
 {
-	struct item *it = qu(o)->items.head;
-	cJSON *r = cJSON_CreateObject();
-	struct obj_grant *g = NULL;
-	if (!r || (t->lease_s > 0 && !(g = obj_grant_new(o, &t->owner, t->lease_s, 1)))) {
-		cJSON_Delete(r);
-		return NULL;
+	struct obj_grant *g = obj_grant_new(o, &t->owner, t->lease_s, count);
+	if (g) {
+		g->lease_s = t->lease_s;
+		g->expires_ms = ts_wall_ms() + number_ms(t->lease_s);
 	}
-	list_unlink(&qu(o)->items, it);
-	it->deliveries++;
-	cJSON_AddItemToObject(r, "item", cJSON_Duplicate(it->value, true));
-	cJSON_AddNumberToObject(r, "deliveries", (double)it->deliveries);
-	if (!g) {
-		qu(o)->taken++;
-		entry_drop(o, it);
-		obj_save(o);
-		item_free(it);
-		return r;
-	}
-	/* A worker's grant has no expiry of its own: a queue's lease holds for it too. */
-	g->lease_s = t->lease_s;
-	g->expires_ms = ts_wall_ms() + number_ms(t->lease_s);
-	it->fence = g->fence;
-	list_push(&qu(o)->flight, it, false);
-	entry_write(o, it);
-	char receipt[24];
-	snprintf(receipt, sizeof receipt, "%" PRIu64, g->fence);
-	cJSON_AddStringToObject(r, "receipt", receipt);
+	return g;
+}
+
+/* The grant's fields in the answer r; a waiter's grant is undone by the
+ * registry if the answer is not delivered. */
+static void lease_answer(struct obj *o, const struct taker *t, const struct obj_grant *g, cJSON *r)
+{
 	obj_grant_json(g, r);
 	cJSON_DeleteItemFromObject(r, "abandoned");
 	cJSON_DeleteItemFromObject(r, "fence");
-	if (t->w) {             /* undone by the registry if the answer is not delivered */
+	if (t->w) {
 		t->w->fence = g->fence;
 		t->w->grant_obj = o;
 		o->refs++;
 	}
+}
+
+static void receipt_text(const struct item *it, char receipt[48])
+{
+	if (it->part)
+		snprintf(receipt, 48, "%" PRIu64 ".%ld", it->fence, it->part);
+	else
+		snprintf(receipt, 48, "%" PRIu64, it->fence);
+}
+
+/* Takes the head item: in flight under g (part: its place in a batch, 0
+ * for a single get), or final without one. Its value is copied into r's
+ * "item" (a single get) or appended to r's "items" array. */
+static void take_head(struct obj *o, struct obj_grant *g, long part)
+{
+	struct item *it = qu(o)->items.head;
+	list_unlink(&qu(o)->items, it);
+	it->deliveries++;
+	if (!g) {
+		qu(o)->taken++;
+		entry_drop(o, it);
+		item_free(it);
+		return;
+	}
+	it->fence = g->fence;
+	it->part = part;
+	list_push(&qu(o)->flight, it, false);
+	entry_write(o, it);
+}
+
+/* The head item for t: its answer. NULL when out of memory (the item stays). */
+static cJSON *hand_out_one(struct obj *o, const struct taker *t)
+{
+	struct item *it = qu(o)->items.head;
+	cJSON *r = cJSON_CreateObject();
+	struct obj_grant *g = NULL;
+	if (!r || (t->lease_s > 0 && !(g = lease_new(o, t, 1)))) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	cJSON_AddItemToObject(r, "item", cJSON_Duplicate(it->value, true));
+	cJSON_AddNumberToObject(r, "deliveries", (double)it->deliveries + 1);
+	take_head(o, g, 0);
+	if (!g) {
+		obj_save(o);
+		return r;
+	}
+	char receipt[48];
+	receipt_text(it, receipt);
+	cJSON_AddStringToObject(r, "receipt", receipt);
+	lease_answer(o, t, g, r);
 	return r;
+}
+
+/* Up to t->max head items for t, in order, under one lease whose count is
+ * the items not yet acknowledged (so the holders list shows one holder): the
+ * answer, or NULL when out of memory (the items stay). */
+static cJSON *hand_out_batch(struct obj *o, const struct taker *t)
+{
+	long n = (long)qu(o)->items.n < t->max ? (long)qu(o)->items.n : t->max;
+	cJSON *r = cJSON_CreateObject();
+	cJSON *items = cJSON_AddArrayToObject(r, "items"), *deliveries = cJSON_AddArrayToObject(r, "deliveries");
+	cJSON *receipts = t->lease_s > 0 ? cJSON_AddArrayToObject(r, "receipts") : NULL;
+	struct obj_grant *g = NULL;
+	if (!items || !deliveries || (t->lease_s > 0 && (!receipts || !(g = lease_new(o, t, n))))) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	for (long part = 1; part <= n; part++) {
+		struct item *it = qu(o)->items.head;
+		char receipt[48];
+		cJSON_AddItemToArray(items, cJSON_Duplicate(it->value, true));
+		cJSON_AddItemToArray(deliveries, cJSON_CreateNumber((double)it->deliveries + 1));
+		take_head(o, g, part);
+		if (g) {
+			receipt_text(it, receipt);
+			cJSON_AddItemToArray(receipts, cJSON_CreateString(receipt));
+		}
+	}
+	if (g)
+		lease_answer(o, t, g, r);
+	else
+		obj_save(o);            /* taken, once for the batch */
+	return r;
+}
+
+static cJSON *hand_out(struct obj *o, const struct taker *t)
+{
+	return t->max ? hand_out_batch(o, t) : hand_out_one(o, t);
 }
 
 /* Appends items (an array, consumed) at the tail. */
@@ -312,7 +406,7 @@ static void queue_serve(struct obj *o)
 		struct obj_waiter *w;
 		moved = false;
 		while (qu(o)->items.n && (w = obj_peek_alive(o, Q_GET))) {
-			struct taker t = { w->owner, w->lease_s, w };
+			struct taker t = { .owner = w->owner, .lease_s = w->lease_s, .max = w->n, .w = w };
 			cJSON *r = hand_out(o, &t);
 			if (!r)
 				break;
@@ -330,20 +424,23 @@ static void queue_serve(struct obj *o)
 		obj_finish(w, OBJ_DONE, answer("unfinished", 0));
 }
 
-/* The registry took back a leased item's grant (lapsed, its worker ended, or
- * not delivered): the item goes back to the head, under a new key. */
+/* The registry took back a lease (lapsed, its worker ended, or not
+ * delivered): its items not yet acknowledged go back to the head under new
+ * keys, in the order they were got (the flight list's, walked from the tail). */
 static void queue_grant_lost(struct obj *o, struct obj_grant *g)
 {
-	for (struct item *it = qu(o)->flight.head; it; it = it->next)
-		if (it->fence == g->fence) {
-			list_unlink(&qu(o)->flight, it);
-			entry_drop(o, it);
-			it->fence = 0;
-			it->seq = --qu(o)->head_seq;
-			list_push(&qu(o)->items, it, true);
-			entry_write(o, it);
-			return;
-		}
+	for (struct item *it = qu(o)->flight.tail, *prev; it; it = prev) {
+		prev = it->prev;
+		if (it->fence != g->fence)
+			continue;
+		list_unlink(&qu(o)->flight, it);
+		entry_drop(o, it);
+		it->fence = 0;
+		it->part = 0;
+		it->seq = --qu(o)->head_seq;
+		list_push(&qu(o)->items, it, true);
+		entry_write(o, it);
+	}
 }
 
 /* ---- operations ----------------------------------------------------------- */
@@ -418,10 +515,23 @@ static int get_lease(struct obj_call *c, double *lease_s)
 	return 0;
 }
 
+/* ?max=: 0 a single get, or the batch's bound; -1 with a 400. */
+static int get_max(struct obj_call *c, long *max)
+{
+	*max = 0;
+	if (c->query_max < 0)
+		return 0;
+	if (!(c->query_max >= 1 && c->query_max <= BATCH_MAX && c->query_max == floor(c->query_max)))
+		return obj_fail(c, 400, "invalid_argument", "max",
+				"max must be a whole number of items from 1 to %d", BATCH_MAX);
+	*max = (long)c->query_max;
+	return 0;
+}
+
 static int op_get(struct obj *o, struct obj_call *c)
 {
 	struct taker t = { .owner = *c->caller };
-	if (get_lease(c, &t.lease_s) < 0)
+	if (get_lease(c, &t.lease_s) < 0 || get_max(c, &t.max) < 0)
 		return -1;
 	if (!t.owner.worker)
 		obj_client_owner(&t.owner);     /* each client lease is a holder of its own */
@@ -432,13 +542,14 @@ static int op_get(struct obj *o, struct obj_call *c)
 		return 0;
 	}
 	if (c->timeout_s <= 0 || !c->waiter) {
-		c->result = answer_true("empty");
+		c->result = empty_answer(t.max);
 		return 0;
 	}
 	int r = obj_wait(o, Q_GET, c);
 	c->waiter->op = Q_GET;
 	c->waiter->owner = t.owner;
 	c->waiter->lease_s = t.lease_s;
+	c->waiter->n = t.max;
 	return r;
 }
 
@@ -446,11 +557,14 @@ static int op_get(struct obj *o, struct obj_call *c)
 static int ack_receipt(struct obj *o, const char *receipt, struct obj_call *c)
 {
 	uint64_t fence = 0;
+	long part = 0;
 	char *end = NULL;
 	if (receipt[0] >= '0' && receipt[0] <= '9')
 		fence = strtoull(receipt, &end, 10);
+	if (fence && *end == '.' && end[1] >= '1' && end[1] <= '9')
+		part = strtol(end + 1, &end, 10);
 	struct item *it = qu(o)->flight.head;
-	while (it && !(fence && *end == '\0' && it->fence == fence))
+	while (it && !(fence && *end == '\0' && it->fence == fence && it->part == part))
 		it = it->next;
 	if (!it)
 		return obj_fail(c, 409, "not_owner", NULL,
@@ -461,7 +575,8 @@ static int ack_receipt(struct obj *o, const char *receipt, struct obj_call *c)
 	item_free(it);
 	for (struct obj_grant *g = o->grants; g; g = g->next)
 		if (g->fence == fence) {
-			obj_grant_release(o, g);        /* grant_lost finds no item now */
+			if (--g->count <= 0)            /* the last of its batch */
+				obj_grant_release(o, g);        /* grant_lost finds no item now */
 			break;
 		}
 	return 0;

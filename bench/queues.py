@@ -19,6 +19,8 @@ for spawnd, a small RESP client for Redis),
 so the client's own cost is the same on both sides and the difference is
 the server's. Redis runs with appendonly yes / appendfsync everysec (its
 closest to spawnd's store, which has every change on disk before it answers).
+The SQLite round also runs Q1 and Q16 on queues created {"durable": false}
+(kept in memory only, lost at a restart): its own rows.
 multiprocessing.Queue: Q1 is put+get in one process (through its feeder
 thread and pipe); Q16 is 16 producer/consumer pairs of processes.
 Prints one line per figure and system: median (min-max) over the rounds.
@@ -284,6 +286,22 @@ def spawnd_round(binary, store, seconds, add):
         add("L1 acq+rel p50 ms", label, statistics.median(lock_round_trips(SpawndLock(sd.port, "l1"), seconds)))
         add("L16 acq+rel/s", label,
             items_per_s(lambda: SpawndLock(sd.port, "l16"), seconds, client=lock_client))
+        if store in (None, "sqlite"):
+            in_memory_round(sd.port, label, seconds, add)
+
+
+def in_memory_round(port, label, seconds, add):
+    """Q1 and Q16 again on queues created {"durable": false} (never stored)."""
+    for name in ("m1", "m16"):
+        c = http.client.HTTPConnection("127.0.0.1", port)
+        c.request("PUT", "/queues/" + name, body=b'{"durable": false}', headers={"Content-Type": "application/json"})
+        if c.getresponse().status != 201:
+            raise run.BenchError("spawnd: PUT of a queue durable: false failed")
+    label += ", durable:false"
+    t = round_trips(SpawndQueue(port, "m1"), seconds)
+    add("Q1 put+get p50 ms", label, statistics.median(t))
+    add("Q1 put+get p99 ms", label, sorted(t)[int(len(t) * 0.99)])
+    add("Q16 items/s", label, items_per_s(make_spawnd(port, "m16"), seconds))
 
 
 def redis_round(seconds, add):
@@ -325,7 +343,7 @@ def main():
         add("Q16 items/s", "multiprocessing.Queue", mp_items_per_s(args.seconds))
     for (fig, system), v in sorted(results.items()):
         fmt = "{:.3f}" if fig.endswith(" ms") else "{:.0f}"
-        print(f"{fig:20} {system:22} {fmt.format(statistics.median(v))} "
+        print(f"{fig:20} {system:38} {fmt.format(statistics.median(v))} "
               f"({fmt.format(min(v))}-{fmt.format(max(v))})")
 
 

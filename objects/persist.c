@@ -38,7 +38,7 @@ void obj_save(struct obj *o)
 {
 	if (o->persist_as)
 		o = o->persist_as;
-	if (o->removed || !store || !store->ops->object_put)
+	if (o->removed || o->in_memory || !store || !store->ops->object_put)
 		return;
 	cJSON *row = cJSON_CreateObject();
 	cJSON_AddItemToObject(row, "options", cJSON_Duplicate(o->options, true));
@@ -56,7 +56,7 @@ void obj_save(struct obj *o)
 
 void obj_entry_put(struct obj *o, const char *key, const char *value)
 {
-	if (o->removed || !store || !store->ops->entry_put)
+	if (o->removed || o->in_memory || !store || !store->ops->entry_put)
 		return;
 	engine_lock();
 	note_write(store->ops->entry_put(store, o->kind->folder, o->name, key, value), o, "entry");
@@ -65,7 +65,7 @@ void obj_entry_put(struct obj *o, const char *key, const char *value)
 
 void obj_entry_remove(struct obj *o, const char *key)
 {
-	if (o->removed || !store || !store->ops->entry_remove)
+	if (o->removed || o->in_memory || !store || !store->ops->entry_remove)
 		return;
 	engine_lock();
 	note_write(store->ops->entry_remove(store, o->kind->folder, o->name, key), o, "entry");
@@ -112,7 +112,7 @@ static void load_entry(void *ctx, const char *folder, const char *name, const ch
 
 void obj_store_remove(struct obj *o)
 {
-	if (!store || !store->ops->object_remove)
+	if (o->in_memory || !store || !store->ops->object_remove)
 		return;
 	engine_lock();
 	note_write(store->ops->object_remove(store, o->kind->folder, o->name), o, "remove");

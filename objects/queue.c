@@ -38,7 +38,9 @@
  * flight keeps its entry (rewritten with its deliveries), so after a restart
  * or a kill -9 it is back in the queue; an acknowledged or final one is
  * removed before the answer is sent (objects_sync()). taken is the object's
- * state.
+ * state. A queue created with "durable": false (for speed, as a
+ * multiprocessing.Queue) stores nothing, not even itself (obj->in_memory):
+ * it and its items are gone at a restart, and its answers wait for no disk.
  */
 #define _GNU_SOURCE
 #include "objects/queue.h"
@@ -122,6 +124,8 @@ static void seq_key(uint64_t seq, char key[17])
 static void entry_write(struct obj *o, const struct item *it)
 {
 	char key[17];
+	if (o->in_memory)
+		return;                 /* persist.c would drop it: spare the printing */
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddItemToObject(j, "item", cJSON_Duplicate(it->value, true));
 	cJSON_AddNumberToObject(j, "deliveries", (double)it->deliveries);
@@ -179,24 +183,33 @@ static void queue_load_entry(struct obj *o, const char *key, const cJSON *value)
 
 static int queue_create(struct obj *o, const cJSON *options, struct obj_call *c)
 {
-	static const char *const known[] = { "maxsize", NULL };
+	static const char *const known[] = { "maxsize", "durable", NULL };
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(options, "maxsize");
+	const cJSON *durable = cJSON_GetObjectItemCaseSensitive(options, "durable");
 	if (obj_options_known(options, known, c) < 0)
 		return -1;
+	if (durable && !cJSON_IsBool(durable))
+		return obj_fail(c, 400, "invalid_argument", "durable",
+				"durable must be true (the default: every change stored before its answer) or false"
+				" (kept in memory only, lost at a restart)");
 	if (m && !(cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble <= MAXSIZE_MAX &&
 		   m->valuedouble == floor(m->valuedouble)))
 		return obj_fail(c, 400, "invalid_argument", "maxsize",
 				"maxsize must be an integer from 0 (unbounded) to 1000000000");
 	qu(o)->maxsize = m ? (long)m->valuedouble : 0;
 	qu(o)->head_seq = qu(o)->tail_seq = SEQ_MIDDLE;
+	o->in_memory = cJSON_IsFalse(durable);
 	o->options = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o->options, "maxsize", (double)qu(o)->maxsize);
+	if (o->in_memory)
+		cJSON_AddFalseToObject(o->options, "durable");
 	return 0;
 }
 
 static void queue_describe(const struct obj *o, cJSON *into)
 {
 	cJSON_AddNumberToObject(into, "maxsize", (double)qu(o)->maxsize);
+	cJSON_AddBoolToObject(into, "durable", !o->in_memory);
 	cJSON_AddNumberToObject(into, "size", (double)qu(o)->items.n);
 	cJSON_AddNumberToObject(into, "in_flight", (double)qu(o)->flight.n);
 	cJSON_AddNumberToObject(into, "unfinished", (double)unfinished(o));

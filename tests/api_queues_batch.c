@@ -1,11 +1,13 @@
-/* api_queues_batch — a queue's batch get, POST /queues/{name}/get?max=N
+/* api_queues_batch — two extensions of /queues: a queue's batch get, POST /queues/{name}/get?max=N
  * (openapi "QueueBatch"): up to N items at once, at least one unless the
  * timeout passes; FIFO across batch and single gets and among waiting
  * getters of both shapes; one receipt per item under a lease, each
  * acknowledged on its own, the ones not acknowledged back at the head in
  * their order when the lease lapses, when its worker is killed, or after a
  * kill -9 of the server; task_done counts items, not batches; max outside
- * 1..1000 is 400 naming the field.
+ * 1..1000 is 400 naming the field. And a queue created "durable": false:
+ * said so in its answers, an option like any other (409 against a durable
+ * one of the same name), working as a queue, gone after a restart.
  */
 #define _GNU_SOURCE
 #include "tests/harness.h"
@@ -246,6 +248,29 @@ static void test_batch_in_flight_survives_kill(void)
 	CHECK_BATCH("kb", "?max=10", "[\"a\",\"b\",\"c\"]", "[2,2,1]");
 }
 
+static void test_in_memory_queue_is_gone_after_a_restart(void)
+{
+	struct call *c = req("PUT", "/queues/fast", "{\"durable\": false}");
+	CHECK_MSG(c->status == 201 && jis_false(c->json, "durable"), "create in memory: %s", c->body);
+	call_free(c);
+	CHECK_INT(status_of("PUT", "/queues/fast", "{\"durable\": false, \"maxsize\": 0}"), 200);
+	CHECK_INT(status_of("PUT", "/queues/fast", NULL), 409);         /* a durable one is another queue */
+	c = req("PUT", "/queues/fast2", "{\"durable\": \"no\"}");
+	CHECK_CODE(c, 400, "invalid_argument");
+	CHECK_FIELD_OF(c, "durable");
+	call_free(c);
+	c = req("PUT", "/queues/kept", "{\"durable\": true}");
+	CHECK_MSG(c->status == 201 && jis_true(c->json, "durable"), "durable true is the default: %s", c->body);
+	call_free(c);
+	CHECK_INT(status_of("PUT", "/queues/kept", NULL), 200);
+	CHECK_INT(status_of("POST", "/queues/fast/put", "{\"items\": [1, 2, 3]}"), 200);
+	CHECK_INT(status_of("POST", "/queues/kept/put", "{\"items\": [1, 2, 3]}"), 200);
+	CHECK_BATCH("fast", "?max=2", "[1,2]", "[1,1]");
+	CHECK_MSG(server_restart(srv, SIGTERM) == 0, "the server did not come back");
+	CHECK_INT(status_of("GET", "/queues/fast", NULL), 404);
+	CHECK_INT(described("kept", "size"), 3);
+}
+
 static void check_stops(void) { check_server_stops(&srv); }
 
 int main(void)
@@ -268,6 +293,7 @@ int main(void)
 	RUN(test_killed_worker_gives_its_batch_back);
 	RUN(test_max_out_of_bounds_400);
 	RUN(test_batch_in_flight_survives_kill);
+	RUN(test_in_memory_queue_is_gone_after_a_restart);
 	RUN(check_stops);
 	unlink(take_py);
 	return CHECK_EXIT();

@@ -1,6 +1,8 @@
 /* queue — /queues (multiprocessing.Queue and JoinableQueue): a FIFO of JSON
  * items with an optional maxsize, blocking put and get, task_done and join,
- * and leased gets whose items come back unless acknowledged.
+ * and leased gets whose items come back unless acknowledged. This file is
+ * the kind (options, waiters, operations); queue_items.c what happens to an
+ * item (its entry, handing it out, taking it back).
  *
  * Waiters: three FIFO queues, getters, putters and joiners. A put hands its
  * items to the oldest getters first (one item each, so a put of n items wakes
@@ -44,6 +46,7 @@
  */
 #define _GNU_SOURCE
 #include "objects/queue.h"
+#include "objects/queue_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -54,130 +57,8 @@
 #include "lib/number.h"
 #include "lib/ts.h"
 
-enum { Q_GET, Q_PUT, Q_JOIN };
-#define SEQ_MIDDLE (UINT64_C(1) << 63)
 #define MAXSIZE_MAX 1e9
 #define BATCH_MAX 1000          /* items of one get ?max= */
-
-struct item {
-	struct item *next, *prev;
-	uint64_t seq;           /* its entry's key */
-	uint64_t fence;         /* in flight: its grant's (the receipt) */
-	long part;              /* in flight from a batch get: its place in it (receipt "fence.part"); 0 single */
-	long deliveries;
-	cJSON *value;
-};
-
-struct list { struct item *head, *tail; size_t n; };
-
-struct queue {
-	long maxsize;                   /* 0: unbounded */
-	struct list items, flight;      /* queued; handed out under a lease */
-	long taken;                     /* got without a lease, not task_done yet */
-	uint64_t head_seq, tail_seq;    /* the next keys: head_seq - 1 at the head, tail_seq at the tail */
-};
-
-static struct queue *qu(const struct obj *o) { return o->state; }
-
-static void list_unlink(struct list *l, struct item *it)
-{
-	if (it->prev) it->prev->next = it->next; else l->head = it->next;
-	if (it->next) it->next->prev = it->prev; else l->tail = it->prev;
-	it->next = it->prev = NULL;
-	l->n--;
-}
-
-static void list_push(struct list *l, struct item *it, bool at_head)
-{
-	if (at_head) {
-		it->prev = NULL;
-		it->next = l->head;
-		if (l->head) l->head->prev = it; else l->tail = it;
-		l->head = it;
-	} else {
-		it->next = NULL;
-		it->prev = l->tail;
-		if (l->tail) l->tail->next = it; else l->head = it;
-		l->tail = it;
-	}
-	l->n++;
-}
-
-static void item_free(struct item *it)
-{
-	cJSON_Delete(it->value);
-	free(it);
-}
-
-static long unfinished(const struct obj *o)
-{
-	return (long)(qu(o)->items.n + qu(o)->flight.n) + qu(o)->taken;
-}
-
-/* ---- persistence ---------------------------------------------------------- */
-
-static void seq_key(uint64_t seq, char key[17])
-{
-	snprintf(key, 17, "%016" PRIx64, seq);
-}
-
-static void entry_write(struct obj *o, const struct item *it)
-{
-	char key[17];
-	if (o->in_memory)
-		return;                 /* persist.c would drop it: spare the printing */
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddItemToObject(j, "item", cJSON_Duplicate(it->value, true));
-	cJSON_AddNumberToObject(j, "deliveries", (double)it->deliveries);
-	char *text = number_print_json(j);
-	cJSON_Delete(j);
-	seq_key(it->seq, key);
-	if (text)
-		obj_entry_put(o, key, text);
-	free(text);
-}
-
-static void entry_drop(struct obj *o, const struct item *it)
-{
-	char key[17];
-	seq_key(it->seq, key);
-	obj_entry_remove(o, key);
-}
-
-static cJSON *queue_save(const struct obj *o)
-{
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddNumberToObject(j, "taken", (double)qu(o)->taken);
-	return j;
-}
-
-static void queue_load(struct obj *o, const cJSON *state)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(state, "taken");
-	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble <= NUMBER_SAFE_MAX)
-		qu(o)->taken = (long)t->valuedouble;
-}
-
-/* Entries come in key order: each goes to the tail. */
-static void queue_load_entry(struct obj *o, const char *key, const cJSON *value)
-{
-	char *end;
-	uint64_t seq = strtoull(key, &end, 16);
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(value, "item");
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(value, "deliveries");
-	struct item *it = calloc(1, sizeof *it);
-	if (!it || *end || strlen(key) != 16 || !v || !(it->value = cJSON_Duplicate(v, true))) {
-		free(it);
-		return;
-	}
-	it->seq = seq;
-	it->deliveries = cJSON_IsNumber(d) && d->valuedouble >= 0 ? (long)d->valuedouble : 0;
-	list_push(&qu(o)->items, it, false);
-	if (seq < qu(o)->head_seq)
-		qu(o)->head_seq = seq;
-	if (seq >= qu(o)->tail_seq)
-		qu(o)->tail_seq = seq + 1;
-}
 
 /* ---- create, describe, release -------------------------------------------- */
 
@@ -263,149 +144,6 @@ static void queue_timed_out(struct obj *o, struct obj_waiter *w)
 	obj_finish(w, OBJ_DONE, r);
 }
 
-/* ---- handing items out ---------------------------------------------------- */
-
-/* Who takes an item, and on what terms. */
-struct taker {
-	struct obj_owner owner;
-	double lease_s;                 /* 0: final */
-	long max;                       /* 0: a single get; else a batch of up to max items */
-	struct obj_waiter *w;           /* a waiter (NULL: the call itself) */
-};
-
-/* A lease on count items for t. A worker's grant has no expiry of its own:
- * a queue's lease holds for it too. */
-static struct obj_grant *lease_new(struct obj *o, const struct taker *t, long count)
-{
-	struct obj_grant *g = obj_grant_new(o, &t->owner, t->lease_s, count);
-	if (g) {
-		g->lease_s = t->lease_s;
-		g->expires_ms = ts_wall_ms() + number_ms(t->lease_s);
-	}
-	return g;
-}
-
-/* The grant's fields in the answer r; a waiter's grant is undone by the
- * registry if the answer is not delivered. */
-static void lease_answer(struct obj *o, const struct taker *t, const struct obj_grant *g, cJSON *r)
-{
-	obj_grant_json(g, r);
-	cJSON_DeleteItemFromObject(r, "abandoned");
-	cJSON_DeleteItemFromObject(r, "fence");
-	if (t->w) {
-		t->w->fence = g->fence;
-		t->w->grant_obj = o;
-		o->refs++;
-	}
-}
-
-static void receipt_text(const struct item *it, char receipt[48])
-{
-	if (it->part)
-		snprintf(receipt, 48, "%" PRIu64 ".%ld", it->fence, it->part);
-	else
-		snprintf(receipt, 48, "%" PRIu64, it->fence);
-}
-
-/* Takes the head item: in flight under g (part: its place in a batch, 0
- * for a single get), or final without one. Its value is copied into r's
- * "item" (a single get) or appended to r's "items" array. */
-static void take_head(struct obj *o, struct obj_grant *g, long part)
-{
-	struct item *it = qu(o)->items.head;
-	list_unlink(&qu(o)->items, it);
-	it->deliveries++;
-	if (!g) {
-		qu(o)->taken++;
-		entry_drop(o, it);
-		item_free(it);
-		return;
-	}
-	it->fence = g->fence;
-	it->part = part;
-	list_push(&qu(o)->flight, it, false);
-	entry_write(o, it);
-}
-
-/* The head item for t: its answer. NULL when out of memory (the item stays). */
-static cJSON *hand_out_one(struct obj *o, const struct taker *t)
-{
-	struct item *it = qu(o)->items.head;
-	cJSON *r = cJSON_CreateObject();
-	struct obj_grant *g = NULL;
-	if (!r || (t->lease_s > 0 && !(g = lease_new(o, t, 1)))) {
-		cJSON_Delete(r);
-		return NULL;
-	}
-	cJSON_AddItemToObject(r, "item", cJSON_Duplicate(it->value, true));
-	cJSON_AddNumberToObject(r, "deliveries", (double)it->deliveries + 1);
-	take_head(o, g, 0);
-	if (!g) {
-		obj_save(o);
-		return r;
-	}
-	char receipt[48];
-	receipt_text(it, receipt);
-	cJSON_AddStringToObject(r, "receipt", receipt);
-	lease_answer(o, t, g, r);
-	return r;
-}
-
-/* Up to t->max head items for t, in order, under one lease whose count is
- * the items not yet acknowledged (so the holders list shows one holder): the
- * answer, or NULL when out of memory (the items stay). */
-static cJSON *hand_out_batch(struct obj *o, const struct taker *t)
-{
-	long n = (long)qu(o)->items.n < t->max ? (long)qu(o)->items.n : t->max;
-	cJSON *r = cJSON_CreateObject();
-	cJSON *items = cJSON_AddArrayToObject(r, "items"), *deliveries = cJSON_AddArrayToObject(r, "deliveries");
-	cJSON *receipts = t->lease_s > 0 ? cJSON_AddArrayToObject(r, "receipts") : NULL;
-	struct obj_grant *g = NULL;
-	if (!items || !deliveries || (t->lease_s > 0 && (!receipts || !(g = lease_new(o, t, n))))) {
-		cJSON_Delete(r);
-		return NULL;
-	}
-	for (long part = 1; part <= n; part++) {
-		struct item *it = qu(o)->items.head;
-		char receipt[48];
-		cJSON_AddItemToArray(items, cJSON_Duplicate(it->value, true));
-		cJSON_AddItemToArray(deliveries, cJSON_CreateNumber((double)it->deliveries + 1));
-		take_head(o, g, part);
-		if (g) {
-			receipt_text(it, receipt);
-			cJSON_AddItemToArray(receipts, cJSON_CreateString(receipt));
-		}
-	}
-	if (g)
-		lease_answer(o, t, g, r);
-	else
-		obj_save(o);            /* taken, once for the batch */
-	return r;
-}
-
-static cJSON *hand_out(struct obj *o, const struct taker *t)
-{
-	return t->max ? hand_out_batch(o, t) : hand_out_one(o, t);
-}
-
-/* Appends items (an array, consumed) at the tail. */
-static void enqueue(struct obj *o, cJSON *items)
-{
-	cJSON *v;
-	while ((v = cJSON_DetachItemFromArray(items, 0))) {
-		struct item *it = calloc(1, sizeof *it);
-		if (!it) {
-			cJSON_Delete(v);
-			continue;
-		}
-		it->value = v;
-		it->seq = qu(o)->tail_seq++;
-		list_push(&qu(o)->items, it, false);
-		entry_write(o, it);
-	}
-	cJSON_Delete(items);
-}
-
 static bool fits(const struct obj *o, long n)
 {
 	return qu(o)->maxsize == 0 || (long)qu(o)->items.n + n <= qu(o)->maxsize;
@@ -420,13 +158,13 @@ static void queue_serve(struct obj *o)
 		moved = false;
 		while (qu(o)->items.n && (w = obj_peek_alive(o, Q_GET))) {
 			struct taker t = { .owner = w->owner, .lease_s = w->lease_s, .max = w->n, .w = w };
-			cJSON *r = hand_out(o, &t);
+			cJSON *r = queue_hand_out(o, &t);
 			if (!r)
 				break;
 			obj_finish(w, OBJ_DONE, r);
 		}
 		while ((w = obj_peek_alive(o, Q_PUT)) && fits(o, w->n)) {
-			enqueue(o, w->payload);
+			queue_enqueue(o, w->payload);
 			w->payload = NULL;
 			obj_finish(w, OBJ_DONE, answer("size", (double)qu(o)->items.n));
 			moved = true;
@@ -435,25 +173,6 @@ static void queue_serve(struct obj *o)
 	struct obj_waiter *w;
 	while (unfinished(o) == 0 && (w = obj_peek_alive(o, Q_JOIN)))
 		obj_finish(w, OBJ_DONE, answer("unfinished", 0));
-}
-
-/* The registry took back a lease (lapsed, its worker ended, or not
- * delivered): its items not yet acknowledged go back to the head under new
- * keys, in the order they were got (the flight list's, walked from the tail). */
-static void queue_grant_lost(struct obj *o, struct obj_grant *g)
-{
-	for (struct item *it = qu(o)->flight.tail, *prev; it; it = prev) {
-		prev = it->prev;
-		if (it->fence != g->fence)
-			continue;
-		list_unlink(&qu(o)->flight, it);
-		entry_drop(o, it);
-		it->fence = 0;
-		it->part = 0;
-		it->seq = --qu(o)->head_seq;
-		list_push(&qu(o)->items, it, true);
-		entry_write(o, it);
-	}
 }
 
 /* ---- operations ----------------------------------------------------------- */
@@ -493,7 +212,7 @@ static int op_put(struct obj *o, struct obj_call *c)
 		return -1;
 	long n = cJSON_GetArraySize(items);
 	if (!obj_peek_alive(o, Q_PUT) && fits(o, n)) {
-		enqueue(o, items);
+		queue_enqueue(o, items);
 		queue_serve(o);
 		c->result = answer("size", (double)qu(o)->items.n);
 		return 0;
@@ -549,7 +268,7 @@ static int op_get(struct obj *o, struct obj_call *c)
 	if (!t.owner.worker)
 		obj_client_owner(&t.owner);     /* each client lease is a holder of its own */
 	if (qu(o)->items.n && !obj_peek_alive(o, Q_GET)) {
-		if (!(c->result = hand_out(o, &t)))
+		if (!(c->result = queue_hand_out(o, &t)))
 			return obj_fail(c, 500, "internal", NULL, "out of memory");
 		queue_serve(o);         /* room for a blocked putter */
 		return 0;
@@ -566,42 +285,13 @@ static int op_get(struct obj *o, struct obj_call *c)
 	return r;
 }
 
-/* Acknowledges the item in flight under receipt: 0, or -1 with a 409. */
-static int ack_receipt(struct obj *o, const char *receipt, struct obj_call *c)
-{
-	uint64_t fence = 0;
-	long part = 0;
-	char *end = NULL;
-	if (receipt[0] >= '0' && receipt[0] <= '9')
-		fence = strtoull(receipt, &end, 10);
-	if (fence && *end == '.' && end[1] >= '1' && end[1] <= '9')
-		part = strtol(end + 1, &end, 10);
-	struct item *it = qu(o)->flight.head;
-	while (it && !(fence && *end == '\0' && it->fence == fence && it->part == part))
-		it = it->next;
-	if (!it)
-		return obj_fail(c, 409, "not_owner", NULL,
-				"no item of %s is in flight under receipt %.40s: acknowledged already, or its lease"
-				" lapsed and it went back to the queue", o->name, receipt);
-	list_unlink(&qu(o)->flight, it);
-	entry_drop(o, it);
-	item_free(it);
-	for (struct obj_grant *g = o->grants; g; g = g->next)
-		if (g->fence == fence) {
-			if (--g->count <= 0)            /* the last of its batch */
-				obj_grant_release(o, g);        /* grant_lost finds no item now */
-			break;
-		}
-	return 0;
-}
-
 static int op_task_done(struct obj *o, struct obj_call *c)
 {
 	const cJSON *receipt = cJSON_GetObjectItemCaseSensitive(c->body, "receipt");
 	if (receipt && !cJSON_IsNull(receipt)) {
 		if (!cJSON_IsString(receipt))
 			return obj_fail(c, 400, "invalid_argument", "receipt", "receipt must be the string a get answered");
-		if (ack_receipt(o, receipt->valuestring, c) < 0)
+		if (queue_ack_receipt(o, receipt->valuestring, c) < 0)
 			return -1;
 	} else if (qu(o)->taken > 0) {
 		qu(o)->taken--;

@@ -6,12 +6,21 @@ multiprocessing.Queue, on this machine, in one run.
 
 Q1: one client, put one item then get it back: the round trip (p50, p99).
 Q16: 16 client processes, each putting batches of 50 items and getting
-them back one by one: items/s through the queue.
+them back in batches of up to 50 (spawnd's get?max=50, Redis's BLMPOP COUNT
+50): items/s through the queue; and, for context, the same with the items
+got one by one (get, BRPOP).
+L1: one client, lock acquire+release on one lock: the round trip (p50).
+L16: 16 client processes on that one lock: acquire+release pairs/s. spawnd's
+acquire waits in the server; Redis's is SET key token NX PX 30000, retried
+at once while another holds it, and the release an EVAL of the usual
+compare-and-delete script (GET == token then DEL).
 Every client is Python with one persistent connection (hand-written HTTP/1.1
-for spawnd, a small RESP client for Redis: LPUSH of the batch, BRPOP per item),
+for spawnd, a small RESP client for Redis),
 so the client's own cost is the same on both sides and the difference is
 the server's. Redis runs with appendonly yes / appendfsync everysec (its
 closest to spawnd's store, which has every change on disk before it answers).
+The SQLite round also runs Q1 and Q16 on queues created {"durable": false}
+(kept in memory only, lost at a restart): its own rows.
 multiprocessing.Queue: Q1 is put+get in one process (through its feeder
 thread and pipe); Q16 is 16 producer/consumer pairs of processes.
 Prints one line per figure and system: median (min-max) over the rounds.
@@ -70,6 +79,9 @@ class SpawndQueue:
     def get(self):
         return self._post("/get?timeout=10", {})["item"]
 
+    def get_many(self, n):
+        return self._post("/get?timeout=10&max=%d" % n, {})["items"]
+
 
 class RedisQueue:
     """LPUSH / BRPOP over RESP: the commands written, the replies parsed."""
@@ -107,6 +119,38 @@ class RedisQueue:
     def get(self):
         return json.loads(self._command("BRPOP", self.name, 10)[1])
 
+    def get_many(self, n):
+        return [json.loads(i) for i in self._command("BLMPOP", 10, 1, self.name, "RIGHT", "COUNT", n)[1]]
+
+
+class SpawndLock:
+    """POST acquire (waits in the server) and release, with an outside client's lease."""
+
+    def __init__(self, port, name):
+        self.http = SpawndQueue(port, name)
+        self.http.base = "/sync/locks/" + name
+
+    def acquire_release(self):
+        owner = self.http._post("/acquire?timeout=30", {"lease": 30})["owner"]
+        self.http._post("/release", {"owner": owner})
+
+
+RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class RedisLock:
+    """SET NX PX with a random token, retried while held; released by compare-and-delete."""
+
+    def __init__(self, port, name):
+        self.redis = RedisQueue(port, name)
+        self.token = os.urandom(8).hex()
+
+    def acquire_release(self):
+        while self.redis._command("SET", self.redis.name, self.token, "NX", "PX", 30000) is None:
+            pass
+        if self.redis._command("EVAL", RELEASE_SCRIPT, 1, self.redis.name, self.token) != b"1":
+            raise run.BenchError("redis lock: released by another")
+
 
 # ---- the loads ----------------------------------------------------------------
 
@@ -125,24 +169,46 @@ def round_trips(q, seconds):
     return times
 
 
-def batch_client(make, seconds, start, results):
+def batch_client(make, seconds, start, results, batched):
     q = make()
     n = 0
     start.wait()
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         q.put(list(range(BATCH)))
-        for _ in range(BATCH):
-            q.get()
+        got = 0
+        while got < BATCH:
+            got += len(q.get_many(BATCH - got)) if batched else (q.get(), 1)[1]
         n += BATCH
     results.put(n)
 
 
-def items_per_s(make, seconds):
-    """Q16: CLIENTS processes putting batches and getting them back."""
+def lock_client(make, seconds, start, results, _batched):
+    lock = make()
+    n = 0
+    start.wait()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        lock.acquire_release()
+        n += 1
+    results.put(n)
+
+
+def lock_round_trips(lock, seconds):
+    times = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        lock.acquire_release()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def items_per_s(make, seconds, batched=True, client=batch_client):
+    """Q16 (and L16): CLIENTS processes putting batches and getting them back."""
     start = multiprocessing.Event()
     results = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=batch_client, args=(make, seconds, start, results))
+    procs = [multiprocessing.Process(target=client, args=(make, seconds, start, results, batched))
              for _ in range(CLIENTS)]
     for p in procs:
         p.start()
@@ -207,15 +273,35 @@ def make_redis(port, name):
 
 def spawnd_round(binary, store, seconds, add):
     with run.Spawnd(os.path.abspath(binary), store=store) as sd:
-        for name in ("q1", "q16"):
+        for path in ("/queues/q1", "/queues/q16", "/queues/q16single", "/sync/locks/l1", "/sync/locks/l16"):
             c = http.client.HTTPConnection("127.0.0.1", sd.port)
-            c.request("PUT", "/queues/" + name)
+            c.request("PUT", path)
             c.getresponse().read()
         label = "spawnd" + (f" --store={store}" if store else "")
         t = round_trips(SpawndQueue(sd.port, "q1"), seconds)
         add("Q1 put+get p50 ms", label, statistics.median(t))
         add("Q1 put+get p99 ms", label, sorted(t)[int(len(t) * 0.99)])
         add("Q16 items/s", label, items_per_s(make_spawnd(sd.port, "q16"), seconds))
+        add("Q16 one-by-one/s", label, items_per_s(make_spawnd(sd.port, "q16single"), seconds, batched=False))
+        add("L1 acq+rel p50 ms", label, statistics.median(lock_round_trips(SpawndLock(sd.port, "l1"), seconds)))
+        add("L16 acq+rel/s", label,
+            items_per_s(lambda: SpawndLock(sd.port, "l16"), seconds, client=lock_client))
+        if store in (None, "sqlite"):
+            in_memory_round(sd.port, label, seconds, add)
+
+
+def in_memory_round(port, label, seconds, add):
+    """Q1 and Q16 again on queues created {"durable": false} (never stored)."""
+    for name in ("m1", "m16"):
+        c = http.client.HTTPConnection("127.0.0.1", port)
+        c.request("PUT", "/queues/" + name, body=b'{"durable": false}', headers={"Content-Type": "application/json"})
+        if c.getresponse().status != 201:
+            raise run.BenchError("spawnd: PUT of a queue durable: false failed")
+    label += ", durable:false"
+    t = round_trips(SpawndQueue(port, "m1"), seconds)
+    add("Q1 put+get p50 ms", label, statistics.median(t))
+    add("Q1 put+get p99 ms", label, sorted(t)[int(len(t) * 0.99)])
+    add("Q16 items/s", label, items_per_s(make_spawnd(port, "m16"), seconds))
 
 
 def redis_round(seconds, add):
@@ -230,6 +316,9 @@ def redis_round(seconds, add):
             add("Q1 put+get p50 ms", "redis", statistics.median(t))
             add("Q1 put+get p99 ms", "redis", sorted(t)[int(len(t) * 0.99)])
             add("Q16 items/s", "redis", items_per_s(make_redis(port, "q16"), seconds))
+            add("Q16 one-by-one/s", "redis", items_per_s(make_redis(port, "q16single"), seconds, batched=False))
+            add("L1 acq+rel p50 ms", "redis", statistics.median(lock_round_trips(RedisLock(port, "l1"), seconds)))
+            add("L16 acq+rel/s", "redis", items_per_s(lambda: RedisLock(port, "l16"), seconds, client=lock_client))
 
 
 def main():
@@ -254,7 +343,7 @@ def main():
         add("Q16 items/s", "multiprocessing.Queue", mp_items_per_s(args.seconds))
     for (fig, system), v in sorted(results.items()):
         fmt = "{:.3f}" if fig.endswith(" ms") else "{:.0f}"
-        print(f"{fig:20} {system:22} {fmt.format(statistics.median(v))} "
+        print(f"{fig:20} {system:38} {fmt.format(statistics.median(v))} "
               f"({fmt.format(min(v))}-{fmt.format(max(v))})")
 
 

@@ -159,7 +159,8 @@ struct store_ops {
 	 * in it, nor counted in q->keep. */
 	int (*expired)(struct store *s, const struct store_expiry *q, struct store_page *out);
 	/* Shared objects (see store_objects_visitor): writes like update (queued
-	 * with STORE_ASYNC_WRITES). object_put inserts or replaces; object_remove
+	 * with STORE_ASYNC_WRITES, and then committed by the caller's next sync:
+	 * the objects module syncs every one). object_put inserts or replaces; object_remove
 	 * removes the object and all its entries. objects_load at startup only. */
 	int (*object_put)(struct store *s, const char *kind, const char *name, const char *state);
 	int (*object_remove)(struct store *s, const char *kind, const char *name);

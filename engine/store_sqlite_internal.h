@@ -52,6 +52,7 @@ struct sql_store {
 	struct op *head, *tail;
 	uint64_t queued_seq, committed_seq, failed_seq;     /* failed_seq: the last write that failed */
 	bool stopping, thread_started;
+	bool writing;                   /* a commit_queued() runs: the writer connection is in use */
 	pthread_t thread;
 };
 

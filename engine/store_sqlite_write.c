@@ -139,30 +139,48 @@ static bool write_batch(struct sql_store *m, struct op *batch)
 	return ok;
 }
 
+/* Commits everything queued, queue_lock held (dropped while writing). The
+ * writer thread calls it, and so does a thread in store_sqlite_sync() that
+ * finds its write queued and no commit running: it commits it itself rather
+ * than wake the writer and sleep until the writer wakes it back (two thread
+ * hops, most of a shared object's round trip on a busy machine). `writing`
+ * keeps the writer connection to one thread at a time. Waiters are told
+ * before the ops are freed: their answer does not wait for that. */
+static void commit_queued(struct sql_store *m)
+{
+	struct op *batch = m->head;
+	m->head = m->tail = NULL;
+	uint64_t last = m->queued_seq;
+	m->writing = true;
+	pthread_mutex_unlock(&m->queue_lock);
+
+	uint64_t start = histogram_now_ns();
+	bool ok = write_batch(m, batch);
+	store_write_timed(start, ok ? 0 : -EIO);   /* the commit, not the enqueue */
+
+	pthread_mutex_lock(&m->queue_lock);
+	m->writing = false;
+	if (!ok)
+		m->failed_seq = last;
+	m->committed_seq = last;
+	pthread_cond_broadcast(&m->committed_cond);
+	if (m->head || m->stopping)
+		pthread_cond_signal(&m->queued_cond);   /* queued while this commit ran, or the writer ends after it */
+	pthread_mutex_unlock(&m->queue_lock);
+	store_sqlite_free_ops(batch);
+	pthread_mutex_lock(&m->queue_lock);
+}
+
 void *store_sqlite_writer_main(void *arg)
 {
 	struct sql_store *m = arg;
 	pthread_mutex_lock(&m->queue_lock);
 	for (;;) {
-		while (!m->head && !m->stopping)
+		while ((!m->head || m->writing) && !(m->stopping && !m->writing))
 			pthread_cond_wait(&m->queued_cond, &m->queue_lock);
-		struct op *batch = m->head;
-		if (!batch)
+		if (!m->head)
 			break;                  /* stopping, and everything is written */
-		m->head = m->tail = NULL;
-		uint64_t last = m->queued_seq;
-		pthread_mutex_unlock(&m->queue_lock);
-
-		uint64_t start = histogram_now_ns();
-		bool ok = write_batch(m, batch);
-		store_write_timed(start, ok ? 0 : -EIO);   /* the commit, not the enqueue */
-		store_sqlite_free_ops(batch);
-
-		pthread_mutex_lock(&m->queue_lock);
-		if (!ok)
-			m->failed_seq = last;
-		m->committed_seq = last;
-		pthread_cond_broadcast(&m->committed_cond);
+		commit_queued(m);
 	}
 	pthread_mutex_unlock(&m->queue_lock);
 	return NULL;
@@ -211,7 +229,11 @@ int store_sqlite_enqueue(struct sql_store *m, struct op *o)
 	else
 		m->head = o;
 	m->tail = o;
-	pthread_cond_signal(&m->queued_cond);
+	/* A shared object's write is always waited for (objects_sync(), by the
+	 * reply or the objects timer's next tick), and that thread commits it
+	 * itself: waking the writer too would only cost two context switches. */
+	if (o->kind < OP_OBJECT_PUT)
+		pthread_cond_signal(&m->queued_cond);
 	pthread_mutex_unlock(&m->queue_lock);
 	return 0;
 }
@@ -316,8 +338,12 @@ int store_sqlite_sync(struct store *s, uint64_t seq)
 	struct sql_store *m = sql(s);
 	pthread_mutex_lock(&m->queue_lock);
 	uint64_t failed_before = m->failed_seq;
-	while (m->committed_seq < seq)
-		pthread_cond_wait(&m->committed_cond, &m->queue_lock);
+	while (m->committed_seq < seq) {
+		if (m->head && !m->writing && m->thread_started && !m->stopping)
+			commit_queued(m);       /* no hop to the writer and back */
+		else
+			pthread_cond_wait(&m->committed_cond, &m->queue_lock);
+	}
 	/* A batch that failed and held seq: this write is not on disk. */
 	int r = m->failed_seq != failed_before && m->failed_seq >= seq ? -EIO : 0;
 	pthread_mutex_unlock(&m->queue_lock);

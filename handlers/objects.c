@@ -269,6 +269,9 @@ static struct object_wait *new_wait(struct http_req *r)
 	return q;
 }
 
+static enum MHD_Result run_call(struct http_req *r, const char *folder, const char *name, const char *op, cJSON *body,
+				double timeout_s, double query_lease_s, double max_n, objects_decorate *decorate);
+
 enum MHD_Result objects_op_route(struct http_req *r)
 {
 	char folder[FOLDER_MAX];
@@ -282,14 +285,26 @@ enum MHD_Result objects_op_route(struct http_req *r)
 	int has_lease = http_query_seconds(r, "lease", &lease_s);
 	if (has_lease < 0)
 		return http_reply_invalid(r, "lease", "must be a number of seconds above 0, at most " NUMBER_SECONDS_MAX_TEXT);
+	/* ?max= (a queue's batch get): what is not a number reaches the queue as 0, refused there. */
+	const char *max = http_query(r, "max");
+	char *end = NULL;
+	double max_n = max ? strtod(max, &end) : -1;
+	if (max && (!*max || *end || !(max_n >= 0)))
+		max_n = 0;
 	cJSON *body = optional_body(r, &ok, &res);
 	if (!ok)
 		return res;
-	return objects_run(r, folder, r->params[0], op, body, timeout_s, has_lease ? lease_s : -1, NULL);
+	return run_call(r, folder, r->params[0], op, body, timeout_s, has_lease ? lease_s : -1, max_n, NULL);
 }
 
 enum MHD_Result objects_run(struct http_req *r, const char *folder, const char *name, const char *op, cJSON *body,
 			    double timeout_s, double query_lease_s, objects_decorate *decorate)
+{
+	return run_call(r, folder, name, op, body, timeout_s, query_lease_s, -1, decorate);
+}
+
+static enum MHD_Result run_call(struct http_req *r, const char *folder, const char *name, const char *op, cJSON *body,
+				double timeout_s, double query_lease_s, double max_n, objects_decorate *decorate)
 {
 	struct obj_owner caller;
 	struct object_wait *q = new_wait(r);
@@ -300,7 +315,7 @@ enum MHD_Result objects_run(struct http_req *r, const char *folder, const char *
 	q->decorate = decorate;
 	caller_of(r, &caller);
 	struct obj_call c = { .caller = &caller, .body = body, .timeout_s = timeout_s, .waiter = &q->waiter,
-			      .query_lease_s = query_lease_s };
+			      .query_lease_s = query_lease_s, .query_max = max_n };
 	int rc = objects_call(folder, name, op, &c);
 	cJSON_Delete(body);
 	if (rc == 1)

@@ -253,6 +253,10 @@ int spawnd_queue_put(const char *queue, const char *item_json, double timeout);
 /* Queue.get(): 1 and *item_json (malloc'd, caller frees), 0 still empty at the
  * timeout (*item_json NULL). The get is final, as in multiprocessing. */
 int spawnd_queue_get(const char *queue, double timeout, char **item_json);
+/* A batch get (an extension): up to max (1 to 1000) head items at once, in
+ * order, waiting for the first only. 1 and *items_json, a JSON array's text
+ * (malloc'd, caller frees); 0 still empty at the timeout; -EINVAL for max. */
+int spawnd_queue_get_many(const char *queue, int max, double timeout, char **items_json);
 /* JoinableQueue.task_done(): 0 or -EOVERFLOW. */
 int spawnd_queue_task_done(const char *queue);
 /* JoinableQueue.join(): 1 every item got was task_done, 0 not at the timeout. */

@@ -46,6 +46,7 @@ struct obj {
 	uint64_t fence, fence_reserved;
 	bool abandoned;                 /* the next grant is told so */
 	bool removed;                   /* deleted; freed with its last reference */
+	bool in_memory;                 /* never stored (a queue created "durable": false): gone at a restart */
 	struct obj *persist_as;         /* an object inside another (a condition's own lock): saved as that one */
 	int refs;
 	struct waitq queues[OBJ_QUEUES];

@@ -77,6 +77,7 @@ struct obj_call {
 	const cJSON *body;                      /* the JSON body, or NULL */
 	double timeout_s;                       /* ?timeout= (clamped to the maximum) */
 	double query_lease_s;                   /* ?lease= (< 0: absent), for a queue's get */
+	double query_max;                       /* ?max= (< 0: absent; 0 also for text that is no number), a queue's batch get */
 	struct obj_waiter *waiter;              /* armed when the call blocks */
 	/* out */
 	cJSON *result;                          /* the 200 answer */

@@ -5,7 +5,9 @@
  * reserved ahead, holders.c), and entries (a queue's items) are rows of their
  * own. Writes are queued under the engine lock (the store's rule); a reply
  * that reports a change waits for its write first (objects_sync()), so what
- * a client was told survives a kill -9. Grants are not stored: the holders of
+ * a client was told survives a kill -9; the timer thread syncs each tick
+ * what changed with no reply (a lapse, an ended worker), since the SQLite
+ * store leaves an object's write to the thread that syncs it. Grants are not stored: the holders of
  * a run before are gone (their processes were lost), so they are released.
  *
  * Everything but objects_sync() runs with the objects lock held.
@@ -36,7 +38,7 @@ void obj_save(struct obj *o)
 {
 	if (o->persist_as)
 		o = o->persist_as;
-	if (o->removed || !store || !store->ops->object_put)
+	if (o->removed || o->in_memory || !store || !store->ops->object_put)
 		return;
 	cJSON *row = cJSON_CreateObject();
 	cJSON_AddItemToObject(row, "options", cJSON_Duplicate(o->options, true));
@@ -54,7 +56,7 @@ void obj_save(struct obj *o)
 
 void obj_entry_put(struct obj *o, const char *key, const char *value)
 {
-	if (o->removed || !store || !store->ops->entry_put)
+	if (o->removed || o->in_memory || !store || !store->ops->entry_put)
 		return;
 	engine_lock();
 	note_write(store->ops->entry_put(store, o->kind->folder, o->name, key, value), o, "entry");
@@ -63,7 +65,7 @@ void obj_entry_put(struct obj *o, const char *key, const char *value)
 
 void obj_entry_remove(struct obj *o, const char *key)
 {
-	if (o->removed || !store || !store->ops->entry_remove)
+	if (o->removed || o->in_memory || !store || !store->ops->entry_remove)
 		return;
 	engine_lock();
 	note_write(store->ops->entry_remove(store, o->kind->folder, o->name, key), o, "entry");
@@ -110,7 +112,7 @@ static void load_entry(void *ctx, const char *folder, const char *name, const ch
 
 void obj_store_remove(struct obj *o)
 {
-	if (!store || !store->ops->object_remove)
+	if (o->in_memory || !store || !store->ops->object_remove)
 		return;
 	engine_lock();
 	note_write(store->ops->object_remove(store, o->kind->folder, o->name), o, "remove");

@@ -383,6 +383,7 @@ static void *timer_main(void *arg)
 			}
 		}
 		unlock_and_fire();
+		objects_sync();         /* what a lapse or an ended worker changed (no reply waits for it) */
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += TICK_MS * 1000000L;

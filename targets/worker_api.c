@@ -73,7 +73,7 @@ static int object_path(char *buf, enum spawnd_object_kind kind, const char *name
 		return -EINVAL;
 	int n = snprintf(buf, PATH_MAX_LEN, "/%s/%s%s%s", folders[kind], name, op ? "/" : "", op ? op : "");
 	if (timeout >= 0)
-		n += snprintf(buf + n, PATH_MAX_LEN - (size_t)n, "?timeout=%.6f",
+		n += snprintf(buf + n, PATH_MAX_LEN - (size_t)n, op && strchr(op, '?') ? "&timeout=%.6f" : "?timeout=%.6f",
 			      timeout > NUMBER_SECONDS_MAX ? NUMBER_SECONDS_MAX : timeout);
 	return 0;
 }
@@ -216,6 +216,23 @@ int spawnd_queue_get(const char *queue, double timeout, char **item_json)
 	int r = op_outcome(SPAWND_QUEUE, queue, "get", timeout, NULL, "empty", false, &j);
 	if (r == 1) {
 		int p = print_value(cJSON_GetObjectItemCaseSensitive(j, "item"), item_json);
+		r = p < 0 ? p : 1;
+	}
+	cJSON_Delete(j);
+	return r;
+}
+
+int spawnd_queue_get_many(const char *queue, int max, double timeout, char **items_json)
+{
+	char opname[32];
+	cJSON *j = NULL;
+	*items_json = NULL;
+	if (max < 1 || max > 1000)
+		return -EINVAL;
+	snprintf(opname, sizeof opname, "get?max=%d", max);
+	int r = op_outcome(SPAWND_QUEUE, queue, opname, timeout, NULL, "empty", false, &j);
+	if (r == 1) {
+		int p = print_value(cJSON_GetObjectItemCaseSensitive(j, "items"), items_json);
 		r = p < 0 ? p : 1;
 	}
 	cJSON_Delete(j);

@@ -128,6 +128,10 @@ static void test_queue_functions(void)
 	/* maxsize: a put into a full queue waits, then answers 0 */
 	CHECK_OUT(run_on(srv, STEPS("create|queue|q2|{\"maxsize\": 1}", "put|q2|1|0", "put|q2|2|0.2", "get|q2|0")),
 		  "create -> 1\nput -> 1\nput -> 0\nget -> 1 1\n");
+	/* spawnd_queue_get_many(): up to max items at once, in order */
+	CHECK_OUT(run_on(srv, STEPS("create|queue|q4", "put|q4|[1, 2, 3]", "put|q4|4", "gets|q4|3", "gets|q4|3|0",
+		"gets|q4|3|0.2", "gets|q4|0|0")),
+		  "create -> 1\nput -> 1\nput -> 1\ngets -> 1 [[1,2,3],4]\ngets -> 0\ngets -> 0\ngets -> -EINVAL\n");
 }
 
 /* A get with no timeout blocks in the worker until someone puts. */

@@ -44,6 +44,11 @@ def test_queue_exceptions_and_long_waits():
     check(q.get() == (1, "two"), "a tuple comes back a tuple")
     q.put({"plain": [1, 2.5, None]})
     check(request("POST", q._path + "/get")["item"] == {"plain": [1, 2.5, None]}, "JSON goes as itself")
+    many = multiprocessing.Queue()
+    for item in ("a", (1, 2), "c"):
+        many.put(item)
+    check(many.get_many(2) == ["a", (1, 2)] and many.get_many(5) == ["c"], "get_many: in order, up to n")
+    expect(queue.Empty, lambda: many.get_many(5, timeout=0.2))
     q.close()
     expect(ValueError, lambda: q.put(1), "is closed")
     jq = multiprocessing.JoinableQueue()

@@ -6,6 +6,8 @@
 # this is the check that the project's own files install everything it needs.
 #
 # usage: scripts/fresh-debian12.sh [COMMAND...]   (default: make test)
+#        scripts/fresh-debian12.sh make docker-test   (podman in the root: 10-15 minutes cold)
+# FRESH_KEEP=1 keeps the root (and its mounts) to look into after a failure.
 # Needs root and debootstrap. The pristine root is made once (1-2 minutes) and
 # kept as a tarball in $FRESH_CACHE; every run unpacks a new copy of it.
 set -eu
@@ -16,6 +18,7 @@ root=$(mktemp -d /var/tmp/spawnd-fresh-root.XXXXXX)
 say() { echo "fresh-debian12: $*" >&2; }
 
 cleanup() {
+	if [ -n "${FRESH_KEEP:-}" ]; then say "kept: $root (mounted; umount -R it, then rm -rf)"; return; fi
 	for m in dev/pts dev/shm dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
 	umount -l "$root" 2>/dev/null || true
 	rm -rf "$root"
@@ -47,7 +50,7 @@ if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
 fi
 for m in proc sys dev dev/pts dev/shm; do mkdir -p "$root/$m"; done
 # The root a mount point of its own, as a machine's / is: container tools (podman, for
-# make docker-test) remount it and fail on a plain folder.
+# make docker-test) remount it and fail on a plain folder, and in_root pivots to it.
 mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
@@ -55,8 +58,16 @@ mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 mount -t tmpfs tmpfs "$root/dev/shm"
 
-in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-	${extra_ca:+NODE_EXTRA_CA_CERTS=$extra_ca} sh -c "$1"; }
+# Each command runs with the root as its mount namespace's / (unshare, then pivot_root), not
+# only chrooted into it. A chroot's / is a folder below the namespace's root: a container's
+# pivot_root then puts its rootfs on that folder, and `podman exec` (runc joins the
+# container's namespace, which starts a process at the namespace's root) finds the host's
+# files there: "chdir to cwd ... no such file or directory". A machine's / is that root.
+in_root() {
+	unshare --mount --propagation private /bin/sh -c 'cd "$1" && pivot_root . . && umount -l . &&
+		exec chroot . /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+		${3:+NODE_EXTRA_CA_CERTS=$3} sh -c "$2"' in_root "$root" "$1" "$extra_ca"
+}
 
 say "installing make and git only (what the README assumes), and ca-certificates"
 in_root "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends make git ca-certificates >/dev/null && update-ca-certificates >/dev/null"

@@ -11,9 +11,12 @@
  * neither the count nor the age can take more: a store with nothing to
  * prune costs a step or two, not a walk of every record.
  */
+#define _GNU_SOURCE
 #include "engine/store.h"
 
 #include <errno.h>
+#include <search.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,16 +28,19 @@ struct mem_node {
 	struct mem_node *newer, *older;
 };
 
-/* A shared object's row (key NULL) or one of its entries, in one list
- * ordered by (kind, name, key), objects before their entries. */
+/* A shared object's row (key NULL) or one of its entries, in one search
+ * tree (libc's tsearch, a red-black tree) ordered by (kind, name, key),
+ * objects before their entries: a queue's put or get is O(log n), not a walk
+ * past every item before it. */
 struct mem_row {
-	struct mem_row *next;
-	char *kind, *name, *key, *value;
+	const char *kind, *name, *key;          /* in text */
+	char *value;
+	char text[];
 };
 
 struct mem_store {
 	struct store base;
-	struct mem_row *rows;
+	void *rows;                             /* tsearch root of struct mem_row */
 	struct idmap ids;
 	struct mem_node *newest, *oldest;
 	long names_given;
@@ -67,11 +73,9 @@ static void free_node(struct mem_node *n)
 	free(n);
 }
 
-static void free_row(struct mem_row *r)
+static void free_row(void *p)
 {
-	free(r->kind);
-	free(r->name);
-	free(r->key);
+	struct mem_row *r = p;
 	free(r->value);
 	free(r);
 }
@@ -84,10 +88,7 @@ static void mem_close(struct store *s)
 		free_node(n);
 	}
 	idmap_release(&m->ids);
-	for (struct mem_row *r = m->rows, *next; r; r = next) {
-		next = r->next;
-		free_row(r);
-	}
+	tdestroy(m->rows, free_row);
 	free(m);
 }
 
@@ -272,49 +273,52 @@ static int mem_set_names(struct store *s, long given)
 	return 0;
 }
 
-/* ---- shared objects: a sorted list (a test store; nothing outlives the run) */
+/* ---- shared objects: a search tree (a test store; nothing outlives the run) */
 
 /* Orders rows by kind, name, then key (an object's own row, key NULL, first). */
-static int row_cmp(const char *kind, const char *name, const char *key, const struct mem_row *r)
+static int row_cmp(const void *pa, const void *pb)
 {
-	int c = strcmp(kind, r->kind);
+	const struct mem_row *a = pa, *b = pb;
+	int c = strcmp(a->kind, b->kind);
 	if (!c)
-		c = strcmp(name, r->name);
+		c = strcmp(a->name, b->name);
 	if (!c)
-		c = !key ? (r->key ? -1 : 0) : !r->key ? 1 : strcmp(key, r->key);
+		c = !a->key ? (b->key ? -1 : 0) : !b->key ? 1 : strcmp(a->key, b->key);
 	return c;
 }
 
-/* Where (kind, name, key) is or would go. */
-static struct mem_row **row_place(struct mem_store *m, const char *kind, const char *name, const char *key)
+static struct mem_row *row_find(struct mem_store *m, const char *kind, const char *name, const char *key)
 {
-	struct mem_row **pp = &m->rows;
-	while (*pp && row_cmp(kind, name, key, *pp) > 0)
-		pp = &(*pp)->next;
-	return pp;
+	const struct mem_row probe = { kind, name, key, NULL };
+	struct mem_row **found = tfind(&probe, &m->rows, row_cmp);
+	return found ? *found : NULL;
 }
 
 static int row_put(struct store *s, const char *kind, const char *name, const char *key, const char *value)
 {
-	struct mem_row **pp = row_place((struct mem_store *)s, kind, name, key), *r = *pp;
+	struct mem_store *m = (struct mem_store *)s;
+	struct mem_row *r = row_find(m, kind, name, key);
 	char *v = strdup(value);
 	if (!v)
 		return -ENOMEM;
-	if (r && row_cmp(kind, name, key, r) == 0) {
+	if (r) {
 		free(r->value);
 		r->value = v;
 		return 0;
 	}
-	if (!(r = calloc(1, sizeof *r)) || !(r->kind = strdup(kind)) || !(r->name = strdup(name)) ||
-	    (key && !(r->key = strdup(key)))) {
+	size_t lk = strlen(kind) + 1, ln = strlen(name) + 1, lkey = key ? strlen(key) + 1 : 0;
+	if (!(r = malloc(sizeof *r + lk + ln + lkey))) {
 		free(v);
-		if (r)
-			free_row(r);
 		return -ENOMEM;
 	}
+	r->kind = memcpy(r->text, kind, lk);
+	r->name = memcpy(r->text + lk, name, ln);
+	r->key = key ? memcpy(r->text + lk + ln, key, lkey) : NULL;
 	r->value = v;
-	r->next = *pp;
-	*pp = r;
+	if (!tsearch(r, &m->rows, row_cmp)) {
+		free_row(r);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -330,36 +334,75 @@ static int mem_entry_put(struct store *s, const char *kind, const char *name, co
 
 static int mem_entry_remove(struct store *s, const char *kind, const char *name, const char *key)
 {
-	struct mem_row **pp = row_place((struct mem_store *)s, kind, name, key), *r = *pp;
-	if (!r || row_cmp(kind, name, key, r) != 0)
+	struct mem_store *m = (struct mem_store *)s;
+	struct mem_row *r = row_find(m, kind, name, key);
+	if (!r)
 		return -ENOENT;
-	*pp = r->next;
+	tdelete(r, &m->rows, row_cmp);
 	free_row(r);
 	return 0;
 }
 
+/* An in-order walk of the tree (twalk_r visits an inner node at postorder). */
+struct row_walk {
+	void (*fn)(struct mem_row *r, struct row_walk *w);
+	const char *kind, *name;                /* object_remove's: whose rows */
+	struct mem_row **found;
+	size_t n, cap;
+	const struct store_objects_visitor *v;  /* objects_load's */
+	void *ctx;
+	bool entries;
+};
+
+static void walk_step(const void *node, VISIT which, void *arg)
+{
+	if (which == postorder || which == leaf)
+		((struct row_walk *)arg)->fn(*(struct mem_row *const *)node, arg);
+}
+
+static void collect_object_rows(struct mem_row *r, struct row_walk *w)
+{
+	if (strcmp(r->kind, w->kind) != 0 || strcmp(r->name, w->name) != 0)
+		return;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 16;
+		struct mem_row **more = realloc(w->found, cap * sizeof *more);
+		if (!more)
+			return;         /* the rows not collected stay (a test store) */
+		w->found = more;
+		w->cap = cap;
+	}
+	w->found[w->n++] = r;
+}
+
 static int mem_object_remove(struct store *s, const char *kind, const char *name)
 {
-	struct mem_row **pp = row_place((struct mem_store *)s, kind, name, NULL);
-	bool found = false;
-	while (*pp && strcmp((*pp)->kind, kind) == 0 && strcmp((*pp)->name, name) == 0) {
-		struct mem_row *r = *pp;
-		*pp = r->next;
-		free_row(r);
-		found = true;
+	struct mem_store *m = (struct mem_store *)s;
+	struct row_walk w = { .fn = collect_object_rows, .kind = kind, .name = name };
+	twalk_r(m->rows, walk_step, &w);
+	for (size_t i = 0; i < w.n; i++) {
+		tdelete(w.found[i], &m->rows, row_cmp);
+		free_row(w.found[i]);
 	}
-	return found ? 0 : -ENOENT;
+	free(w.found);
+	return w.n ? 0 : -ENOENT;
+}
+
+static void visit_row(struct mem_row *r, struct row_walk *w)
+{
+	if (!r->key && !w->entries)
+		w->v->object(w->ctx, r->kind, r->name, r->value);
+	else if (r->key && w->entries)
+		w->v->entry(w->ctx, r->kind, r->name, r->key, r->value);
 }
 
 static int mem_objects_load(struct store *s, const struct store_objects_visitor *v, void *ctx)
 {
 	struct mem_store *m = (struct mem_store *)s;
-	for (const struct mem_row *r = m->rows; r; r = r->next)
-		if (!r->key)
-			v->object(ctx, r->kind, r->name, r->value);
-	for (const struct mem_row *r = m->rows; r; r = r->next)
-		if (r->key)
-			v->entry(ctx, r->kind, r->name, r->key, r->value);
+	struct row_walk w = { .fn = visit_row, .v = v, .ctx = ctx };
+	twalk_r(m->rows, walk_step, &w);
+	w.entries = true;
+	twalk_r(m->rows, walk_step, &w);
 	return 0;
 }
 

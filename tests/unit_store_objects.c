@@ -10,6 +10,7 @@
 #include "tests/check.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,56 @@ static void sqlite_sync_commits_in_the_caller(void)
 }
 
 static void memory_store(void) { check_store(&store_mem_ops, dir, false); }
+
+/* Counts queue a's entries and whether their keys came in increasing order. */
+struct ordered { int n, last; bool ordered; };
+
+static void on_ordered(void *ctx, const char *kind, const char *name, const char *key, const char *value)
+{
+	struct ordered *o = ctx;
+	(void)kind, (void)value;
+	if (strcmp(name, "a") != 0)
+		return;
+	int k = (int)strtol(key, NULL, 16);
+	o->ordered = o->ordered && k > o->last;
+	o->last = k;
+	o->n++;
+}
+
+/* Many entries, put in a scrambled order, half removed, then the object
+ * removed with the rest: entries load in key order, and nothing else goes. */
+static void memory_store_many_entries(void)
+{
+	enum { N = 2000 };
+	struct store *s;
+	CHECK_INT(store_mem_ops.open(dir, &s), 0);
+	const struct store_ops *o = s->ops;
+	CHECK_INT(o->object_put(s, "queues", "a", "{}"), 0);
+	CHECK_INT(o->object_put(s, "queues", "b", "{}"), 0);
+	CHECK_INT(o->entry_put(s, "queues", "b", "00", "\"kept\""), 0);
+	for (int i = 0; i < N; i++) {
+		char key[17];
+		snprintf(key, sizeof key, "%08x", (i * 7919) % N);      /* 7919 is prime: a permutation */
+		CHECK_INT(o->entry_put(s, "queues", "a", key, "1"), 0);
+	}
+	for (int i = 0; i < N; i += 2) {
+		char key[17];
+		snprintf(key, sizeof key, "%08x", i);
+		CHECK_INT(o->entry_remove(s, "queues", "a", key), 0);
+	}
+	CHECK_INT(o->entry_remove(s, "queues", "a", "00000000"), -ENOENT);
+	struct ordered seen = { 0, -1, true };
+	static const struct store_objects_visitor order = { on_nothing, on_ordered };
+	CHECK_INT(o->objects_load(s, &order, &seen), 0);
+	CHECK_INT(seen.n, N / 2);
+	CHECK(seen.ordered);
+	CHECK_INT(o->object_remove(s, "queues", "a"), 0);
+	CHECK_INT(o->object_remove(s, "queues", "a"), -ENOENT);
+	struct seen left;
+	load(s, &left);
+	CHECK_STR(left.text, "O queues b {}|E queues b 00 \"kept\"|");
+	store_mem_ops.close(s);
+}
 static void sqlite_store(void) { check_store(&store_sqlite_ops, dir, true); }
 
 int main(void)
@@ -153,6 +204,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	RUN(memory_store);
+	RUN(memory_store_many_entries);
 	RUN(sqlite_store);
 	RUN(sqlite_sync_commits_in_the_caller);
 	char cmd[128];

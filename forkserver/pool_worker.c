@@ -16,8 +16,8 @@
  * Why batches: spawnd sends a chunk's lines in one write, so one read brings
  * many; the worker runs every complete line it has and answers them in one
  * write before it reads again (one line per syscall made 100,000 squares
- * take 1.5 s). A single apply still gets its answer at once: the buffer
- * then holds one line.
+ * take 1.5 s), or sooner when tasks are slow (FLUSH_US). A single apply
+ * still gets its answer at once: the buffer then holds one line.
  *
  * Why a socket of its own rather than stdout: results on the captured
  * stdout counted as the process's output (and hit its cap), and a target's
@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
@@ -49,6 +50,12 @@
 #define READ_SIZE 65536
 #define CAPTURE_RESET (1 << 20)         /* memfd bytes kept before it is emptied */
 #define CAPTURE_MAP (2 << 20)           /* memfd bytes read through a mapping, not pread */
+/* Answers are written at the end of what one read brought, or sooner once
+ * this much is waiting, or once the first waits this long (a slow task's
+ * answer must not wait for the rest of its chunk: imap streams it, and a
+ * dying worker loses only unanswered lines). */
+#define FLUSH_BYTES (256 << 10)
+#define FLUSH_US 2000
 
 struct worker {
 	int channel, real_stdout;
@@ -58,6 +65,7 @@ struct worker {
 	const char *map;                /* the memfd's first CAPTURE_MAP bytes, or NULL */
 	cJSON *quick;                   /* {"<key>": n}: the last integer task's args, reused */
 	char *out;                      /* result lines not written yet */
+	int64_t flushed_us;             /* since when they wait: a read, or the last write (monotonic) */
 	size_t out_len, out_cap;
 };
 
@@ -77,11 +85,19 @@ static void append(struct worker *w, const char *s, size_t len)
 	w->out_len += len;
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void flush_results(struct worker *w)
 {
 	if (w->out_len && fdio_write_all(w->channel, w->out, w->out_len) < 0)
 		_exit(124);     /* spawnd is gone */
 	w->out_len = 0;
+	w->flushed_us = now_us();
 }
 
 /* What the task wrote on fd 1 (the memfd) since it started. The memfd is
@@ -196,10 +212,13 @@ static void serve(struct worker *w)
 		if (n <= 0)
 			break;          /* EOF: spawnd closed its end (retired), or is gone */
 		len += (size_t)n;
+		w->flushed_us = now_us();       /* nothing waits before this read's answers */
 		char *start = buf, *nl;
 		while ((nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
 			run_line(w, start, (size_t)(nl - start));
 			start = nl + 1;
+			if (w->out_len >= FLUSH_BYTES || now_us() - w->flushed_us >= FLUSH_US)
+				flush_results(w);       /* slow tasks: each answer as it comes */
 		}
 		flush_results(w);
 		len -= (size_t)(start - buf);

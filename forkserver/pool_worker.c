@@ -141,8 +141,16 @@ static void add_result(struct worker *w, int code, bool init)
 	char *text = value ? value : utf8_json_string(output ? output : "", len);
 	if (!text)
 		_exit(124);
-	int n = snprintf(head, sizeof head, "{\"exit\":%d,\"%s\":", code & 0xff, value ? "result" : "out");
+	int n = 0, c = code & 0xff;
+	memcpy(head, "{\"exit\":", 8);    /* by hand: snprintf was a fifth of a square's task */
+	n = 8;
+	if (c >= 100)
+		head[n++] = (char)('0' + c / 100);
+	if (c >= 10)
+		head[n++] = (char)('0' + c / 10 % 10);
+	head[n++] = (char)('0' + c % 10);
 	append(w, head, (size_t)n);
+	append(w, value ? ",\"result\":" : ",\"out\":", value ? 10 : 7);
 	append(w, text, strlen(text));
 	append(w, "}\n", 2);
 	free(text);

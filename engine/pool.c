@@ -101,6 +101,8 @@ static void pool_free(struct pool *p)
 	}
 	cJSON_Delete(p->initargs);
 	cJSON_Delete(p->error);
+	for (int i = 0; p->slots && i < p->processes; i++)
+		pool_worker_release(&p->slots[i]);
 	free(p->slots);
 	free(p->name);
 	free(p);
@@ -135,6 +137,7 @@ int pool_create(const struct pool_config *c, char id[POOL_ID_MAX])
 		p->slots[i].pool = p;
 		p->slots[i].index = i;
 		p->slots[i].item = -1;
+		p->slots[i].channel = -1;
 	}
 	p->next = pools;
 	pools = p;

@@ -84,8 +84,12 @@ int pool_remove(const char *id, cJSON **final);
  * -EAGAIN (POOL_QUEUED_MAX), -ENOMEM. */
 int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]);
 
-enum pool_job_flags { POOL_JOB_RESULTS = 1 << 0 };
-/* {"job", "pool", "state", "total", "done", "failed", "results"?}, NULL: no such job. */
+enum pool_job_flags {
+	POOL_JOB_RESULTS = 1 << 0,
+	POOL_JOB_RESULTS_RAW = 1 << 1,  /* results as one raw item (a reply's text), not a tree */
+};
+/* {"job", "pool", "state", "total", "done", "failed", "results"?}, NULL: no
+ * such job (or out of memory, with POOL_JOB_RESULTS_RAW). */
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags);
 /* {"jobs": [...]}: the newest POOL_JOBS_LISTED jobs of the pool, newest first,
  * each a Job without results plus "failures": [{"index", "item", "error"}],

@@ -20,10 +20,6 @@
 
 enum pool_state { POOL_RUNNING, POOL_CLOSED, POOL_TERMINATED };
 
-/* Task lines a persistent worker may have unanswered: enough to hide the
- * round trip (a result read, the next line written) behind its work (64
- * left the worker waiting: 100,000 squares took 1.8 s, 1.5 s with 1024). */
-#define POOL_FLIGHT_MAX 1024
 enum job_state { JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_TERMINATED };
 
 struct pool;
@@ -60,13 +56,19 @@ struct pool_slot {
 	char worker_name[128];          /* the name its processes take */
 	bool named;                     /* worker_name is set (false again when replaced) */
 	/* a persistent worker (pool_worker.c): the items of task_job sent to it
-	 * and not answered yet, oldest first */
-	int flight[POOL_FLIGHT_MAX];
-	int flight_head, flight_len;
+	 * and not answered yet, oldest first: flight[head .. head + len) */
+	int *flight;
+	int flight_head, flight_len, flight_cap;
+	int batch;                      /* lines of its last write */
+	int channel;                    /* its task socket (the pool thread's), -1: none yet */
+	bool channel_eof;               /* the worker closed its end: it is ending */
+	bool readable;                  /* epoll said the socket has something */
+	bool wants_out;                 /* EPOLLOUT is in its epoll events */
+	char *rbuf, *wbuf;              /* result bytes not parsed yet; task bytes not written yet */
+	size_t rlen, rcap, wlen, woff, wcap;
 	bool init_pending;              /* its initializer line is out */
-	bool retire;                    /* maxtasksperchild reached: its stdin is to be closed */
-	bool retiring;                  /* its stdin is closed: it is ending */
-	uint64_t out_off;               /* the stdout bytes of its result lines read */
+	bool retire;                    /* maxtasksperchild reached: its socket is to be shut */
+	bool retiring;                  /* its socket is shut for writing: it is ending */
 	bool busy;                      /* a process of it is queued or running */
 	bool initialized;
 	atomic_bool ended;              /* its process has ended (engine waiter) */
@@ -120,6 +122,13 @@ void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed);
 /* Ends j (state) and drops its work left: results of items never run become errors. */
 void pool_job_end(struct pool_job *j, enum job_state state);
 void pool_job_free(struct pool_job *j);
+/* v's digits in buf (24 bytes), NUL-terminated; their count. No printf: a
+ * map prints an integer per item, and %g with cJSON's read-back check cost
+ * about a microsecond each. */
+size_t pool_format_int(char *buf, int64_t v);
+/* A copy of a result to reply with: an integer as raw digits (printed as
+ * they are), anything else duplicated. */
+cJSON *pool_result_copy(const cJSON *result);
 cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitcode);
 /* Wakes the pool's joiners whose condition now holds, and expired waiters. */
 void pool_wake_waiters(struct pool *p, int64_t now);
@@ -151,9 +160,15 @@ void pool_run_terminate(struct pool *p);
 int pool_run_start(void);
 void pool_run_stop(void);
 
+/* pool_run.c: the pool thread's epoll set, for the workers' sockets. events
+ * 0: leave it. 0 or -errno. */
+int pool_run_watch(struct pool_slot *s, int op, unsigned events);
+
 /* pool_worker.c: slots of a persistent pool */
-/* Its worker wrote output or ended. */
+/* Its socket is readable or writable (epoll), or its worker ended (s->ended). */
 void pool_worker_event(struct pool_slot *s);
+/* Frees what s holds (pool_free). */
+void pool_worker_release(struct pool_slot *s);
 /* Starts a worker, sends the next line, or retires an idle worker. false:
  * the engine refused a spawn (try later). */
 bool pool_worker_feed(struct pool_slot *s);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/number.h"
 #include "lib/ts.h"
 
 enum { WAIT_RESULT = 1 << 0 };          /* a follow: also woken by each result */
@@ -48,6 +49,33 @@ cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitc
 	cJSON_AddItemToObject(e, "exitcode", cJSON_IsNumber(exitcode) ? cJSON_CreateNumber(exitcode->valuedouble)
 								       : cJSON_CreateNull());
 	return o;
+}
+
+size_t pool_format_int(char *buf, int64_t v)
+{
+	char digits[24];
+	size_t n = 0, len = 0;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	do
+		digits[n++] = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		buf[len++] = '-';
+	while (n)
+		buf[len++] = digits[--n];
+	buf[len] = '\0';
+	return len;
+}
+
+cJSON *pool_result_copy(const cJSON *result)
+{
+	int64_t i;
+	if (cJSON_IsNumber(result) && number_int64(result->valuedouble, &i)) {
+		char text[24];
+		pool_format_int(text, i);
+		return cJSON_CreateRaw(text);
+	}
+	return cJSON_Duplicate(result, true);
 }
 
 static long ready(const struct pool_job *j) { return j->ordered ? j->prefix : j->order_len; }
@@ -203,16 +231,64 @@ static cJSON *job_summary(const struct pool *p, const struct pool_job *j)
 	return o;
 }
 
+/* j's results as one raw JSON array: integers printed by hand, anything
+ * else through number_print_json(). A tree of 100,000 copies cost more than
+ * the map itself. NULL: out of memory. Lock held. */
+static cJSON *results_raw(const struct pool_job *j)
+{
+	size_t len = 0, cap = 4096;
+	char *text = malloc(cap);
+	for (int i = 0; text && i < j->total; i++) {
+		char num[24], *other = NULL;
+		const char *piece = num;
+		int64_t v;
+		if (cJSON_IsNumber(j->results[i]) && number_int64(j->results[i]->valuedouble, &v))
+			pool_format_int(num, v);
+		else if (!(piece = other = number_print_json(j->results[i])))
+			break;
+		size_t n = strlen(piece);
+		while (text && len + n + 3 > cap) {
+			char *grown = realloc(text, cap *= 2);
+			if (!grown)
+				free(text);
+			text = grown;
+		}
+		if (text) {
+			text[len++] = i ? ',' : '[';
+			memcpy(text + len, piece, n);
+			len += n;
+		}
+		free(other);
+	}
+	cJSON *raw = NULL;
+	if (text) {
+		if (j->total == 0)
+			text[len++] = '[';
+		text[len++] = ']';
+		text[len] = '\0';
+		raw = cJSON_CreateRaw(text);
+	}
+	free(text);
+	return raw;
+}
+
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags)
 {
 	pool_lock();
 	struct pool *p = pool_find(id);
 	struct pool_job *j = p ? pool_job_find(p, job) : NULL;
 	cJSON *o = j ? job_summary(p, j) : NULL;
-	if (o && (flags & POOL_JOB_RESULTS) && j->state != JOB_RUNNING) {
+	if (o && (flags & POOL_JOB_RESULTS_RAW) && j->state != JOB_RUNNING) {
+		cJSON *raw = results_raw(j);
+		if (!raw || !cJSON_AddItemToObject(o, "results", raw)) {
+			cJSON_Delete(raw);
+			cJSON_Delete(o);
+			o = NULL;
+		}
+	} else if (o && (flags & POOL_JOB_RESULTS) && j->state != JOB_RUNNING) {
 		cJSON *list = cJSON_AddArrayToObject(o, "results");
 		for (int i = 0; list && i < j->total; i++)
-			cJSON_AddItemToArray(list, cJSON_Duplicate(j->results[i], true));
+			cJSON_AddItemToArray(list, pool_result_copy(j->results[i]));
 	}
 	pool_unlock();
 	return o;
@@ -264,7 +340,7 @@ long pool_job_results(const char *id, const char *job, long after, long max, cJS
 			int index = j->ordered ? (int)pos : j->order[pos];
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddNumberToObject(o, "index", index);
-			cJSON_AddItemToObject(o, "result", cJSON_Duplicate(j->results[index], true));
+			cJSON_AddItemToObject(o, "result", pool_result_copy(j->results[index]));
 			cJSON_AddItemToArray(out, o);
 		}
 		*ended = j->state != JOB_RUNNING && pos >= j->total;

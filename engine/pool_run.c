@@ -13,6 +13,13 @@
  * while; the engine thread must never wait on that. The waiter only marks the
  * slot ended and kicks this thread, so it may run anywhere, proc_spawn()
  * included (while this thread holds the pool lock).
+ *
+ * The thread sleeps in an epoll set of its own: an eventfd for kicks, and
+ * the task sockets of the persistent workers (pool_worker.c), so a result
+ * wakes it without a trip through the engine. A slot's pointer in the set
+ * stays valid while the thread looks at it: the set holds only sockets of
+ * busy slots, a pool with a busy slot is never freed, and only this thread
+ * closes them (and clears busy).
  */
 #define _GNU_SOURCE
 #include "engine/pool_internal.h"
@@ -20,10 +27,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "lib/container.h"
 #include "lib/log.h"
@@ -35,18 +45,26 @@
 #define RESULT_MAX (1 << 20)    /* bytes of stdout a task's result may have */
 #define BACKOFF_MS 50           /* the engine refused a spawn (its limits): try again after */
 
+#define EVENTS_MAX 64
+
 static pthread_t thread;
-static bool started, stopping, kicked;
-static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t kick_cond;
+static bool started;
+static atomic_bool stopping;
+static int epoll_fd = -1, kick_fd = -1;
 static long workers_named;
 
 void pool_kick(void)
 {
-	pthread_mutex_lock(&kick_lock);
-	kicked = true;
-	pthread_cond_signal(&kick_cond);
-	pthread_mutex_unlock(&kick_lock);
+	uint64_t one = 1;
+	if (kick_fd >= 0 && write(kick_fd, &one, sizeof one) < 0) {
+		/* EAGAIN: the counter is full, so a wake-up is pending anyway */
+	}
+}
+
+int pool_run_watch(struct pool_slot *s, int op, unsigned events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = s };
+	return epoll_ctl(epoll_fd, op, s->channel, &ev) < 0 ? -errno : 0;
 }
 
 void pool_slot_woken(struct proc_waiter *w)
@@ -69,9 +87,9 @@ int pool_spawn_in(struct pool_slot *s, const struct target *t, const cJSON *cano
 		struct proc_spawn ps = {
 			.target = t, .args_sent = canonical, .canonical = canonical, .name = name,
 			.envp = envp, .argv = argv, .pool = s->pool->id,
-			/* a worker is watched for its output (pool_worker.c), a task for its end */
+			/* a worker talks on its socket (pool_worker.c); its end, as a task's, wakes s */
 			.pool_worker = worker, .stdin_open = worker,
-			.waiter = worker ? NULL : &s->waiter, .wait_s = -1, .wake = pool_slot_woken,
+			.waiter = &s->waiter, .wait_s = -1, .wake = pool_slot_woken,
 		};
 		s->busy = true;
 		atomic_store(&s->ended, false);
@@ -289,12 +307,10 @@ static int64_t pass(bool *backoff)
 	for (struct pool *p = pool_first(); p; p = p->next) {
 		for (int i = 0; i < p->processes; i++) {
 			struct pool_slot *s = &p->slots[i];
-			if (s->busy && atomic_exchange(&s->ended, false)) {
-				if (p->persistent)
-					pool_worker_event(s);
-				else
-					collect(s);
-			}
+			if (p->persistent && s->busy && (s->readable || s->wlen || atomic_load(&s->ended)))
+				pool_worker_event(s);
+			else if (!p->persistent && s->busy && atomic_exchange(&s->ended, false))
+				collect(s);
 			if (p->persistent ? !pool_worker_feed(s) : !s->busy && !feed(s))
 				*backoff = true;
 		}
@@ -307,34 +323,35 @@ static int64_t pass(bool *backoff)
 	return d && (!next || d < next) ? d : next;
 }
 
+/* Marks the slots epoll found ready; drains the kicks. Lock held. */
+static void take_events(const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.ptr) {
+			((struct pool_slot *)evs[i].data.ptr)->readable = true;
+		} else {
+			uint64_t count;
+			if (read(kick_fd, &count, sizeof count) < 0) {
+				/* EAGAIN: drained already */
+			}
+		}
+	}
+}
+
 static void *thread_main(void *unused)
 {
 	int64_t next = 0;
 	bool backoff = false;
+	struct epoll_event evs[EVENTS_MAX];
 	for (;;) {
-		pthread_mutex_lock(&kick_lock);
 		int64_t now = ts_mono_ms();
 		int64_t until = backoff ? now + BACKOFF_MS : next ? next : now + 1000;
-		while (!kicked && !stopping && now < until) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			int64_t left = until - now;
-			ts.tv_sec += left / 1000;
-			ts.tv_nsec += (left % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&kick_cond, &kick_lock, &ts);
-			now = ts_mono_ms();
-		}
-		kicked = false;
-		bool stop = stopping;
-		pthread_mutex_unlock(&kick_lock);
-		if (stop)
+		int n = epoll_wait(epoll_fd, evs, EVENTS_MAX, until > now ? (int)(until - now) : 0);
+		if (atomic_load(&stopping))
 			return NULL;
 		backoff = false;
 		pool_lock();
+		take_events(evs, n > 0 ? n : 0);
 		next = pass(&backoff);
 		pool_unlock();
 	}
@@ -342,11 +359,11 @@ static void *thread_main(void *unused)
 
 int pool_run_start(void)
 {
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&kick_cond, &a);
-	pthread_condattr_destroy(&a);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (epoll_fd < 0 || kick_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, kick_fd, &ev) < 0)
+		return -errno;
 	int r = -pthread_create(&thread, NULL, thread_main, NULL);
 	started = r == 0;
 	return r;
@@ -356,10 +373,11 @@ void pool_run_stop(void)
 {
 	if (!started)
 		return;
-	pthread_mutex_lock(&kick_lock);
-	stopping = true;
-	pthread_cond_signal(&kick_cond);
-	pthread_mutex_unlock(&kick_lock);
+	atomic_store(&stopping, true);
+	pool_kick();
 	pthread_join(thread, NULL);
 	started = false;
+	close(kick_fd);
+	close(epoll_fd);
+	kick_fd = epoll_fd = -1;
 }

@@ -76,8 +76,8 @@ struct proc_spawn {
 	const char *stdin_data;     /* written to the worker's stdin (copied) */
 	bool stdin_open;            /* keep stdin open after stdin_data (POST .../stdin) */
 	const char *pool;           /* the id of the pool it works for (copied), NULL: none */
-	bool pool_worker;           /* a C target's pool worker: runs tasks read from stdin
-				       (forkserver/pool_worker.c); needs stdin_open */
+	bool pool_worker;           /* a C target's pool worker: runs tasks read from a socket on its
+				       stdin (forkserver/pool_worker.c); needs stdin_open */
 	/* Optional (POST ?wait=): armed on the new record before its worker
 	 * starts, as proc_wait() would arm it, so it can never miss the end. */
 	struct proc_waiter *waiter;
@@ -102,6 +102,11 @@ void proc_release(void);
  * reserve, engine/diskspace.h), -ENOMEM. A worker that could
  * not be started is not an error here: its record is "failed" with the reason. */
 int proc_spawn(const struct proc_spawn *s, char id[PROC_ID_MAX]);
+/* A pool worker's task socket (its stdin is one end of a socketpair, this is
+ * the other), taken over by the caller, who closes it: the fd, -EAGAIN (its
+ * worker has not started yet), -ENOENT (no such record, it was taken, or the
+ * worker ended before). */
+int proc_take_channel(const char *id);
 
 enum proc_json_flags { PROC_JSON_OUTPUT = 1 << 0 };
 /* The record as API.md's Process, or NULL if there is no such id. */

@@ -133,7 +133,7 @@ struct proc *proc_new(const struct proc_spawn *s, const struct proc_new_args *a)
 	p->list_id = -1;
 	p->target = s->target;
 	p->args_json = s->canonical ? number_print_json(s->canonical) : strdup("{}");
-	p->pidfd = p->stdin_fd = -1;
+	p->pidfd = p->stdin_fd = p->channel_fd = -1;
 	p->out_fd[0] = p->out_fd[1] = -1;
 	p->envp = target_finish_env(s->envp, p->rec.id, p->rec.name);
 	if (p->envp && add_worker_env(p) < 0) {

@@ -61,6 +61,7 @@ struct proc {
 	uint8_t token_digest[WORKER_DIGEST_LEN];
 	bool token_live;
 	bool pool_worker;               /* FORKSERVER_POOL_WORKER */
+	int channel_fd;                 /* a pool worker's task socket until the pool takes it, or -1 */
 	/* life */
 	enum proc_state state;
 	int pidfd;

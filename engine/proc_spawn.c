@@ -47,6 +47,10 @@ static int adopt_worker(struct proc *p, const struct forkserver_child *ch, char 
 	if (proc_table_store()->ops->flags & STORE_DURABLE)
 		p->rec.start_ticks = worker_start_ticks(p);
 	p->stdin_fd = ch->stdin_fd;
+	if (p->pool_worker) {           /* a socket, its pool's to take (proc_take_channel) */
+		p->channel_fd = ch->stdin_fd;
+		p->stdin_fd = -1;
+	}
 	p->out_fd[PROC_STDOUT] = ch->stdout_fd;
 	p->out_fd[PROC_STDERR] = ch->stderr_fd;
 	if (p->stdin_fd >= 0) {

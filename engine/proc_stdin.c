@@ -18,6 +18,10 @@ void proc_stdin_close(struct proc *p)
 		close(p->stdin_fd);     /* also leaves the epoll set */
 		p->stdin_fd = -1;
 	}
+	if (p->channel_fd >= 0) {         /* never taken by its pool */
+		close(p->channel_fd);
+		p->channel_fd = -1;
+	}
 	p->stdin_watched = false;
 	free(p->stdin_buf);
 	p->stdin_buf = NULL;
@@ -112,5 +116,22 @@ ssize_t proc_write_stdin(const char *id, const void *data, size_t len, bool eof)
 			r = -ESRCH;
 		}
 	}
+	return r;
+}
+
+int proc_take_channel(const char *id)
+{
+	int r;
+	engine_lock();
+	struct proc *p = proc_table_find(id);
+	if (!p)
+		r = -ENOENT;
+	else if (p->state == PROC_QUEUED || p->state == PROC_STARTING)
+		r = -EAGAIN;
+	else if ((r = p->channel_fd) >= 0)
+		p->channel_fd = -1;
+	else
+		r = -ENOENT;
+	engine_unlock();
 	return r;
 }

@@ -235,6 +235,16 @@ static pid_t make_worker(const struct parsed_request *p, int in_fd, int out_fd, 
 	return pid < 0 ? -errno : pid;
 }
 
+/* The worker's stdin: a pipe, or for a pool worker a socketpair, whose other
+ * end carries its tasks and its results both (its stdout stays its own).
+ * 0 or -1 (errno). */
+static int stdin_channel(unsigned flags, int in[2])
+{
+	if (flags & FORKSERVER_POOL_WORKER)
+		return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in);
+	return flags & FORKSERVER_STDIN_PIPE ? pipe2(in, O_CLOEXEC) : 0;
+}
+
 static void handle_request(int ctl, int devnull, char *buf, size_t n)
 {
 	struct parsed_request p;
@@ -250,12 +260,12 @@ static void handle_request(int ctl, int devnull, char *buf, size_t n)
 		return;
 	}
 	uint64_t key = p.w->key;
-	if (!*p.program && spare_hand_out(ctl, devnull, buf, n, &p)) {
+	/* A pool worker is long-lived, and its stdin is a socket: never the spare. */
+	if (!*p.program && !(p.w->flags & FORKSERVER_POOL_WORKER) && spare_hand_out(ctl, devnull, buf, n, &p)) {
 		free(p.argv);
 		return;
 	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    ((p.w->flags & FORKSERVER_STDIN_PIPE) && pipe2(in, O_CLOEXEC) < 0)) {
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || stdin_channel(p.w->flags, in) < 0) {
 		fs_reply_error(ctl, key, errno, "pipe2", "");
 		goto out;
 	}

@@ -27,7 +27,7 @@
 /* In wire_request.flags (and forkserver_request.flags). */
 enum forkserver_flags {
 	FORKSERVER_STDIN_PIPE = 1 << 0,   /* give the worker a stdin pipe (else /dev/null) */
-	FORKSERVER_POOL_WORKER = 1 << 1,  /* a pool worker: tasks on stdin, results on stdout (pool_worker.c) */
+	FORKSERVER_POOL_WORKER = 1 << 1,  /* a pool worker: its stdin a socket, tasks and results on it (pool_worker.c) */
 };
 #define WIRE_KILL (1u << 31)    /* in wire_request.flags: kill the worker of key */
 

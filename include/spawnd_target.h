@@ -181,8 +181,8 @@ const struct spawnd_value *spawnd_arg_at(const struct spawnd_args *args, const c
 /* ---- returning a value (implemented by spawnd) -------------------------------
  * Sets the run's result to the JSON text json (any JSON value; checked and
  * stored compact). In a pool (POST /pools) that value is the task's result,
- * whatever the function printed; in a run of POST /processes it is printed on
- * stdout as one line. Call it at most once per run (a later call replaces
+ * and what the function printed goes to its worker's stdout; in a run of
+ * POST /processes it is printed on stdout as one line. Call it at most once per run (a later call replaces
  * the value). Returns 0, -EINVAL (json is NULL or not JSON) or -ENOMEM. */
 int spawnd_return_json(const char *json);
 

@@ -26,8 +26,26 @@ char *target_return_take(void)
 	return v;
 }
 
+/* json as its own compact form when it is a plain integer of at most 15
+ * digits (what cJSON would print back), without a parse; else NULL. */
+static char *quick_integer(const char *json)
+{
+	const char *d = json + (*json == '-');
+	size_t n = strspn(d, "0123456789");
+	if (n == 0 || n > 15 || d[n] || (n > 1 && *d == '0') || (*json == '-' && n == 1 && *d == '0'))
+		return NULL;
+	return strdup(json);
+}
+
 int spawnd_return_json(const char *json)
 {
+	char *quick = json ? quick_integer(json) : NULL;
+	if (quick && capturing) {       /* a pool's map of integers: no parse per task */
+		free(kept);
+		kept = quick;
+		return 0;
+	}
+	free(quick);
 	cJSON *v = json ? cJSON_Parse(json) : NULL;
 	if (!v)
 		return -EINVAL;

@@ -578,6 +578,26 @@ static void test_return_json(void)
 		  "results %s", got);
 	free(got);
 	resp_free(r);
+	/* What it printed beside each value is its worker's own stdout (the
+	 * results travel apart, on the worker's socket). */
+	r = get(ps, "/pools/%s", id);
+	const cJSON *worker = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "workers"), 0);
+	char wid[ID_CAP] = "";
+	if (cJSON_IsString(worker))
+		snprintf(wid, sizeof wid, "%s", worker->valuestring);
+	resp_free(r);
+	CHECK(wid[0]);
+	/* (The engine reads that pipe on its own time: the results may come first.) */
+	r = NULL;
+	for (double end = now_s() + 20; now_s() < end; sleep_s(0.05)) {
+		resp_free(r);
+		r = get(ps, "/processes/%s", wid);
+		if (jint(r->json, "stdout_bytes", -1) >= 18)
+			break;
+	}
+	CHECK_MSG(r->status == 200 && jint(r->json, "stdout_bytes", -1) == 18, "three \"noise\\n\": " RESP_FMT,
+		  RESP_ARGS(r));
+	resp_free(r);
 	r = post_json(ps, "/processes?wait=30", "{\"target\": \"pool_cube\", \"args\": [2]}");
 	CHECK_STATUS(r, 201);
 	CHECK_MSG(jstr(r->json, "stdout") && strcmp(jstr(r->json, "stdout"), "noise\n{\"cube\":8,\"ran\":1}\n") == 0,

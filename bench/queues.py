@@ -327,6 +327,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--stores", default="", help="spawnd stores to run, comma-separated (default: its default)")
+    ap.add_argument("--results", help="append a table of the figures and goals to this file (bench/RESULTS.md)")
     args = ap.parse_args()
     results = {}
 
@@ -345,6 +346,50 @@ def main():
         fmt = "{:.3f}" if fig.endswith(" ms") else "{:.0f}"
         print(f"{fig:20} {system:38} {fmt.format(statistics.median(v))} "
               f"({fmt.format(min(v))}-{fmt.format(max(v))})")
+    if args.results:
+        with open(args.results, "a") as f:
+            f.write(report(results, args))
+
+
+# The issue's goals: (figure, what spawnd is compared with, how, goal text).
+GOALS = [
+    ("Q1 put+get p50 ms", "redis", lambda s, b: s <= 2 * b, "within 2x Redis"),
+    ("Q16 items/s", "redis", lambda s, b: s >= b, "at least Redis's rate"),
+    ("Q16 items/s", "multiprocessing.Queue", lambda s, b: s >= b, "faster than multiprocessing.Queue"),
+    ("Q1 put+get p50 ms", "multiprocessing.Queue", lambda s, b: s <= b, "faster than multiprocessing.Queue"),
+]
+
+
+def report(results, args):
+    """A markdown section: every figure by system (median, min-max), then each
+    goal of issue 13 for each spawnd system, ratio per the median."""
+    def cell(fig, system):
+        v = results.get((fig, system))
+        if not v:
+            return "—"
+        fmt = "{:.3f}" if fig.endswith(" ms") else "{:,.0f}"
+        return f"{fmt.format(statistics.median(v))} ({fmt.format(min(v))}–{fmt.format(max(v))})"
+    figs = sorted({f for f, _ in results})
+    systems = sorted({s for _, s in results}, key=lambda s: (not s.startswith("spawnd"), s))
+    out = ["", "## Queues and locks (bench/queues.py)", "",
+           f"Command: `python3 bench/queues.py --rounds {args.rounds} --seconds {args.seconds:g}"
+           f"{' --stores ' + args.stores if args.stores else ''}` (run by `make bench`). "
+           "Median (min–max) over the rounds; Redis with appendonly yes / appendfsync everysec.", "",
+           "| figure | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+    for fig in figs:
+        out.append(f"| {fig} | " + " | ".join(cell(fig, s) for s in systems) + " |")
+    out += ["", "| goal | spawnd system | spawnd | baseline | ratio | met? |", "|---|---|---|---|---|---|"]
+    for fig, base, ok, text in GOALS:
+        b = results.get((fig, base))
+        for system in systems:
+            v = results.get((fig, system))
+            if not system.startswith("spawnd") or not v or not b:
+                continue
+            sv, bv = statistics.median(v), statistics.median(b)
+            fmt = "{:.3f} ms" if fig.endswith(" ms") else "{:,.0f}/s"
+            out.append(f"| {fig}: {text} | {system} | {fmt.format(sv)} | {fmt.format(bv)} | {sv / bv:.2f}x | "
+                       f"{'yes' if ok(sv, bv) else '**NO**'} |")
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

@@ -413,15 +413,18 @@ def fill_store(state_dir, n):
     db.close()
 
 
-def round_store(args, fig, r, tmp):
+def round_store(args, fig, r, tmp, targets_file):
     """S: P1 and P3 with --store memory and --store sqlite side by side, and
-    the time to list the first page with 100,000 records in the store."""
+    the time to list the first page with 100,000 records in the store.
+    Each server is set up as P1's is (the same targets file, the same warm-up
+    by spawnd_probe), so that the store is the only difference from P1."""
     S = args.seconds
     worker = json.dumps({"target": "worker"})
     stores = ["memory", "sqlite"] if r % 2 == 0 else ["sqlite", "memory"]
     for store in stores:
         def one(store=store):
-            with Spawnd(args.spawnd, store=store) as sd:
+            with Spawnd(args.spawnd, targets_file, store=store) as sd:
+                spawnd_probe(sd.url, fig, False)
                 post = sd.url + "/processes?wait=10"
                 fig.add(f"S.P1.{store}", checked(loadgen(post, 1, S, "POST", worker), f"P1 {store}"))
                 fig.add(f"S.P3.{store}", checked(loadgen(post, 16, S, "POST", worker), f"P3 {store}"))
@@ -916,7 +919,7 @@ def main():
         if args.wants("S") and have_spawnd:
             for r in range(args.rounds):
                 log(f"S round {r + 1}/{args.rounds}: P1 P3 per store, listing")
-                round_store(args, fig, r, tmp)
+                round_store(args, fig, r, tmp, targets_file)
         if args.wants("P6") and have_spawnd:
             for r in range(args.p6_rounds):
                 log(f"P6 round {r + 1}/{args.p6_rounds}")

@@ -9,7 +9,10 @@
  * more is queued, the fewer commits per record). Each write has a sequence
  * number; sync(seq) waits on a condition variable until the writer has
  * committed it, so an HTTP thread that must not answer before a record is on
- * disk waits for a commit and never does disk I/O itself.
+ * disk waits for a commit and never does disk I/O itself. The writes of one
+ * record that meet in the queue are merged into one row write, and a commit
+ * nobody waits for lingers a few ms so that they meet (store_sqlite_queue.c:
+ * a short process is one commit, not four).
  *
  * Why a second connection for reads: in WAL mode readers and the writer do
  * not block each other, so get/list run from HTTP threads without the engine
@@ -34,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "lib/histogram.h"
@@ -58,15 +62,27 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
 
 static const char *const op_sql[OP_KINDS] = {
-	[OP_INSERT] = "INSERT INTO records (" COLUMNS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[OP_INSERT] = "INSERT INTO records (" COLUMNS ", stdout_data, stdout_marks, stderr_data, stderr_marks)"
+		      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[OP_UPDATE] = "UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
 		      " error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
 		      " start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14, timeline=coalesce(?15, timeline) WHERE id=?1",
 	[OP_REMOVE] = "DELETE FROM records WHERE id=?1",
-	[OP_NAMES] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('names_given', ?1)",
+	/* Never smaller: a count read back at open may be ahead of this run's. */
+	[OP_NAMES] = "INSERT INTO meta (key, value) VALUES ('names_given', ?1)"
+		     " ON CONFLICT (key) DO UPDATE SET value=max(value, excluded.value)",
 	[OP_OUTPUT0] = "UPDATE records SET stdout_data=?2, stdout_marks=?3 WHERE id=?1",
 	[OP_OUTPUT1] = "UPDATE records SET stderr_data=?2, stderr_marks=?3 WHERE id=?1",
 };
+
+/* An update that took a record's output as well (coalesced): one row write. */
+static const char update_output_sql[] =
+	"UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
+	" error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
+	" start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14, timeline=coalesce(?15, timeline),"
+	" stdout_data=CASE WHEN ?16 THEN ?17 ELSE stdout_data END, stdout_marks=CASE WHEN ?16 THEN ?18 ELSE stdout_marks END,"
+	" stderr_data=CASE WHEN ?19 THEN ?20 ELSE stderr_data END, stderr_marks=CASE WHEN ?19 THEN ?21 ELSE stderr_marks END"
+	" WHERE id=?1";
 
 static const char *op_text(int k) { return op_sql[k] ? op_sql[k] : store_sqlite_objects_sql[k]; }
 
@@ -97,6 +113,8 @@ static int prepare_all(struct sql_store *m)
 					"SELECT stdout_marks FROM records WHERE id=?1", -1, &m->marks_stmt[i], NULL);
 	for (int k = 0; k < OP_KINDS && rc == SQLITE_OK; k++)
 		rc = sqlite3_prepare_v2(m->writer, op_text(k), -1, &m->op_stmt[k], NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(m->writer, update_output_sql, -1, &m->update_output, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(m->writer, "BEGIN", -1, &m->begin, NULL);
 	if (rc == SQLITE_OK)
@@ -133,6 +151,7 @@ static void sql_close(struct store *s)
 	sqlite3_finalize(m->marks_stmt[1]);
 	for (int k = 0; k < OP_KINDS; k++)
 		sqlite3_finalize(m->op_stmt[k]);
+	sqlite3_finalize(m->update_output);
 	sqlite3_finalize(m->begin);
 	sqlite3_finalize(m->commit);
 	sqlite3_finalize(m->rollback);
@@ -158,7 +177,11 @@ static int sql_open(const char *state_dir, struct store **out)
 	m->base.ops = &store_sqlite_ops;
 	pthread_mutex_init(&m->read_lock, NULL);
 	pthread_mutex_init(&m->queue_lock, NULL);
-	pthread_cond_init(&m->queued_cond, NULL);
+	pthread_condattr_t monotonic;           /* the writer's linger is timed on it */
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->queued_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	pthread_cond_init(&m->committed_cond, NULL);
 	pthread_cond_init(&m->checkpoint_cond, NULL);
 	int r = open_connection(path, &m->writer);

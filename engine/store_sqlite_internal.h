@@ -1,6 +1,6 @@
 /* store_sqlite_internal — what the SQLite store's three files share:
- * store_sqlite.c (schema, open, close, the ops table), store_sqlite_write.c
- * (the write queue, the writer and checkpoint threads) and
+ * store_sqlite.c (schema, open, close, the ops table), store_sqlite_queue.c
+ * (the write queue), store_sqlite_write.c (the writer and checkpoint threads) and
  * store_sqlite_read.c (get, list, output reads on the reader connection).
  * Not for use outside them. Locking: queue_lock guards the queue and the
  * sequence numbers; read_lock serialises the reader connection.
@@ -27,16 +27,28 @@
 enum op_kind { OP_INSERT, OP_UPDATE, OP_REMOVE, OP_NAMES, OP_OUTPUT0, OP_OUTPUT1,
 	       OP_OBJECT_PUT, OP_OBJECT_REMOVE, OP_OBJECT_ENTRIES_REMOVE, OP_ENTRY_PUT, OP_ENTRY_REMOVE, OP_KINDS };
 
+/* A record's op while it waits for the writer is found by its id (pending),
+ * and a later write of the same record is merged into it (coalescing, see
+ * store_sqlite_write.c): an OP_INSERT takes later fields and output, an
+ * OP_UPDATE or OP_OUTPUT* takes both (has_fields, has_output[stream]). */
 struct op {
-	struct op *next;
+	struct op *next, *pending_next;
 	enum op_kind kind;
 	struct store_record rec;        /* OP_UPDATE: id, mutable fields, error */
 	long names;
 	uint64_t seq;
-	void *data, *marks;             /* OP_OUTPUT*: data NULL for a stream in its file */
-	size_t len, marks_len;
+	bool has_fields, has_output[2];
+	void *data[2], *marks[2];       /* per stream; data NULL for a stream in its file */
+	size_t len[2], marks_len[2];
 	char *obj_kind, *obj_name, *obj_key, *obj_value;       /* OP_OBJECT_*, OP_ENTRY_* */
 };
+
+#define PENDING_BUCKETS 512
+#define PENDING_MAX 1024                /* ops queued that start a commit at once */
+/* Why a commit waits (for writes no one waits for): a process that lives
+ * less than this is written once, insert, transitions and output in one row
+ * write; a sync() (someone to answer) starts the commit at once. */
+#define COMMIT_LINGER_MS 10
 
 #define CHECKPOINT_PAGES 1000             /* SQLite's own default */
 #define CHECKPOINT_FORCE_PAGES 8000             /* 32 MiB of WAL at most, about */
@@ -50,6 +62,13 @@ struct sql_store {
 	bool checkpoint_wanted, checkpoint_started;
 	pthread_t checkpoint_thread;
 	struct op *head, *tail;
+	struct op *pending[PENDING_BUCKETS];    /* the queued record ops by id (not yet taken) */
+	int queued_count;                       /* ops in the queue */
+	uint64_t taken_seq;                     /* the last seq the writer has taken */
+	bool sync_wanted, remove_queued;        /* a commit at once; a batch with a remove */
+	uint64_t first_queued_ns;               /* when the oldest op queued (CLOCK_MONOTONIC) */
+	long names_given, names_written;        /* Process-N: see store_sqlite_set_names() */
+	sqlite3_stmt *update_output;
 	uint64_t queued_seq, committed_seq, failed_seq;     /* failed_seq: the last write that failed */
 	bool stopping, thread_started;
 	bool writing;                   /* a commit_queued() runs: the writer connection is in use */
@@ -58,7 +77,7 @@ struct sql_store {
 
 static inline struct sql_store *sql(struct store *s) { return (struct sql_store *)s; }
 
-/* store_sqlite_write.c */
+/* store_sqlite_write.c and store_sqlite_queue.c */
 void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
 void *store_sqlite_checkpoint_main(void *arg);
 void store_sqlite_free_ops(struct op *o);
@@ -74,7 +93,9 @@ int store_sqlite_update(struct store *s, const struct store_record *r);
 int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pages);
 void *store_sqlite_writer_main(void *arg);
 
+/* store_sqlite_queue.c (with the ops above it declares) */
 int store_sqlite_enqueue(struct sql_store *m, struct op *o);
+void store_sqlite_pending_clear(struct sql_store *m);
 
 /* store_sqlite_objects.c */
 extern const char store_sqlite_objects_schema[];

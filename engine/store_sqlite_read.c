@@ -156,20 +156,41 @@ int store_sqlite_list(struct store *s, const struct store_query *q, struct store
 	return r;
 }
 
+/* The first integer column of sql's first row, or 0 (none); false: an error. */
+static bool read_number(sqlite3 *db, const char *sql_text, long *out)
+{
+	sqlite3_stmt *st;
+	*out = 0;
+	if (sqlite3_prepare_v2(db, sql_text, -1, &st, NULL) != SQLITE_OK)
+		return false;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+/* The count as last written (at a remove or a close), or, after a crash,
+ * the number of the newest record named Process-N when that is larger:
+ * names are given in the order of ids (store_sqlite_queue.c); or what
+ * set_names gave since open, if more. */
 int store_sqlite_get_names(struct store *s, long *given)
 {
 	struct sql_store *m = sql(s);
-	sqlite3_stmt *st;
-	*given = 0;
+	long written = 0, newest = 0;
 	pthread_mutex_lock(&m->read_lock);
-	int r = sqlite3_prepare_v2(m->reader, "SELECT value FROM meta WHERE key='names_given'", -1, &st, NULL);
-	if (r == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			*given = (long)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
+	bool ok = read_number(m->reader, "SELECT value FROM meta WHERE key='names_given'", &written) &&
+		  read_number(m->reader, "SELECT CAST(substr(name, 9) AS INTEGER) FROM records"
+			      " WHERE name GLOB 'Process-[0-9]*' ORDER BY id DESC LIMIT 1", &newest);
 	pthread_mutex_unlock(&m->read_lock);
-	return r == SQLITE_OK ? 0 : -EIO;
+	*given = written > newest ? written : newest;
+	pthread_mutex_lock(&m->queue_lock);
+	m->names_written = written;
+	if (*given > m->names_given)
+		m->names_given = *given;
+	*given = m->names_given;                /* and what this run gave (set_names) */
+	pthread_mutex_unlock(&m->queue_lock);
+	return ok ? 0 : -EIO;
 }
 
 long store_sqlite_read_output(struct store *s, const char *id, int stream, uint64_t offset, void *buf, size_t len)

@@ -1,7 +1,8 @@
-/* store_sqlite_write — the SQLite store's writes: insert, update, remove and
- * output only queue a copy (STORE_ASYNC_WRITES); one writer thread commits
- * whatever has queued up in one transaction, and a checkpoint thread copies
- * the WAL back (the design note is at the top of store_sqlite.c).
+/* store_sqlite_write — the SQLite store's writer: insert, update, remove and
+ * output only queue a copy (STORE_ASYNC_WRITES, store_sqlite_queue.c); one
+ * writer thread commits whatever has queued up in one transaction, and a
+ * checkpoint thread copies the WAL back (the design note is at the top of
+ * store_sqlite.c).
  */
 #define _GNU_SOURCE
 #include "engine/store_sqlite_internal.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "lib/histogram.h"
@@ -24,8 +26,17 @@ void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
+static void bind_blob(sqlite3_stmt *st, int i, const void *data, size_t len)
 {
+	if (data)
+		sqlite3_bind_blob64(st, i, data, len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);       /* none, or in its file */
+}
+
+static void bind_insert(sqlite3_stmt *st, const struct op *o)
+{
+	const struct store_record *r = &o->rec;
 	store_sqlite_bind_text(st, 1, r->id);
 	store_sqlite_bind_text(st, 2, r->name);
 	store_sqlite_bind_text(st, 3, r->target);
@@ -49,6 +60,10 @@ static void bind_insert(sqlite3_stmt *st, const struct store_record *r)
 	sqlite3_bind_int64(st, 21, (sqlite3_int64)r->stderr_dropped);
 	store_sqlite_bind_text(st, 22, r->timeline_text);
 	store_sqlite_bind_text(st, 23, r->pool);
+	for (int s = 0; s < 2; s++) {          /* output merged into the insert */
+		bind_blob(st, 24 + 2 * s, o->data[s], o->len[s]);
+		bind_blob(st, 25 + 2 * s, o->marks[s], o->marks_len[s]);
+	}
 }
 
 static void bind_update(sqlite3_stmt *st, const struct store_record *r)
@@ -78,31 +93,57 @@ static int step_reset(sqlite3_stmt *st)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
 }
 
+/* A record's op: its fields and/or output, merged (store_sqlite_queue.c)
+ * into one statement where they meet. */
+static int apply_record(struct sql_store *m, const struct op *o)
+{
+	bool output = o->has_output[0] || o->has_output[1];
+	if (o->kind == OP_INSERT) {
+		bind_insert(m->op_stmt[OP_INSERT], o);
+		return step_reset(m->op_stmt[OP_INSERT]);
+	}
+	if (o->has_fields && output) {
+		sqlite3_stmt *st = m->update_output;
+		bind_update(st, &o->rec);
+		for (int s = 0; s < 2; s++) {
+			sqlite3_bind_int(st, 16 + 3 * s, o->has_output[s]);
+			bind_blob(st, 17 + 3 * s, o->data[s], o->len[s]);
+			bind_blob(st, 18 + 3 * s, o->marks[s], o->marks_len[s]);
+		}
+		return step_reset(st);
+	}
+	if (o->has_fields) {
+		bind_update(m->op_stmt[OP_UPDATE], &o->rec);
+		return step_reset(m->op_stmt[OP_UPDATE]);
+	}
+	int rc = 0;
+	for (int s = 0; s < 2 && !rc; s++) {
+		sqlite3_stmt *st = m->op_stmt[s ? OP_OUTPUT1 : OP_OUTPUT0];
+		if (!o->has_output[s])
+			continue;
+		store_sqlite_bind_text(st, 1, o->rec.id);
+		bind_blob(st, 2, o->data[s], o->len[s]);
+		bind_blob(st, 3, o->marks[s], o->marks_len[s]);
+		rc = step_reset(st);
+	}
+	return rc;
+}
+
 static int apply(struct sql_store *m, const struct op *o)
 {
 	sqlite3_stmt *st = m->op_stmt[o->kind];
-	if (o->kind == OP_INSERT)
-		bind_insert(st, &o->rec);
-	else if (o->kind == OP_UPDATE)
-		bind_update(st, &o->rec);
-	else if (o->kind == OP_REMOVE)
-		store_sqlite_bind_text(st, 1, o->rec.id);
-	else if (o->kind >= OP_OBJECT_PUT)
-		store_sqlite_bind_object(st, o);
-	else if (o->kind == OP_OUTPUT0 || o->kind == OP_OUTPUT1) {
-		store_sqlite_bind_text(st, 1, o->rec.id);
-		if (o->data)
-			sqlite3_bind_blob64(st, 2, o->data, o->len, SQLITE_STATIC);
+	int rc;
+	if (o->kind == OP_INSERT || o->kind == OP_UPDATE)
+		rc = apply_record(m, o);
+	else {
+		if (o->kind == OP_REMOVE)
+			store_sqlite_bind_text(st, 1, o->rec.id);
+		else if (o->kind >= OP_OBJECT_PUT)
+			store_sqlite_bind_object(st, o);
 		else
-			sqlite3_bind_null(st, 2);       /* in its file */
-		if (o->marks)
-			sqlite3_bind_blob64(st, 3, o->marks, o->marks_len, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 3);
+			sqlite3_bind_int64(st, 1, o->names);
+		rc = step_reset(st);
 	}
-	else
-		sqlite3_bind_int64(st, 1, o->names);
-	int rc = step_reset(st);
 	if (rc)
 		log_event(LOG_ERROR, "store write failed", "id=%s error=\"%s\"", o->rec.id, sqlite3_errstr(rc));
 	return rc;
@@ -113,24 +154,32 @@ void store_sqlite_free_ops(struct op *o)
 	for (struct op *next; o; o = next) {
 		next = o->next;
 		store_record_release(&o->rec);
-		free(o->data);
+		free(o->data[0]);
+		free(o->data[1]);
+		free(o->marks[0]);
+		free(o->marks[1]);
 		free(o->obj_kind);
 		free(o->obj_name);
 		free(o->obj_key);
 		free(o->obj_value);
-		free(o->marks);
 		free(o);
 	}
 }
 
-/* One transaction for the whole batch; a write that fails alone (a
- * constraint) does not undo the others, a failed commit fails them all. */
-static bool write_batch(struct sql_store *m, struct op *batch)
+/* One transaction for the whole batch, with the Process-N count when names
+ * >= 0; a write that fails alone (a constraint) does not undo the others, a
+ * failed commit fails them all. */
+static bool write_batch(struct sql_store *m, struct op *batch, long names)
 {
 	bool ok = step_reset(m->begin) == 0;
 	for (struct op *o = batch; ok && o; o = o->next)
 		if (apply(m, o) && sqlite3_get_autocommit(m->writer))
 			ok = false;             /* the transaction is gone */
+	if (ok && names >= 0) {
+		struct op count = { .kind = OP_NAMES, .names = names };
+		if (apply(m, &count) && sqlite3_get_autocommit(m->writer))
+			ok = false;
+	}
 	if (ok && step_reset(m->commit) != 0) {
 		log_event(LOG_ERROR, "store commit failed", "error=\"%s\"", sqlite3_errmsg(m->writer));
 		step_reset(m->rollback);
@@ -139,49 +188,80 @@ static bool write_batch(struct sql_store *m, struct op *batch)
 	return ok;
 }
 
-/* Commits everything queued, queue_lock held (dropped while writing). The
- * writer thread calls it, and so does a thread in store_sqlite_sync() that
- * finds its write queued and no commit running: it commits it itself rather
- * than wake the writer and sleep until the writer wakes it back (two thread
- * hops, most of a shared object's round trip on a busy machine). `writing`
- * keeps the writer connection to one thread at a time. Waiters are told
- * before the ops are freed: their answer does not wait for that. */
-static void commit_queued(struct sql_store *m)
+/* Waits (queue_lock held) until a batch is due: someone syncs, the queue
+ * is full or its oldest op has lingered COMMIT_LINGER_MS, or stopping; never
+ * while another thread commits (store_sqlite_commit_queued() in a sync()).
+ * false: stopping with nothing queued. */
+static bool wait_for_batch(struct sql_store *m)
 {
-	struct op *batch = m->head;
-	m->head = m->tail = NULL;
+	for (;;) {
+		if (m->writing) {
+			pthread_cond_wait(&m->queued_cond, &m->queue_lock);
+			continue;
+		}
+		if (m->stopping || (m->head && m->sync_wanted))
+			return m->head != NULL;
+		if (!m->head) {
+			pthread_cond_wait(&m->queued_cond, &m->queue_lock);
+			continue;
+		}
+		uint64_t due = m->first_queued_ns + (uint64_t)COMMIT_LINGER_MS * 1000000u;
+		if (histogram_now_ns() >= due)
+			return true;
+		struct timespec until = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+		pthread_cond_timedwait(&m->queued_cond, &m->queue_lock, &until);
+	}
+}
+
+/* One batch taken from the queue (queue_lock held, dropped while writing).
+ * Waiters are told before the ops are freed: their answers need not wait. */
+static void write_taken(struct sql_store *m, struct op *batch, bool with_names)
+{
 	uint64_t last = m->queued_seq;
+	long names = with_names && m->names_given > m->names_written ? m->names_given : -1;
+	m->taken_seq = last;
 	m->writing = true;
 	pthread_mutex_unlock(&m->queue_lock);
 
 	uint64_t start = histogram_now_ns();
-	bool ok = write_batch(m, batch);
+	bool ok = write_batch(m, batch, names);
 	store_write_timed(start, ok ? 0 : -EIO);   /* the commit, not the enqueue */
 
 	pthread_mutex_lock(&m->queue_lock);
 	m->writing = false;
 	if (!ok)
-		m->failed_seq = last;
-	m->committed_seq = last;
+		__atomic_store_n(&m->failed_seq, last, __ATOMIC_RELEASE);
+	else if (names > m->names_written)
+		m->names_written = names;
+	__atomic_store_n(&m->committed_seq, last, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&m->committed_cond);
-	if (m->head || m->stopping)
-		pthread_cond_signal(&m->queued_cond);   /* queued while this commit ran, or the writer ends after it */
 	pthread_mutex_unlock(&m->queue_lock);
 	store_sqlite_free_ops(batch);
 	pthread_mutex_lock(&m->queue_lock);
+}
+
+void store_sqlite_commit_queued(struct sql_store *m, bool by_writer)
+{
+	struct op *batch = m->head;
+	bool with_names = m->remove_queued || m->stopping;
+	m->head = m->tail = NULL;
+	m->queued_count = 0;
+	m->sync_wanted = m->remove_queued = m->writer_told = false;
+	store_sqlite_pending_clear(m);
+	write_taken(m, batch, with_names);
+	if (!by_writer && (m->head || m->stopping))
+		pthread_cond_signal(&m->queued_cond);   /* queued meanwhile, or the writer ends after this */
 }
 
 void *store_sqlite_writer_main(void *arg)
 {
 	struct sql_store *m = arg;
 	pthread_mutex_lock(&m->queue_lock);
-	for (;;) {
-		while ((!m->head || m->writing) && !(m->stopping && !m->writing))
-			pthread_cond_wait(&m->queued_cond, &m->queue_lock);
-		if (!m->head)
-			break;                  /* stopping, and everything is written */
-		commit_queued(m);
-	}
+	while (wait_for_batch(m))
+		store_sqlite_commit_queued(m, true);
+	/* Stopping, everything written: the count last (a restart goes on from it). */
+	if (m->names_given > m->names_written)
+		write_taken(m, NULL, true);
 	pthread_mutex_unlock(&m->queue_lock);
 	return NULL;
 }
@@ -218,145 +298,4 @@ void *store_sqlite_checkpoint_main(void *arg)
 	}
 	pthread_mutex_unlock(&m->queue_lock);
 	return NULL;
-}
-
-int store_sqlite_enqueue(struct sql_store *m, struct op *o)
-{
-	pthread_mutex_lock(&m->queue_lock);
-	o->seq = ++m->queued_seq;
-	if (m->tail)
-		m->tail->next = o;
-	else
-		m->head = o;
-	m->tail = o;
-	/* A shared object's write is always waited for (objects_sync(), by the
-	 * reply or the objects timer's next tick), and that thread commits it
-	 * itself: waking the writer too would only cost two context switches. */
-	if (o->kind < OP_OBJECT_PUT)
-		pthread_cond_signal(&m->queued_cond);
-	pthread_mutex_unlock(&m->queue_lock);
-	return 0;
-}
-
-static struct op *new_op(enum op_kind kind, const char *id)
-{
-	struct op *o = calloc(1, sizeof *o);
-	if (o) {
-		o->kind = kind;
-		snprintf(o->rec.id, sizeof o->rec.id, "%s", id);
-	}
-	return o;
-}
-
-int store_sqlite_insert(struct store *s, const struct store_record *r)
-{
-	struct op *o = calloc(1, sizeof *o);
-	if (!o || store_record_copy(&o->rec, r) < 0) {
-		free(o);
-		return -ENOMEM;
-	}
-	o->kind = OP_INSERT;
-	return store_sqlite_enqueue(sql(s), o);
-}
-
-int store_sqlite_update(struct store *s, const struct store_record *r)
-{
-	struct op *o = new_op(OP_UPDATE, r->id);
-	if (!o)
-		return -ENOMEM;
-	o->rec.state = r->state;
-	o->rec.pid = r->pid;
-	o->rec.exitcode = r->exitcode;
-	o->rec.signal = r->signal;
-	o->rec.reason = r->reason;
-	o->rec.started_ms = r->started_ms;
-	o->rec.ended_ms = r->ended_ms;
-	o->rec.stdout_bytes = r->stdout_bytes;
-	o->rec.stderr_bytes = r->stderr_bytes;
-	o->rec.start_ticks = r->start_ticks;
-	o->rec.stdout_dropped = r->stdout_dropped;
-	o->rec.stderr_dropped = r->stderr_dropped;
-	if ((r->error && !(o->rec.error = strdup(r->error))) ||
-	    (r->timeline_text && !(o->rec.timeline_text = strdup(r->timeline_text)))) {
-		store_record_release(&o->rec);
-		free(o);
-		return -ENOMEM;
-	}
-	return store_sqlite_enqueue(sql(s), o);
-}
-
-int store_sqlite_remove(struct store *s, const char *id)
-{
-	struct op *o = new_op(OP_REMOVE, id);
-	return o ? store_sqlite_enqueue(sql(s), o) : -ENOMEM;
-}
-
-int store_sqlite_set_names(struct store *s, long given)
-{
-	struct op *o = new_op(OP_NAMES, "");
-	if (!o)
-		return -ENOMEM;
-	o->names = given;
-	return store_sqlite_enqueue(sql(s), o);
-}
-
-/* A copy of len bytes (NULL stays NULL); false: out of memory. */
-static bool copy_blob(void **to, const void *from, size_t len)
-{
-	if (!from)
-		return true;
-	*to = malloc(len ? len : 1);
-	if (*to)
-		memcpy(*to, from, len);
-	return *to != NULL;
-}
-
-int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len,
-			    const void *marks, size_t marks_len)
-{
-	struct op *o = new_op(stream ? OP_OUTPUT1 : OP_OUTPUT0, id);
-	if (!o || !copy_blob(&o->data, data, len) || !copy_blob(&o->marks, marks_len ? marks : NULL, marks_len)) {
-		store_sqlite_free_ops(o);
-		return -ENOMEM;
-	}
-	o->len = len;
-	o->marks_len = marks_len;
-	return store_sqlite_enqueue(sql(s), o);
-}
-
-uint64_t store_sqlite_queued(struct store *s)
-{
-	struct sql_store *m = sql(s);
-	pthread_mutex_lock(&m->queue_lock);
-	uint64_t seq = m->queued_seq;
-	pthread_mutex_unlock(&m->queue_lock);
-	return seq;
-}
-
-int store_sqlite_sync(struct store *s, uint64_t seq)
-{
-	struct sql_store *m = sql(s);
-	pthread_mutex_lock(&m->queue_lock);
-	uint64_t failed_before = m->failed_seq;
-	while (m->committed_seq < seq) {
-		if (m->head && !m->writing && m->thread_started && !m->stopping)
-			commit_queued(m);       /* no hop to the writer and back */
-		else
-			pthread_cond_wait(&m->committed_cond, &m->queue_lock);
-	}
-	/* A batch that failed and held seq: this write is not on disk. */
-	int r = m->failed_seq != failed_before && m->failed_seq >= seq ? -EIO : 0;
-	pthread_mutex_unlock(&m->queue_lock);
-	return r;
-}
-
-
-bool store_sqlite_written(struct store *s, uint64_t seq)
-{
-	struct sql_store *m = sql(s);
-	pthread_mutex_lock(&m->queue_lock);
-	/* A record whose batch failed is kept in memory: the store lacks it. */
-	bool done = m->committed_seq >= seq && m->failed_seq < seq;
-	pthread_mutex_unlock(&m->queue_lock);
-	return done;
 }

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "engine/proc.h"
+#include "engine/proc_record.h"
 #include "engine/proc_table.h"
 #include "engine/store.h"
+#include "lib/ts.h"
 #include "tests/check.h"
 
 CHECK_MAIN_STATE;
@@ -338,6 +340,53 @@ static void expired_by_count_and_age(void)
 	ops->close(s);
 }
 
+/* A durable store that has every write on disk; the rest is never called. */
+static struct store durable_store;
+static int durable_open(const char *dir, struct store **out) { *out = &durable_store; return 0; }
+static bool durable_written(struct store *s, uint64_t seq) { return true; }
+static const struct store_ops durable_ops = { .flags = STORE_DURABLE, .open = durable_open, .close = full_close,
+					      .written = durable_written };
+
+static struct proc *ended_at(const char *id, int64_t ended_ms)
+{
+	struct proc *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	snprintf(p->rec.id, sizeof p->rec.id, "%s", id);
+	p->link.id = p->rec.id;
+	p->list_id = PROC_LIST_NONE;
+	p->rec.ended_ms = ended_ms;
+	proc_table_index(p);
+	proc_table_move(p, PROC_LIST_NONE, PROC_LIST_ENDED);
+	return p;
+}
+
+/* An ended record whose end is on disk leaves memory, but not at once: the
+ * waiters its end woke answer from it, not from the store. A record ended
+ * a minute ago (or in the future: the clock went back) leaves. */
+static void ended_records_leave_memory_after_a_moment(void)
+{
+	char dir[] = "/tmp/unit_store.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	durable_store.ops = &durable_ops;
+	struct proc_config cfg = { .state_dir = dir, .max_running = 1, .max_queued = 1 };
+	CHECK_INT(proc_table_open(&cfg, &durable_ops), 0);
+	int64_t now = ts_wall_ms();
+	CHECK(ended_at("old", now - 60000) && ended_at("ahead", now + 3600000) && ended_at("recent", now));
+	CHECK(proc_table_evict());              /* "recent" is to be swept later */
+	CHECK(proc_table_find("old") == NULL && proc_table_find("ahead") == NULL);
+	CHECK(proc_table_find("recent") != NULL);
+	CHECK_INT(proc_table_count(PROC_LIST_ENDED), 1);
+	struct proc *p = proc_table_find("recent");
+	proc_table_forget(p);
+	proc_free(p);
+	proc_table_close();
+	char out[64];
+	snprintf(out, sizeof out, "%s/output", dir);
+	rmdir(out);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	static const struct store_ops *const stores[] = { &store_mem_ops, &store_sqlite_ops };
@@ -354,5 +403,6 @@ int main(void)
 	}
 	RUN(ids_sort_by_creation);
 	RUN(list_errors_reach_the_caller);
+	RUN(ended_records_leave_memory_after_a_moment);
 	return CHECK_EXIT();
 }

@@ -1,0 +1,305 @@
+/* store_sqlite_queue — the SQLite store's write queue: what insert, update,
+ * remove, put_output and set_names leave for the writer thread
+ * (store_sqlite_write.c), and sync(), which waits for its commits.
+ *
+ * Why writes of one record are merged (coalescing): a short process is
+ * inserted, started, running, given its output and ended within a
+ * millisecond; written one by one, that was four commits and five row
+ * writes, each rewriting the row, its overflow pages and its state index
+ * entry. While a record's op still waits in the queue (it is found by id in
+ * a small hash, emptied each time the writer takes the queue), a later write
+ * of the same record is merged into it: its fields and output replace the
+ * queued ones (error and timeline only when given, as the UPDATE's coalesce()
+ * does), and the op takes the later sequence number. Every op merged is still
+ * committed in the batch that holds the op, so sync(seq) means what it did.
+ * A remove takes its record out of the hash: nothing is merged across it.
+ *
+ * Why the writer lingers (COMMIT_LINGER_MS): a commit nobody waits for is
+ * put off a little, so that a short process's writes meet in the queue and
+ * are merged; sync() (someone is to be answered) asks for the commit at
+ * once, and so do a record's end and PENDING_MAX queued ops. What a crash can lose grows by
+ * that much: writes nobody was answered about, up to COMMIT_LINGER_MS old
+ * (README "Durability").
+ *
+ * Why set_names writes nothing: the Process-N count changed with every
+ * spawn, one more page in every commit. The count is written when a record
+ * is removed (a removed record's number must never come back) and at close;
+ * an open takes the larger of it and the number of the newest stored
+ * Process-N record (store_sqlite_read.c), so after a crash the count goes on
+ * after the last name any stored record has.
+ */
+#define _GNU_SOURCE
+#include "engine/store_sqlite_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/histogram.h"
+
+static unsigned pending_bucket(const char *id)
+{
+	uint32_t h = 2166136261u;               /* FNV-1a */
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % PENDING_BUCKETS;
+}
+
+/* Where the queued op of id is linked in the hash (*result NULL: none). */
+static struct op **pending_link(struct sql_store *m, const char *id)
+{
+	struct op **link = &m->pending[pending_bucket(id)];
+	while (*link && strcmp((*link)->rec.id, id) != 0)
+		link = &(*link)->pending_next;
+	return link;
+}
+
+void store_sqlite_pending_clear(struct sql_store *m)
+{
+	memset(m->pending, 0, sizeof m->pending);
+}
+
+/* Appends o (queue_lock held): the writer starts its linger when the queue
+ * was empty, and commits at once past PENDING_MAX. */
+static void append(struct sql_store *m, struct op *o)
+{
+	bool was_empty = !m->head;
+	if (m->tail)
+		m->tail->next = o;
+	else
+		m->head = o;
+	m->tail = o;
+	if (was_empty)
+		m->first_queued_ns = histogram_now_ns();
+	if (++m->queued_count >= PENDING_MAX)
+		m->sync_wanted = true;
+	if (was_empty || m->sync_wanted)
+		pthread_cond_signal(&m->queued_cond);
+}
+
+/* Why atomic stores under the lock: queued(), written() and an answered
+ * sync() read the sequence numbers without it (on every transition and
+ * every request). */
+static uint64_t next_seq(struct sql_store *m)
+{
+	uint64_t seq = m->queued_seq + 1;
+	__atomic_store_n(&m->queued_seq, seq, __ATOMIC_RELEASE);
+	return seq;
+}
+
+int store_sqlite_enqueue(struct sql_store *m, struct op *o)
+{
+	pthread_mutex_lock(&m->queue_lock);
+	o->seq = next_seq(m);
+	append(m, o);
+	pthread_mutex_unlock(&m->queue_lock);
+	return 0;
+}
+
+static void take_string(char **into, char **from)
+{
+	if (*from) {
+		free(*into);
+		*into = *from;
+		*from = NULL;
+	}
+}
+
+/* from's writes go into the queued op of the same record; from keeps what
+ * they replaced, for the caller to free. */
+static void merge(struct op *into, struct op *from)
+{
+	if (from->has_fields) {
+		struct store_record *a = &into->rec, *b = &from->rec;
+		a->state = b->state;
+		a->pid = b->pid;
+		a->exitcode = b->exitcode;
+		a->signal = b->signal;
+		a->reason = b->reason;
+		a->started_ms = b->started_ms;
+		a->ended_ms = b->ended_ms;
+		a->stdout_bytes = b->stdout_bytes;
+		a->stderr_bytes = b->stderr_bytes;
+		a->start_ticks = b->start_ticks;
+		a->stdout_dropped = b->stdout_dropped;
+		a->stderr_dropped = b->stderr_dropped;
+		take_string(&a->error, &b->error);
+		take_string(&a->timeline_text, &b->timeline_text);
+		into->has_fields = true;
+	}
+	for (int s = 0; s < 2; s++) {
+		if (!from->has_output[s])
+			continue;
+		void *data = into->data[s], *marks = into->marks[s];
+		into->data[s] = from->data[s];
+		into->marks[s] = from->marks[s];
+		into->len[s] = from->len[s];
+		into->marks_len[s] = from->marks_len[s];
+		into->has_output[s] = true;
+		from->data[s] = data;
+		from->marks[s] = marks;
+	}
+}
+
+/* Queues o, a write of one record, or merges it into the record's queued op
+ * (then o is freed). */
+static int enqueue_record(struct sql_store *m, struct op *o)
+{
+	pthread_mutex_lock(&m->queue_lock);
+	uint64_t seq = next_seq(m);
+	struct op **link = pending_link(m, o->rec.id), *queued = *link;
+	if (o->kind == OP_REMOVE && queued)
+		*link = queued->pending_next;   /* later writes go after the remove */
+	/* An end is what answers wait for (?wait=, join, an exit line): its
+	 * commit starts now, while the one to answer is woken. */
+	if (o->has_fields && !store_state_alive(o->rec.state) && !m->sync_wanted) {
+		m->sync_wanted = true;
+		pthread_cond_signal(&m->queued_cond);
+	}
+	if (queued && o->kind == OP_UPDATE) {
+		merge(queued, o);
+		queued->seq = seq;
+		pthread_mutex_unlock(&m->queue_lock);
+		store_sqlite_free_ops(o);
+		return 0;
+	}
+	o->seq = seq;
+	if (o->kind == OP_REMOVE)
+		m->remove_queued = true;
+	else if (!queued) {
+		o->pending_next = NULL;
+		*link = o;
+	}
+	append(m, o);
+	pthread_mutex_unlock(&m->queue_lock);
+	return 0;
+}
+
+static struct op *new_op(enum op_kind kind, const char *id)
+{
+	struct op *o = calloc(1, sizeof *o);
+	if (o) {
+		o->kind = kind;
+		snprintf(o->rec.id, sizeof o->rec.id, "%s", id);
+	}
+	return o;
+}
+
+int store_sqlite_insert(struct store *s, const struct store_record *r)
+{
+	struct op *o = calloc(1, sizeof *o);
+	if (!o || store_record_copy(&o->rec, r) < 0) {
+		free(o);
+		return -ENOMEM;
+	}
+	o->kind = OP_INSERT;
+	o->has_fields = true;
+	return enqueue_record(sql(s), o);
+}
+
+int store_sqlite_update(struct store *s, const struct store_record *r)
+{
+	struct op *o = new_op(OP_UPDATE, r->id);
+	if (!o)
+		return -ENOMEM;
+	o->has_fields = true;
+	o->rec.state = r->state;
+	o->rec.pid = r->pid;
+	o->rec.exitcode = r->exitcode;
+	o->rec.signal = r->signal;
+	o->rec.reason = r->reason;
+	o->rec.started_ms = r->started_ms;
+	o->rec.ended_ms = r->ended_ms;
+	o->rec.stdout_bytes = r->stdout_bytes;
+	o->rec.stderr_bytes = r->stderr_bytes;
+	o->rec.start_ticks = r->start_ticks;
+	o->rec.stdout_dropped = r->stdout_dropped;
+	o->rec.stderr_dropped = r->stderr_dropped;
+	if ((r->error && !(o->rec.error = strdup(r->error))) ||
+	    (r->timeline_text && !(o->rec.timeline_text = strdup(r->timeline_text)))) {
+		store_sqlite_free_ops(o);
+		return -ENOMEM;
+	}
+	return enqueue_record(sql(s), o);
+}
+
+int store_sqlite_remove(struct store *s, const char *id)
+{
+	struct op *o = new_op(OP_REMOVE, id);
+	return o ? enqueue_record(sql(s), o) : -ENOMEM;
+}
+
+int store_sqlite_set_names(struct store *s, long given)
+{
+	struct sql_store *m = sql(s);
+	pthread_mutex_lock(&m->queue_lock);
+	if (given > m->names_given)
+		m->names_given = given;
+	pthread_mutex_unlock(&m->queue_lock);
+	return 0;
+}
+
+/* A copy of len bytes (NULL stays NULL); false: out of memory. */
+static bool copy_blob(void **to, const void *from, size_t len)
+{
+	if (!from)
+		return true;
+	*to = malloc(len ? len : 1);
+	if (*to)
+		memcpy(*to, from, len);
+	return *to != NULL;
+}
+
+/* An OP_UPDATE without fields: the writer runs OP_OUTPUT0/1 for it, or the
+ * record's queued op takes it. */
+int store_sqlite_put_output(struct store *s, const char *id, int stream, const void *data, size_t len,
+			    const void *marks, size_t marks_len)
+{
+	int k = stream ? 1 : 0;
+	struct op *o = new_op(OP_UPDATE, id);
+	if (!o || !copy_blob(&o->data[k], data, len) ||
+	    !copy_blob(&o->marks[k], marks_len ? marks : NULL, marks_len)) {
+		store_sqlite_free_ops(o);
+		return -ENOMEM;
+	}
+	o->has_output[k] = true;
+	o->len[k] = len;
+	o->marks_len[k] = marks_len;
+	return enqueue_record(sql(s), o);
+}
+
+uint64_t store_sqlite_queued(struct store *s)
+{
+	return __atomic_load_n(&sql(s)->queued_seq, __ATOMIC_ACQUIRE);
+}
+
+int store_sqlite_sync(struct store *s, uint64_t seq)
+{
+	struct sql_store *m = sql(s);
+	if (__atomic_load_n(&m->committed_seq, __ATOMIC_ACQUIRE) >= seq)
+		return 0;                       /* on disk before the call: nothing failed meanwhile */
+	pthread_mutex_lock(&m->queue_lock);
+	uint64_t failed_before = m->failed_seq;
+	while (m->committed_seq < seq) {
+		/* Still queued (not in the batch being written): no linger for it. */
+		if (seq > m->taken_seq && !m->sync_wanted) {
+			m->sync_wanted = true;
+			pthread_cond_signal(&m->queued_cond);
+		}
+		pthread_cond_wait(&m->committed_cond, &m->queue_lock);
+	}
+	/* A batch that failed and held seq: this write is not on disk. */
+	int r = m->failed_seq != failed_before && m->failed_seq >= seq ? -EIO : 0;
+	pthread_mutex_unlock(&m->queue_lock);
+	return r;
+}
+
+bool store_sqlite_written(struct store *s, uint64_t seq)
+{
+	struct sql_store *m = sql(s);
+	/* committed_seq first: a failure of that batch is stored before it. A
+	 * record whose batch failed is kept in memory: the store lacks it. */
+	uint64_t committed = __atomic_load_n(&m->committed_seq, __ATOMIC_ACQUIRE);
+	return committed >= seq && __atomic_load_n(&m->failed_seq, __ATOMIC_ACQUIRE) < seq;
+}

@@ -50,6 +50,13 @@ struct pool_config {
 /* A job: a map (items: an array of canonical args, consumed) or an apply (one item). */
 struct pool_job_config {
 	cJSON *items;                   /* taken over by pool_submit, even on error */
+	/* Or, the usual map (items NULL): nints bare integers for a target of one
+	 * integer argument named int_key (a string that outlives the pool, the
+	 * target's own), each item being {int_key: ints[i]}, without a cJSON
+	 * node per item. ints is taken over by pool_submit, even on error. */
+	int64_t *ints;
+	int nints;
+	const char *int_key;
 	int chunksize;                  /* 0: the heuristic, items / (processes * 4), at least 1 */
 	bool ordered;                   /* results streamed in input order (imap) or as done */
 	bool fail_fast;                 /* ?on_error=fail */

@@ -35,6 +35,8 @@ struct pool_job {
 	int retry_len;
 	cJSON *items;                   /* canonical args, one per item */
 	cJSON **item_at;                /* items by index (a cJSON array is a list) */
+	int64_t *ints;                  /* or (item_at NULL) integer items: {int_key: ints[i]} */
+	const char *int_key;
 	cJSON **results;                /* NULL: not done yet */
 	int *attempts;
 	int *order;                     /* item indexes in completion order */
@@ -122,6 +124,8 @@ void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed);
 /* Ends j (state) and drops its work left: results of items never run become errors. */
 void pool_job_end(struct pool_job *j, enum job_state state);
 void pool_job_free(struct pool_job *j);
+/* Item index's canonical args as a new tree (the caller frees it), NULL: out of memory. */
+cJSON *pool_job_item(const struct pool_job *j, int index);
 /* v's digits in buf (24 bytes), NUL-terminated; their count. No printf: a
  * map prints an integer per item, and %g with cJSON's read-back check cost
  * about a microsecond each. */

@@ -33,12 +33,25 @@ void pool_job_free(struct pool_job *j)
 		cJSON_Delete(j->results[i]);
 	free(j->results);
 	free(j->item_at);
+	free(j->ints);
 	free(j->attempts);
 	free(j->order);
 	free(j->failed_order);
 	free(j->retry);
 	cJSON_Delete(j->items);
 	free(j);
+}
+
+cJSON *pool_job_item(const struct pool_job *j, int index)
+{
+	if (j->item_at)
+		return cJSON_Duplicate(j->item_at[index], true);
+	cJSON *o = cJSON_CreateObject();
+	if (o && !cJSON_AddNumberToObject(o, j->int_key, (double)j->ints[index])) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
 cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitcode)
@@ -304,7 +317,7 @@ static void add_failures(cJSON *o, const struct pool_job *j)
 		int index = j->failed_order[k];
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddNumberToObject(f, "index", index);
-		cJSON_AddItemToObject(f, "item", cJSON_Duplicate(j->item_at[index], true));
+		cJSON_AddItemToObject(f, "item", pool_job_item(j, index));
 		cJSON_AddItemToObject(f, "error", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j->results[index], "error"), true));
 		cJSON_AddItemToArray(list, f);
 	}

@@ -168,7 +168,9 @@ static bool feed(struct pool_slot *s)
 	s->item = item;
 	s->task_job = j;
 	j->running++;
-	int r = pool_spawn_in(s, p->target, j->item_at[item], name);
+	cJSON *made = j->item_at ? NULL : pool_job_item(j, item);
+	int r = j->item_at || made ? pool_spawn_in(s, p->target, j->item_at ? j->item_at[item] : made, name) : -ENOMEM;
+	cJSON_Delete(made);
 	if (r < 0) {
 		j->running--;
 		if (r == -EAGAIN || r == -EBUSY) {

@@ -382,11 +382,36 @@ static size_t quick_args(const cJSON *args, char *buf, size_t cap)
 	return len;
 }
 
+/* An integer item, {"<key>":<n>}, printed into buf (cap bytes): its
+ * length, 0: it does not fit. */
+static size_t int_args(const struct pool_job *j, int item, char *buf, size_t cap)
+{
+	size_t klen = strlen(j->int_key);
+	if (klen + 32 > cap || !plain_key(j->int_key))
+		return 0;
+	buf[0] = '{';
+	buf[1] = '"';
+	memcpy(buf + 2, j->int_key, klen);
+	memcpy(buf + 2 + klen, "\":", 2);
+	size_t len = 4 + klen + pool_format_int(buf + 4 + klen, j->ints[item]);
+	buf[len++] = '}';
+	return len;
+}
+
 /* Appends "{"args":<item>}\n" to the write buffer. false: out of memory. */
-static bool queue_item(struct pool_slot *s, const cJSON *args)
+static bool queue_item(struct pool_slot *s, const struct pool_job *j, int item)
 {
 	char quick[256];
-	size_t qlen = quick_args(args, quick, sizeof quick);
+	const cJSON *args = j->item_at ? j->item_at[item] : NULL;
+	size_t qlen = args ? quick_args(args, quick, sizeof quick) : int_args(j, item, quick, sizeof quick);
+	if (!args && !qlen) {
+		cJSON *made = pool_job_item(j, item);   /* a key JSON must escape: printed by cJSON */
+		char *text = made ? number_print_json(made) : NULL;
+		bool ok = text && queue(s, "{\"args\":", 8) && queue(s, text, strlen(text)) && queue(s, "}\n", 2);
+		cJSON_Delete(made);
+		free(text);
+		return ok;
+	}
 	if (qlen)
 		return queue(s, "{\"args\":", 8) && queue(s, quick, qlen) && queue(s, "}\n", 2);
 	char *text = number_print_json(args);
@@ -426,7 +451,7 @@ static void send_tasks(struct pool_slot *s)
 		if (!got)
 			break;
 		j = got;
-		if (!queue_item(s, j->item_at[item])) {
+		if (!queue_item(s, j, item)) {
 			j->retry[j->retry_len++] = item;
 			break;
 		}

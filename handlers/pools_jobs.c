@@ -206,6 +206,53 @@ static bool quick_items(const struct target *t, cJSON *items, cJSON *details)
 	return true;
 }
 
+/* The target's one integer argument if it is a function target of one
+ * (quick_items()'s case), else NULL. */
+static const struct arg_spec *int_arg(const struct target *t)
+{
+	const struct arg_spec *a = t->nargs == 1 ? &t->args[0] : NULL;
+	return a && a->type == ARG_INTEGER && !a->variadic && t->kind != TARGET_EXEC ? a : NULL;
+}
+
+/* The usual map's body (pools_items.c): its items straight into q->c.ints,
+ * the rest of it parsed (and checked) as any body; NULL and nothing done
+ * when it is not that case, or when the rest does not parse (the whole body
+ * is then parsed, for its usual error). *res is set only with a reply. */
+static cJSON *quick_body(struct http_req *r, const struct target *t, struct job_request *q, enum MHD_Result *res,
+			 bool *replied)
+{
+	const struct arg_spec *a = int_arg(t);
+	struct pools_items it = { 0 };
+	*replied = false;
+	if (!a || !r->body || !pools_items_slice(r->body, r->body_len, POOL_ITEMS_MAX, &it))
+		return NULL;
+	bool ok = true;
+	for (int i = 0; i < it.n && ok; i++)
+		ok = !(a->has_min && (double)it.ints[i] < a->min) && !(a->has_max && (double)it.ints[i] > a->max);
+	cJSON *probe = ok ? cJSON_ParseWithLengthOpts(it.rest, it.rest_len + 1, NULL, 1) : NULL, *body = NULL;
+	if (probe) {
+		static const char *const long_arrays[] = { "items", NULL };
+		char *whole = r->body;
+		size_t whole_len = r->body_len;
+		r->body = it.rest;      /* the rest goes through the usual checks */
+		r->body_len = it.rest_len;
+		body = body_json_long(r, res, long_arrays);
+		r->body = whole;
+		r->body_len = whole_len;
+		*replied = !body;
+	}
+	cJSON_Delete(probe);
+	free(it.rest);
+	if (body) {
+		q->c.ints = it.ints;
+		q->c.nints = it.n;
+		q->c.int_key = a->name;
+	} else {
+		free(it.ints);
+	}
+	return body;
+}
+
 /* The items of a map (taken from body), checked: q->c.items set, or details added. */
 static void check_items(const struct target *t, cJSON *body, struct job_request *q, cJSON *details)
 {
@@ -238,7 +285,11 @@ static enum MHD_Result job_create(struct http_req *r, bool apply)
 	if (!t)
 		return no_pool(r, r->params[0]);
 	static const char *const long_arrays[] = { "items", NULL };
-	cJSON *body = body_json_long(r, &res, apply ? NULL : long_arrays), *details = cJSON_CreateArray();
+	bool replied = false;
+	cJSON *body = apply ? NULL : quick_body(r, t, &q, &res, &replied);
+	if (!body && !replied)
+		body = body_json_long(r, &res, apply ? NULL : long_arrays);
+	cJSON *details = cJSON_CreateArray();
 	if (!body) {
 		cJSON_Delete(details);
 		return res;
@@ -260,7 +311,7 @@ static enum MHD_Result job_create(struct http_req *r, bool apply)
 		q.c.items = cJSON_CreateArray();
 		if (canonical)
 			cJSON_AddItemToArray(q.c.items, canonical);
-	} else {
+	} else if (!q.c.ints) {
 		check_items(t, body, &q, details);
 	}
 	if (cJSON_GetArraySize(details) > 0) {
@@ -269,9 +320,11 @@ static enum MHD_Result job_create(struct http_req *r, bool apply)
 		goto out;
 	}
 	res = submit(r, &q, apply);
-	q.c.items = NULL;       /* pool_submit took it */
+	q.c.items = NULL;       /* pool_submit took them */
+	q.c.ints = NULL;
 out:
 	cJSON_Delete(q.c.items);
+	free(q.c.ints);
 	cJSON_Delete(details);
 	cJSON_Delete(body);
 	return res;

@@ -64,18 +64,32 @@ cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitc
 	return o;
 }
 
+/* Two digits per division, written from the end of a scratch buffer: the
+ * map's reply prints one integer per item. */
 size_t pool_format_int(char *buf, int64_t v)
 {
-	char digits[24];
-	size_t n = 0, len = 0;
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	char digits[24], *p = digits + sizeof digits;
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	do
-		digits[n++] = (char)('0' + u % 10);
-	while ((u /= 10));
+	while (u >= 100) {
+		p -= 2;
+		memcpy(p, pairs + (u % 100) * 2, 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + u * 2, 2);
+	} else {
+		*--p = (char)('0' + u);
+	}
+	size_t len = 0, n = (size_t)(digits + sizeof digits - p);
 	if (v < 0)
 		buf[len++] = '-';
-	while (n)
-		buf[len++] = digits[--n];
+	memcpy(buf + len, p, n);
+	len += n;
 	buf[len] = '\0';
 	return len;
 }
@@ -249,17 +263,22 @@ static cJSON *job_summary(const struct pool *p, const struct pool_job *j)
  * the map itself. NULL: out of memory. Lock held. */
 static cJSON *results_raw(const struct pool_job *j)
 {
-	size_t len = 0, cap = 4096;
+	size_t len = 0, cap = 4096 + (size_t)j->total * 8;      /* most squares fit: one realloc at most */
 	char *text = malloc(cap);
 	for (int i = 0; text && i < j->total; i++) {
 		char num[24], *other = NULL;
 		const char *piece = num;
 		int64_t v;
+		size_t n;
 		if (cJSON_IsNumber(j->results[i]) && number_int64(j->results[i]->valuedouble, &v))
-			pool_format_int(num, v);
-		else if (!(piece = other = number_print_json(j->results[i])))
+			n = pool_format_int(num, v);
+		else if ((piece = other = number_print_json(j->results[i])))
+			n = strlen(piece);
+		else {
+			free(text);     /* out of memory: no reply rather than a short one */
+			text = NULL;
 			break;
-		size_t n = strlen(piece);
+		}
 		while (text && len + n + 3 > cap) {
 			char *grown = realloc(text, cap *= 2);
 			if (!grown)

@@ -98,6 +98,11 @@ enum pool_job_flags {
 /* {"job", "pool", "state", "total", "done", "failed", "results"?}, NULL: no
  * such job (or out of memory, with POOL_JOB_RESULTS_RAW). */
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags);
+/* The same with POOL_JOB_RESULTS_RAW as the reply's text (malloc'd, len bytes
+ * and a newline, NUL-terminated), built in one buffer: the results of a big
+ * map are not copied again into a tree and out of it. NULL: no such job, or
+ * it is running (*running), or out of memory. */
+char *pool_job_text(const char *id, const char *job, size_t *len, bool *running);
 /* {"jobs": [...]}: the newest POOL_JOBS_LISTED jobs of the pool, newest first,
  * each a Job without results plus "failures": [{"index", "item", "error"}],
  * its first POOL_FAILURES_LISTED failed items. NULL: no such pool. */

@@ -258,19 +258,21 @@ static cJSON *job_summary(const struct pool *p, const struct pool_job *j)
 	return o;
 }
 
-/* j's results as one raw JSON array: integers printed by hand, anything
- * else through number_print_json(). A tree of 100,000 copies cost more than
- * the map itself. NULL: out of memory. Lock held. */
-static cJSON *results_raw(const struct pool_job *j)
+/* Appends j's results as one JSON array to *buf (len bytes of cap):
+ * integers printed by hand, anything else through number_print_json(). A
+ * tree of 100,000 copies cost more than the map itself. false: out of
+ * memory (*buf freed, NULL). Lock held. */
+static bool append_results(const struct pool_job *j, char **buf, size_t *len, size_t *cap)
 {
-	size_t len = 0, cap = 4096 + (size_t)j->total * 8;      /* most squares fit: one realloc at most */
-	char *text = malloc(cap);
-	for (int i = 0; text && i < j->total; i++) {
+	char *text = *buf;
+	for (int i = 0; text && i <= j->total; i++) {
 		char num[24], *other = NULL;
 		const char *piece = num;
 		int64_t v;
-		size_t n;
-		if (cJSON_IsNumber(j->results[i]) && number_int64(j->results[i]->valuedouble, &v))
+		size_t n = 0;
+		if (i == j->total)
+			;               /* the closing bracket only */
+		else if (cJSON_IsNumber(j->results[i]) && number_int64(j->results[i]->valuedouble, &v))
 			n = pool_format_int(num, v);
 		else if ((piece = other = number_print_json(j->results[i])))
 			n = strlen(piece);
@@ -279,29 +281,64 @@ static cJSON *results_raw(const struct pool_job *j)
 			text = NULL;
 			break;
 		}
-		while (text && len + n + 3 > cap) {
-			char *grown = realloc(text, cap *= 2);
+		while (text && *len + n + 4 > *cap) {
+			char *grown = realloc(text, *cap *= 2);
 			if (!grown)
 				free(text);
 			text = grown;
 		}
-		if (text) {
-			text[len++] = i ? ',' : '[';
-			memcpy(text + len, piece, n);
-			len += n;
+		if (text && i == j->total) {
+			if (j->total == 0)
+				text[(*len)++] = '[';
+			text[(*len)++] = ']';
+		} else if (text) {
+			text[(*len)++] = i ? ',' : '[';
+			memcpy(text + *len, piece, n);
+			*len += n;
 		}
 		free(other);
 	}
+	*buf = text;
+	return text != NULL;
+}
+
+/* j's results as one raw item. NULL: out of memory. Lock held. */
+static cJSON *results_raw(const struct pool_job *j)
+{
+	size_t len = 0, cap = 4096 + (size_t)j->total * 12;     /* a square's digits and comma: no realloc */
+	char *text = malloc(cap);
 	cJSON *raw = NULL;
-	if (text) {
-		if (j->total == 0)
-			text[len++] = '[';
-		text[len++] = ']';
+	if (text && append_results(j, &text, &len, &cap)) {
 		text[len] = '\0';
 		raw = cJSON_CreateRaw(text);
 	}
 	free(text);
 	return raw;
+}
+
+char *pool_job_text(const char *id, const char *job, size_t *len, bool *running)
+{
+	pool_lock();
+	struct pool *p = pool_find(id);
+	struct pool_job *j = p ? pool_job_find(p, job) : NULL;
+	*running = j && j->state == JOB_RUNNING;
+	cJSON *o = j && !*running ? job_summary(p, j) : NULL;
+	char *head = o ? number_print_json(o) : NULL, *text = NULL;
+	cJSON_Delete(o);
+	size_t hlen = head ? strlen(head) : 0, cap = hlen + 4096 + (size_t)(j ? j->total : 0) * 12;
+	if (hlen > 2 && (text = malloc(cap))) {
+		memcpy(text, head, hlen - 1);   /* without its closing brace */
+		*len = hlen - 1;
+		memcpy(text + *len, ",\"results\":", 11);
+		*len += 11;
+		if (append_results(j, &text, len, &cap)) {
+			memcpy(text + *len, "}\n", 3);  /* room was kept: 4 bytes past each piece */
+			*len += 2;
+		}
+	}
+	pool_unlock();
+	free(head);
+	return text;
 }
 
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags)

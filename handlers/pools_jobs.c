@@ -16,6 +16,7 @@
 
 #include "lib/container.h"
 #include "lib/number.h"
+#include "lib/utf8.h"
 #include "server/body.h"
 #include "server/stream.h"
 #include "targets/args.h"
@@ -113,9 +114,33 @@ static int check_job(struct http_req *r, const cJSON *body, struct job_request *
 enum job_reply { REPLY_MAP, REPLY_APPLY, REPLY_GET };
 
 /* The job: 200 once it has ended, else 202 (a GET: always 200). */
+/* An ended job's reply as text made by the engine in one buffer (a map's
+ * 100,000 results were copied into a raw item, out of it by the print, and
+ * checked again); MHD_NO with *done false: the job runs (or out of memory),
+ * reply from its tree. */
+static enum MHD_Result reply_text(struct http_req *r, const char *pool, const char *job, bool *done)
+{
+	size_t len = 0;
+	bool running = false;
+	char *text = pool_job_text(pool, job, &len, &running);
+	*done = text != NULL;
+	if (!text)
+		return MHD_NO;
+	if (!utf8_valid(text, len)) {   /* as http_reply_json(): a result's string bytes as they came */
+		char *clean = utf8_sanitize(text, len, &len);
+		free(text);
+		if (!(text = clean))
+			return http_reply_error(r, 500, "internal", NULL, "out of memory");
+	}
+	return http_reply_buffer(r, 200, "application/json", text, len, false);
+}
+
 static enum MHD_Result reply_job(struct http_req *r, const char *pool, const char *job, enum job_reply how)
 {
-	bool apply = how == REPLY_APPLY;
+	bool apply = how == REPLY_APPLY, done = false;
+	enum MHD_Result res = apply ? MHD_NO : reply_text(r, pool, job, &done);
+	if (done)
+		return res;
 	/* apply takes its one result out of the tree; a map's are sent as text */
 	cJSON *j = pool_job_json(pool, job, apply ? POOL_JOB_RESULTS : POOL_JOB_RESULTS_RAW);
 	if (!j)

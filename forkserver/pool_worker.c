@@ -136,13 +136,14 @@ static char *take_output(struct worker *w, size_t *len)
 /* Appends the result line of a task that returned code. */
 static void add_result(struct worker *w, int code, bool init)
 {
-	size_t len;
-	char *output = take_output(w, &len), *value = target_return_take(), head[32];
+	size_t len, value_len = 0;
+	char *output = take_output(w, &len), head[32], *made = NULL;
+	const char *value = target_return_take(&value_len);
 	if (len && (init || value)) {   /* prints beside a value: the worker's own output */
 		fdio_write_all(init ? STDERR_FILENO : w->real_stdout, output, len);
 		len = 0;
 	}
-	char *text = value ? value : utf8_json_string(output ? output : "", len);
+	const char *text = value ? value : (made = utf8_json_string(output ? output : "", len));
 	if (!text)
 		_exit(124);
 	int n = 0, c = code & 0xff;
@@ -155,9 +156,9 @@ static void add_result(struct worker *w, int code, bool init)
 	head[n++] = (char)('0' + c % 10);
 	append(w, head, (size_t)n);
 	append(w, value ? ",\"result\":" : ",\"out\":", value ? 10 : 7);
-	append(w, text, strlen(text));
+	append(w, text, value ? value_len : strlen(text));
 	append(w, "}\n", 2);
-	free(text);
+	free(made);
 	free(output);
 }
 

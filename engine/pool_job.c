@@ -27,11 +27,30 @@ struct pool_job *pool_job_find(struct pool *p, const char *job)
 	return NULL;
 }
 
+cJSON *pool_job_number(struct pool_job *j, double v)
+{
+	if (!j->numbers && j->total > 0)
+		j->numbers = calloc((size_t)j->total, sizeof *j->numbers);
+	if (!j->numbers || j->numbers_used >= j->total)
+		return cJSON_CreateNumber(v);
+	cJSON *n = &j->numbers[j->numbers_used++];
+	n->type = cJSON_Number;
+	cJSON_SetNumberValue(n, v);
+	return n;
+}
+
+void pool_result_free(const struct pool_job *j, cJSON *result)
+{
+	if (!(j->numbers && result >= j->numbers && result < j->numbers + j->total))
+		cJSON_Delete(result);
+}
+
 void pool_job_free(struct pool_job *j)
 {
 	for (int i = 0; j->results && i < j->total; i++)
-		cJSON_Delete(j->results[i]);
+		pool_result_free(j, j->results[i]);
 	free(j->results);
+	free(j->numbers);
 	free(j->item_at);
 	free(j->ints);
 	free(j->attempts);
@@ -140,7 +159,7 @@ void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed)
 {
 	struct waitq_batch b = { NULL, NULL };
 	if (j->state != JOB_RUNNING || j->results[index]) {
-		cJSON_Delete(result);
+		pool_result_free(j, result);
 		return;
 	}
 	store_result(j, index, result);

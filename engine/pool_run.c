@@ -284,11 +284,11 @@ void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result)
 		j->attempts[s->item]++;
 		j->retry[j->retry_len++] = s->item;
 		cJSON_Delete(failure);
-		cJSON_Delete(result);
+		pool_result_free(j, result);
 		return;
 	}
 	if (failure) {
-		cJSON_Delete(result);
+		pool_result_free(j, result);
 		result = failure;
 	}
 	pool_job_result(j, s->item, result, failure != NULL);

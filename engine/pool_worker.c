@@ -149,7 +149,7 @@ static bool quick_int(const char *v, const char *end, int64_t *out)
 /* The usual map line, a task that returned 0 with an integer (as a value,
  * or printed by a target that returns JSON), read without a parser: its
  * result, else NULL (the line is parsed). */
-static cJSON *quick_result(const struct pool_slot *s, const char *text, size_t len)
+static cJSON *quick_result(struct pool_slot *s, const char *text, size_t len)
 {
 	static const char value[] = "{\"exit\":0,\"result\":", printed[] = "{\"exit\":0,\"out\":\"";
 	const char *end = text + len;
@@ -167,7 +167,7 @@ static cJSON *quick_result(const struct pool_slot *s, const char *text, size_t l
 	} else {
 		return NULL;
 	}
-	return quick_int(text, end, &n) ? cJSON_CreateNumber((double)n) : NULL;
+	return quick_int(text, end, &n) ? pool_job_number(s->task_job, (double)n) : NULL;
 }
 
 static void on_line(struct pool_slot *s, const char *text, size_t len)

@@ -382,20 +382,24 @@ static size_t quick_args(const cJSON *args, char *buf, size_t cap)
 	return len;
 }
 
-/* An integer item, {"<key>":<n>}, printed into buf (cap bytes): its
- * length, 0: it does not fit. */
-static size_t int_args(const struct pool_job *j, int item, char *buf, size_t cap)
+/* An integer item's line, {"args":{"<key>":<n>}}, written straight into
+ * the write buffer (the map's usual line: one reserve, no copy). 1: done,
+ * 0: its key needs escapes, -1: out of memory. */
+static int queue_int_item(struct pool_slot *s, const struct pool_job *j, int item)
 {
 	size_t klen = strlen(j->int_key);
-	if (klen + 32 > cap || !plain_key(j->int_key))
+	if (klen > 128 || !plain_key(j->int_key))
 		return 0;
-	buf[0] = '{';
-	buf[1] = '"';
-	memcpy(buf + 2, j->int_key, klen);
-	memcpy(buf + 2 + klen, "\":", 2);
-	size_t len = 4 + klen + pool_format_int(buf + 4 + klen, j->ints[item]);
-	buf[len++] = '}';
-	return len;
+	if (!reserve(&s->wbuf, &s->wcap, s->wlen + klen + 48))
+		return -1;
+	char *p = s->wbuf + s->wlen;
+	memcpy(p, "{\"args\":{\"", 10);
+	memcpy(p + 10, j->int_key, klen);
+	memcpy(p + 10 + klen, "\":", 2);
+	size_t n = 12 + klen + pool_format_int(p + 12 + klen, j->ints[item]);
+	memcpy(p + n, "}}\n", 3);
+	s->wlen += n + 3;
+	return 1;
 }
 
 /* Appends "{"args":<item>}\n" to the write buffer. false: out of memory. */
@@ -403,19 +407,16 @@ static bool queue_item(struct pool_slot *s, const struct pool_job *j, int item)
 {
 	char quick[256];
 	const cJSON *args = j->item_at ? j->item_at[item] : NULL;
-	size_t qlen = args ? quick_args(args, quick, sizeof quick) : int_args(j, item, quick, sizeof quick);
-	if (!args && !qlen) {
-		cJSON *made = pool_job_item(j, item);   /* a key JSON must escape: printed by cJSON */
-		char *text = made ? number_print_json(made) : NULL;
-		bool ok = text && queue(s, "{\"args\":", 8) && queue(s, text, strlen(text)) && queue(s, "}\n", 2);
-		cJSON_Delete(made);
-		free(text);
-		return ok;
-	}
+	int done = args ? 0 : queue_int_item(s, j, item);
+	if (done)
+		return done > 0;
+	size_t qlen = args ? quick_args(args, quick, sizeof quick) : 0;
 	if (qlen)
 		return queue(s, "{\"args\":", 8) && queue(s, quick, qlen) && queue(s, "}\n", 2);
-	char *text = number_print_json(args);
+	cJSON *made = args ? NULL : pool_job_item(j, item);     /* an integer item whose key JSON escapes */
+	char *text = args || made ? number_print_json(args ? args : made) : NULL;
 	bool ok = text && queue(s, "{\"args\":", 8) && queue(s, text, strlen(text)) && queue(s, "}\n", 2);
+	cJSON_Delete(made);
 	free(text);
 	return ok;
 }

@@ -29,15 +29,34 @@
  * function's stdin is /dev/null, so it cannot read the next task. A function
  * that exits or crashes ends the worker: spawnd fails that task, reruns the
  * lines it had sent after it, and starts another worker.
+ *
+ * Why the task's stdout is a /dev/shm file watched by inotify: knowing
+ * whether a task wrote on fd 1 cost an lseek() per task, a fifth of the
+ * CPU of a map of squares, which never print. So the capture is an
+ * O_TMPFILE file in /dev/shm (a memfd raises no inotify events), watched for
+ * IN_MODIFY, with O_ASYNC: the kernel signals (WRITTEN_SIGNAL) the worker in
+ * the write() itself, before the task returns, so a task that wrote is known
+ * by a flag, one that did not costs no syscall. Only a task that returned a
+ * value is taken at the flag's word (its prints only go to the worker's
+ * stdout); one whose stdout is its result is always measured with lseek().
+ * What this assumes of a task that returns a value and writes on fd 1: that
+ * it leaves WRITTEN_SIGNAL unblocked, with the worker's handler. Once per
+ * read of task lines the offset is checked all the same; a write the flag
+ * missed turns the watch off for good (an lseek() per task again), and those
+ * bytes go to the worker's stdout. Without /dev/shm, O_TMPFILE or
+ * inotify, the capture is a memfd and every task is checked with lseek().
  */
 #define _GNU_SOURCE
 #include "forkserver/internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio_ext.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,18 +76,37 @@
  * dying worker loses only unanswered lines). */
 #define FLUSH_BYTES (256 << 10)
 #define FLUSH_US 2000
+#define WRITTEN_SIGNAL (SIGRTMIN + 6)   /* the capture was written (see the design note) */
 
 struct worker {
 	int channel, real_stdout;
 	const struct target *t;
 	struct target_ctx ctx;
 	off_t base;                     /* the memfd offset the current task started at */
-	const char *map;                /* the memfd's first CAPTURE_MAP bytes, or NULL */
+	const char *map;                /* the capture's first CAPTURE_MAP bytes, or NULL */
+	int notify;                     /* the capture's inotify fd (written tells), -1: lseek() each task */
 	cJSON *quick;                   /* {"<key>": n}: the last integer task's args, reused */
 	char *out;                      /* result lines not written yet */
 	int64_t flushed_us;             /* since when they wait: a read, or the last write (monotonic) */
 	size_t out_len, out_cap;
 };
+
+static volatile sig_atomic_t written;   /* the capture had a write since the last look */
+
+static void on_written(int sig)
+{
+	(void)sig;
+	written = 1;
+}
+
+/* Empties the inotify queue (so the next write signals again) and the flag. */
+static void rearm(struct worker *w)
+{
+	char events[4096];
+	written = 0;
+	while (read(w->notify, events, sizeof events) > 0)
+		;
+}
 
 static void append(struct worker *w, const char *s, size_t len)
 {
@@ -104,14 +142,19 @@ static void flush_results(struct worker *w)
 	w->flushed_us = now_us();
 }
 
-/* What the task wrote on fd 1 (the memfd) since it started. The memfd is
- * emptied only once it has grown, and read through a mapping: a task that
- * prints costs one lseek, not a truncation and a pread. (Only bytes below
+/* What the task wrote on fd 1 (the capture) since it started; a task that
+ * returned a value (valued) and was not seen to write is not measured. The
+ * capture is emptied only once it has grown, and read through a mapping: a
+ * task that prints costs one lseek, not a truncation and a pread. (Only bytes below
  * the file's end are read, so the mapping past it is never touched.) */
-static char *take_output(struct worker *w, size_t *len)
+static char *take_output(struct worker *w, size_t *len, bool valued)
 {
-	off_t end = lseek(STDOUT_FILENO, 0, SEEK_CUR);
 	*len = 0;
+	if (valued && w->notify >= 0 && !written)
+		return NULL;            /* no write since the last look */
+	if (w->notify >= 0)
+		rearm(w);
+	off_t end = lseek(STDOUT_FILENO, 0, SEEK_CUR);
 	if (end <= w->base)
 		return NULL;
 	size_t want = (size_t)(end - w->base);
@@ -129,6 +172,8 @@ static char *take_output(struct worker *w, size_t *len)
 		if (ftruncate(STDOUT_FILENO, 0) < 0 || lseek(STDOUT_FILENO, 0, SEEK_SET) < 0)
 			_exit(125);     /* the next task's output would be mixed with this one's */
 		w->base = 0;
+		if (w->notify >= 0)
+			rearm(w);       /* the truncation was ours, not a task's */
 	}
 	return buf;
 }
@@ -137,8 +182,8 @@ static char *take_output(struct worker *w, size_t *len)
 static void add_result(struct worker *w, int code, bool init)
 {
 	size_t len, value_len = 0;
-	char *output = take_output(w, &len), head[32], *made = NULL;
 	const char *value = target_return_take(&value_len);
+	char *output = take_output(w, &len, value && !init), head[32], *made = NULL;
 	if (len && (init || value)) {   /* prints beside a value: the worker's own output */
 		fdio_write_all(init ? STDERR_FILENO : w->real_stdout, output, len);
 		len = 0;
@@ -214,6 +259,25 @@ static void run_line(struct worker *w, const char *line, size_t len)
 	cJSON_Delete(msg);
 }
 
+/* The watch's check, once per read: bytes past what the tasks were seen to
+ * write mean a write the flag missed (a task blocked WRITTEN_SIGNAL, or took
+ * it over): they go to the worker's stdout, and every task is checked with
+ * lseek() from now on. */
+static void check_missed(struct worker *w)
+{
+	if (w->notify < 0)
+		return;
+	size_t len;
+	written = 1;                    /* take_output() looks */
+	char *stray = take_output(w, &len, false);
+	if (!stray)
+		return;
+	fdio_write_all(w->real_stdout, stray, len);
+	free(stray);
+	close(w->notify);
+	w->notify = -1;
+}
+
 /* Runs every complete line read, answering them in one write per read. */
 static void serve(struct worker *w)
 {
@@ -234,6 +298,7 @@ static void serve(struct worker *w)
 			if (w->out_len >= FLUSH_BYTES || now_us() - w->flushed_us >= FLUSH_US)
 				flush_results(w);       /* slow tasks: each answer as it comes */
 		}
+		check_missed(w);
 		flush_results(w);
 		len -= (size_t)(start - buf);
 		memmove(buf, start, len);
@@ -242,12 +307,34 @@ static void serve(struct worker *w)
 	}
 }
 
+/* The capture, watched (w->notify) when it can be, else a memfd (w->notify
+ * -1). -1: neither. */
+static int open_capture(struct worker *w)
+{
+	struct sigaction sa = { .sa_handler = on_written, .sa_flags = SA_RESTART };
+	char path[64];
+	int fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	w->notify = fd >= 0 ? inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	sigemptyset(&sa.sa_mask);
+	if (w->notify >= 0 && inotify_add_watch(w->notify, path, IN_MODIFY) >= 0 && sigaction(WRITTEN_SIGNAL, &sa, NULL) == 0 &&
+	    fcntl(w->notify, F_SETOWN, getpid()) == 0 && fcntl(w->notify, F_SETSIG, WRITTEN_SIGNAL) == 0 &&
+	    fcntl(w->notify, F_SETFL, O_NONBLOCK | O_ASYNC) == 0)
+		return fd;
+	if (w->notify >= 0)
+		close(w->notify);
+	if (fd >= 0)
+		close(fd);
+	w->notify = -1;
+	return memfd_create("task-stdout", MFD_CLOEXEC);
+}
+
 void fs_pool_worker(const struct parsed_request *p, const struct target *t)
 {
 	struct worker w = { .t = t, .ctx = { .id = p->id, .name = p->name } };
 	w.channel = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 	w.real_stdout = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC), capture = memfd_create("task-stdout", MFD_CLOEXEC);
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC), capture = open_capture(&w);
 	if (w.channel < 0 || w.real_stdout < 0 || devnull < 0 || capture < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
 	    dup2(capture, STDOUT_FILENO) < 0)
 		_exit(126);

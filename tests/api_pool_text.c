@@ -5,13 +5,16 @@
  * target's range, numbers it declines (fractions, exponents, long ones),
  * invalid bodies, a duplicate or misplaced "items"; and what the integer
  * items feed: a chunk of mixed valid and failing tasks (the failures listed
- * with their items), text results holding a newline.
+ * with their items), text results holding a newline; and a worker's way of
+ * knowing which tasks wrote on fd 1 (tasks returning values that write past
+ * stdio, beside tasks whose stdout is their result).
  */
 #include "tests/harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 CHECK_MAIN_STATE;
 
@@ -148,6 +151,51 @@ static void test_text_results(void)
 	delete_pool(id);
 }
 
+/* A task that writes on fd 1 past stdio and returns a value: its write goes to
+ * its worker's stdout, and the next task's stdout result holds only its own
+ * line (the worker knows a task wrote without measuring each one). */
+static void test_writes_beside_values(void)
+{
+	char dir[] = "/tmp/spawnd-pool-text.XXXXXX", link[128], extra[160], why[256], id[ID_CAP], wid[ID_CAP] = "";
+	char *so = fixture_path("plugin_pool.so");
+	CHECK(mkdtemp(dir));
+	snprintf(link, sizeof link, "%s/plugin_pool.so", dir);
+	CHECK(symlink(so, link) == 0);
+	free(so);
+	snprintf(extra, sizeof extra, "--plugins %s", dir);
+	struct server *ps = server_start(extra);
+	unlink(link);
+	rmdir(dir);
+	CHECK(ps);
+	struct resp *r = post_json(ps, "/pools", "{\"target\": \"pool_loud\", \"processes\": 1}");
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, id));
+	resp_free(r);
+	r = postf(ps, "{\"items\": [0, 1, 2, 3, 4, 4, 5], \"chunksize\": 7}", "/pools/%s/map?wait=60", id);      /* one write, one read */
+	CHECK_STATUS(r, 200);
+	char *got = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r->json, "results"));
+	CHECK_MSG(got && strcmp(got, "[0,\"loud 1\\n\",2,\"loud 3\\n\",4,4,\"loud 5\\n\"]") == 0, "results %s", got);
+	free(got);
+	resp_free(r);
+	r = get(ps, "/pools/%s", id);
+	const cJSON *worker = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "workers"), 0);
+	if (cJSON_IsString(worker))
+		snprintf(wid, sizeof wid, "%s", worker->valuestring);
+	resp_free(r);
+	CHECK(wid[0]);
+	r = NULL;               /* the engine reads the worker's stdout on its own time */
+	for (double end = now_s() + 20; now_s() < end; sleep_s(0.05)) {
+		resp_free(r);
+		r = get(ps, "/processes/%s", wid);
+		if (jint(r->json, "stdout_bytes", -1) >= 28)
+			break;
+	}
+	CHECK_MSG(r->status == 200 && jint(r->json, "stdout_bytes", -1) == 28, "four \"loud <even>\\n\": " RESP_FMT,
+		  RESP_ARGS(r));
+	resp_free(r);
+	CHECK_MSG(server_stop(ps, why, sizeof why) == 0, "%s", why);
+}
+
 static void test_shared_server_stops(void) { check_server_stops(&srv); }
 
 int main(void)
@@ -161,6 +209,7 @@ int main(void)
 	RUN(test_invalid_bodies);
 	RUN(test_mixed_chunk);
 	RUN(test_text_results);
+	RUN(test_writes_beside_values);
 	RUN(test_shared_server_stops);
 	return CHECK_EXIT();
 }

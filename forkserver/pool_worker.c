@@ -43,7 +43,9 @@
  * it leaves WRITTEN_SIGNAL unblocked, with the worker's handler. Once per
  * read of task lines the offset is checked all the same; a write the flag
  * missed turns the watch off for good (an lseek() per task again), and those
- * bytes go to the worker's stdout. Without /dev/shm, O_TMPFILE or
+ * bytes go to the worker's stdout. Each worker holds an inotify instance
+ * (fs.inotify.max_user_instances, 128 by default, counts them: past it the
+ * memfd is used). Without /dev/shm, O_TMPFILE or
  * inotify, the capture is a memfd and every task is checked with lseek().
  */
 #define _GNU_SOURCE
@@ -58,6 +60,7 @@
 #include <stdio_ext.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
@@ -77,6 +80,10 @@
 #define FLUSH_BYTES (256 << 10)
 #define FLUSH_US 2000
 #define WRITTEN_SIGNAL (SIGRTMIN + 6)   /* the capture was written (see the design note) */
+/* /dev/shm is a tmpfs of its own size (64 MiB in a default container): a
+ * task printing more than it has free would fail where a memfd does not,
+ * so a smaller one is not used. */
+#define SHM_FREE_MIN ((unsigned long long)1 << 30)
 
 struct worker {
 	int channel, real_stdout;
@@ -313,7 +320,9 @@ static int open_capture(struct worker *w)
 {
 	struct sigaction sa = { .sa_handler = on_written, .sa_flags = SA_RESTART };
 	char path[64];
-	int fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	struct statvfs shm;
+	bool roomy = statvfs("/dev/shm", &shm) == 0 && (unsigned long long)shm.f_bavail * shm.f_frsize >= SHM_FREE_MIN;
+	int fd = roomy ? open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
 	w->notify = fd >= 0 ? inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	sigemptyset(&sa.sa_mask);

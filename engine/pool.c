@@ -281,23 +281,27 @@ static void trim_jobs(struct pool *p)
 
 int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX])
 {
-	int n = cJSON_GetArraySize(c->items);
+	int n = c->items ? cJSON_GetArraySize(c->items) : c->nints;
 	struct pool_job *j = calloc(1, sizeof *j);
 	if (j) {
 		j->items = c->items;
+		j->ints = c->ints;
+		j->int_key = c->int_key;
 		j->results = calloc((size_t)n + 1, sizeof *j->results);
 		j->attempts = calloc((size_t)n + 1, sizeof *j->attempts);
 		j->order = calloc((size_t)n + 1, sizeof *j->order);
 		j->failed_order = calloc((size_t)n + 1, sizeof *j->failed_order);
 		j->retry = calloc((size_t)n + 1, sizeof *j->retry);
-		j->item_at = calloc((size_t)n + 1, sizeof *j->item_at);
+		j->item_at = c->items ? calloc((size_t)n + 1, sizeof *j->item_at) : NULL;
 		int i = 0;
 		for (cJSON *it = j->item_at ? c->items->child : NULL; it; it = it->next)
 			j->item_at[i++] = it;
 	} else {
 		cJSON_Delete(c->items);
+		free(c->ints);
 	}
-	if (!j || !j->results || !j->attempts || !j->order || !j->failed_order || !j->retry || !j->item_at) {
+	if (!j || !j->results || !j->attempts || !j->order || !j->failed_order || !j->retry ||
+	    !(j->item_at || (!c->items && j->ints))) {
 		if (j)
 			pool_job_free(j);
 		return -ENOMEM;

@@ -50,6 +50,13 @@ struct pool_config {
 /* A job: a map (items: an array of canonical args, consumed) or an apply (one item). */
 struct pool_job_config {
 	cJSON *items;                   /* taken over by pool_submit, even on error */
+	/* Or, the usual map (items NULL): nints bare integers for a target of one
+	 * integer argument named int_key (a string that outlives the pool, the
+	 * target's own), each item being {int_key: ints[i]}, without a cJSON
+	 * node per item. ints is taken over by pool_submit, even on error. */
+	int64_t *ints;
+	int nints;
+	const char *int_key;
 	int chunksize;                  /* 0: the heuristic, items / (processes * 4), at least 1 */
 	bool ordered;                   /* results streamed in input order (imap) or as done */
 	bool fail_fast;                 /* ?on_error=fail */
@@ -91,6 +98,11 @@ enum pool_job_flags {
 /* {"job", "pool", "state", "total", "done", "failed", "results"?}, NULL: no
  * such job (or out of memory, with POOL_JOB_RESULTS_RAW). */
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags);
+/* The same with POOL_JOB_RESULTS_RAW as the reply's text (malloc'd, len bytes
+ * and a newline, NUL-terminated), built in one buffer: the results of a big
+ * map are not copied again into a tree and out of it. NULL: no such job, or
+ * it is running (*running), or out of memory. */
+char *pool_job_text(const char *id, const char *job, size_t *len, bool *running);
 /* {"jobs": [...]}: the newest POOL_JOBS_LISTED jobs of the pool, newest first,
  * each a Job without results plus "failures": [{"index", "item", "error"}],
  * its first POOL_FAILURES_LISTED failed items. NULL: no such pool. */

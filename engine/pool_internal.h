@@ -35,7 +35,11 @@ struct pool_job {
 	int retry_len;
 	cJSON *items;                   /* canonical args, one per item */
 	cJSON **item_at;                /* items by index (a cJSON array is a list) */
+	int64_t *ints;                  /* or (item_at NULL) integer items: {int_key: ints[i]} */
+	const char *int_key;
 	cJSON **results;                /* NULL: not done yet */
+	cJSON *numbers;                 /* total nodes for integer results (pool_job_number()), or NULL */
+	int numbers_used;
 	int *attempts;
 	int *order;                     /* item indexes in completion order */
 	int *failed_order;              /* the failed items' indexes in completion order, `failed` of them */
@@ -122,6 +126,14 @@ void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed);
 /* Ends j (state) and drops its work left: results of items never run become errors. */
 void pool_job_end(struct pool_job *j, enum job_state state);
 void pool_job_free(struct pool_job *j);
+/* A number node for one of j's results, from one array per job (a malloc
+ * per result was 5% of a map's CPU); cJSON_CreateNumber() once it is used
+ * up. Free it with pool_result_free() only. NULL: out of memory. */
+cJSON *pool_job_number(struct pool_job *j, double v);
+/* Frees a result of j, a pool_job_number() node or not. */
+void pool_result_free(const struct pool_job *j, cJSON *result);
+/* Item index's canonical args as a new tree (the caller frees it), NULL: out of memory. */
+cJSON *pool_job_item(const struct pool_job *j, int index);
 /* v's digits in buf (24 bytes), NUL-terminated; their count. No printf: a
  * map prints an integer per item, and %g with cJSON's read-back check cost
  * about a microsecond each. */

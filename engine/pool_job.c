@@ -27,18 +27,50 @@ struct pool_job *pool_job_find(struct pool *p, const char *job)
 	return NULL;
 }
 
+cJSON *pool_job_number(struct pool_job *j, double v)
+{
+	if (!j->numbers && j->total > 0)
+		j->numbers = calloc((size_t)j->total, sizeof *j->numbers);
+	if (!j->numbers || j->numbers_used >= j->total)
+		return cJSON_CreateNumber(v);
+	cJSON *n = &j->numbers[j->numbers_used++];
+	n->type = cJSON_Number;
+	cJSON_SetNumberValue(n, v);
+	return n;
+}
+
+void pool_result_free(const struct pool_job *j, cJSON *result)
+{
+	if (!(j->numbers && result >= j->numbers && result < j->numbers + j->total))
+		cJSON_Delete(result);
+}
+
 void pool_job_free(struct pool_job *j)
 {
 	for (int i = 0; j->results && i < j->total; i++)
-		cJSON_Delete(j->results[i]);
+		pool_result_free(j, j->results[i]);
 	free(j->results);
+	free(j->numbers);
 	free(j->item_at);
+	free(j->ints);
 	free(j->attempts);
 	free(j->order);
 	free(j->failed_order);
 	free(j->retry);
 	cJSON_Delete(j->items);
 	free(j);
+}
+
+cJSON *pool_job_item(const struct pool_job *j, int index)
+{
+	if (j->item_at)
+		return cJSON_Duplicate(j->item_at[index], true);
+	cJSON *o = cJSON_CreateObject();
+	if (o && !cJSON_AddNumberToObject(o, j->int_key, (double)j->ints[index])) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
 cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitcode)
@@ -51,18 +83,32 @@ cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitc
 	return o;
 }
 
+/* Two digits per division, written from the end of a scratch buffer: the
+ * map's reply prints one integer per item. */
 size_t pool_format_int(char *buf, int64_t v)
 {
-	char digits[24];
-	size_t n = 0, len = 0;
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	char digits[24], *p = digits + sizeof digits;
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	do
-		digits[n++] = (char)('0' + u % 10);
-	while ((u /= 10));
+	while (u >= 100) {
+		p -= 2;
+		memcpy(p, pairs + (u % 100) * 2, 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + u * 2, 2);
+	} else {
+		*--p = (char)('0' + u);
+	}
+	size_t len = 0, n = (size_t)(digits + sizeof digits - p);
 	if (v < 0)
 		buf[len++] = '-';
-	while (n)
-		buf[len++] = digits[--n];
+	memcpy(buf + len, p, n);
+	len += n;
 	buf[len] = '\0';
 	return len;
 }
@@ -113,7 +159,7 @@ void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed)
 {
 	struct waitq_batch b = { NULL, NULL };
 	if (j->state != JOB_RUNNING || j->results[index]) {
-		cJSON_Delete(result);
+		pool_result_free(j, result);
 		return;
 	}
 	store_result(j, index, result);
@@ -231,45 +277,87 @@ static cJSON *job_summary(const struct pool *p, const struct pool_job *j)
 	return o;
 }
 
-/* j's results as one raw JSON array: integers printed by hand, anything
- * else through number_print_json(). A tree of 100,000 copies cost more than
- * the map itself. NULL: out of memory. Lock held. */
-static cJSON *results_raw(const struct pool_job *j)
+/* Appends j's results as one JSON array to *buf (len bytes of cap):
+ * integers printed by hand, anything else through number_print_json(). A
+ * tree of 100,000 copies cost more than the map itself. false: out of
+ * memory (*buf freed, NULL). Lock held. */
+static bool append_results(const struct pool_job *j, char **buf, size_t *len, size_t *cap)
 {
-	size_t len = 0, cap = 4096;
-	char *text = malloc(cap);
-	for (int i = 0; text && i < j->total; i++) {
+	char *text = *buf;
+	for (int i = 0; text && i <= j->total; i++) {
 		char num[24], *other = NULL;
 		const char *piece = num;
 		int64_t v;
-		if (cJSON_IsNumber(j->results[i]) && number_int64(j->results[i]->valuedouble, &v))
-			pool_format_int(num, v);
-		else if (!(piece = other = number_print_json(j->results[i])))
+		size_t n = 0;
+		if (i == j->total)
+			;               /* the closing bracket only */
+		else if (cJSON_IsNumber(j->results[i]) && number_int64(j->results[i]->valuedouble, &v))
+			n = pool_format_int(num, v);
+		else if ((piece = other = number_print_json(j->results[i])))
+			n = strlen(piece);
+		else {
+			free(text);     /* out of memory: no reply rather than a short one */
+			text = NULL;
 			break;
-		size_t n = strlen(piece);
-		while (text && len + n + 3 > cap) {
-			char *grown = realloc(text, cap *= 2);
+		}
+		while (text && *len + n + 4 > *cap) {
+			char *grown = realloc(text, *cap *= 2);
 			if (!grown)
 				free(text);
 			text = grown;
 		}
-		if (text) {
-			text[len++] = i ? ',' : '[';
-			memcpy(text + len, piece, n);
-			len += n;
+		if (text && i == j->total) {
+			if (j->total == 0)
+				text[(*len)++] = '[';
+			text[(*len)++] = ']';
+		} else if (text) {
+			text[(*len)++] = i ? ',' : '[';
+			memcpy(text + *len, piece, n);
+			*len += n;
 		}
 		free(other);
 	}
+	*buf = text;
+	return text != NULL;
+}
+
+/* j's results as one raw item. NULL: out of memory. Lock held. */
+static cJSON *results_raw(const struct pool_job *j)
+{
+	size_t len = 0, cap = 4096 + (size_t)j->total * 12;     /* a square's digits and comma: no realloc */
+	char *text = malloc(cap);
 	cJSON *raw = NULL;
-	if (text) {
-		if (j->total == 0)
-			text[len++] = '[';
-		text[len++] = ']';
+	if (text && append_results(j, &text, &len, &cap)) {
 		text[len] = '\0';
 		raw = cJSON_CreateRaw(text);
 	}
 	free(text);
 	return raw;
+}
+
+char *pool_job_text(const char *id, const char *job, size_t *len, bool *running)
+{
+	pool_lock();
+	struct pool *p = pool_find(id);
+	struct pool_job *j = p ? pool_job_find(p, job) : NULL;
+	*running = j && j->state == JOB_RUNNING;
+	cJSON *o = j && !*running ? job_summary(p, j) : NULL;
+	char *head = o ? number_print_json(o) : NULL, *text = NULL;
+	cJSON_Delete(o);
+	size_t hlen = head ? strlen(head) : 0, cap = hlen + 4096 + (size_t)(j ? j->total : 0) * 12;
+	if (hlen > 2 && (text = malloc(cap))) {
+		memcpy(text, head, hlen - 1);   /* without its closing brace */
+		*len = hlen - 1;
+		memcpy(text + *len, ",\"results\":", 11);
+		*len += 11;
+		if (append_results(j, &text, len, &cap)) {
+			memcpy(text + *len, "}\n", 3);  /* room was kept: 4 bytes past each piece */
+			*len += 2;
+		}
+	}
+	pool_unlock();
+	free(head);
+	return text;
 }
 
 cJSON *pool_job_json(const char *id, const char *job, unsigned flags)
@@ -304,7 +392,7 @@ static void add_failures(cJSON *o, const struct pool_job *j)
 		int index = j->failed_order[k];
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddNumberToObject(f, "index", index);
-		cJSON_AddItemToObject(f, "item", cJSON_Duplicate(j->item_at[index], true));
+		cJSON_AddItemToObject(f, "item", pool_job_item(j, index));
 		cJSON_AddItemToObject(f, "error", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j->results[index], "error"), true));
 		cJSON_AddItemToArray(list, f);
 	}

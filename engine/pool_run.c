@@ -168,7 +168,9 @@ static bool feed(struct pool_slot *s)
 	s->item = item;
 	s->task_job = j;
 	j->running++;
-	int r = pool_spawn_in(s, p->target, j->item_at[item], name);
+	cJSON *made = j->item_at ? NULL : pool_job_item(j, item);
+	int r = j->item_at || made ? pool_spawn_in(s, p->target, j->item_at ? j->item_at[item] : made, name) : -ENOMEM;
+	cJSON_Delete(made);
 	if (r < 0) {
 		j->running--;
 		if (r == -EAGAIN || r == -EBUSY) {
@@ -282,11 +284,11 @@ void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result)
 		j->attempts[s->item]++;
 		j->retry[j->retry_len++] = s->item;
 		cJSON_Delete(failure);
-		cJSON_Delete(result);
+		pool_result_free(j, result);
 		return;
 	}
 	if (failure) {
-		cJSON_Delete(result);
+		pool_result_free(j, result);
 		result = failure;
 	}
 	pool_job_result(j, s->item, result, failure != NULL);

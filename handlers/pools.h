@@ -34,6 +34,19 @@ enum MHD_Result pools_terminate(struct http_req *r);
 enum MHD_Result pools_join(struct http_req *r);
 enum MHD_Result pools_delete(struct http_req *r);
 
+/* pools_items.c: the usual map body, {"items": [integers], ...}, read
+ * without a cJSON node per item. */
+struct pools_items {
+	int64_t *ints;                  /* the items (malloc'd), n of them */
+	int n;
+	char *rest;                     /* the body with "items": [] (malloc'd, NUL-terminated) */
+	size_t rest_len;
+};
+/* true: body's top-level "items" is an array of 1 to max JSON integers of
+ * at most 15 digits, read into out (the caller frees ints and rest). false:
+ * it is not that (or out of memory): nothing to free, parse the body whole. */
+bool pools_items_slice(const char *body, size_t len, int max, struct pools_items *out);
+
 enum MHD_Result pools_map(struct http_req *r);
 enum MHD_Result pools_apply(struct http_req *r);
 enum MHD_Result pools_job_list(struct http_req *r);

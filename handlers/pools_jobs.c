@@ -16,6 +16,7 @@
 
 #include "lib/container.h"
 #include "lib/number.h"
+#include "lib/utf8.h"
 #include "server/body.h"
 #include "server/stream.h"
 #include "targets/args.h"
@@ -113,9 +114,33 @@ static int check_job(struct http_req *r, const cJSON *body, struct job_request *
 enum job_reply { REPLY_MAP, REPLY_APPLY, REPLY_GET };
 
 /* The job: 200 once it has ended, else 202 (a GET: always 200). */
+/* An ended job's reply as text made by the engine in one buffer (a map's
+ * 100,000 results were copied into a raw item, out of it by the print, and
+ * checked again); MHD_NO with *done false: the job runs (or out of memory),
+ * reply from its tree. */
+static enum MHD_Result reply_text(struct http_req *r, const char *pool, const char *job, bool *done)
+{
+	size_t len = 0;
+	bool running = false;
+	char *text = pool_job_text(pool, job, &len, &running);
+	*done = text != NULL;
+	if (!text)
+		return MHD_NO;
+	if (!utf8_valid(text, len)) {   /* as http_reply_json(): a result's string bytes as they came */
+		char *clean = utf8_sanitize(text, len, &len);
+		free(text);
+		if (!(text = clean))
+			return http_reply_error(r, 500, "internal", NULL, "out of memory");
+	}
+	return http_reply_buffer(r, 200, "application/json", text, len, false);
+}
+
 static enum MHD_Result reply_job(struct http_req *r, const char *pool, const char *job, enum job_reply how)
 {
-	bool apply = how == REPLY_APPLY;
+	bool apply = how == REPLY_APPLY, done = false;
+	enum MHD_Result res = apply ? MHD_NO : reply_text(r, pool, job, &done);
+	if (done)
+		return res;
 	/* apply takes its one result out of the tree; a map's are sent as text */
 	cJSON *j = pool_job_json(pool, job, apply ? POOL_JOB_RESULTS : POOL_JOB_RESULTS_RAW);
 	if (!j)
@@ -206,6 +231,53 @@ static bool quick_items(const struct target *t, cJSON *items, cJSON *details)
 	return true;
 }
 
+/* The target's one integer argument if it is a function target of one
+ * (quick_items()'s case), else NULL. */
+static const struct arg_spec *int_arg(const struct target *t)
+{
+	const struct arg_spec *a = t->nargs == 1 ? &t->args[0] : NULL;
+	return a && a->type == ARG_INTEGER && !a->variadic && t->kind != TARGET_EXEC ? a : NULL;
+}
+
+/* The usual map's body (pools_items.c): its items straight into q->c.ints,
+ * the rest of it parsed (and checked) as any body; NULL and nothing done
+ * when it is not that case, or when the rest does not parse (the whole body
+ * is then parsed, for its usual error). *res is set only with a reply. */
+static cJSON *quick_body(struct http_req *r, const struct target *t, struct job_request *q, enum MHD_Result *res,
+			 bool *replied)
+{
+	const struct arg_spec *a = int_arg(t);
+	struct pools_items it = { 0 };
+	*replied = false;
+	if (!a || !r->body || !pools_items_slice(r->body, r->body_len, POOL_ITEMS_MAX, &it))
+		return NULL;
+	bool ok = true;
+	for (int i = 0; i < it.n && ok; i++)
+		ok = !(a->has_min && (double)it.ints[i] < a->min) && !(a->has_max && (double)it.ints[i] > a->max);
+	cJSON *probe = ok ? cJSON_ParseWithLengthOpts(it.rest, it.rest_len + 1, NULL, 1) : NULL, *body = NULL;
+	if (probe) {
+		static const char *const long_arrays[] = { "items", NULL };
+		char *whole = r->body;
+		size_t whole_len = r->body_len;
+		r->body = it.rest;      /* the rest goes through the usual checks */
+		r->body_len = it.rest_len;
+		body = body_json_long(r, res, long_arrays);
+		r->body = whole;
+		r->body_len = whole_len;
+		*replied = !body;
+	}
+	cJSON_Delete(probe);
+	free(it.rest);
+	if (body) {
+		q->c.ints = it.ints;
+		q->c.nints = it.n;
+		q->c.int_key = a->name;
+	} else {
+		free(it.ints);
+	}
+	return body;
+}
+
 /* The items of a map (taken from body), checked: q->c.items set, or details added. */
 static void check_items(const struct target *t, cJSON *body, struct job_request *q, cJSON *details)
 {
@@ -238,7 +310,11 @@ static enum MHD_Result job_create(struct http_req *r, bool apply)
 	if (!t)
 		return no_pool(r, r->params[0]);
 	static const char *const long_arrays[] = { "items", NULL };
-	cJSON *body = body_json_long(r, &res, apply ? NULL : long_arrays), *details = cJSON_CreateArray();
+	bool replied = false;
+	cJSON *body = apply ? NULL : quick_body(r, t, &q, &res, &replied);
+	if (!body && !replied)
+		body = body_json_long(r, &res, apply ? NULL : long_arrays);
+	cJSON *details = cJSON_CreateArray();
 	if (!body) {
 		cJSON_Delete(details);
 		return res;
@@ -260,7 +336,7 @@ static enum MHD_Result job_create(struct http_req *r, bool apply)
 		q.c.items = cJSON_CreateArray();
 		if (canonical)
 			cJSON_AddItemToArray(q.c.items, canonical);
-	} else {
+	} else if (!q.c.ints) {
 		check_items(t, body, &q, details);
 	}
 	if (cJSON_GetArraySize(details) > 0) {
@@ -269,9 +345,11 @@ static enum MHD_Result job_create(struct http_req *r, bool apply)
 		goto out;
 	}
 	res = submit(r, &q, apply);
-	q.c.items = NULL;       /* pool_submit took it */
+	q.c.items = NULL;       /* pool_submit took them */
+	q.c.ints = NULL;
 out:
 	cJSON_Delete(q.c.items);
+	free(q.c.ints);
 	cJSON_Delete(details);
 	cJSON_Delete(body);
 	return res;

@@ -10,10 +10,13 @@
 #define SPAWND_RETURNS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Pool worker: keep values instead of printing them. */
 void target_return_capture(bool on);
-/* The value kept since the last call (compact JSON, caller frees), or NULL. */
-char *target_return_take(void);
+/* The value kept since the last call (compact JSON, len bytes, NUL-terminated),
+ * or NULL. Borrowed: valid until the next spawnd_return_json() (one buffer
+ * reused, no allocation per task). */
+const char *target_return_take(size_t *len);
 
 #endif

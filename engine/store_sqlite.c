@@ -69,8 +69,8 @@ static const char *const op_sql[OP_KINDS] = {
 		      " start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14, timeline=coalesce(?15, timeline) WHERE id=?1",
 	[OP_REMOVE] = "DELETE FROM records WHERE id=?1",
 	/* Never smaller: a count read back at open may be ahead of this run's. */
-	[OP_NAMES] = "INSERT INTO meta (key, value) VALUES ('names_given', ?1)"
-		     " ON CONFLICT (key) DO UPDATE SET value=max(value, excluded.value)",
+	[OP_NAMES] = ("INSERT INTO meta (key, value) VALUES ('names_given', ?1)"
+		      " ON CONFLICT (key) DO UPDATE SET value=max(value, excluded.value)"),
 	[OP_OUTPUT0] = "UPDATE records SET stdout_data=?2, stdout_marks=?3 WHERE id=?1",
 	[OP_OUTPUT1] = "UPDATE records SET stderr_data=?2, stderr_marks=?3 WHERE id=?1",
 };

@@ -32,17 +32,6 @@ static const char targets_json[] =
 	"          {\"name\": \"n\", \"type\": \"integer\", \"required\": true}]}"
 	"]}";
 
-/* POST /pools body: 201, its id in id. */
-static bool make_pool(const char *body, char *id)
-{
-	struct resp *r = post_json(srv, "/pools", body);
-	bool ok = r->status == 201 && take_id(r, id);
-	if (!ok)
-		fprintf(stderr, "POST /pools %s -> " RESP_FMT "\n", body, RESP_ARGS(r));
-	resp_free(r);
-	return ok;
-}
-
 static void delete_pool(const char *id)
 {
 	struct resp *r = del(srv, "/pools/%s", id);
@@ -111,7 +100,7 @@ static void test_create_errors(void)
 static void test_pool_lifecycle(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"do_calculation\", \"processes\": 2, \"name\": \"calc\"}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"do_calculation\", \"processes\": 2, \"name\": \"calc\"}", id));
 	struct resp *r = get(srv, "/pools/%s", id);
 	CHECK_STATUS(r, 200);
 	CHECK(strcmp(jstr(r->json, "name"), "calc") == 0 && strcmp(jstr(r->json, "state"), "running") == 0);
@@ -175,7 +164,7 @@ static void test_pool_lifecycle(void)
 static void test_map_errors(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"square\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"square\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [1, \"b\", {\"y\": 1}], \"chunksize\": 0, \"ordered\": 3}",
 			       "/pools/%s/map", id);
 	CHECK_ERROR(r, 400, "invalid_argument");
@@ -212,7 +201,7 @@ static void test_map_errors(void)
 static void test_map_10000(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"square\", \"processes\": 2}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"square\", \"processes\": 2}", id));
 	for (int ordered = 1; ordered >= 0; ordered--) {
 		char *body = range_body(10000, ordered ? NULL : "\"ordered\": false, ");
 		struct resp *r = postf(srv, body, "/pools/%s/map?wait=600", id);
@@ -239,7 +228,7 @@ static void test_exec_results(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char id[ID_CAP], body[128], pool[128];
 		snprintf(pool, sizeof pool, "{\"target\": \"%s\", \"processes\": 2}", cases[i].target);
-		CHECK(make_pool(pool, id));
+		CHECK(post_created(srv, "/pools", pool, id));
 		snprintf(body, sizeof body, "{\"items\": %s}", cases[i].items);
 		struct resp *r = postf(srv, body, "/pools/%s/map?wait=60", id);
 		CHECK_STATUS(r, 200);
@@ -250,7 +239,7 @@ static void test_exec_results(void)
 		delete_pool(id);
 	}
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"badjson\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"badjson\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"args\": []}", "/pools/%s/apply?wait=60", id);
 	CHECK_STATUS(r, 200);
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "result"), "error");
@@ -268,7 +257,7 @@ static const char *error_code_at(const cJSON *results, int i)
 static void test_failures(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"exit\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"exit\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [0, 3, 0], \"chunksize\": 1}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
 	const cJSON *res = results_of(r);
@@ -287,7 +276,7 @@ static void test_failures(void)
 
 	char dir[256], body[1024];
 	snprintf(dir, sizeof dir, "%s", server_root(srv));
-	CHECK(make_pool("{\"target\": \"flaky\", \"processes\": 2}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"flaky\", \"processes\": 2}", id));
 	snprintf(body, sizeof body, "{\"items\": [[\"%s/f0\", 0], [\"%s/f1\", 1]], \"retries\": 1}", dir, dir);
 	r = postf(srv, body, "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
@@ -326,7 +315,7 @@ static pid_t worker_pid(const char *pool)
 static void test_worker_killed(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"sleep\", \"processes\": 2}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"sleep\", \"processes\": 2}", id));
 	for (int retries = 0; retries <= 1; retries++) {
 		char body[256];
 		snprintf(body, sizeof body, "{\"items\": [0.5, 0.5, 0.5, 0.5, 0.5, 0.5], \"chunksize\": 1, \"retries\": %d}",
@@ -391,7 +380,7 @@ static int pool_processes(const char *id, char names[][64], char stderrs[][128],
 static void test_workers_persist(void)
 {
 	char id[ID_CAP], names[8][64], stderrs[8][128];
-	CHECK(make_pool("{\"target\": \"do_calculation\", \"processes\": 2, \"initializer\": \"start_process\"}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"do_calculation\", \"processes\": 2, \"initializer\": \"start_process\"}", id));
 	char *body = range_body(40, NULL);
 	struct resp *r = postf(srv, body, "/pools/%s/map?wait=60", id);
 	free(body);
@@ -424,7 +413,7 @@ static void test_workers_persist(void)
 static void test_maxtasksperchild(void)
 {
 	char id[ID_CAP], names[8][64], stderrs[8][128];
-	CHECK(make_pool("{\"target\": \"do_calculation\", \"processes\": 1, \"initializer\": \"start_process\","
+	CHECK(post_created(srv, "/pools", "{\"target\": \"do_calculation\", \"processes\": 1, \"initializer\": \"start_process\","
 			" \"maxtasksperchild\": 2}", id));
 	struct resp *r = postf(srv, "{\"items\": [1, 2, 3, 4, 5, 6]}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
@@ -446,7 +435,7 @@ static void test_maxtasksperchild(void)
 static void test_failing_initializer(void)
 {
 	char id[ID_CAP], names[8][64], stderrs[8][128];
-	CHECK(make_pool("{\"target\": \"square\", \"processes\": 2, \"initializer\": \"exit\", \"initargs\": [7]}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"square\", \"processes\": 2, \"initializer\": \"exit\", \"initargs\": [7]}", id));
 	struct resp *r = postf(srv, "{\"items\": [1, 2, 3]}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
 	CHECK_MSG(strcmp(jstr(r->json, "state"), "failed") == 0, "%s", r->body);
@@ -471,7 +460,7 @@ static void test_failing_initializer(void)
 static void test_terminate_mid_map(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"sleep\", \"processes\": 2}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"sleep\", \"processes\": 2}", id));
 	struct resp *r = postf(srv, "{\"items\": [60, 60, 60, 60]}", "/pools/%s/map", id);
 	CHECK_STATUS(r, 202);
 	char path[256];
@@ -507,7 +496,7 @@ static void test_terminate_mid_map(void)
 static void test_results_stream(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"sleep\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"sleep\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [0, 0, 0, 3], \"chunksize\": 1}", "/pools/%s/map", id);
 	CHECK_STATUS(r, 202);
 	char path[512], job[ID_CAP];

@@ -23,16 +23,6 @@ static struct server *srv;
 
 #define ITEMS 5000
 
-static bool make_pool(const char *body, char *id)
-{
-	struct resp *r = post_json(srv, "/pools", body);
-	bool ok = r->status == 201 && take_id(r, id);
-	if (!ok)
-		fprintf(stderr, "POST /pools %s -> " RESP_FMT "\n", body, RESP_ARGS(r));
-	resp_free(r);
-	return ok;
-}
-
 /* The ids of the pool's live workers, into ids (max of them): their count. */
 static int workers_of(const char *pool, char ids[][ID_CAP], int max)
 {
@@ -49,7 +39,7 @@ static int workers_of(const char *pool, char ids[][ID_CAP], int max)
 static void test_results_beyond_output_cap(void)
 {
 	char id[ID_CAP], workers[2][ID_CAP];
-	CHECK(make_pool("{\"target\": \"square\", \"processes\": 2}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"square\", \"processes\": 2}", id));
 	size_t cap = 16 + ITEMS * 8;
 	char *body = malloc(cap);
 	CHECK(body);
@@ -99,7 +89,7 @@ static int job_done(const char *pool, const char *job)
 static void test_killed_mid_chunk(void)
 {
 	char id[ID_CAP], job[ID_CAP], workers[1][ID_CAP];
-	CHECK(make_pool("{\"target\": \"sleep\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"sleep\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [0.4, 0.4, 0.4, 0.4, 0.4, 0.4], \"chunksize\": 6}", "/pools/%s/map", id);
 	CHECK_STATUS(r, 202);
 	snprintf(job, sizeof job, "%s", jstr(r->json, "job"));

@@ -21,16 +21,6 @@ static const char targets_json[] =
 	"          {\"name\": \"code\", \"type\": \"integer\", \"required\": true}]}"
 	"]}";
 
-static bool make_pool(const char *body, char *id)
-{
-	struct resp *r = post_json(srv, "/pools", body);
-	bool ok = r->status == 201 && take_id(r, id);
-	if (!ok)
-		fprintf(stderr, "POST /pools %s -> " RESP_FMT "\n", body, RESP_ARGS(r));
-	resp_free(r);
-	return ok;
-}
-
 /* The job id a map answered, into job (ID_CAP). */
 static bool take_job(const struct resp *r, char *job)
 {
@@ -65,7 +55,7 @@ static void test_unknown_pool(void)
 static void test_ended_jobs(void)
 {
 	char id[ID_CAP], first[ID_CAP], second[ID_CAP];
-	CHECK(make_pool("{\"target\": \"slowexit\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"slowexit\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [[0, 0], [0, 3], [0, 0], [0, 5]], \"chunksize\": 1}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
 	CHECK(take_job(r, first));
@@ -106,7 +96,7 @@ static bool failed_while_running(const char *id, char *body, size_t cap)
 static void test_running_job_failures(void)
 {
 	char id[ID_CAP], body[4096] = "";
-	CHECK(make_pool("{\"target\": \"slowexit\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"slowexit\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [[0, 7], [60, 0]], \"chunksize\": 1}", "/pools/%s/map", id);
 	CHECK_STATUS(r, 202);
 	resp_free(r);

@@ -20,16 +20,6 @@ CHECK_MAIN_STATE;
 
 static struct server *srv;
 
-static bool make_pool(const char *body, char *id)
-{
-	struct resp *r = post_json(srv, "/pools", body);
-	bool ok = r->status == 201 && take_id(r, id);
-	if (!ok)
-		fprintf(stderr, "POST /pools %s -> " RESP_FMT "\n", body, RESP_ARGS(r));
-	resp_free(r);
-	return ok;
-}
-
 static void delete_pool(const char *id)
 {
 	struct resp *r = del(srv, "/pools/%s", id);
@@ -54,7 +44,7 @@ static void check_squares(const char *id, const char *body, const double *want, 
 static void test_integer_spellings(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"square\", \"processes\": 2}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"square\", \"processes\": 2}", id));
 	static const double plain[] = { 9, 0, 49, 1e12, 100 };
 	check_squares(id, "{\"items\":[3,0,-7,1000000,10]}", plain, 5);
 	check_squares(id, " \n{ \"chunksize\" : 1,\n \"items\" :\t[ 3 ,\n0, -7 , 1000000\r\n,10 ] ,\"ordered\":true }\n",
@@ -71,7 +61,7 @@ static void test_integer_spellings(void)
 static void test_invalid_bodies(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"square\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"square\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [1, 2, 3037000500, 4]}", "/pools/%s/map", id);
 	CHECK_ERROR(r, 400, "invalid_argument");
 	CHECK_FIELD(r, "items[2]");
@@ -111,7 +101,7 @@ static void test_invalid_bodies(void)
 static void test_mixed_chunk(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"exit\", \"processes\": 1}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"exit\", \"processes\": 1}", id));
 	struct resp *r = postf(srv, "{\"items\": [0, 3, 0, 0, 5, 0], \"chunksize\": 6}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
 	CHECK(jnum(r->json, "failed", -1) == 2 && jnum(r->json, "done", -1) == 6);
@@ -138,7 +128,7 @@ static void test_mixed_chunk(void)
 static void test_text_results(void)
 {
 	char id[ID_CAP];
-	CHECK(make_pool("{\"target\": \"worker\", \"processes\": 2}", id));
+	CHECK(post_created(srv, "/pools", "{\"target\": \"worker\", \"processes\": 2}", id));
 	struct resp *r = postf(srv, "{\"items\": [5, -12, 0]}", "/pools/%s/map?wait=60", id);
 	CHECK_STATUS(r, 200);
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->json, "results");

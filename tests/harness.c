@@ -1572,6 +1572,16 @@ bool take_id(const struct resp *r, char *id)
 	return true;
 }
 
+bool post_created(struct server *srv, const char *path, const char *body, char *id)
+{
+	struct resp *r = post_json(srv, path, body);
+	bool ok = r->status == 201 && take_id(r, id);
+	if (!ok)
+		fprintf(stderr, "POST %s %s -> " RESP_FMT "\n", path, body, RESP_ARGS(r));
+	resp_free(r);
+	return ok;
+}
+
 /* Runs spawnd with extra arguments (NULL-terminated) until it exits (10 s at
  * most). Returns its wait status (-1 if it did not exit: it is killed) and its
  * stderr in log (NUL-terminated). */

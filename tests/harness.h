@@ -202,6 +202,9 @@ void sleep_s(double seconds);
 #define ID_CAP 128
 /* Copies r's "id" into id (ID_CAP bytes); false when there is none. */
 bool take_id(const struct resp *r, char *id);
+/* POST body to path: true when it answers 201 with an id, copied into id
+ * (ID_CAP); otherwise the answer is printed to stderr. */
+bool post_created(struct server *srv, const char *path, const char *body, char *id);
 
 /* Status, error.code, non-empty error.message, JSON content type. */
 #define CHECK_ERROR(r, code, errcode) do { \

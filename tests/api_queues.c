@@ -27,34 +27,6 @@ static struct call *req(const char *method, const char *path, const char *body)
 	return call(srv, method, path, NULL, body);
 }
 
-static long status_of(const char *method, const char *path, const char *body)
-{
-	struct call *c = req(method, path, body);
-	long st = c->status;
-	call_free(c);
-	return st;
-}
-
-/* One number of GET /queues/NAME (-1 when absent). */
-static long long described(const char *name, const char *key)
-{
-	char path[160];
-	snprintf(path, sizeof path, "/queues/%s", name);
-	struct call *c = req("GET", path, NULL);
-	long long n = jint(c->json, key, -1);
-	call_free(c);
-	return n;
-}
-
-/* Pumps the open waiters until GET /queues/NAME shows n of key (5 s at most). */
-static bool wait_described(const char *name, const char *key, long long n)
-{
-	for (double deadline = now_s() + 5; now_s() < deadline; live_pump(0.01))
-		if (described(name, key) == n)
-			return true;
-	return false;
-}
-
 /* The text of the "item" of a get's answer, e.g. "\"a\"" (caller frees), or NULL. */
 static char *item_text(const cJSON *answer)
 {
@@ -82,12 +54,12 @@ static void test_create_get_list_delete(void)
 	CHECK_INT(jint(c->json, "maxsize", -1), 5);
 	CHECK_INT(jint(c->json, "size", -1), 0);
 	call_free(c);
-	CHECK_INT(status_of("PUT", "/queues/jobs", "{\"maxsize\": 5}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/jobs", "{\"maxsize\": 5}"), 200);
 	c = req("PUT", "/queues/jobs", "{\"maxsize\": 6}");
 	CHECK_CODE(c, 409, "conflict");
 	call_free(c);
-	CHECK_INT(status_of("PUT", "/queues/free", NULL), 201);        /* maxsize 0: unbounded */
-	CHECK_INT(status_of("PUT", "/queues/free", "{\"maxsize\": 0}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/free", NULL), 201);        /* maxsize 0: unbounded */
+	CHECK_INT(call_status(srv, "PUT", "/queues/free", "{\"maxsize\": 0}"), 200);
 	const char *bad[] = { "{\"maxsize\": -1}", "{\"maxsize\": 1.5}", "{\"maxsize\": \"3\"}" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		c = req("PUT", "/queues/bad", bad[i]);
@@ -112,13 +84,13 @@ static void test_create_get_list_delete(void)
 		CHECK_CODE(c, 404, "not_found");
 		call_free(c);
 	}
-	CHECK_INT(status_of("DELETE", "/queues/free", NULL), 200);
-	CHECK_INT(status_of("GET", "/queues/free", NULL), 404);
+	CHECK_INT(call_status(srv, "DELETE", "/queues/free", NULL), 200);
+	CHECK_INT(call_status(srv, "GET", "/queues/free", NULL), 404);
 }
 
 static void test_bad_arguments(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/args", "{\"maxsize\": 2}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/args", "{\"maxsize\": 2}"), 201);
 	struct { const char *path, *body, *field; } bad[] = {
 		{ "/queues/args/put", "{}", "item" },
 		{ "/queues/args/put", "{\"item\": 1, \"items\": [2]}", "item" },
@@ -141,7 +113,7 @@ static void test_bad_arguments(void)
 			  bad[i].body ? bad[i].body : "", bad[i].field, c->body);
 		call_free(c);
 	}
-	CHECK_INT(described("args", "size"), 0);        /* nothing of the refused puts went in */
+	CHECK_INT(queue_number(srv, "args", "size"), 0);        /* nothing of the refused puts went in */
 	struct call *c = req("POST", "/queues/args/task_done", NULL);
 	CHECK_CODE(c, 409, "conflict");                 /* more task_done than gets */
 	call_free(c);
@@ -155,7 +127,7 @@ static void test_bad_arguments(void)
 
 static void test_fifo_items_empty_and_full(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/line", "{\"maxsize\": 3}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/line", "{\"maxsize\": 3}"), 201);
 	struct call *c = req("POST", "/queues/line/put", "{\"item\": {\"n\": 1}}");
 	CHECK_CALL(c, 200);
 	CHECK_INT(jint(c->json, "size", -1), 1);
@@ -192,18 +164,18 @@ static void test_getters_in_arrival_order(void)
 	enum { N = 5 };
 	struct live *w[N];
 	const char *want[N] = { "\"a\"", "\"b\"", "\"c\"", "\"d\"", "\"e\"" };
-	CHECK_INT(status_of("PUT", "/queues/crowd", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/crowd", NULL), 201);
 	for (int i = 0; i < N; i++) {
 		w[i] = live_post(srv, "/queues/crowd/get?timeout=30", NULL);
-		CHECK_MSG(wait_described("crowd", "getters", i + 1), "getter %d is not waiting", i);
+		CHECK_MSG(queue_number_becomes(srv, "crowd", "getters", i + 1), "getter %d is not waiting", i);
 	}
-	CHECK_INT(status_of("POST", "/queues/crowd/put", "{\"items\": [\"a\", \"b\"]}"), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/crowd/put", "{\"items\": [\"a\", \"b\"]}"), 200);
 	CHECK_MSG(live_wait_done(w[0], 5) && live_wait_done(w[1], 5), "the two oldest getters got nothing");
 	live_pump(0.3);
 	for (int i = 2; i < N; i++)
 		CHECK_MSG(!w[i]->done, "getter %d woke for a put of 2 items: %s", i, w[i]->body);
-	CHECK_INT(described("crowd", "getters"), 3);
-	CHECK_INT(status_of("POST", "/queues/crowd/put", "{\"items\": [\"c\", \"d\", \"e\"]}"), 200);
+	CHECK_INT(queue_number(srv, "crowd", "getters"), 3);
+	CHECK_INT(call_status(srv, "POST", "/queues/crowd/put", "{\"items\": [\"c\", \"d\", \"e\"]}"), 200);
 	for (int i = 0; i < N; i++) {
 		CHECK_MSG(live_wait_done(w[i], 5), "getter %d got nothing", i);
 		cJSON *j = live_json(w[i]);
@@ -214,22 +186,22 @@ static void test_getters_in_arrival_order(void)
 		CHECK_MSG(ok, "getter %d (in arrival order) expected %s: %s", i, want[i], w[i]->body);
 		live_close(w[i]);
 	}
-	CHECK_INT(described("crowd", "size"), 0);
+	CHECK_INT(queue_number(srv, "crowd", "size"), 0);
 }
 
 /* Blocked putters go in in arrival order; a batch waits until all of it fits. */
 static void test_putters_in_arrival_order_all_or_nothing(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/narrow", "{\"maxsize\": 2}"), 201);
-	CHECK_INT(status_of("POST", "/queues/narrow/put", "{\"item\": 0}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/narrow", "{\"maxsize\": 2}"), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/narrow/put", "{\"item\": 0}"), 200);
 	struct live *pair = live_post(srv, "/queues/narrow/put?timeout=30", "{\"items\": [1, 2]}");
-	CHECK_MSG(wait_described("narrow", "putters", 1), "the batch put is not waiting");
+	CHECK_MSG(queue_number_becomes(srv, "narrow", "putters", 1), "the batch put is not waiting");
 	struct live *single = live_post(srv, "/queues/narrow/put?timeout=30", "{\"item\": 3}");
-	CHECK_MSG(wait_described("narrow", "putters", 2), "the second putter is not waiting");
+	CHECK_MSG(queue_number_becomes(srv, "narrow", "putters", 2), "the second putter is not waiting");
 	live_pump(0.2);
 	/* One place is free, but the batch needs two, and the single one is behind it. */
 	CHECK_MSG(!pair->done && !single->done, "a putter went in without room: %s | %s", pair->body, single->body);
-	CHECK_INT(described("narrow", "size"), 1);
+	CHECK_INT(queue_number(srv, "narrow", "size"), 1);
 	CHECK_GET("narrow", "", "0");
 	CHECK_MSG(live_wait_done(pair, 5) && strstr(pair->body, "\"size\":2"), "the batch: %s", pair->body);
 	live_pump(0.2);
@@ -245,10 +217,10 @@ static void test_putters_in_arrival_order_all_or_nothing(void)
 /* A blocked putter at the head that times out lets the one behind it in. */
 static void test_putter_timing_out_lets_the_next_in(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/tight", "{\"maxsize\": 2}"), 201);
-	CHECK_INT(status_of("POST", "/queues/tight/put", "{\"item\": 0}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/tight", "{\"maxsize\": 2}"), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/tight/put", "{\"item\": 0}"), 200);
 	struct live *pair = live_post(srv, "/queues/tight/put?timeout=0.5", "{\"items\": [1, 2]}");
-	CHECK_MSG(wait_described("tight", "putters", 1), "the batch put is not waiting");
+	CHECK_MSG(queue_number_becomes(srv, "tight", "putters", 1), "the batch put is not waiting");
 	struct live *single = live_post(srv, "/queues/tight/put?timeout=30", "{\"item\": 3}");
 	CHECK_MSG(live_wait_done(pair, 5) && strstr(pair->body, "\"full\":true"), "the batch: %s", pair->body);
 	CHECK_MSG(live_wait_done(single, 5) && strstr(single->body, "\"size\":2"),
@@ -261,20 +233,20 @@ static void test_putter_timing_out_lets_the_next_in(void)
 
 static void test_vanished_getter_takes_nothing(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/ghost", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/ghost", NULL), 201);
 	struct live *gone = live_post(srv, "/queues/ghost/get?timeout=30", NULL);
-	CHECK_MSG(wait_described("ghost", "getters", 1), "the getter is not waiting");
+	CHECK_MSG(queue_number_becomes(srv, "ghost", "getters", 1), "the getter is not waiting");
 	live_close(gone);               /* its client hangs up while it waits */
 	sleep_s(0.1);
-	CHECK_INT(status_of("POST", "/queues/ghost/put", "{\"item\": \"kept\"}"), 200);
-	CHECK_INT(described("ghost", "size"), 1);
+	CHECK_INT(call_status(srv, "POST", "/queues/ghost/put", "{\"item\": \"kept\"}"), 200);
+	CHECK_INT(queue_number(srv, "ghost", "size"), 1);
 	CHECK_GET("ghost", "?timeout=0", "\"kept\"");
 }
 
 static void test_lease_lapses_back_to_the_head(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/leased", NULL), 201);
-	CHECK_INT(status_of("POST", "/queues/leased/put", "{\"items\": [\"first\", \"second\"]}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/leased", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/leased/put", "{\"items\": [\"first\", \"second\"]}"), 200);
 	struct call *c = req("POST", "/queues/leased/get?lease=0.3", NULL);
 	CHECK_MSG(c->status == 200 && strstr(c->body, "\"item\":\"first\"") && jstr(c->json, "receipt") &&
 		  jint(c->json, "deliveries", -1) == 1 && rfc3339_ms(jstr(c->json, "expires_at")),
@@ -282,11 +254,11 @@ static void test_lease_lapses_back_to_the_head(void)
 	char old_receipt[64];
 	snprintf(old_receipt, sizeof old_receipt, "%s", jstr(c->json, "receipt"));
 	call_free(c);
-	CHECK_INT(described("leased", "in_flight"), 1);
-	CHECK_INT(described("leased", "size"), 1);
-	CHECK_INT(described("leased", "unfinished"), 2);
+	CHECK_INT(queue_number(srv, "leased", "in_flight"), 1);
+	CHECK_INT(queue_number(srv, "leased", "size"), 1);
+	CHECK_INT(queue_number(srv, "leased", "unfinished"), 2);
 	sleep_s(0.5);                   /* the lease lapses: "first" is back at the head */
-	CHECK_INT(described("leased", "size"), 2);
+	CHECK_INT(queue_number(srv, "leased", "size"), 2);
 	c = req("POST", "/queues/leased/get", "{\"lease\": 30}");
 	CHECK_MSG(c->status == 200 && strstr(c->body, "\"item\":\"first\"") && jint(c->json, "deliveries", -1) == 2,
 		  "after the lapse: %s", c->body);
@@ -317,22 +289,22 @@ static void test_lease_lapses_back_to_the_head(void)
 
 static void test_task_done_and_join(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/work", NULL), 201);
-	CHECK_INT(status_of("POST", "/queues/work/put", "{\"items\": [1, 2]}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/work", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/work/put", "{\"items\": [1, 2]}"), 200);
 	struct live *joiner = live_post(srv, "/queues/work/join?timeout=30", NULL);
-	CHECK_MSG(wait_described("work", "joiners", 1), "join is not waiting");
+	CHECK_MSG(queue_number_becomes(srv, "work", "joiners", 1), "join is not waiting");
 	struct call *c = req("POST", "/queues/work/join?timeout=0.2", NULL);
 	CHECK_MSG(c->status == 200 && jint(c->json, "unfinished", -1) == 2, "join at its timeout: %s", c->body);
 	call_free(c);
 	CHECK_GET("work", "", "1");
 	CHECK_GET("work", "", "2");
-	CHECK_INT(described("work", "unfinished"), 2);
+	CHECK_INT(queue_number(srv, "work", "unfinished"), 2);
 	c = req("POST", "/queues/work/task_done", NULL);
 	CHECK_MSG(c->status == 200 && jint(c->json, "unfinished", -1) == 1, "task_done: %s", c->body);
 	call_free(c);
 	live_pump(0.2);
 	CHECK_MSG(!joiner->done, "join returned with a task unfinished: %s", joiner->body);
-	CHECK_INT(status_of("POST", "/queues/work/task_done", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/work/task_done", NULL), 200);
 	CHECK_MSG(live_wait_done(joiner, 5) && joiner->status == 200 && strstr(joiner->body, "\"unfinished\":0"),
 		  "join after the last task_done: %ld %s", joiner->status, joiner->body);
 	live_close(joiner);
@@ -343,17 +315,17 @@ static void test_task_done_and_join(void)
 
 static void test_delete_answers_waiters_404(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/doomed", "{\"maxsize\": 1}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/doomed", "{\"maxsize\": 1}"), 201);
 	struct live *getter = live_post(srv, "/queues/doomed/get?timeout=30", NULL);
-	CHECK_MSG(wait_described("doomed", "getters", 1), "the getter is not waiting");
-	CHECK_INT(status_of("PUT", "/queues/doomed2", "{\"maxsize\": 1}"), 201);
-	CHECK_INT(status_of("POST", "/queues/doomed2/put", "{\"item\": 1}"), 200);
+	CHECK_MSG(queue_number_becomes(srv, "doomed", "getters", 1), "the getter is not waiting");
+	CHECK_INT(call_status(srv, "PUT", "/queues/doomed2", "{\"maxsize\": 1}"), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/doomed2/put", "{\"item\": 1}"), 200);
 	struct live *putter = live_post(srv, "/queues/doomed2/put?timeout=30", "{\"item\": 2}");
 	struct live *joiner = live_post(srv, "/queues/doomed2/join?timeout=30", NULL);
-	CHECK_MSG(wait_described("doomed2", "putters", 1) && wait_described("doomed2", "joiners", 1),
+	CHECK_MSG(queue_number_becomes(srv, "doomed2", "putters", 1) && queue_number_becomes(srv, "doomed2", "joiners", 1),
 		  "the putter and joiner are not waiting");
-	CHECK_INT(status_of("DELETE", "/queues/doomed", NULL), 200);
-	CHECK_INT(status_of("DELETE", "/queues/doomed2", NULL), 200);
+	CHECK_INT(call_status(srv, "DELETE", "/queues/doomed", NULL), 200);
+	CHECK_INT(call_status(srv, "DELETE", "/queues/doomed2", NULL), 200);
 	struct live *all[] = { getter, putter, joiner };
 	for (size_t i = 0; i < 3; i++) {
 		CHECK_MSG(live_wait_done(all[i], 5) && all[i]->status == 404 && strstr(all[i]->body, "not_found"),
@@ -368,15 +340,15 @@ static void test_delete_answers_waiters_404(void)
  * others in order. Leaves the queue empty and finished. */
 static void check_state_survives(int sig)
 {
-	CHECK_INT(status_of("POST", "/queues/durable/put", "{\"item\": \"taken\"}"), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/durable/put", "{\"item\": \"taken\"}"), 200);
 	CHECK_GET("durable", "", "\"taken\"");
-	CHECK_INT(status_of("POST", "/queues/durable/put", "{\"items\": [{\"k\": \"x\"}, \"y\", [1, 2], 3.5]}"), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/durable/put", "{\"items\": [{\"k\": \"x\"}, \"y\", [1, 2], 3.5]}"), 200);
 	struct call *c = req("POST", "/queues/durable/get?lease=60", NULL);
 	CHECK_MSG(strstr(c->body, "{\"k\":\"x\"}") && jint(c->json, "deliveries", -1) == 1, "leased get: %s", c->body);
 	call_free(c);
-	CHECK_INT(described("durable", "size"), 3);
-	CHECK_INT(described("durable", "in_flight"), 1);
-	CHECK_INT(described("durable", "unfinished"), 5);
+	CHECK_INT(queue_number(srv, "durable", "size"), 3);
+	CHECK_INT(queue_number(srv, "durable", "in_flight"), 1);
+	CHECK_INT(queue_number(srv, "durable", "unfinished"), 5);
 	CHECK_MSG(server_restart(srv, sig) == 0, "the server did not come back after signal %d", sig);
 	c = req("GET", "/queues/durable", NULL);
 	CHECK_MSG(jint(c->json, "size", -1) == 4 && jint(c->json, "in_flight", -1) == 0 &&
@@ -393,8 +365,8 @@ static void check_state_survives(int sig)
 		call_free(c);
 	}
 	for (int i = 0; i < 5; i++)
-		CHECK_INT(status_of("POST", "/queues/durable/task_done", NULL), 200);
-	CHECK_INT(described("durable", "unfinished"), 0);
+		CHECK_INT(call_status(srv, "POST", "/queues/durable/task_done", NULL), 200);
+	CHECK_INT(queue_number(srv, "durable", "unfinished"), 0);
 }
 
 /* Numbers come back as they went in: cJSON's own print keeps only 15 digits
@@ -404,7 +376,7 @@ static void test_items_keep_every_digit(void)
 {
 	static const char item[] = "[9007199254740991,-4503599627370497,0.30000000000000004,1.2345678901234567e+19]";
 	char body[256];
-	CHECK_INT(status_of("PUT", "/queues/digits", "{}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/digits", "{}"), 201);
 	snprintf(body, sizeof body, "{\"item\": %s}", item);
 	struct call *c = req("POST", "/queues/digits/put", body);
 	CHECK_CALL(c, 200);
@@ -412,8 +384,8 @@ static void test_items_keep_every_digit(void)
 	c = req("POST", "/queues/digits/get?timeout=1", NULL);
 	CHECK_MSG(c->status == 200 && strstr(c->body, item), "expected %s in %.300s", item, c->body);
 	call_free(c);
-	CHECK_INT(status_of("PUT", "/namespaces/digits", "{}"), 201);
-	CHECK_INT(status_of("PUT", "/namespaces/digits/keys/k", item), 200);
+	CHECK_INT(call_status(srv, "PUT", "/namespaces/digits", "{}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/namespaces/digits/keys/k", item), 200);
 	c = req("GET", "/namespaces/digits/keys/k", NULL);
 	CHECK_MSG(c->status == 200 && strstr(c->body, item), "namespace: expected %s in %.300s", item, c->body);
 	call_free(c);
@@ -421,7 +393,7 @@ static void test_items_keep_every_digit(void)
 
 static void test_state_survives_restart_and_kill(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/durable", "{\"maxsize\": 10}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/durable", "{\"maxsize\": 10}"), 201);
 	check_state_survives(SIGTERM);
 	if (check_failure[0])
 		return;

@@ -39,32 +39,6 @@ static struct call *req(const char *method, const char *path, const char *body)
 	return call(srv, method, path, NULL, body);
 }
 
-static long status_of(const char *method, const char *path, const char *body)
-{
-	struct call *c = req(method, path, body);
-	long st = c->status;
-	call_free(c);
-	return st;
-}
-
-static long long described(const char *name, const char *key)
-{
-	char path[160];
-	snprintf(path, sizeof path, "/queues/%s", name);
-	struct call *c = req("GET", path, NULL);
-	long long n = jint(c->json, key, -1);
-	call_free(c);
-	return n;
-}
-
-static bool wait_described(const char *name, const char *key, long long n)
-{
-	for (double deadline = now_s() + 5; now_s() < deadline; live_pump(0.01))
-		if (described(name, key) == n)
-			return true;
-	return false;
-}
-
 /* The compact text of answer's member key ("[1,2]"), or "" (static buffer). */
 static const char *text_of(const cJSON *answer, const char *key)
 {
@@ -89,8 +63,8 @@ static const char *text_of(const cJSON *answer, const char *key)
 
 static void test_fifo_across_batch_and_single_gets(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/mixed", NULL), 201);
-	CHECK_INT(status_of("POST", "/queues/mixed/put", "{\"items\": [1, 2, 3, 4, 5, 6, 7]}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/mixed", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/mixed/put", "{\"items\": [1, 2, 3, 4, 5, 6, 7]}"), 200);
 	CHECK_BATCH("mixed", "?max=3", "[1,2,3]", "[1,1,1]");
 	struct call *c = req("POST", "/queues/mixed/get", NULL);
 	CHECK_MSG(c->status == 200 && strcmp(text_of(c->json, "item"), "4") == 0 &&
@@ -103,23 +77,23 @@ static void test_fifo_across_batch_and_single_gets(void)
 		  "a batch get of an empty queue: %s", c->body);
 	call_free(c);
 	/* task_done counts the items of a batch, not the batches. */
-	CHECK_INT(described("mixed", "unfinished"), 7);
+	CHECK_INT(queue_number(srv, "mixed", "unfinished"), 7);
 	for (int i = 0; i < 7; i++)
-		CHECK_INT(status_of("POST", "/queues/mixed/task_done", NULL), 200);
-	CHECK_INT(status_of("POST", "/queues/mixed/task_done", NULL), 409);
-	CHECK_INT(described("mixed", "unfinished"), 0);
+		CHECK_INT(call_status(srv, "POST", "/queues/mixed/task_done", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/mixed/task_done", NULL), 409);
+	CHECK_INT(queue_number(srv, "mixed", "unfinished"), 0);
 }
 
 /* Waiting getters of both shapes are served in arrival order; a batch
  * getter takes up to its max, and is answered as soon as one item comes. */
 static void test_waiting_batch_getters_in_arrival_order(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/waits", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/waits", NULL), 201);
 	struct live *batch = live_post(srv, "/queues/waits/get?max=3&timeout=30", NULL);
-	CHECK_MSG(wait_described("waits", "getters", 1), "the batch getter is not waiting");
+	CHECK_MSG(queue_number_becomes(srv, "waits", "getters", 1), "the batch getter is not waiting");
 	struct live *single = live_post(srv, "/queues/waits/get?timeout=30", NULL);
-	CHECK_MSG(wait_described("waits", "getters", 2), "the single getter is not waiting");
-	CHECK_INT(status_of("POST", "/queues/waits/put", "{\"items\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}"), 200);
+	CHECK_MSG(queue_number_becomes(srv, "waits", "getters", 2), "the single getter is not waiting");
+	CHECK_INT(call_status(srv, "POST", "/queues/waits/put", "{\"items\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}"), 200);
 	CHECK_MSG(live_wait_done(batch, 5) && live_wait_done(single, 5), "a waiting getter got nothing");
 	cJSON *b = live_json(batch), *s = live_json(single);
 	CHECK_MSG(strcmp(text_of(b, "items"), "[\"a\",\"b\",\"c\"]") == 0, "the older, batch getter: %s", batch->body);
@@ -128,21 +102,21 @@ static void test_waiting_batch_getters_in_arrival_order(void)
 	cJSON_Delete(s);
 	live_close(batch);
 	live_close(single);
-	CHECK_INT(described("waits", "size"), 1);
+	CHECK_INT(queue_number(srv, "waits", "size"), 1);
 	CHECK_BATCH("waits", "?max=50", "[\"e\"]", "[1]");
 	batch = live_post(srv, "/queues/waits/get?max=50&timeout=30", NULL);
-	CHECK_MSG(wait_described("waits", "getters", 1), "the second batch getter is not waiting");
-	CHECK_INT(status_of("POST", "/queues/waits/put", "{\"item\": \"f\"}"), 200);
+	CHECK_MSG(queue_number_becomes(srv, "waits", "getters", 1), "the second batch getter is not waiting");
+	CHECK_INT(call_status(srv, "POST", "/queues/waits/put", "{\"item\": \"f\"}"), 200);
 	CHECK_MSG(live_wait_done(batch, 5) && strstr(batch->body, "\"items\":[\"f\"]"),
 		  "one item answers a waiting batch get at once: %s", batch->body);
 	live_close(batch);
 	/* A batch getter whose client hung up takes nothing. */
 	struct live *gone = live_post(srv, "/queues/waits/get?max=5&timeout=30", NULL);
-	CHECK_MSG(wait_described("waits", "getters", 1), "the vanishing getter is not waiting");
+	CHECK_MSG(queue_number_becomes(srv, "waits", "getters", 1), "the vanishing getter is not waiting");
 	live_close(gone);
 	sleep_s(0.1);
-	CHECK_INT(status_of("POST", "/queues/waits/put", "{\"items\": [\"g\", \"h\"]}"), 200);
-	CHECK_INT(described("waits", "size"), 2);
+	CHECK_INT(call_status(srv, "POST", "/queues/waits/put", "{\"items\": [\"g\", \"h\"]}"), 200);
+	CHECK_INT(queue_number(srv, "waits", "size"), 2);
 }
 
 /* The receipts of a batch's answer, copied (up to 8). */
@@ -161,30 +135,30 @@ static long ack(const char *name, const char *receipt)
 	char path[160], body[128];
 	snprintf(path, sizeof path, "/queues/%s/task_done", name);
 	snprintf(body, sizeof body, "{\"receipt\": \"%s\"}", receipt);
-	return status_of("POST", path, body);
+	return call_status(srv, "POST", path, body);
 }
 
 static void test_leased_batch_receipts_each_and_lapse(void)
 {
 	char r[8][48];
-	CHECK_INT(status_of("PUT", "/queues/lb", NULL), 201);
-	CHECK_INT(status_of("POST", "/queues/lb/put", "{\"items\": [\"p\", \"q\", \"r\", \"s\"]}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/lb", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/lb/put", "{\"items\": [\"p\", \"q\", \"r\", \"s\"]}"), 200);
 	struct call *c = req("POST", "/queues/lb/get?max=3&lease=0.5", NULL);
 	int n = receipts_of(c->json, r);
 	CHECK_MSG(c->status == 200 && n == 3 && strcmp(r[0], r[1]) && strcmp(r[1], r[2]) && strcmp(r[0], r[2]) &&
 		  jstr(c->json, "owner") && rfc3339_ms(jstr(c->json, "expires_at")),
 		  "a leased batch: three receipts, one owner and expiry: %s", c->body);
 	call_free(c);
-	CHECK_INT(described("lb", "in_flight"), 3);
+	CHECK_INT(queue_number(srv, "lb", "in_flight"), 3);
 	CHECK_INT(ack("lb", r[1]), 200);                /* "q" done */
 	CHECK_INT(ack("lb", r[1]), 409);                /* once only */
 	char forged[64];
 	snprintf(forged, sizeof forged, "%.40s9", r[2]);
 	CHECK_INT(ack("lb", forged), 409);
-	CHECK_INT(described("lb", "in_flight"), 2);
-	CHECK_INT(described("lb", "unfinished"), 3);
+	CHECK_INT(queue_number(srv, "lb", "in_flight"), 2);
+	CHECK_INT(queue_number(srv, "lb", "unfinished"), 3);
 	sleep_s(0.8);                   /* the lease lapses: "p" and "r" back at the head, in order */
-	CHECK_INT(described("lb", "in_flight"), 0);
+	CHECK_INT(queue_number(srv, "lb", "in_flight"), 0);
 	CHECK_INT(ack("lb", r[0]), 409);
 	CHECK_BATCH("lb", "?max=10&lease=30", "[\"p\",\"r\",\"s\"]", "[2,2,1]");
 }
@@ -205,14 +179,14 @@ static bool start_taker(const char *name, char id[ID_CAP])
 static void test_killed_worker_gives_its_batch_back(void)
 {
 	char id[ID_CAP], path[160];
-	CHECK_INT(status_of("PUT", "/queues/wb", NULL), 201);
-	CHECK_INT(status_of("POST", "/queues/wb/put", "{\"items\": [\"w1\", \"w2\", \"w3\", \"w4\"]}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/wb", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/wb/put", "{\"items\": [\"w1\", \"w2\", \"w3\", \"w4\"]}"), 200);
 	CHECK_MSG(start_taker("wb", id), "the worker did not start");
-	CHECK_MSG(wait_described("wb", "in_flight", 3), "the worker did not take its batch");
-	CHECK_INT(described("wb", "size"), 1);
+	CHECK_MSG(queue_number_becomes(srv, "wb", "in_flight", 3), "the worker did not take its batch");
+	CHECK_INT(queue_number(srv, "wb", "size"), 1);
 	snprintf(path, sizeof path, "/processes/%s/kill", id);
-	CHECK_INT(status_of("POST", path, NULL), 202);
-	CHECK_MSG(wait_described("wb", "size", 4), "the killed worker's items did not come back");
+	CHECK_INT(call_status(srv, "POST", path, NULL), 202);
+	CHECK_MSG(queue_number_becomes(srv, "wb", "size", 4), "the killed worker's items did not come back");
 	CHECK_BATCH("wb", "?max=10", "[\"w1\",\"w2\",\"w3\",\"w4\"]", "[2,2,2,1]");
 }
 
@@ -220,8 +194,8 @@ static void test_max_out_of_bounds_400(void)
 {
 	const char *bad[] = { "0", "-1", "1.5", "abc", "", "1001", "1e9", "nan" };
 	char path[96];
-	CHECK_INT(status_of("PUT", "/queues/bounds", NULL), 201);
-	CHECK_INT(status_of("POST", "/queues/bounds/put", "{\"item\": 1}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/bounds", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/bounds/put", "{\"item\": 1}"), 200);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(path, sizeof path, "/queues/bounds/get?timeout=0&max=%s", bad[i]);
 		struct call *c = req("POST", path, NULL);
@@ -230,7 +204,7 @@ static void test_max_out_of_bounds_400(void)
 		CHECK_MSG(strstr(c->body, "from 1 to 1000"), "max=%s: the message says the bounds: %s", bad[i], c->body);
 		call_free(c);
 	}
-	CHECK_INT(described("bounds", "size"), 1);      /* a refused get takes nothing */
+	CHECK_INT(queue_number(srv, "bounds", "size"), 1);      /* a refused get takes nothing */
 	CHECK_BATCH("bounds", "?max=1000", "[1]", "[1]");
 }
 
@@ -238,13 +212,13 @@ static void test_max_out_of_bounds_400(void)
  * in order, with its deliveries counted. */
 static void test_batch_in_flight_survives_kill(void)
 {
-	CHECK_INT(status_of("PUT", "/queues/kb", NULL), 201);
-	CHECK_INT(status_of("POST", "/queues/kb/put", "{\"items\": [\"a\", \"b\", \"c\"]}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/kb", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/kb/put", "{\"items\": [\"a\", \"b\", \"c\"]}"), 200);
 	struct call *c = req("POST", "/queues/kb/get?max=2&lease=60", NULL);
 	CHECK_MSG(c->status == 200 && strstr(c->body, "\"items\":[\"a\",\"b\"]"), "leased batch: %s", c->body);
 	call_free(c);
 	CHECK_MSG(server_restart(srv, SIGKILL) == 0, "the server did not come back after kill -9");
-	CHECK_INT(described("kb", "size"), 3);
+	CHECK_INT(queue_number(srv, "kb", "size"), 3);
 	CHECK_BATCH("kb", "?max=10", "[\"a\",\"b\",\"c\"]", "[2,2,1]");
 }
 
@@ -253,8 +227,8 @@ static void test_in_memory_queue_is_gone_after_a_restart(void)
 	struct call *c = req("PUT", "/queues/fast", "{\"durable\": false}");
 	CHECK_MSG(c->status == 201 && jis_false(c->json, "durable"), "create in memory: %s", c->body);
 	call_free(c);
-	CHECK_INT(status_of("PUT", "/queues/fast", "{\"durable\": false, \"maxsize\": 0}"), 200);
-	CHECK_INT(status_of("PUT", "/queues/fast", NULL), 409);         /* a durable one is another queue */
+	CHECK_INT(call_status(srv, "PUT", "/queues/fast", "{\"durable\": false, \"maxsize\": 0}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/fast", NULL), 409);         /* a durable one is another queue */
 	c = req("PUT", "/queues/fast2", "{\"durable\": \"no\"}");
 	CHECK_CODE(c, 400, "invalid_argument");
 	CHECK_FIELD_OF(c, "durable");
@@ -262,13 +236,13 @@ static void test_in_memory_queue_is_gone_after_a_restart(void)
 	c = req("PUT", "/queues/kept", "{\"durable\": true}");
 	CHECK_MSG(c->status == 201 && jis_true(c->json, "durable"), "durable true is the default: %s", c->body);
 	call_free(c);
-	CHECK_INT(status_of("PUT", "/queues/kept", NULL), 200);
-	CHECK_INT(status_of("POST", "/queues/fast/put", "{\"items\": [1, 2, 3]}"), 200);
-	CHECK_INT(status_of("POST", "/queues/kept/put", "{\"items\": [1, 2, 3]}"), 200);
+	CHECK_INT(call_status(srv, "PUT", "/queues/kept", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/fast/put", "{\"items\": [1, 2, 3]}"), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/kept/put", "{\"items\": [1, 2, 3]}"), 200);
 	CHECK_BATCH("fast", "?max=2", "[1,2]", "[1,1]");
 	CHECK_MSG(server_restart(srv, SIGTERM) == 0, "the server did not come back");
-	CHECK_INT(status_of("GET", "/queues/fast", NULL), 404);
-	CHECK_INT(described("kept", "size"), 3);
+	CHECK_INT(call_status(srv, "GET", "/queues/fast", NULL), 404);
+	CHECK_INT(queue_number(srv, "kept", "size"), 3);
 }
 
 static void check_stops(void) { check_server_stops(&srv); }

@@ -59,14 +59,6 @@ static const char consumer_source[] =
 	"    if a['item'] == 'stop':\n"
 	"        break\n";
 
-static long status_of(const char *method, const char *path, const char *body)
-{
-	struct call *c = call(srv, method, path, NULL, body);
-	long st = c->status;
-	call_free(c);
-	return st;
-}
-
 static long long getters(void)
 {
 	struct call *c = call(srv, "GET", "/queues/tasks", NULL, NULL);
@@ -140,10 +132,10 @@ static void run_round(int round, char killed[ID_CAP])
 	for (int i = 0; i < PER_ROUND; i++)
 		len += (size_t)snprintf(body + len, sizeof body - len, "%s%d", i ? "," : "", round * PER_ROUND + i);
 	snprintf(body + len, sizeof body - len, "]}");
-	CHECK_INT(status_of("POST", "/queues/tasks/put", body), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/tasks/put", body), 200);
 	CHECK_MSG(stdout_has(killed, "stall", 30), "round %d: the consumer never got to its stall", round);
 	snprintf(path, sizeof path, "/processes/%s/kill", killed);
-	CHECK_INT(status_of("POST", path, NULL), 202);
+	CHECK_INT(call_status(srv, "POST", path, NULL), 202);
 	struct call *c = call(srv, "POST", "/queues/tasks/join?timeout=60", NULL, NULL);
 	CHECK_MSG(c->status == 200 && jint(c->json, "unfinished", -1) == 0, "round %d: join: %s", round, c->body);
 	call_free(c);
@@ -153,7 +145,7 @@ static void test_thousand_leased_items_through_killed_consumers(void)
 {
 	char steady[STEADY][ID_CAP], killed[ROUNDS][ID_CAP];
 	static struct seen seen[ITEMS];
-	CHECK_INT(status_of("PUT", "/queues/tasks", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/queues/tasks", NULL), 201);
 	for (int i = 0; i < STEADY; i++)
 		CHECK_MSG(start_consumer(-1, steady[i]), "cannot start consumer %d", i);
 	for (int r = 0; r < ROUNDS; r++) {
@@ -161,7 +153,7 @@ static void test_thousand_leased_items_through_killed_consumers(void)
 		if (check_failure[0])
 			return;
 	}
-	CHECK_INT(status_of("POST", "/queues/tasks/put", "{\"items\": [\"stop\", \"stop\", \"stop\"]}"), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/tasks/put", "{\"items\": [\"stop\", \"stop\", \"stop\"]}"), 200);
 	for (int i = 0; i < STEADY; i++) {
 		struct resp *j = join(srv, steady[i], 30);
 		CHECK_MSG(j->status == 200 && jint(j->json, "exitcode", -1) == 0, "consumer %d: " RESP_FMT, i,

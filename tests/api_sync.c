@@ -24,21 +24,13 @@ static struct call *req(const char *method, const char *path, const char *body)
 }
 
 /* Status of one request, the answer freed. */
-static long status_of(const char *method, const char *path, const char *body)
-{
-	struct call *c = req(method, path, body);
-	long st = c->status;
-	call_free(c);
-	return st;
-}
-
 static void test_create_get_list_delete(void)
 {
 	struct call *c = req("PUT", "/sync/locks/rules", "{\"reentrant\": false}");
 	CHECK_CALL(c, 201);
 	CHECK_STR(jstr(c->json, "name"), "rules");
 	call_free(c);
-	CHECK_INT(status_of("PUT", "/sync/locks/rules", NULL), 200);    /* {} is reentrant: false */
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/rules", NULL), 200);    /* {} is reentrant: false */
 	c = req("PUT", "/sync/locks/rules", "{\"reentrant\": true}");
 	CHECK_CODE(c, 409, "conflict");
 	call_free(c);
@@ -58,20 +50,20 @@ static void test_create_get_list_delete(void)
 	CHECK_CALL(c, 200);
 	CHECK(jis_false(c->json, "locked") && jint(c->json, "waiters", -1) == 0);
 	call_free(c);
-	CHECK_INT(status_of("DELETE", "/sync/locks/rules", NULL), 200);
+	CHECK_INT(call_status(srv, "DELETE", "/sync/locks/rules", NULL), 200);
 	c = req("GET", "/sync/locks/rules", NULL);
 	CHECK_CODE(c, 404, "not_found");
 	call_free(c);
 	c = req("POST", "/sync/locks/never/acquire", "{\"lease\": 5}");
 	CHECK_CODE(c, 404, "not_found");
 	call_free(c);
-	CHECK_INT(status_of("DELETE", "/sync/events/never", NULL), 404);
-	CHECK_INT(status_of("POST", "/sync/events/never/set", NULL), 404);
+	CHECK_INT(call_status(srv, "DELETE", "/sync/events/never", NULL), 404);
+	CHECK_INT(call_status(srv, "POST", "/sync/events/never/set", NULL), 404);
 }
 
 static void test_bad_timeout_and_lease(void)
 {
-	CHECK_INT(status_of("PUT", "/sync/locks/args", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/args", NULL), 201);
 	struct call *c = req("POST", "/sync/locks/args/acquire?timeout=-1", "{\"lease\": 5}");
 	CHECK_CODE(c, 400, "invalid_argument");
 	CHECK_FIELD_OF(c, "timeout");
@@ -94,12 +86,12 @@ static void test_bad_timeout_and_lease(void)
 	c = req("POST", "/sync/locks/args/acquire", "[1]");
 	CHECK_CODE(c, 400, "invalid_argument");
 	call_free(c);
-	CHECK_INT(status_of("GET", "/sync/locks/args", NULL), 200);     /* nothing was granted */
+	CHECK_INT(call_status(srv, "GET", "/sync/locks/args", NULL), 200);     /* nothing was granted */
 }
 
 static void test_event_set_clear_wait(void)
 {
-	CHECK_INT(status_of("PUT", "/sync/events/ev", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/events/ev", NULL), 201);
 	double t0 = now_s();
 	struct call *c = req("POST", "/sync/events/ev/wait?timeout=0.3", NULL);
 	CHECK_CALL(c, 200);
@@ -150,13 +142,13 @@ static long release(const char *kind, const char *name, const char *owner)
 	char path[160], body[128];
 	snprintf(path, sizeof path, "/sync/%s/%s/release", kind, name);
 	snprintf(body, sizeof body, "{\"owner\": \"%s\"}", owner);
-	return status_of("POST", path, body);
+	return call_status(srv, "POST", path, body);
 }
 
 static void test_lock_owner_and_not_owner(void)
 {
 	char owner[64], other[64];
-	CHECK_INT(status_of("PUT", "/sync/locks/door", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/door", NULL), 201);
 	long long f1 = acquire("locks", "door", 30, owner);
 	CHECK_MSG(f1 > 0 && strncmp(owner, "c-", 2) == 0, "acquire: fence %lld owner %s", f1, owner);
 	struct call *c = req("POST", "/sync/locks/door/acquire?timeout=0.2", "{\"lease\": 30}");
@@ -192,7 +184,7 @@ static void test_lock_owner_and_not_owner(void)
 static void test_lease_lapse_is_never_granted_on(void)
 {
 	char owner[64], next[64];
-	CHECK_INT(status_of("PUT", "/sync/locks/lapse", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/lapse", NULL), 201);
 	long long f1 = acquire("locks", "lapse", 0.3, owner);
 	CHECK(f1 > 0);
 	struct live *w = live_post(srv, "/sync/locks/lapse/acquire?timeout=10", "{\"lease\": 30}");
@@ -207,7 +199,7 @@ static void test_lease_lapse_is_never_granted_on(void)
 	CHECK_INT(release("locks", "lapse", owner), 409);
 	char body[128];
 	snprintf(body, sizeof body, "{\"owner\": \"%s\", \"lease\": 5}", owner);
-	CHECK_INT(status_of("POST", "/sync/locks/lapse/renew", body), 409);
+	CHECK_INT(call_status(srv, "POST", "/sync/locks/lapse/renew", body), 409);
 	CHECK_INT(release("locks", "lapse", next), 200);
 	/* A lease that lapsed while no one asked is checked at the moment of the next grant. */
 	long long f3 = acquire("locks", "lapse", 0.05, owner);
@@ -220,7 +212,7 @@ static void test_lease_lapse_is_never_granted_on(void)
 static void test_reentrant_lock(void)
 {
 	char owner[64], body[128];
-	CHECK_INT(status_of("PUT", "/sync/locks/re", "{\"reentrant\": true}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/re", "{\"reentrant\": true}"), 201);
 	long long f = acquire("locks", "re", 30, owner);
 	CHECK(f > 0);
 	snprintf(body, sizeof body, "{\"owner\": \"%s\", \"lease\": 30}", owner);
@@ -240,8 +232,8 @@ static void test_reentrant_lock(void)
 static void test_semaphore_bounded(void)
 {
 	char a[64], b[64];
-	CHECK_INT(status_of("PUT", "/sync/semaphores/pool", "{\"value\": 2, \"bounded\": true}"), 201);
-	CHECK_INT(status_of("PUT", "/sync/semaphores/pool", "{\"value\": 3, \"bounded\": true}"), 409);
+	CHECK_INT(call_status(srv, "PUT", "/sync/semaphores/pool", "{\"value\": 2, \"bounded\": true}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/semaphores/pool", "{\"value\": 3, \"bounded\": true}"), 409);
 	struct call *c = req("PUT", "/sync/semaphores/bad", "{\"value\": -1}");
 	CHECK_FIELD_OF(c, "value");
 	call_free(c);
@@ -266,7 +258,7 @@ static void test_semaphore_bounded(void)
 	CHECK_CODE(c, 409, "conflict");
 	call_free(c);
 	/* A plain semaphore may be raised by anyone, as multiprocessing's. */
-	CHECK_INT(status_of("PUT", "/sync/semaphores/plain", "{\"value\": 0}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/semaphores/plain", "{\"value\": 0}"), 201);
 	c = req("POST", "/sync/semaphores/plain/release", NULL);
 	CHECK_MSG(c->status == 200 && jint(c->json, "value", -1) == 1, "release: %s", c->body);
 	call_free(c);
@@ -303,8 +295,8 @@ static void test_condition_notify_n_wakes_exactly_n(void)
 	enum { N = 5 };
 	struct live *w[N];
 	char owners[N][64];
-	CHECK_INT(status_of("PUT", "/sync/locks/cl", NULL), 201);
-	CHECK_INT(status_of("PUT", "/sync/conditions/cv", "{\"lock\": \"cl\"}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/cl", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/conditions/cv", "{\"lock\": \"cl\"}"), 201);
 	struct call *c = req("POST", "/sync/conditions/cv/wait?timeout=1", "{\"owner\": \"c-0000000000000000\"}");
 	CHECK_CODE(c, 409, "not_owner");
 	call_free(c);
@@ -338,7 +330,7 @@ static void test_condition_notify_n_wakes_exactly_n(void)
 	for (int i = 0; i < N; i++)
 		live_close(w[i]);
 	/* A condition whose lock is gone says so. */
-	CHECK_INT(status_of("DELETE", "/sync/locks/cl", NULL), 200);
+	CHECK_INT(call_status(srv, "DELETE", "/sync/locks/cl", NULL), 200);
 	c = req("POST", "/sync/conditions/cv/notify", NULL);
 	CHECK_CODE(c, 409, "conflict");
 	call_free(c);
@@ -347,7 +339,7 @@ static void test_condition_notify_n_wakes_exactly_n(void)
 static void test_condition_wait_timeout_holds_the_lock_again(void)
 {
 	char owner[64], body[128];
-	CHECK_INT(status_of("PUT", "/sync/conditions/own", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/conditions/own", NULL), 201);
 	struct call *c = req("POST", "/sync/conditions/own/acquire", "{\"lease\": 60}");
 	snprintf(owner, sizeof owner, "%s", jstr(c->json, "owner") ? jstr(c->json, "owner") : "");
 	long long f = jint(c->json, "fence", -1);
@@ -359,14 +351,14 @@ static void test_condition_wait_timeout_holds_the_lock_again(void)
 		  jint(c->json, "fence", -1) > f && strcmp(jstr(c->json, "owner"), owner) == 0, "wait: %s", c->body);
 	CHECK_MSG(now_s() - t0 >= 0.25, "returned after %.3f s", now_s() - t0);
 	call_free(c);
-	CHECK_INT(status_of("POST", "/sync/conditions/own/release", body), 200);
-	CHECK_INT(status_of("POST", "/sync/conditions/own/release", body), 409);
+	CHECK_INT(call_status(srv, "POST", "/sync/conditions/own/release", body), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/conditions/own/release", body), 409);
 }
 
 static void test_barrier(void)
 {
 	struct live *w[3];
-	CHECK_INT(status_of("PUT", "/sync/barriers/meet", "{\"parties\": 3}"), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/barriers/meet", "{\"parties\": 3}"), 201);
 	struct call *c = req("PUT", "/sync/barriers/bad", "{\"parties\": 0}");
 	CHECK_FIELD_OF(c, "parties");
 	call_free(c);
@@ -395,23 +387,23 @@ static void test_barrier(void)
 	c = req("POST", "/sync/barriers/meet/wait?timeout=5", NULL);
 	CHECK_MSG(jis_true(c->json, "broken"), "still broken: %s", c->body);
 	call_free(c);
-	CHECK_INT(status_of("POST", "/sync/barriers/meet/reset", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/barriers/meet/reset", NULL), 200);
 	c = req("GET", "/sync/barriers/meet", NULL);
 	CHECK_MSG(jis_false(c->json, "broken") && jint(c->json, "parties", 0) == 3, "after reset: %s", c->body);
 	call_free(c);
 	w[0] = live_post(srv, "/sync/barriers/meet/wait?timeout=10", NULL);
 	live_pump(0.1);
-	CHECK_INT(status_of("POST", "/sync/barriers/meet/abort", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/barriers/meet/abort", NULL), 200);
 	CHECK_MSG(live_wait_done(w[0], 5) && strstr(w[0]->body, "\"broken\":true"), "after abort: %s", w[0]->body);
 	live_close(w[0]);
 }
 
 static void test_delete_answers_waiters_404(void)
 {
-	CHECK_INT(status_of("PUT", "/sync/events/gone", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/events/gone", NULL), 201);
 	struct live *w = live_post(srv, "/sync/events/gone/wait?timeout=20", NULL);
 	live_pump(0.1);
-	CHECK_INT(status_of("DELETE", "/sync/events/gone", NULL), 200);
+	CHECK_INT(call_status(srv, "DELETE", "/sync/events/gone", NULL), 200);
 	CHECK_MSG(live_wait_done(w, 5) && w->status == 404 && strstr(w->body, "not_found"), "waiter: %ld %s",
 		  w->status, w->body);
 	live_close(w);

@@ -35,14 +35,6 @@ static const char hold_source[] =
 	"print(urllib.request.urlopen(req).read().decode(), flush=True)\n"
 	"time.sleep(60)\n";
 
-static long status_of(const char *method, const char *path, const char *body)
-{
-	struct call *c = call(srv, method, path, NULL, body);
-	long st = c->status;
-	call_free(c);
-	return st;
-}
-
 /* Waits up to 10 s for process id's stdout to hold needle. */
 static bool stdout_has(const char *id, const char *needle, char *out, size_t cap)
 {
@@ -64,7 +56,7 @@ static bool stdout_has(const char *id, const char *needle, char *out, size_t cap
 static void test_killed_worker_frees_its_lock(void)
 {
 	char body[512], id[ID_CAP], out[4096], path[160];
-	CHECK_INT(status_of("PUT", "/sync/locks/held", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/held", NULL), 201);
 	snprintf(body, sizeof body, "{\"target\": \"agent\", \"args\": [\"exec /usr/bin/python3 %s held\"]}", hold_py);
 	struct call *c = call(srv, "POST", "/processes", NULL, body);
 	CHECK_MSG(c->status == 201 && jstr(c->json, "id"), "spawn: %s", c->body);
@@ -85,7 +77,7 @@ static void test_killed_worker_frees_its_lock(void)
 	live_pump(0.2);
 	CHECK_MSG(!next->done, "the lock was granted while its worker held it: %s", next->body);
 	snprintf(path, sizeof path, "/processes/%s/kill", id);
-	CHECK_INT(status_of("POST", path, NULL), 202);
+	CHECK_INT(call_status(srv, "POST", path, NULL), 202);
 	double killed = now_s();
 	CHECK_MSG(live_wait_done(next, 10), "the lock of a killed worker was not released");
 	double took = now_s() - killed;
@@ -101,7 +93,7 @@ static void test_hundred_event_waiters_all_return(void)
 {
 	enum { N = 100 };
 	struct live *w[N];
-	CHECK_INT(status_of("PUT", "/sync/events/crowd", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/events/crowd", NULL), 201);
 	for (int i = 0; i < N; i++)
 		w[i] = live_post(srv, "/sync/events/crowd/wait?timeout=30", NULL);
 	for (double deadline = now_s() + 10; now_s() < deadline; live_pump(0.05)) {
@@ -111,7 +103,7 @@ static void test_hundred_event_waiters_all_return(void)
 		if (n == N)
 			break;
 	}
-	CHECK_INT(status_of("POST", "/sync/events/crowd/set", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/events/crowd/set", NULL), 200);
 	int ok = 0;
 	for (int i = 0; i < N; i++) {
 		if (live_wait_done(w[i], 10) && w[i]->status == 200 && strstr(w[i]->body, "\"set\":true"))
@@ -142,7 +134,7 @@ static void test_lock_waiters_in_arrival_order(void)
 	enum { N = 5 };
 	struct live *w[N];
 	char first[64] = "";
-	CHECK_INT(status_of("PUT", "/sync/locks/line", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/line", NULL), 201);
 	struct call *c = call(srv, "POST", "/sync/locks/line/acquire", NULL, "{\"lease\": 30}");
 	snprintf(first, sizeof first, "%s", jstr(c->json, "owner") ? jstr(c->json, "owner") : "");
 	call_free(c);
@@ -155,7 +147,7 @@ static void test_lock_waiters_in_arrival_order(void)
 	for (int i = 0; i < N; i++) {
 		char body[128];
 		snprintf(body, sizeof body, "{\"owner\": \"%s\"}", holder);
-		CHECK_INT(status_of("POST", "/sync/locks/line/release", body), 200);
+		CHECK_INT(call_status(srv, "POST", "/sync/locks/line/release", body), 200);
 		CHECK_MSG(live_wait_done(w[i], 5), "waiter %d (in arrival order) did not get the lock", i);
 		for (int k = i + 1; k < N; k++)
 			CHECK_MSG(!w[k]->done, "waiter %d got the lock before waiter %d", k, i);
@@ -171,7 +163,7 @@ static void test_lock_waiters_in_arrival_order(void)
 static void test_vanished_waiter_takes_nothing(void)
 {
 	char owner[64];
-	CHECK_INT(status_of("PUT", "/sync/locks/ghost", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/ghost", NULL), 201);
 	struct call *c = call(srv, "POST", "/sync/locks/ghost/acquire", NULL, "{\"lease\": 30}");
 	snprintf(owner, sizeof owner, "%s", jstr(c->json, "owner") ? jstr(c->json, "owner") : "");
 	long long fence = jint(c->json, "fence", -1);
@@ -183,7 +175,7 @@ static void test_vanished_waiter_takes_nothing(void)
 	sleep_s(0.1);
 	char body[128];
 	snprintf(body, sizeof body, "{\"owner\": \"%s\"}", owner);
-	CHECK_INT(status_of("POST", "/sync/locks/ghost/release", body), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/locks/ghost/release", body), 200);
 	c = call(srv, "GET", "/sync/locks/ghost", NULL, NULL);
 	CHECK_MSG(jis_false(c->json, "locked") && jint(c->json, "fence", -1) == fence,
 		  "the vanished waiter was granted the lock: %s", c->body);
@@ -203,10 +195,10 @@ static void check_state_survives(int sig)
 		char body[128];
 		snprintf(body, sizeof body, "{\"owner\": \"%s\"}", jstr(c->json, "owner") ? jstr(c->json, "owner") : "");
 		call_free(c);
-		CHECK_INT(status_of("POST", "/sync/locks/durable/release", body), 200);
+		CHECK_INT(call_status(srv, "POST", "/sync/locks/durable/release", body), 200);
 	}
-	CHECK_INT(status_of("POST", "/sync/events/flag/set", NULL), 200);
-	CHECK_INT(status_of("POST", "/sync/events/unset/clear", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/events/flag/set", NULL), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/events/unset/clear", NULL), 200);
 	CHECK_MSG(server_restart(srv, sig) == 0, "the server did not come back after signal %d", sig);
 	struct call *c = call(srv, "GET", "/sync/events/flag", NULL, NULL);
 	CHECK_MSG(c->status == 200 && jis_true(c->json, "set"), "event after signal %d: %s", sig, c->body);
@@ -224,16 +216,16 @@ static void check_state_survives(int sig)
 	call_free(c);
 	CHECK_MSG(after > before, "fence %lld after signal %d, %lld before: fences must never go back", after, sig,
 		  before);
-	CHECK_INT(status_of("POST", "/sync/locks/durable/release", body), 200);
+	CHECK_INT(call_status(srv, "POST", "/sync/locks/durable/release", body), 200);
 }
 
 static void test_state_survives_restart_and_kill(void)
 {
-	CHECK_INT(status_of("PUT", "/sync/locks/durable", NULL), 201);
-	CHECK_INT(status_of("PUT", "/sync/events/flag", NULL), 201);
-	CHECK_INT(status_of("PUT", "/sync/events/unset", NULL), 201);
-	CHECK_INT(status_of("PUT", "/sync/semaphores/slots", "{\"value\": 2}"), 201);
-	CHECK_INT(status_of("POST", "/sync/semaphores/slots/release", NULL), 200);     /* 3 now */
+	CHECK_INT(call_status(srv, "PUT", "/sync/locks/durable", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/events/flag", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/events/unset", NULL), 201);
+	CHECK_INT(call_status(srv, "PUT", "/sync/semaphores/slots", "{\"value\": 2}"), 201);
+	CHECK_INT(call_status(srv, "POST", "/sync/semaphores/slots/release", NULL), 200);     /* 3 now */
 	check_state_survives(SIGTERM);
 	if (check_failure[0])
 		return;

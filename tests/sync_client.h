@@ -6,6 +6,7 @@
 #ifndef SPAWND_SYNC_CLIENT_H
 #define SPAWND_SYNC_CLIENT_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tests/harness.h"
@@ -59,6 +60,35 @@ static inline struct call *call(struct server *srv, const char *method, const ch
 	c->json = cJSON_Parse(c->body);
 	live_close(l);
 	return c;
+}
+
+/* The status of METHOD path without a token (the answer dropped). */
+static inline long call_status(struct server *srv, const char *method, const char *path, const char *body)
+{
+	struct call *c = call(srv, method, path, NULL, body);
+	long st = c->status;
+	call_free(c);
+	return st;
+}
+
+/* One number of GET /queues/NAME (-1 when absent). */
+static inline long long queue_number(struct server *srv, const char *name, const char *key)
+{
+	char path[160];
+	snprintf(path, sizeof path, "/queues/%s", name);
+	struct call *c = call(srv, "GET", path, NULL, NULL);
+	long long n = jint(c->json, key, -1);
+	call_free(c);
+	return n;
+}
+
+/* Pumps the open waiters until GET /queues/NAME shows n of key (5 s at most). */
+static inline bool queue_number_becomes(struct server *srv, const char *name, const char *key, long long n)
+{
+	for (double deadline = now_s() + 5; now_s() < deadline; live_pump(0.01))
+		if (queue_number(srv, name, key) == n)
+			return true;
+	return false;
 }
 
 /* Starts POST path with a JSON body (NULL: none), answered later: a waiter. */

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/http.h"
+
 static const char *spec_type(const cJSON *spec)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "type"));
@@ -162,4 +164,25 @@ cJSON *args_build(char *const *words, int nwords, const cJSON *specs, char *why,
 	for (int i = 0; i < nwords; i++)
 		cJSON_AddItemToArray(array, typed(words[i], positional_spec(specs, i)));
 	return array;
+}
+
+cJSON *args_target_specs(const char *target)
+{
+	char *esc = http_escape(target), *path = NULL;
+	struct http_resp r = { 0 };
+	cJSON *specs = NULL;
+
+	if (esc && asprintf(&path, "/targets/%s", esc) >= 0) {
+		http_json("GET", path, NULL, &r);
+		if (r.status == 200)
+			specs = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r.json, "args"), true);
+		else
+			http_fail(&r, target);
+		if (r.status == 200 && !specs)
+			specs = cJSON_CreateArray();
+	}
+	http_resp_release(&r);
+	free(path);
+	free(esc);
+	return specs;
 }

@@ -19,4 +19,8 @@
  * new JSON (caller frees), or NULL with the reason in why. */
 cJSON *args_build(char *const *words, int nwords, const cJSON *specs, char *why, size_t why_len);
 
+/* The target's argument schema from GET /targets/NAME (a copy, caller
+ * frees; [] when it declares none), or NULL after saying why. Needs http. */
+cJSON *args_target_specs(const char *target);
+
 #endif

@@ -188,28 +188,7 @@ static void remove_pool(const char *id)
 	free(path);
 }
 
-/* ---- the target's schema, items ------------------------------------------- */
-
-static cJSON *target_args(const char *target)
-{
-	char *esc = http_escape(target), *path = NULL;
-	struct http_resp r = { 0 };
-	cJSON *specs = NULL;
-
-	if (esc && asprintf(&path, "/targets/%s", esc) >= 0) {
-		http_json("GET", path, NULL, &r);
-		if (r.status == 200)
-			specs = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r.json, "args"), true);
-		else
-			http_fail(&r, target);
-		if (r.status == 200 && !specs)
-			specs = cJSON_CreateArray();
-	}
-	http_resp_release(&r);
-	free(path);
-	free(esc);
-	return specs;
-}
+/* ---- items --------------------------------------------------------------- */
 
 /* One ITEM: a JSON array or object as it is, else the word typed as one call's args. */
 static cJSON *item_of(char *word, const cJSON *specs, char *why, size_t why_len)
@@ -262,7 +241,7 @@ static int read_items_file(const char *file, cJSON *items, const cJSON *specs)
 static int do_map(struct cli *cli, const char *pool, const char *target, const struct pool_opts *o,
 		  char **words, int nwords)
 {
-	cJSON *specs = target_args(target), *body = cJSON_CreateObject();
+	cJSON *specs = args_target_specs(target), *body = cJSON_CreateObject();
 	cJSON *items = cJSON_AddArrayToObject(body, "items");
 	struct http_resp r = { 0 };
 	char *path = pool_path(pool, "/map");
@@ -317,7 +296,7 @@ static void wait_job(const char *pool, const cJSON *body, struct http_resp *r)
 static int do_apply(struct cli *cli, const char *pool, const char *target, char **words, int nwords)
 {
 	char why[256] = "";
-	cJSON *specs = target_args(target), *args = specs ? args_build(words, nwords, specs, why, sizeof why) : NULL;
+	cJSON *specs = args_target_specs(target), *args = specs ? args_build(words, nwords, specs, why, sizeof why) : NULL;
 	struct http_resp r = { 0 };
 	int rc;
 

@@ -107,32 +107,10 @@ static int parse_run(struct cli *cli, int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-/* The target's argument schema (a copy; caller frees), or NULL after saying why. */
-static cJSON *target_specs(const char *target)
-{
-	char *esc = http_escape(target), *path = NULL;
-	struct http_resp r = { 0 };
-	cJSON *specs = NULL;
-
-	if (esc && asprintf(&path, "/targets/%s", esc) >= 0) {
-		http_json("GET", path, NULL, &r);
-		if (r.status == 200)
-			specs = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r.json, "args"), true);
-		else
-			http_fail(&r, target);
-		if (r.status == 200 && !specs)
-			specs = cJSON_CreateArray();
-	}
-	http_resp_release(&r);
-	free(path);
-	free(esc);
-	return specs;
-}
-
 static cJSON *create_body(struct cli *cli, const struct run_opts *o, char **words, int nwords)
 {
 	char why[256] = "";
-	cJSON *specs = target_specs(words[0]), *body, *args;
+	cJSON *specs = args_target_specs(words[0]), *body, *args;
 
 	if (!specs)
 		return NULL;

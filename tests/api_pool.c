@@ -545,16 +545,8 @@ static void test_results_stream(void)
  * from one worker whose memory carries over; in a plain run, its stdout. */
 static void test_return_json(void)
 {
-	char dir[] = "/tmp/spawnd-pool-plugins.XXXXXX", link[128], extra[160], why[256], id[ID_CAP];
-	char *so = fixture_path("plugin_pool.so");
-	CHECK(mkdtemp(dir));
-	snprintf(link, sizeof link, "%s/plugin_pool.so", dir);
-	CHECK(symlink(so, link) == 0);
-	free(so);
-	snprintf(extra, sizeof extra, "--plugins %s", dir);
-	struct server *ps = server_start(extra);
-	unlink(link);
-	rmdir(dir);
+	char why[256], id[ID_CAP];
+	struct server *ps = server_with_fixture_plugin("plugin_pool.so", NULL);
 	CHECK(ps);
 	struct resp *r = post_json(ps, "/pools", "{\"target\": \"pool_cube\", \"processes\": 1}");
 	CHECK_STATUS(r, 201);

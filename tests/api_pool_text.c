@@ -146,16 +146,8 @@ static void test_text_results(void)
  * line (the worker knows a task wrote without measuring each one). */
 static void test_writes_beside_values(void)
 {
-	char dir[] = "/tmp/spawnd-pool-text.XXXXXX", link[128], extra[160], why[256], id[ID_CAP], wid[ID_CAP] = "";
-	char *so = fixture_path("plugin_pool.so");
-	CHECK(mkdtemp(dir));
-	snprintf(link, sizeof link, "%s/plugin_pool.so", dir);
-	CHECK(symlink(so, link) == 0);
-	free(so);
-	snprintf(extra, sizeof extra, "--plugins %s", dir);
-	struct server *ps = server_start(extra);
-	unlink(link);
-	rmdir(dir);
+	char why[256], id[ID_CAP], wid[ID_CAP] = "";
+	struct server *ps = server_with_fixture_plugin("plugin_pool.so", NULL);
 	CHECK(ps);
 	struct resp *r = post_json(ps, "/pools", "{\"target\": \"pool_loud\", \"processes\": 1}");
 	CHECK_STATUS(r, 201);

@@ -1178,6 +1178,24 @@ bool fixture_exists(const char *name)
 	return ok;
 }
 
+struct server *server_with_fixture_plugin(const char *so_name, const char *extra)
+{
+	char dir[] = "/tmp/spawnd-plugin.XXXXXX", link[PATH_MAX], args[PATH_MAX + 64];
+	char *so = fixture_path(so_name);
+	struct server *s = NULL;
+	if (so && mkdtemp(dir)) {
+		snprintf(link, sizeof link, "%s/%s", dir, so_name);
+		snprintf(args, sizeof args, "--plugins %s%s%s", dir, extra ? " " : "", extra ? extra : "");
+		if (symlink(so, link) == 0) {
+			s = server_start(args);
+			unlink(link);
+		}
+		rmdir(dir);
+	}
+	free(so);
+	return s;
+}
+
 /* ---- live responses ---- */
 
 #define LIVE_SLOW_RCVBUF 4096

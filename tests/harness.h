@@ -177,6 +177,10 @@ bool pids_gone(const pid_t *pids, int n, double timeout_s);
 /* Absolute path of fixture NAME (in $SPAWND_FIXTURES), malloc'ed: caller frees. */
 char *fixture_path(const char *name);
 bool fixture_exists(const char *name);
+/* A server whose --plugins folder holds only fixture so_name (a temporary
+ * folder, removed once the server has loaded it), plus extra arguments
+ * (NULL: none). NULL when it did not start. */
+struct server *server_with_fixture_plugin(const char *so_name, const char *extra);
 
 /* Monotonic seconds. */
 double now_s(void);

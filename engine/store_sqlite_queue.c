@@ -111,24 +111,31 @@ static void take_string(char **into, char **from)
 	}
 }
 
+/* The fields an update writes (the UPDATE's columns but error and timeline,
+ * which are written only when given). */
+static void copy_fields(struct store_record *a, const struct store_record *b)
+{
+	a->state = b->state;
+	a->pid = b->pid;
+	a->exitcode = b->exitcode;
+	a->signal = b->signal;
+	a->reason = b->reason;
+	a->started_ms = b->started_ms;
+	a->ended_ms = b->ended_ms;
+	a->stdout_bytes = b->stdout_bytes;
+	a->stderr_bytes = b->stderr_bytes;
+	a->start_ticks = b->start_ticks;
+	a->stdout_dropped = b->stdout_dropped;
+	a->stderr_dropped = b->stderr_dropped;
+}
+
 /* from's writes go into the queued op of the same record; from keeps what
  * they replaced, for the caller to free. */
 static void merge(struct op *into, struct op *from)
 {
 	if (from->has_fields) {
 		struct store_record *a = &into->rec, *b = &from->rec;
-		a->state = b->state;
-		a->pid = b->pid;
-		a->exitcode = b->exitcode;
-		a->signal = b->signal;
-		a->reason = b->reason;
-		a->started_ms = b->started_ms;
-		a->ended_ms = b->ended_ms;
-		a->stdout_bytes = b->stdout_bytes;
-		a->stderr_bytes = b->stderr_bytes;
-		a->start_ticks = b->start_ticks;
-		a->stdout_dropped = b->stdout_dropped;
-		a->stderr_dropped = b->stderr_dropped;
+		copy_fields(a, b);
 		take_string(&a->error, &b->error);
 		take_string(&a->timeline_text, &b->timeline_text);
 		into->has_fields = true;
@@ -209,18 +216,7 @@ int store_sqlite_update(struct store *s, const struct store_record *r)
 	if (!o)
 		return -ENOMEM;
 	o->has_fields = true;
-	o->rec.state = r->state;
-	o->rec.pid = r->pid;
-	o->rec.exitcode = r->exitcode;
-	o->rec.signal = r->signal;
-	o->rec.reason = r->reason;
-	o->rec.started_ms = r->started_ms;
-	o->rec.ended_ms = r->ended_ms;
-	o->rec.stdout_bytes = r->stdout_bytes;
-	o->rec.stderr_bytes = r->stderr_bytes;
-	o->rec.start_ticks = r->start_ticks;
-	o->rec.stdout_dropped = r->stdout_dropped;
-	o->rec.stderr_dropped = r->stderr_dropped;
+	copy_fields(&o->rec, r);
 	if ((r->error && !(o->rec.error = strdup(r->error))) ||
 	    (r->timeline_text && !(o->rec.timeline_text = strdup(r->timeline_text)))) {
 		store_sqlite_free_ops(o);

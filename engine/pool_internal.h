@@ -134,10 +134,6 @@ cJSON *pool_job_number(struct pool_job *j, double v);
 void pool_result_free(const struct pool_job *j, cJSON *result);
 /* Item index's canonical args as a new tree (the caller frees it), NULL: out of memory. */
 cJSON *pool_job_item(const struct pool_job *j, int index);
-/* v's digits in buf (24 bytes), NUL-terminated; their count. No printf: a
- * map prints an integer per item, and %g with cJSON's read-back check cost
- * about a microsecond each. */
-size_t pool_format_int(char *buf, int64_t v);
 /* A copy of a result to reply with: an integer as raw digits (printed as
  * they are), anything else duplicated. */
 cJSON *pool_result_copy(const cJSON *result);

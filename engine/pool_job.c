@@ -83,42 +83,12 @@ cJSON *pool_error_json(const char *code, const char *message, const cJSON *exitc
 	return o;
 }
 
-/* Two digits per division, written from the end of a scratch buffer: the
- * map's reply prints one integer per item. */
-size_t pool_format_int(char *buf, int64_t v)
-{
-	static const char pairs[] =
-		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-		"8081828384858687888990919293949596979899";
-	char digits[24], *p = digits + sizeof digits;
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	while (u >= 100) {
-		p -= 2;
-		memcpy(p, pairs + (u % 100) * 2, 2);
-		u /= 100;
-	}
-	if (u >= 10) {
-		p -= 2;
-		memcpy(p, pairs + u * 2, 2);
-	} else {
-		*--p = (char)('0' + u);
-	}
-	size_t len = 0, n = (size_t)(digits + sizeof digits - p);
-	if (v < 0)
-		buf[len++] = '-';
-	memcpy(buf + len, p, n);
-	len += n;
-	buf[len] = '\0';
-	return len;
-}
-
 cJSON *pool_result_copy(const cJSON *result)
 {
 	int64_t i;
 	if (cJSON_IsNumber(result) && number_int64(result->valuedouble, &i)) {
 		char text[24];
-		pool_format_int(text, i);
+		number_int64_text(text, i);
 		return cJSON_CreateRaw(text);
 	}
 	return cJSON_Duplicate(result, true);
@@ -292,7 +262,7 @@ static bool append_results(const struct pool_job *j, char **buf, size_t *len, si
 		if (i == j->total)
 			;               /* the closing bracket only */
 		else if (cJSON_IsNumber(j->results[i]) && number_int64(j->results[i]->valuedouble, &v))
-			n = pool_format_int(num, v);
+			n = number_int64_text(num, v);
 		else if ((piece = other = number_print_json(j->results[i])))
 			n = strlen(piece);
 		else {

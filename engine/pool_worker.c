@@ -376,7 +376,7 @@ static size_t quick_args(const cJSON *args, char *buf, size_t cap)
 		len += klen;
 		buf[len++] = '"';
 		buf[len++] = ':';
-		len += pool_format_int(buf + len, i);
+		len += number_int64_text(buf + len, i);
 	}
 	buf[len++] = '}';
 	return len;
@@ -396,7 +396,7 @@ static int queue_int_item(struct pool_slot *s, const struct pool_job *j, int ite
 	memcpy(p, "{\"args\":{\"", 10);
 	memcpy(p + 10, j->int_key, klen);
 	memcpy(p + 10 + klen, "\":", 2);
-	size_t n = 12 + klen + pool_format_int(p + 12 + klen, j->ints[item]);
+	size_t n = 12 + klen + number_int64_text(p + 12 + klen, j->ints[item]);
 	memcpy(p + n, "}}\n", 3);
 	s->wlen += n + 3;
 	return 1;

@@ -9,12 +9,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Two digits per division, written from the end of a scratch buffer (a
+ * pool map's reply prints one integer per item; snprintf was most of it). */
+size_t number_int64_text(char *buf, int64_t v)
+{
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	char digits[24], *p = digits + sizeof digits;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	while (u >= 100) {
+		p -= 2;
+		memcpy(p, pairs + (u % 100) * 2, 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + u * 2, 2);
+	} else {
+		*--p = (char)('0' + u);
+	}
+	size_t len = 0, n = (size_t)(digits + sizeof digits - p);
+	if (v < 0)
+		buf[len++] = '-';
+	memcpy(buf + len, p, n);
+	len += n;
+	buf[len] = '\0';
+	return len;
+}
+
 void number_format(char *buf, size_t len, double d)
 {
 	int64_t i;
 
 	if (number_int64(d, &i)) {
-		snprintf(buf, len, "%" PRId64, i);
+		if (len > NUMBER_INT64_TEXT_MAX)
+			number_int64_text(buf, i);
+		else
+			snprintf(buf, len, "%" PRId64, i);
 		return;
 	}
 	for (int precision = 15; precision <= 17; precision++) {

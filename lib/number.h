@@ -15,6 +15,7 @@
 #define SPAWND_NUMBER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
@@ -23,6 +24,11 @@
 /* Longest duration spawnd accepts anywhere (timeouts, ?wait=, ?grace=): about 31 years. */
 #define NUMBER_SECONDS_MAX 1e9
 #define NUMBER_SECONDS_MAX_TEXT "1000000000"
+
+/* v in decimal at buf, NUL-terminated (NUMBER_INT64_TEXT_MAX + 1 bytes at
+ * most): its length. */
+#define NUMBER_INT64_TEXT_MAX 20                /* "-9223372036854775808" */
+size_t number_int64_text(char *buf, int64_t v);
 
 /* True when d is an integer within int64 (NaN and infinities are not); then
  * *out gets it exactly. */

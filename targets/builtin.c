@@ -7,11 +7,11 @@
  * write(2) and returns the exit code. A write error (the reader went away) ends
  * the function with exit code 1 rather than a partial silent success.
  */
-#include "lib/number.h"
 #include "targets/builtin.h"
 #include "targets/wordcount.h"
 #include "include/spawnd_target.h"
 #include "lib/fdio.h"
+#include "lib/number.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -186,17 +186,8 @@ static int run_whoami(const cJSON *args, const struct target_ctx *ctx)
  * that says which worker starts. */
 static int print_integer(long long v)
 {
-	char digits[24], text[24];
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	size_t n = 0, len = 0;
-	do                      /* by hand: snprintf was most of a pool task of square */
-		digits[n++] = (char)('0' + u % 10);
-	while ((u /= 10));
-	if (v < 0)
-		text[len++] = '-';
-	while (n)
-		text[len++] = digits[--n];
-	text[len] = '\0';
+	char text[NUMBER_INT64_TEXT_MAX + 1];
+	number_int64_text(text, v);     /* not snprintf: that was most of a pool task of square */
 	return spawnd_return_json(text) == 0 ? 0 : 1;
 }
 

@@ -82,6 +82,23 @@ static void format_is_exact_and_short(void)
 	CHECK_FORMAT(-9223372036854775808.0, "-9223372036854775808");
 }
 
+#define CHECK_INT_TEXT(v, text) do { char buf_[NUMBER_INT64_TEXT_MAX + 1]; \
+		CHECK_INT((long long)number_int64_text(buf_, (v)), (long long)strlen(text)); CHECK_STR(buf_, text); } while (0)
+
+static void int64_text_every_width(void)
+{
+	CHECK_INT_TEXT(0, "0");
+	CHECK_INT_TEXT(9, "9");
+	CHECK_INT_TEXT(10, "10");
+	CHECK_INT_TEXT(99, "99");
+	CHECK_INT_TEXT(100, "100");
+	CHECK_INT_TEXT(-1, "-1");
+	CHECK_INT_TEXT(-100, "-100");
+	CHECK_INT_TEXT(1234567, "1234567");
+	CHECK_INT_TEXT(INT64_MAX, "9223372036854775807");
+	CHECK_INT_TEXT(INT64_MIN, "-9223372036854775808");
+}
+
 static void print_json_keeps_every_digit(void)
 {
 	const char *in = "{\"a\":[9007199254740991,{\"b\":0.1,\"c\":4503599627370501}],\"s\":\"x\",\"t\":true,"
@@ -134,6 +151,7 @@ int main(void)
 	RUN(safe_integers_stop_below_2_53);
 	RUN(ms_saturates);
 	RUN(format_is_exact_and_short);
+	RUN(int64_text_every_width);
 	RUN(print_json_keeps_every_digit);
 	RUN(print_json_of_a_bare_number);
 	RUN(utf8_valid_checks_every_sequence);

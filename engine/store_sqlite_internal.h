@@ -72,7 +72,7 @@ struct sql_store {
 	int queued_count;                       /* ops in the queue */
 	uint64_t taken_seq;                     /* the last seq the writer has taken */
 	bool sync_wanted, remove_queued;        /* a commit at once; a batch with a remove */
-	bool writer_told;                       /* the writer was woken for a record op queued */
+	bool writer_told;                       /* false: the writer waits untimed, an op must wake it */
 	bool writing;                           /* a commit runs: the writer connection is in use */
 	uint64_t first_queued_ns;               /* when the oldest op queued (CLOCK_MONOTONIC) */
 	long names_given, names_written;        /* Process-N: see store_sqlite_set_names() */

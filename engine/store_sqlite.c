@@ -42,24 +42,50 @@
 #include "lib/log.h"
 #include "lib/histogram.h"
 
+/* The records table (records_def() names it). Why an ordinary rowid table:
+ * it was WITHOUT ROWID, an index b-tree, whose rows may keep at most ~230
+ * bytes on a 1 KiB page; a record's row is ~350 (its timeline alone ~200),
+ * so every row had an overflow page, and every commit wrote it too. In a
+ * rowid table a row keeps up to ~990 bytes on its page. */
+#define RECORDS_DEF(table) "CREATE TABLE " table " (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL," \
+	" target TEXT NOT NULL, args_text TEXT NOT NULL, daemon INTEGER, timeout REAL, created_ms INTEGER," \
+	" state INTEGER, pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT," \
+	" started_ms INTEGER, ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER, start_ticks INTEGER," \
+	" launch TEXT, stdout_data BLOB, stderr_data BLOB, stdout_dropped INTEGER DEFAULT 0," \
+	" stderr_dropped INTEGER DEFAULT 0, stdout_marks BLOB, stderr_marks BLOB, timeline TEXT, pool TEXT)"
+
 static const char schema[] =
-	/* Why 1 KiB pages: a record's row and index entries are ~300 bytes; each
-	 * commit writes every page it touched to the WAL, so 4 KiB pages wrote 4x
-	 * the bytes (bench P3: 1840 -> 2160/s). Takes effect in a new store only. */
+	/* Why 1 KiB pages: each commit writes every page it touched to the WAL
+	 * (a short process's commit: its row's page and one page per index it
+	 * enters), so 4 KiB pages wrote 4x the bytes (bench P3: 1840 -> 2160/s).
+	 * Takes effect in a new store only. */
 	"PRAGMA page_size=1024;"
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
-	"CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, name TEXT NOT NULL, target TEXT NOT NULL,"
-	" args_text TEXT NOT NULL, daemon INTEGER, timeout REAL, created_ms INTEGER, state INTEGER,"
-	" pid INTEGER, exitcode INTEGER, signal INTEGER, reason INTEGER, error TEXT, started_ms INTEGER,"
-	" ended_ms INTEGER, stdout_bytes INTEGER, stderr_bytes INTEGER, start_ticks INTEGER, launch TEXT,"
-	" stdout_data BLOB, stderr_data BLOB, stdout_dropped INTEGER DEFAULT 0, stderr_dropped INTEGER DEFAULT 0,"
-	" stdout_marks BLOB, stderr_marks BLOB, timeline TEXT, pool TEXT)"
-	" WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS records_state ON records (state, id);"
-	"CREATE INDEX IF NOT EXISTS records_target ON records (target, id);"
-	"CREATE INDEX IF NOT EXISTS records_name ON records (name, id);"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
+
+/* Why one index beside the id's: each index is one more page in a commit
+ * (bench S: ~8 us each). records_unended holds only the records not
+ * exited (SQL_UNEXITED): the merged insert of a short process that exited is
+ * not in it at all, while the queued, running, failed and lost ones (few, or
+ * rare) are found through it. A list filtered by target, by name or by
+ * exited/ended walks the records newest first (the id index) until its page
+ * is full: fast where matches are common, a scan of the store where they are
+ * rare. */
+static const char indexes[] =
+	"CREATE INDEX IF NOT EXISTS records_unended ON records (state, id) WHERE " SQL_UNEXITED ";";
+
+/* A store made by an earlier build: its records table (WITHOUT ROWID, and
+ * the indexes records_state, _target, _name) is copied into the new form,
+ * in one transaction (a crash meanwhile leaves the old one whole). */
+static const char migrate_sql[] =
+	"BEGIN IMMEDIATE;"
+	RECORDS_DEF("records_new") ";"
+	"INSERT INTO records_new (" COLUMNS ", stdout_data, stdout_marks, stderr_data, stderr_marks)"
+	" SELECT " COLUMNS ", stdout_data, stdout_marks, stderr_data, stderr_marks FROM records ORDER BY id;"
+	"DROP TABLE records;"
+	"ALTER TABLE records_new RENAME TO records;"
+	"COMMIT;";
 
 static const char *const op_sql[OP_KINDS] = {
 	[OP_INSERT] = "INSERT INTO records (" COLUMNS ", stdout_data, stdout_marks, stderr_data, stderr_marks)"
@@ -87,6 +113,51 @@ static const char update_output_sql[] =
 static const char *op_text(int k) { return op_sql[k] ? op_sql[k] : store_sqlite_objects_sql[k]; }
 
 /* ---- open and close -------------------------------------------------------- */
+
+/* True when the records table is the WITHOUT ROWID one of earlier builds. */
+static bool records_old_form(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	bool old = false;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='records'"
+			       " AND sql LIKE '%WITHOUT ROWID%'", -1, &st, NULL) == SQLITE_OK) {
+		old = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return old;
+}
+
+/* The records table as this build has it: made, or its missing columns
+ * added, or migrated from the earlier form; then its index. */
+static int set_up_records(sqlite3 *db, const char *path)
+{
+	/* A store made before the output (or dropped-bytes, timeline, pool) columns: they are added (an error here
+	 * only says they are there already). */
+	static const char *const added[] = {
+		"ALTER TABLE records ADD COLUMN stdout_data BLOB", "ALTER TABLE records ADD COLUMN stderr_data BLOB",
+		"ALTER TABLE records ADD COLUMN stdout_dropped INTEGER DEFAULT 0",
+		"ALTER TABLE records ADD COLUMN stderr_dropped INTEGER DEFAULT 0",
+		"ALTER TABLE records ADD COLUMN stdout_marks BLOB", "ALTER TABLE records ADD COLUMN stderr_marks BLOB",
+		"ALTER TABLE records ADD COLUMN timeline TEXT",       /* proc_timeline.h */
+		"ALTER TABLE records ADD COLUMN pool TEXT",           /* pools: the pool a worker works for */
+	};
+	char *err = NULL;
+	int rc = sqlite3_exec(db, RECORDS_DEF("IF NOT EXISTS records"), NULL, NULL, &err);
+	for (size_t i = 0; rc == SQLITE_OK && i < sizeof added / sizeof added[0]; i++)
+		sqlite3_exec(db, added[i], NULL, NULL, NULL);
+	if (rc == SQLITE_OK && records_old_form(db)) {
+		log_event(LOG_INFO, "migrating the store's records to the rowid table", "path=\"%s\"", path);
+		if ((rc = sqlite3_exec(db, migrate_sql, NULL, NULL, &err)) != SQLITE_OK && !sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, indexes, NULL, NULL, &err);
+	if (rc != SQLITE_OK)
+		log_event(LOG_ERROR, "cannot set up the store's records table", "path=\"%s\" error=\"%s\"", path,
+			  err ? err : sqlite3_errmsg(db));
+	sqlite3_free(err);
+	return rc == SQLITE_OK ? 0 : -EIO;
+}
 
 static int open_connection(const char *path, sqlite3 **db)
 {
@@ -189,23 +260,13 @@ static int sql_open(const char *state_dir, struct store **out)
 		log_event(LOG_ERROR, "cannot set up the store", "path=\"%s\" error=\"%s\"", path, err);
 		r = -EIO;
 	}
+	if (r == 0)
+		r = set_up_records(m->writer, path);
 	if (r == 0 && sqlite3_exec(m->writer, store_sqlite_objects_schema, NULL, NULL, &err) != SQLITE_OK) {
 		log_event(LOG_ERROR, "cannot set up the store's objects tables", "path=\"%s\" error=\"%s\"", path, err);
 		r = -EIO;
 	}
 	sqlite3_free(err);
-	/* A store made before the output (or dropped-bytes, timeline, pool) columns: they are added (an error here
-	 * only says they are there already). */
-	static const char *const added[] = {
-		"ALTER TABLE records ADD COLUMN stdout_data BLOB", "ALTER TABLE records ADD COLUMN stderr_data BLOB",
-		"ALTER TABLE records ADD COLUMN stdout_dropped INTEGER DEFAULT 0",
-		"ALTER TABLE records ADD COLUMN stderr_dropped INTEGER DEFAULT 0",
-		"ALTER TABLE records ADD COLUMN stdout_marks BLOB", "ALTER TABLE records ADD COLUMN stderr_marks BLOB",
-		"ALTER TABLE records ADD COLUMN timeline TEXT",       /* proc_timeline.h */
-		"ALTER TABLE records ADD COLUMN pool TEXT",           /* pools: the pool a worker works for */
-	};
-	for (size_t i = 0; r == 0 && i < sizeof added / sizeof added[0]; i++)
-		sqlite3_exec(m->writer, added[i], NULL, NULL, NULL);
 	if (r == 0)
 		r = open_connection(path, &m->reader);
 	if (r == 0)

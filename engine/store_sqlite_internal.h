@@ -19,6 +19,12 @@
 		"reason, error, started_ms, ended_ms, stdout_bytes, stderr_bytes, start_ticks, launch, " \
 		"stdout_dropped, stderr_dropped, timeline, pool"
 
+/* The records not exited (STORE_EXITED is 2), as the partial index
+ * records_unended says it (store_sqlite.c): a query uses that index only
+ * when its WHERE holds this very term. */
+#define SQL_UNEXITED "state <> 2"
+_Static_assert(STORE_EXITED == 2, "SQL_UNEXITED spells STORE_EXITED as 2");
+
 /* OP_OUTPUT0/1: a stream's bytes into the row (put_output). Why not a file:
  * making one costs about half a millisecond on the disks measured (bench
  * figure S), more than the rest of a short process's life. */
@@ -66,7 +72,7 @@ struct sql_store {
 	int queued_count;                       /* ops in the queue */
 	uint64_t taken_seq;                     /* the last seq the writer has taken */
 	bool sync_wanted, remove_queued;        /* a commit at once; a batch with a remove */
-	bool writer_told;                       /* the writer was woken for a record op queued */
+	bool writer_told;                       /* false: the writer waits untimed, an op must wake it */
 	bool writing;                           /* a commit runs: the writer connection is in use */
 	uint64_t first_queued_ns;               /* when the oldest op queued (CLOCK_MONOTONIC) */
 	long names_given, names_written;        /* Process-N: see store_sqlite_set_names() */

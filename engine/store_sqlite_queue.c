@@ -16,10 +16,13 @@
  *
  * Why the writer lingers (COMMIT_LINGER_MS): a commit nobody waits for is
  * put off a little, so that a short process's writes meet in the queue and
- * are merged; sync() (someone is to be answered) asks for the commit at
- * once, and so do a record's end and PENDING_MAX queued ops. What a crash can lose grows by
- * that much: writes nobody was answered about, up to COMMIT_LINGER_MS old
- * (README "Durability").
+ * are merged; sync() (someone is to be answered) commits at once, in the
+ * thread that syncs, and so do PENDING_MAX queued ops. Why a record's end
+ * does not: every answer about it syncs, and the end's commit started
+ * meanwhile by the writer made that answer wait for the writer and two
+ * thread switches more (bench S), so an end nobody waits for lingers too.
+ * What a crash can lose grows by that much: writes nobody was answered
+ * about, up to COMMIT_LINGER_MS old (README "Durability").
  *
  * Why set_names writes nothing: the Process-N count changed with every
  * spawn, one more page in every commit. The count is written when a record
@@ -63,7 +66,11 @@ void store_sqlite_pending_clear(struct sql_store *m)
 /* Appends o (queue_lock held): the writer starts its linger at the first
  * record op queued, and commits at once past PENDING_MAX. A shared object's
  * op does not wake it: each one is synced (objects_sync(), by its reply or
- * the objects timer's next tick), and that thread commits it itself. */
+ * the objects timer's next tick), and that thread commits it itself.
+ * Why the writer is woken only from an untimed wait (writer_told false):
+ * while it lingers it looks at the queue again when its linger ends; woken
+ * for every process (each commit by a sync() emptied the queue), it cost
+ * two thread switches a process on a busy machine (bench S). */
 static void append(struct sql_store *m, struct op *o)
 {
 	bool record = o->kind < OP_OBJECT_PUT;
@@ -163,12 +170,6 @@ static int enqueue_record(struct sql_store *m, struct op *o)
 	struct op **link = pending_link(m, o->rec.id), *queued = *link;
 	if (o->kind == OP_REMOVE && queued)
 		*link = queued->pending_next;   /* later writes go after the remove */
-	/* An end is what answers wait for (?wait=, join, an exit line): its
-	 * commit starts now, while the one to answer is woken. */
-	if (o->has_fields && !store_state_alive(o->rec.state) && !m->sync_wanted) {
-		m->sync_wanted = true;
-		pthread_cond_signal(&m->queued_cond);
-	}
 	if (queued && o->kind == OP_UPDATE) {
 		merge(queued, o);
 		queued->seq = seq;

@@ -88,11 +88,15 @@ static long step_blob(sqlite3_stmt *st, void *buf, size_t len)
 	return r;
 }
 
-/* The query of q; its parameters are bound by bind_query in the same order. */
+/* The query of q; its parameters are bound by bind_query in the same order.
+ * A query for records not exited says SQL_UNEXITED too, so that it may use
+ * the partial index records_unended (store_sqlite.c); the others walk the
+ * id index newest first. */
 static void build_query(const struct store_query *q, char *sql_text, size_t len)
 {
-	snprintf(sql_text, len, "SELECT " COLUMNS " FROM records WHERE 1%s%s%s%s%s ORDER BY id DESC LIMIT ?",
-		 q->state >= 0 ? " AND state=?" : "",
+	bool unexited = (q->state >= 0 && q->state != STORE_EXITED) || q->alive == 1;
+	snprintf(sql_text, len, "SELECT " COLUMNS " FROM records WHERE 1%s%s%s%s%s%s ORDER BY id DESC LIMIT ?",
+		 unexited ? " AND " SQL_UNEXITED : "", q->state >= 0 ? " AND state=?" : "",
 		 q->alive == 1 ? " AND state IN (0,1)" : q->alive == 0 ? " AND state NOT IN (0,1)" : "",
 		 q->target ? " AND target=?" : "", q->name ? " AND name=?" : "", q->after ? " AND id<?" : "");
 }

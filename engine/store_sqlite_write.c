@@ -196,12 +196,14 @@ static bool wait_for_batch(struct sql_store *m)
 {
 	for (;;) {
 		if (m->writing) {
+			m->writer_told = false;         /* untimed: the next op wakes it */
 			pthread_cond_wait(&m->queued_cond, &m->queue_lock);
 			continue;
 		}
 		if (m->stopping || (m->head && m->sync_wanted))
 			return m->head != NULL;
 		if (!m->head) {
+			m->writer_told = false;
 			pthread_cond_wait(&m->queued_cond, &m->queue_lock);
 			continue;
 		}
@@ -246,7 +248,7 @@ void store_sqlite_commit_queued(struct sql_store *m, bool by_writer)
 	bool with_names = m->remove_queued || m->stopping;
 	m->head = m->tail = NULL;
 	m->queued_count = 0;
-	m->sync_wanted = m->remove_queued = m->writer_told = false;
+	m->sync_wanted = m->remove_queued = false;    /* writer_told: the writer's own */
 	store_sqlite_pending_clear(m);
 	write_taken(m, batch, with_names);
 	if (!by_writer && (m->head || m->stopping))

@@ -274,8 +274,8 @@ static int op_get(struct obj *o, struct obj_call *c)
 	struct taker t = { .owner = *c->caller };
 	if (get_lease(c, &t.lease_s) < 0 || get_max(c, &t.max) < 0)
 		return -1;
-	if (!t.owner.worker)
-		obj_client_owner(&t.owner);     /* each client lease is a holder of its own */
+	if (!t.owner.worker && t.lease_s > 0)
+		obj_client_owner(&t.owner);     /* each client lease is a holder of its own (a getrandom) */
 	if (qu(o)->items.n && !obj_peek_alive(o, Q_GET)) {
 		if (!(c->result = queue_hand_out(o, &t)))
 			return obj_fail(c, 500, "internal", NULL, "out of memory");

@@ -117,6 +117,7 @@ static void queue_release(struct obj *o)
 			list_unlink(lists[i], it);
 			item_free(it);
 		}
+	free(qu(o)->stale);
 }
 
 /* ---- answers -------------------------------------------------------------- */

@@ -42,6 +42,8 @@ struct queue {
 	long taken;                     /* got without a lease, not task_done yet */
 	uint64_t head_seq, tail_seq;    /* the next keys: head_seq - 1 at the head, tail_seq at the tail */
 	uint64_t consumed;              /* stored: every batch row's items below this seq are gone */
+	uint64_t *stale;                /* loaded batch rows with no item left: removed at the next head write */
+	size_t stale_n;
 };
 
 static inline struct queue *qu(const struct obj *o) { return o->state; }

@@ -112,6 +112,14 @@ void queue_save_head(struct obj *o)
 	seq_key(qu(o)->consumed, hex);
 	snprintf(text, sizeof text, "{\"consumed\":\"%s\",\"taken\":%ld}", hex, qu(o)->taken);
 	obj_entry_put(o, HEAD_KEY, text);
+	for (size_t i = 0; i < qu(o)->stale_n; i++) {
+		char key[18];
+		batch_key(qu(o)->stale[i], key);
+		obj_entry_remove(o, key);
+	}
+	free(qu(o)->stale);
+	qu(o)->stale = NULL;
+	qu(o)->stale_n = 0;
 }
 
 cJSON *queue_save(const struct obj *o)
@@ -196,6 +204,7 @@ static void load_batch(struct obj *o, uint64_t first, const cJSON *items)
 	if (!b)
 		return;
 	b->first = first;
+	b->left = 1;            /* held while loading: a duplicate dropped (insert_sorted) frees no batch here */
 	cJSON_ArrayForEach(v, items) {
 		struct item *it = seq >= qu(o)->consumed ? item_new(seq, v, 0) : NULL;
 		if (it) {
@@ -207,8 +216,16 @@ static void load_batch(struct obj *o, uint64_t first, const cJSON *items)
 	}
 	if (seq > qu(o)->tail_seq)
 		qu(o)->tail_seq = seq;
-	if (!b->left)
-		free(b);        /* fully consumed: its removal was lost with the server */
+	if (--b->left == 0) {
+		/* Fully consumed: its removal was lost with the server. Removed
+		 * with the next head write (the store is not written while loading). */
+		uint64_t *stale = realloc(qu(o)->stale, (qu(o)->stale_n + 1) * sizeof *stale);
+		if (stale) {
+			stale[qu(o)->stale_n++] = first;
+			qu(o)->stale = stale;
+		}
+		free(b);
+	}
 }
 
 /* Entries come in key order: the head entry, then the item rows. */

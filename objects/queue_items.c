@@ -104,6 +104,18 @@ static void batch_write(struct obj *o, uint64_t first, struct item *from, long n
 	free(text);
 }
 
+/* Notes the batch row first as having no item left, for the next head
+ * write to remove. False when out of memory. */
+static bool mark_stale(struct obj *o, uint64_t first)
+{
+	uint64_t *stale = realloc(qu(o)->stale, (qu(o)->stale_n + 1) * sizeof *stale);
+	if (!stale)
+		return false;
+	stale[qu(o)->stale_n++] = first;
+	qu(o)->stale = stale;
+	return true;
+}
+
 void queue_save_head(struct obj *o)
 {
 	char text[96], hex[17];
@@ -218,12 +230,9 @@ static void load_batch(struct obj *o, uint64_t first, const cJSON *items)
 		qu(o)->tail_seq = seq;
 	if (--b->left == 0) {
 		/* Fully consumed: its removal was lost with the server. Removed
-		 * with the next head write (the store is not written while loading). */
-		uint64_t *stale = realloc(qu(o)->stale, (qu(o)->stale_n + 1) * sizeof *stale);
-		if (stale) {
-			stale[qu(o)->stale_n++] = first;
-			qu(o)->stale = stale;
-		}
+		 * with the next head write (the store is not written while loading);
+		 * out of memory it stays, harmless: skipped at every load. */
+		(void)mark_stale(o, first);
 		free(b);
 	}
 }
@@ -305,8 +314,14 @@ static void leave_batch(struct obj *o, struct item *it)
 	it->batch = NULL;
 	if (--b->left > 0)
 		return;
-	batch_key(b->first, key);
-	obj_entry_remove(o, key);
+	/* Removed after the head entry that says its items are consumed (and
+	 * after the rows of the leased ones), never before: the writes of one
+	 * get may be split between two commits, and a crash between them must
+	 * leave an extra row behind (dropped at load), not lose items. */
+	if (o->in_memory || !mark_stale(o, b->first)) {
+		batch_key(b->first, key);
+		obj_entry_remove(o, key);
+	}
 	free(b);
 }
 

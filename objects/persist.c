@@ -123,6 +123,9 @@ int obj_store_load(struct store *s)
 {
 	static const struct store_objects_visitor visitor = { load_object, load_entry };
 	__atomic_store_n(&store, s, __ATOMIC_RELEASE);
+	/* A store opened again counts its writes from its own start: a mark
+	 * left from the one before would be waited for for ever. */
+	__atomic_store_n(&written_seq, s ? store_queued(s) : 0, __ATOMIC_RELEASE);
 	if (!s || !s->ops->objects_load)
 		return 0;
 	engine_lock();

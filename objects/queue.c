@@ -34,13 +34,22 @@
  * one but not yet task_done ("taken"). task_done without a receipt counts
  * down taken only, so a leased item can only be finished by its receipt.
  *
- * Persistence: each item is an entry under a 16-hex-digit sequence key
- * {"item", "deliveries"}; keys grow at the tail from 2^63 and shrink at the
- * head below it, so the store's key order is the queue's order. An item in
- * flight keeps its entry (rewritten with its deliveries), so after a restart
- * or a kill -9 it is back in the queue; an acknowledged or final one is
- * removed before the answer is sent (objects_sync()). taken is the object's
- * state. A queue created with "durable": false (for speed, as a
+ * Persistence: a put is one entry, a batch row "<seq>+" holding its items
+ * as one JSON array (their seqs follow from the key); a queue's "-head"
+ * entry holds taken and consumed, the seq below which every batch row's
+ * items are gone. A get from batch rows is one write of the head entry
+ * (and the removal of a row whose last item went), not one per item: a
+ * batch of 50 was 50 row writes and 50 removals, most of a durable item's
+ * cost. An item in flight leaves its batch row (consumed passes it) for a
+ * row of its own "<seq>" {"item", "deliveries"}, rewritten with its
+ * deliveries, so after a restart or a kill -9 it is back in the queue at
+ * its place; requeued items (a lost lease) get such a row too, at the head.
+ * An acknowledged or final item is gone before the answer is sent
+ * (objects_sync()). Keys grow at the tail from 2^63 and shrink at the head
+ * below it, so seq order is the queue's order; loading sorts the rows'
+ * items by seq. Items are kept as the JSON text printed at their put and
+ * answered as it is (cJSON raw nodes): no copy, no re-print per get.
+ * A queue created with "durable": false (for speed, as a
  * multiprocessing.Queue) stores nothing, not even itself (obj->in_memory):
  * it and its items are gone at a restart, and its answers wait for no disk.
  */
@@ -108,6 +117,7 @@ static void queue_release(struct obj *o)
 			list_unlink(lists[i], it);
 			item_free(it);
 		}
+	free(qu(o)->stale);
 }
 
 /* ---- answers -------------------------------------------------------------- */
@@ -265,8 +275,8 @@ static int op_get(struct obj *o, struct obj_call *c)
 	struct taker t = { .owner = *c->caller };
 	if (get_lease(c, &t.lease_s) < 0 || get_max(c, &t.max) < 0)
 		return -1;
-	if (!t.owner.worker)
-		obj_client_owner(&t.owner);     /* each client lease is a holder of its own */
+	if (!t.owner.worker && t.lease_s > 0)
+		obj_client_owner(&t.owner);     /* each client lease is a holder of its own (a getrandom) */
 	if (qu(o)->items.n && !obj_peek_alive(o, Q_GET)) {
 		if (!(c->result = queue_hand_out(o, &t)))
 			return obj_fail(c, 500, "internal", NULL, "out of memory");
@@ -295,7 +305,7 @@ static int op_task_done(struct obj *o, struct obj_call *c)
 			return -1;
 	} else if (qu(o)->taken > 0) {
 		qu(o)->taken--;
-		obj_save(o);
+		queue_save_head(o);
 	} else
 		return obj_fail(c, 409, "conflict", NULL,
 				"task_done called more times than items were got from %s (a leased item is"

@@ -16,13 +16,22 @@
 enum { Q_GET, Q_PUT, Q_JOIN };        /* a queue's waiter queues (w->op) */
 #define SEQ_MIDDLE (UINT64_C(1) << 63)
 
+/* A stored batch row: the items of one put, at seqs first, first + 1, ...
+ * (queue_items.c). left counts its items still queued in it; the row goes
+ * when the last is taken. */
+struct batch {
+	uint64_t first;
+	long left;
+};
+
 struct item {
 	struct item *next, *prev;
-	uint64_t seq;           /* its entry's key */
+	uint64_t seq;           /* its place in the queue (and its row's key) */
 	uint64_t fence;         /* in flight: its grant's (the receipt) */
 	long part;              /* in flight from a batch get: its place in it (receipt "fence.part"); 0 single */
 	long deliveries;
-	cJSON *value;
+	struct batch *batch;    /* the batch row it is stored in; NULL: a row of its own (or none) */
+	char *text;             /* the item as JSON text, printed once at its put */
 };
 
 struct list { struct item *head, *tail; size_t n; };
@@ -32,6 +41,9 @@ struct queue {
 	struct list items, flight;      /* queued; handed out under a lease */
 	long taken;                     /* got without a lease, not task_done yet */
 	uint64_t head_seq, tail_seq;    /* the next keys: head_seq - 1 at the head, tail_seq at the tail */
+	uint64_t consumed;              /* stored: every batch row's items below this seq are gone */
+	uint64_t *stale;                /* loaded batch rows with no item left: removed at the next head write */
+	size_t stale_n;
 };
 
 static inline struct queue *qu(const struct obj *o) { return o->state; }
@@ -60,9 +72,12 @@ static inline void list_push(struct list *l, struct item *it, bool at_head)
 	l->n++;
 }
 
+/* Frees it; its batch too when it was the batch's last item. */
 static inline void item_free(struct item *it)
 {
-	cJSON_Delete(it->value);
+	if (it->batch && --it->batch->left <= 0)
+		free(it->batch);
+	free(it->text);
 	free(it);
 }
 
@@ -84,13 +99,15 @@ struct taker {
 cJSON *queue_save(const struct obj *o);
 void queue_load(struct obj *o, const cJSON *state);
 void queue_load_entry(struct obj *o, const char *key, const cJSON *value);
-/* Appends items (an array, consumed) at the tail, each stored. */
+/* Appends items (an array, consumed) at the tail, stored as one batch row. */
 void queue_enqueue(struct obj *o, cJSON *items);
 /* The head item (or up to t->max of them) for t: the answer. NULL when out
  * of memory (the items stay). The queue must not be empty. */
 cJSON *queue_hand_out(struct obj *o, const struct taker *t);
 /* The kind's grant_lost (kind.h): a lease's items back at the head. */
 void queue_grant_lost(struct obj *o, struct obj_grant *g);
+/* Stores taken and consumed (the queue's "head" entry). */
+void queue_save_head(struct obj *o);
 /* Acknowledges the item in flight under receipt: 0, or -1 with a 409 in c. */
 int queue_ack_receipt(struct obj *o, const char *receipt, struct obj_call *c);
 

@@ -222,6 +222,29 @@ static void test_batch_in_flight_survives_kill(void)
 	CHECK_BATCH("kb", "?max=10", "[\"a\",\"b\",\"c\"]", "[2,2,1]");
 }
 
+/* Batches stored as one row each, got in part (final, leased, final) across
+ * their bounds, then the server killed: the leased items back at the head
+ * with their delivery counted, the rest in order, nothing got twice; and
+ * after one more kill -9 with all of it gone, nothing comes back. */
+static void test_partly_got_batches_survive_kill(void)
+{
+	CHECK_INT(call_status(srv, "PUT", "/queues/pk", NULL), 201);
+	CHECK_INT(call_status(srv, "POST", "/queues/pk/put", "{\"items\": [1, 2, 3, 4, 5]}"), 200);
+	CHECK_INT(call_status(srv, "POST", "/queues/pk/put", "{\"items\": [6, 7, 8, 9, 10]}"), 200);
+	CHECK_BATCH("pk", "?max=3", "[1,2,3]", "[1,1,1]");
+	CHECK_BATCH("pk", "?max=4&lease=60", "[4,5,6,7]", "[1,1,1,1]");
+	CHECK_BATCH("pk", "?max=1", "[8]", "[1]");
+	CHECK_MSG(server_restart(srv, SIGKILL) == 0, "the server did not come back after kill -9");
+	CHECK_INT(queue_number(srv, "pk", "size"), 6);
+	CHECK_INT(queue_number(srv, "pk", "unfinished"), 10);
+	CHECK_BATCH("pk", "?max=2", "[4,5]", "[2,2]");
+	CHECK_BATCH("pk", "?max=10", "[6,7,9,10]", "[2,2,1,1]");
+	CHECK_MSG(server_restart(srv, SIGKILL) == 0, "the server did not come back after kill -9");
+	CHECK_INT(queue_number(srv, "pk", "size"), 0);
+	CHECK_INT(queue_number(srv, "pk", "unfinished"), 10);
+	CHECK_BATCH("pk", "?max=10&timeout=0", "[]", "");
+}
+
 static void test_in_memory_queue_is_gone_after_a_restart(void)
 {
 	struct call *c = req("PUT", "/queues/fast", "{\"durable\": false}");
@@ -267,6 +290,7 @@ int main(void)
 	RUN(test_killed_worker_gives_its_batch_back);
 	RUN(test_max_out_of_bounds_400);
 	RUN(test_batch_in_flight_survives_kill);
+	RUN(test_partly_got_batches_survive_kill);
 	RUN(test_in_memory_queue_is_gone_after_a_restart);
 	RUN(check_stops);
 	unlink(take_py);

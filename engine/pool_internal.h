@@ -76,6 +76,8 @@ struct pool_slot {
 	bool busy;                      /* a process of it is queued or running */
 	bool initialized;
 	atomic_bool ended;              /* its process has ended (engine waiter) */
+	const volatile uint64_t *progress;      /* its worker's count of tasks returned (mapped), or NULL */
+	long answered;                  /* the tasks of this worker answered so far */
 	char proc_id[PROC_ID_MAX];
 	struct proc_waiter waiter;
 	long tasks;
@@ -172,7 +174,9 @@ void pool_run_stop(void);
  * 0: leave it. 0 or -errno. */
 int pool_run_watch(struct pool_slot *s, int op, unsigned events);
 
-/* pool_worker.c: slots of a persistent pool */
+/* pool_worker.c: slots of a persistent pool (their life; tasks out in
+ * pool_worker_send.c, answers in in pool_worker_read.c) */
+#define POOL_PROGRESS_PAGE 4096         /* the worker's progress page (forkserver/pool_worker.c) */
 /* Its socket is readable or writable (epoll), or its worker ended (s->ended). */
 void pool_worker_event(struct pool_slot *s);
 /* Frees what s holds (pool_free). */
@@ -180,5 +184,19 @@ void pool_worker_release(struct pool_slot *s);
 /* Starts a worker, sends the next line, or retires an idle worker. false:
  * the engine refused a spawn (try later). */
 bool pool_worker_feed(struct pool_slot *s);
+/* Its socket is shut for writing: the worker ends once it has answered. */
+void pool_worker_retire(struct pool_slot *s);
+/* The oldest task out, taken off (one more answered). */
+int pool_worker_flight_pop(struct pool_slot *s);
+/* Grows *buf (capacity *cap) to hold need bytes. false: out of memory. */
+bool pool_worker_reserve(char **buf, size_t *cap, size_t need);
+/* Writes what is queued, as far as the socket takes it. */
+void pool_worker_flush(struct pool_slot *s);
+/* Sends msg (consumed) as one line. 0 or -errno. */
+int pool_worker_send_line(struct pool_slot *s, cJSON *msg);
+/* Sends s the next tasks (see pool_worker_send.c). */
+void pool_worker_send_tasks(struct pool_slot *s);
+/* Takes every answer the socket has (until EAGAIN, or its end). */
+void pool_worker_read(struct pool_slot *s);
 
 #endif

@@ -13,6 +13,24 @@
  *     {"exit": code, "result": <value>}.
  * EOF on the socket ends it (exit 0).
  *
+ * Why chunks of integers come as binary: the usual map (one integer arg)
+ * sends a chunk as ONE message, a line {"ints": "<key>", "n": N} followed
+ * by N native int64 values, so neither side prints or parses an integer per
+ * task on the way in. And answers go back as runs: at each write, every run
+ * of two or more plain answers ({"exit":0,"result":V}) becomes one line
+ * {"exit":0,"results":[V,...]} (values are JSON printed unformatted, so
+ * they hold no newline); any other answer (a failure, a stdout result)
+ * stays a line of its own, in its place. spawnd takes one result per value,
+ * in order, as it takes one per line.
+ *
+ * Why a progress page: answers wait in a buffer until the write, so a
+ * worker that dies mid-chunk has lost the answers of tasks that did finish.
+ * At start it passes spawnd (SCM_RIGHTS, with the line {"progress":1}) a
+ * memfd page whose first word counts the tasks whose function returned;
+ * spawnd compares it with the answers it got and knows exactly which task
+ * was running when the worker died: that one fails, the finished ones and
+ * the ones behind it run again (QUALITY 25).
+ *
  * Why batches: spawnd sends a chunk's lines in one write, so one read brings
  * many; the worker runs every complete line it has and answers them in one
  * write before it reads again (one line per syscall made 100,000 squares
@@ -60,6 +78,7 @@
 #include <stdio_ext.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,6 +98,7 @@
  * dying worker loses only unanswered lines). */
 #define FLUSH_BYTES (256 << 10)
 #define FLUSH_US 2000
+#define INTS_MAX 65536                  /* values of one ints message (spawnd sends at most CHUNK_LINES_MAX) */
 #define WRITTEN_SIGNAL (SIGRTMIN + 6)   /* the capture was written (see the design note) */
 /* /dev/shm is a tmpfs of its own size (64 MiB in a default container): a
  * task printing more than it has free would fail where a memfd does not,
@@ -93,7 +113,10 @@ struct worker {
 	const char *map;                /* the capture's first CAPTURE_MAP bytes, or NULL */
 	int notify;                     /* the capture's inotify fd (written tells), -1: lseek() each task */
 	cJSON *quick;                   /* {"<key>": n}: the last integer task's args, reused */
+	volatile uint64_t *progress;    /* the page shared with spawnd, or NULL */
 	char *out;                      /* result lines not written yet */
+	char *runs;                     /* out with its runs joined (join_runs()) */
+	size_t runs_cap;
 	int64_t flushed_us;             /* since when they wait: a read, or the last write (monotonic) */
 	size_t out_len, out_cap;
 };
@@ -141,9 +164,52 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* out with every run of two or more plain answers joined into one line
+ * (the design note), into w->runs: its length. */
+static size_t join_runs(struct worker *w)
+{
+	static const char plain[] = "{\"exit\":0,\"result\":", head[] = "{\"exit\":0,\"results\":[";
+	const size_t plen = sizeof plain - 1, hlen = sizeof head - 1;
+	if (w->runs_cap < w->out_len * 2 + hlen) {      /* every line at most doubles, with the head */
+		free(w->runs);
+		w->runs_cap = w->out_len * 2 + hlen;
+		if (!(w->runs = malloc(w->runs_cap)))
+			_exit(124);
+	}
+	size_t n = 0;
+	bool in_run = false;
+	for (const char *p = w->out, *end = w->out + w->out_len, *nl; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)(nl - p);
+		bool is_plain = len > plen + 1 && !memcmp(p, plain, plen) && p[len - 1] == '}';
+		const char *next = nl + 1;
+		bool next_plain = next < end && (size_t)(end - next) > plen && !memcmp(next, plain, plen);
+		if (is_plain && (in_run || next_plain)) {
+			if (!in_run)
+				memcpy(w->runs + n, head, hlen);
+			n += in_run ? 0 : hlen;
+			if (in_run)
+				w->runs[n++] = ',';
+			memcpy(w->runs + n, p + plen, len - plen - 1);
+			n += len - plen - 1;
+			in_run = true;
+			if (!next_plain) {
+				memcpy(w->runs + n, "]}\n", 3);
+				n += 3;
+				in_run = false;
+			}
+			continue;
+		}
+		memcpy(w->runs + n, p, len + 1);
+		n += len + 1;
+	}
+	return n;
+}
+
 static void flush_results(struct worker *w)
 {
-	if (w->out_len && fdio_write_all(w->channel, w->out, w->out_len) < 0)
+	size_t n = w->out_len ? join_runs(w) : 0;
+	if (n && fdio_write_all(w->channel, w->runs, n) < 0)
 		_exit(124);     /* spawnd is gone */
 	w->out_len = 0;
 	w->flushed_us = now_us();
@@ -243,6 +309,12 @@ static const cJSON *quick_args(struct worker *w, const char *line, size_t len)
 	return w->quick;
 }
 
+static void task_returned(struct worker *w)
+{
+	if (w->progress)
+		(*w->progress)++;
+}
+
 /* Runs one task line. */
 static void run_line(struct worker *w, const char *line, size_t len)
 {
@@ -251,6 +323,7 @@ static void run_line(struct worker *w, const char *line, size_t len)
 		int code = w->t->fn(quick, &w->ctx);
 		if (__fpending(stdout))         /* an empty fflush() was 2% of a square's task */
 			fflush(stdout);
+		task_returned(w);
 		add_result(w, code, false);
 		return;
 	}
@@ -262,6 +335,8 @@ static void run_line(struct worker *w, const char *line, size_t len)
 		code = fn->fn(cJSON_GetObjectItemCaseSensitive(msg, "args"), &w->ctx);
 		fflush(stdout);
 	}
+	if (!init)
+		task_returned(w);
 	add_result(w, code, init != NULL);
 	cJSON_Delete(msg);
 }
@@ -285,10 +360,87 @@ static void check_missed(struct worker *w)
 	w->notify = -1;
 }
 
-/* Runs every complete line read, answering them in one write per read. */
+static void maybe_flush(struct worker *w)
+{
+	if (w->out_len >= FLUSH_BYTES || now_us() - w->flushed_us >= FLUSH_US)
+		flush_results(w);       /* slow tasks: each answer as it comes */
+}
+
+/* When line is the head of an ints message, {"ints":"<key>","n":N}: N, its
+ * key (not NUL-terminated) in *key, *klen. Else 0. */
+static long ints_head(const char *line, size_t len, const char **key, size_t *klen)
+{
+	static const char head[] = "{\"ints\":\"";
+	const char *end = line + len, *k = line + sizeof head - 1, *q;
+	if (len < sizeof head + 8 || memcmp(line, head, sizeof head - 1) || !(q = memchr(k, '"', (size_t)(end - k))) ||
+	    q - k > 128 || end - q < 7 || memcmp(q, "\",\"n\":", 6) || end[-1] != '}')
+		return 0;
+	long n = 0;
+	for (const char *d = q + 6; d < end - 1; d++) {
+		if (*d < '0' || *d > '9' || n > INTS_MAX)
+			return 0;
+		n = n * 10 + (*d - '0');
+	}
+	*key = k;
+	*klen = (size_t)(q - k);
+	return n <= INTS_MAX ? n : 0;
+}
+
+/* Runs the n integer tasks of an ints message: the target's function with
+ * {"<key>": value} for each value (native int64s, maybe unaligned). */
+static void run_ints(struct worker *w, const char *key, size_t klen, const char *values, long n)
+{
+	const char *old = w->quick && w->quick->child ? w->quick->child->string : NULL;
+	if (!old || strlen(old) != klen || memcmp(old, key, klen)) {
+		char name[132];
+		memcpy(name, key, klen);
+		name[klen] = '\0';
+		cJSON_Delete(w->quick);
+		w->quick = cJSON_CreateObject();
+		if (!w->quick || !cJSON_AddNumberToObject(w->quick, name, 0))
+			_exit(126);
+	}
+	for (long i = 0; i < n; i++) {
+		int64_t v;
+		memcpy(&v, values + i * (long)sizeof v, sizeof v);
+		cJSON_SetNumberValue(w->quick->child, (double)v);
+		int code = w->t->fn(w->quick, &w->ctx);
+		if (__fpending(stdout))
+			fflush(stdout);
+		task_returned(w);
+		add_result(w, code, false);
+		maybe_flush(w);
+	}
+}
+
+/* Runs the message at start (a line, or an ints message's head and values)
+ * if all of it is in [start, end): the bytes it took, else 0 (*need: how
+ * many it needs). */
+static size_t run_message(struct worker *w, const char *start, const char *end, size_t *need)
+{
+	const char *nl = memchr(start, '\n', (size_t)(end - start)), *key;
+	size_t klen, line = nl ? (size_t)(nl - start) : 0;
+	if (!nl) {
+		*need = (size_t)(end - start) + 1;
+		return 0;
+	}
+	long n = ints_head(start, line, &key, &klen);
+	size_t total = line + 1 + (size_t)n * sizeof(int64_t);
+	if ((size_t)(end - start) < total) {
+		*need = total;
+		return 0;
+	}
+	if (n)
+		run_ints(w, key, klen, nl + 1, n);
+	else
+		run_line(w, start, line);
+	return total;
+}
+
+/* Runs every complete message read, answering them in one write per read. */
 static void serve(struct worker *w)
 {
-	size_t cap = READ_SIZE, len = 0;
+	size_t cap = READ_SIZE, len = 0, need = 0;
 	char *buf = malloc(cap);
 	for (;;) {
 		if (!buf)
@@ -298,20 +450,45 @@ static void serve(struct worker *w)
 			break;          /* EOF: spawnd closed its end (retired), or is gone */
 		len += (size_t)n;
 		w->flushed_us = now_us();       /* nothing waits before this read's answers */
-		char *start = buf, *nl;
-		while ((nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
-			run_line(w, start, (size_t)(nl - start));
-			start = nl + 1;
-			if (w->out_len >= FLUSH_BYTES || now_us() - w->flushed_us >= FLUSH_US)
-				flush_results(w);       /* slow tasks: each answer as it comes */
+		char *start = buf;
+		size_t used;
+		while ((used = run_message(w, start, buf + len, &need))) {
+			start += used;
+			maybe_flush(w);
 		}
 		check_missed(w);
 		flush_results(w);
 		len -= (size_t)(start - buf);
 		memmove(buf, start, len);
-		if (len == cap)         /* a long line: room for the rest of it */
+		while (need > cap || len == cap)        /* a long message: room for the rest of it */
 			buf = realloc(buf, cap *= 2);
 	}
+}
+
+/* Shares the progress page with spawnd (the design note). Without one,
+ * spawnd takes the oldest unanswered task for the one that was running. */
+static void share_progress(struct worker *w)
+{
+	static const char hello[] = "{\"progress\":1}\n";
+	int fd = memfd_create("pool-progress", MFD_CLOEXEC);
+	void *page = fd >= 0 && ftruncate(fd, 4096) == 0 ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+							  : MAP_FAILED;
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)hello, .iov_len = sizeof hello - 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			    .msg_controllen = sizeof control.buf };
+	if (page != MAP_FAILED) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+		if (sendmsg(w->channel, &m, MSG_NOSIGNAL) < 0)
+			_exit(124);     /* spawnd is gone */
+		w->progress = page;
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 /* The capture, watched (w->notify) when it can be, else a memfd (w->notify
@@ -352,6 +529,7 @@ void fs_pool_worker(const struct parsed_request *p, const struct target *t)
 	close(devnull);
 	close(capture);
 	target_return_capture(true);
+	share_progress(&w);
 	serve(&w);
 	_exit(0);
 }

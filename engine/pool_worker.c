@@ -94,6 +94,7 @@ static void worker_gone(struct pool_slot *s)
 	cJSON_Delete(rec);
 	if (!failure && (s->init_pending || s->flight_len))
 		failure = pool_error_json("lost", "its worker exited while it ran", NULL);
+	int running = s->flight_len > 0 ? running_at(s) : -1;  /* before its page goes */
 	close_channel(s);
 	s->busy = s->retiring = s->retire = false;
 	s->initialized = s->named = false;      /* the next worker is a new one */
@@ -102,7 +103,6 @@ static void worker_gone(struct pool_slot *s)
 		pool_initializer_ended(s, failure);
 	} else if (s->flight_len > 0) {
 		struct pool_job *j = s->task_job;
-		int running = running_at(s);
 		for (int k = 0; s->flight_len > 0; k++) {
 			int item = pool_worker_flight_pop(s);
 			if (k == running) {

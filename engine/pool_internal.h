@@ -111,6 +111,10 @@ struct pool *pool_first(void);
 long pool_items_pending(void);
 void pool_new_id(char id[POOL_ID_MAX], int64_t ms);
 bool pool_shutting_down(void);
+/* Frees pool id once it is closed or terminated and joined (every job and
+ * worker ended): 1 (freed, or no such pool), 0 (not yet). Lock held (the
+ * pool thread's mapreduce, whose pools go when it ends). */
+int pool_drop_joined(const char *id);
 /* pool_submit() with the lock held (the pool thread's mapreduce). */
 int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]);
 

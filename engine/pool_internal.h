@@ -129,6 +129,9 @@ void mapreduce_release(void);
 struct pool_job *pool_job_find(struct pool *p, const char *job);
 /* Item `index` of job has its result (taken over), or failed with it. */
 void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed);
+/* pool_job_result() of n integer results at once (items: their indexes):
+ * one wake-up and one end check for them all. */
+void pool_job_ints(struct pool_job *j, const int *items, const int64_t *values, int n);
 /* Ends j (state) and drops its work left: results of items never run become errors. */
 void pool_job_end(struct pool_job *j, enum job_state state);
 void pool_job_free(struct pool_job *j);
@@ -169,6 +172,10 @@ cJSON *pool_failure_of(const cJSON *rec);
 void pool_initializer_ended(struct pool_slot *s, cJSON *failure);
 /* s's task ended: failed (failure) or with result (both consumed); retried or stored. */
 void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result);
+/* n tasks of s's task job ended with the integer results values (the
+ * items' indexes in items), none failed: pool_task_done() for a batch, for
+ * a pool without maxtasksperchild. */
+void pool_tasks_ints(struct pool_slot *s, const int *items, const int64_t *values, int n);
 /* Sends SIGTERM to every running process of p's slots. */
 void pool_run_terminate(struct pool *p);
 int pool_run_start(void);

@@ -92,23 +92,42 @@ static cJSON *quick_result(struct pool_slot *s, const char *text, size_t len)
 	return quick_int(text, end, &n) ? pool_job_number(s->task_job, (double)n) : NULL;
 }
 
+#define INTS_BATCH 256
+
 /* A run of plain answers (the values between its brackets, [p, end)): one
- * result per value, in order. A value that is not JSON breaks the protocol:
- * the worker is killed (its end fails the task it ran, reruns the rest). */
+ * result per value, in order; integers stored by batches (pool_job_ints()),
+ * unless the pool counts tasks per worker (maxtasksperchild: one by one). A
+ * value that is not JSON breaks the protocol: the worker is killed (its end
+ * fails the task it ran, reruns the rest). */
 static void on_results(struct pool_slot *s, const char *p, const char *end)
 {
+	int items[INTS_BATCH], n = 0;
+	int64_t values[INTS_BATCH];
+	bool batch = s->pool->maxtasksperchild == 0;
 	while (p < end && s->flight_len > 0) {
 		const char *e = p + (*p == '-');
-		int64_t n;
-		cJSON *v;
+		cJSON *v = NULL;
 		while (e < end && *e >= '0' && *e <= '9')
 			e++;
-		if ((e == end || *e == ',') && quick_int(p, e, &n)) {
-			v = pool_job_number(s->task_job, (double)n);
+		if ((e == end || *e == ',') && quick_int(p, e, &values[n])) {
+			if (batch) {
+				items[n++] = pool_worker_flight_pop(s);
+				if (n == INTS_BATCH) {
+					pool_tasks_ints(s, items, values, n);
+					n = 0;
+				}
+				p = e < end ? e + 1 : end;
+				continue;
+			}
+			v = pool_job_number(s->task_job, (double)values[n]);
 		} else {
 			const char *after = NULL;
 			v = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &after, false);
 			e = after;
+		}
+		if (n) {
+			pool_tasks_ints(s, items, values, n);   /* in order, before this one */
+			n = 0;
 		}
 		if (!v || (e < end && *e != ',')) {
 			pool_result_free(s->task_job, v);
@@ -121,6 +140,8 @@ static void on_results(struct pool_slot *s, const char *p, const char *end)
 			pool_worker_retire(s);
 		p = e < end ? e + 1 : end;
 	}
+	if (n)
+		pool_tasks_ints(s, items, values, n);
 }
 
 static void on_line(struct pool_slot *s, const char *text, size_t len)

@@ -107,44 +107,51 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static const char plain_head[] = "{\"exit\":0,\"result\":", runs_head[] = "{\"exit\":0,\"results\":[";
+
+/* The answer line at p (before end, which every line in out ends before
+ * with its newline): its length in *len, and its value's length when it is
+ * a plain answer, else 0. */
+static size_t plain_value(const char *p, const char *end, size_t *len)
+{
+	const size_t plen = sizeof plain_head - 1;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	*len = (size_t)(nl - p);
+	return *len > plen + 1 && !memcmp(p, plain_head, plen) && p[*len - 1] == '}' ? *len - plen - 1 : 0;
+}
+
 /* out with every run of two or more plain answers joined into one line
  * (the design note), into w->runs: its length. */
 static size_t join_runs(struct worker *w)
 {
-	static const char plain[] = "{\"exit\":0,\"result\":", head[] = "{\"exit\":0,\"results\":[";
-	const size_t plen = sizeof plain - 1, hlen = sizeof head - 1;
-	if (w->runs_cap < w->out_len * 2 + hlen) {      /* every line at most doubles, with the head */
+	const size_t plen = sizeof plain_head - 1, hlen = sizeof runs_head - 1;
+	if (w->runs_cap < w->out_len + hlen) {  /* a run's head is its first line's prefix and 3 bytes */
 		free(w->runs);
-		w->runs_cap = w->out_len * 2 + hlen;
+		w->runs_cap = w->out_len + hlen;
 		if (!(w->runs = malloc(w->runs_cap)))
 			_exit(124);
 	}
-	size_t n = 0;
+	const char *p = w->out, *end = w->out + w->out_len;
+	size_t n = 0, len = 0, next_len = 0, value = p < end ? plain_value(p, end, &len) : 0;
 	bool in_run = false;
-	for (const char *p = w->out, *end = w->out + w->out_len, *nl; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = (size_t)(nl - p);
-		bool is_plain = len > plen + 1 && !memcmp(p, plain, plen) && p[len - 1] == '}';
-		const char *next = nl + 1;
-		bool next_plain = next < end && (size_t)(end - next) > plen && !memcmp(next, plain, plen);
-		if (is_plain && (in_run || next_plain)) {
-			if (!in_run)
-				memcpy(w->runs + n, head, hlen);
-			n += in_run ? 0 : hlen;
-			if (in_run)
-				w->runs[n++] = ',';
-			memcpy(w->runs + n, p + plen, len - plen - 1);
-			n += len - plen - 1;
-			in_run = true;
-			if (!next_plain) {
+	for (; p < end; p += len + 1, len = next_len) {
+		const char *next = p + len + 1;
+		size_t next_value = next < end ? plain_value(next, end, &next_len) : 0;
+		if (value && (in_run || next_value)) {
+			memcpy(w->runs + n, in_run ? "," : runs_head, in_run ? 1 : hlen);
+			n += in_run ? 1 : hlen;
+			memcpy(w->runs + n, p + plen, value);
+			n += value;
+			in_run = next_value != 0;
+			if (!in_run) {
 				memcpy(w->runs + n, "]}\n", 3);
 				n += 3;
-				in_run = false;
 			}
-			continue;
+		} else {
+			memcpy(w->runs + n, p, len + 1);
+			n += len + 1;
 		}
-		memcpy(w->runs + n, p, len + 1);
-		n += len + 1;
+		value = next_value;
 	}
 	return n;
 }

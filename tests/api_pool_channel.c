@@ -123,9 +123,10 @@ static void test_killed_mid_chunk(void)
 
 /* One worker, one chunk: three tasks that end at once, then one that sleeps,
  * then two more. The worker is killed while the sleep runs, when the
- * answers of the first three have not been written yet (they wait for the
- * end of the chunk's read): the sleep fails, not the oldest unanswered
- * task, and every other task has its result. */
+ * answers of the first three have usually not been written yet (they wait
+ * for the end of the chunk's read, unless a loaded machine made them take
+ * FLUSH_US): the sleep fails, not the oldest unanswered task, and every
+ * other task has its result. */
 static void test_killed_after_fast_tasks(void)
 {
 	char id[ID_CAP], job[ID_CAP], workers[1][ID_CAP];
@@ -143,7 +144,7 @@ static void test_killed_after_fast_tasks(void)
 		}
 	}
 	sleep_s(1.5);           /* the three fast tasks are over: the sleep runs */
-	CHECK(pid > 0 && job_done(id, job) == 0 && kill(pid, SIGKILL) == 0);
+	CHECK(pid > 0 && kill(pid, SIGKILL) == 0);
 	r = get(srv, "/pools/%s/jobs/%s?wait=60", id, job);
 	CHECK_STATUS(r, 200);
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->json, "results");

@@ -4,6 +4,10 @@
  * the same pool lock, so no client needs to be connected for a job to go on.
  * Grouping sorts pointers to the pairs (no copy) and copies each group's
  * values once, into the reduce item.
+ *
+ * Its two pools are its own: once it ends they are closed, and freed (no
+ * longer listed in GET /pools) as soon as their workers have ended; the
+ * mapreduce keeps its jobs' final counts to describe itself.
  */
 #define _GNU_SOURCE
 #include "engine/mapreduce.h"
@@ -28,6 +32,7 @@ struct mapreduce {
 	enum mr_phase phase;
 	cJSON *keys;                    /* the reduce items' keys, in order */
 	cJSON *results;                 /* [[key, result]...] once done */
+	cJSON *map_final, *reduce_final;        /* the jobs' counts, once it has ended (its pools go) */
 	char error[256];
 	struct waitq waiters;
 };
@@ -149,6 +154,34 @@ static cJSON *group(struct mapreduce *m, struct pool_job *j)
 	return items;
 }
 
+static struct pool_job *job_of(const char *pool, const char *job)
+{
+	struct pool *p = pool_find(pool);
+	return p ? pool_job_find(p, job) : NULL;
+}
+
+/* A job's counts, or null (none yet). Lock held. */
+static cJSON *progress(const char *pool, const char *job)
+{
+	struct pool_job *j = job[0] ? job_of(pool, job) : NULL;
+	if (!j)
+		return cJSON_CreateNull();
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "total", j->total);
+	cJSON_AddNumberToObject(o, "done", j->done);
+	cJSON_AddNumberToObject(o, "failed", j->failed);
+	return o;
+}
+
+/* An ended mapreduce's pools, freed once their workers are gone. Lock held. */
+static void drop_pools(struct mapreduce *m)
+{
+	if (m->map_pool[0] && pool_drop_joined(m->map_pool))
+		m->map_pool[0] = '\0';
+	if (m->reduce_pool[0] && pool_drop_joined(m->reduce_pool))
+		m->reduce_pool[0] = '\0';
+}
+
 /* Lock held. */
 static void end(struct mapreduce *m, enum mr_phase phase)
 {
@@ -159,14 +192,10 @@ static void end(struct mapreduce *m, enum mr_phase phase)
 		p->state = POOL_CLOSED;
 	if (q && q->state == POOL_RUNNING)
 		q->state = POOL_CLOSED;
+	m->map_final = progress(m->map_pool, m->map_job);
+	m->reduce_final = progress(m->reduce_pool, m->reduce_job);
 	waitq_wake(&m->waiters, SIZE_MAX, &b);
 	waitq_fire(&b);
-}
-
-static struct pool_job *job_of(const char *pool, const char *job)
-{
-	struct pool *p = pool_find(pool);
-	return p ? pool_job_find(p, job) : NULL;
 }
 
 /* Lock held. */
@@ -210,6 +239,8 @@ int64_t mapreduce_pass(int64_t now)
 	int64_t next = 0;
 	for (struct mapreduce *m = jobs; m; m = m->next) {
 		step(m);
+		if (m->phase >= MR_DONE)
+			drop_pools(m);
 		int64_t d = waitq_expire(&m->waiters, now, &b);
 		if (d && (!next || d < next))
 			next = d;
@@ -233,20 +264,10 @@ void mapreduce_release(void)
 		jobs = m->next;
 		cJSON_Delete(m->keys);
 		cJSON_Delete(m->results);
+		cJSON_Delete(m->map_final);
+		cJSON_Delete(m->reduce_final);
 		free(m);
 	}
-}
-
-static cJSON *progress(const char *pool, const char *job)
-{
-	struct pool_job *j = job[0] ? job_of(pool, job) : NULL;
-	if (!j)
-		return cJSON_CreateNull();
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "total", j->total);
-	cJSON_AddNumberToObject(o, "done", j->done);
-	cJSON_AddNumberToObject(o, "failed", j->failed);
-	return o;
 }
 
 cJSON *mapreduce_json(const char *id)
@@ -260,8 +281,10 @@ cJSON *mapreduce_json(const char *id)
 		cJSON_AddStringToObject(o, "state", m->phase == MR_DONE ? "done" : m->phase == MR_FAILED ? "failed"
 									       : "running");
 		cJSON_AddStringToObject(o, "phase", phases[m->phase]);
-		cJSON_AddItemToObject(o, "map", progress(m->map_pool, m->map_job));
-		cJSON_AddItemToObject(o, "reduce", progress(m->reduce_pool, m->reduce_job));
+		bool ended = m->phase >= MR_DONE;
+		cJSON_AddItemToObject(o, "map", ended ? cJSON_Duplicate(m->map_final, true) : progress(m->map_pool, m->map_job));
+		cJSON_AddItemToObject(o, "reduce", ended ? cJSON_Duplicate(m->reduce_final, true)
+							 : progress(m->reduce_pool, m->reduce_job));
 		if (m->results)
 			cJSON_AddItemToObject(o, "results", cJSON_Duplicate(m->results, true));
 		if (m->error[0])

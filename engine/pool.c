@@ -260,6 +260,22 @@ int pool_remove(const char *id, cJSON **final)
 	return r;
 }
 
+int pool_drop_joined(const char *id)
+{
+	struct pool **pp = &pools;
+	while (*pp && strcmp((*pp)->id, id) != 0)
+		pp = &(*pp)->next;
+	struct pool *p = *pp;
+	if (!p)
+		return 1;
+	if (p->state == POOL_RUNNING || !pool_joined(p))
+		return 0;
+	*pp = p->next;
+	pool_wake_all(p);
+	pool_free(p);
+	return 1;
+}
+
 /* Drops the oldest ended jobs past POOL_JOBS_KEPT. Lock held. */
 static void trim_jobs(struct pool *p)
 {

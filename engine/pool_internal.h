@@ -76,6 +76,8 @@ struct pool_slot {
 	bool busy;                      /* a process of it is queued or running */
 	bool initialized;
 	atomic_bool ended;              /* its process has ended (engine waiter) */
+	const volatile uint64_t *progress;      /* its worker's count of tasks returned (mapped), or NULL */
+	long answered;                  /* the tasks of this worker answered so far */
 	char proc_id[PROC_ID_MAX];
 	struct proc_waiter waiter;
 	long tasks;
@@ -109,6 +111,10 @@ struct pool *pool_first(void);
 long pool_items_pending(void);
 void pool_new_id(char id[POOL_ID_MAX], int64_t ms);
 bool pool_shutting_down(void);
+/* Frees pool id once it is closed or terminated and joined (every job and
+ * worker ended): 1 (freed, or no such pool), 0 (not yet). Lock held (the
+ * pool thread's mapreduce, whose pools go when it ends). */
+int pool_drop_joined(const char *id);
 /* pool_submit() with the lock held (the pool thread's mapreduce). */
 int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]);
 
@@ -123,6 +129,9 @@ void mapreduce_release(void);
 struct pool_job *pool_job_find(struct pool *p, const char *job);
 /* Item `index` of job has its result (taken over), or failed with it. */
 void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed);
+/* pool_job_result() of n integer results at once (items: their indexes):
+ * one wake-up and one end check for them all. */
+void pool_job_ints(struct pool_job *j, const int *items, const int64_t *values, int n);
 /* Ends j (state) and drops its work left: results of items never run become errors. */
 void pool_job_end(struct pool_job *j, enum job_state state);
 void pool_job_free(struct pool_job *j);
@@ -163,6 +172,10 @@ cJSON *pool_failure_of(const cJSON *rec);
 void pool_initializer_ended(struct pool_slot *s, cJSON *failure);
 /* s's task ended: failed (failure) or with result (both consumed); retried or stored. */
 void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result);
+/* n tasks of s's task job ended with the integer results values (the
+ * items' indexes in items), none failed: pool_task_done() for a batch, for
+ * a pool without maxtasksperchild. */
+void pool_tasks_ints(struct pool_slot *s, const int *items, const int64_t *values, int n);
 /* Sends SIGTERM to every running process of p's slots. */
 void pool_run_terminate(struct pool *p);
 int pool_run_start(void);
@@ -172,7 +185,9 @@ void pool_run_stop(void);
  * 0: leave it. 0 or -errno. */
 int pool_run_watch(struct pool_slot *s, int op, unsigned events);
 
-/* pool_worker.c: slots of a persistent pool */
+/* pool_worker.c: slots of a persistent pool (their life; tasks out in
+ * pool_worker_send.c, answers in in pool_worker_read.c) */
+#define POOL_PROGRESS_PAGE 4096         /* the worker's progress page (forkserver/pool_worker.c) */
 /* Its socket is readable or writable (epoll), or its worker ended (s->ended). */
 void pool_worker_event(struct pool_slot *s);
 /* Frees what s holds (pool_free). */
@@ -180,5 +195,19 @@ void pool_worker_release(struct pool_slot *s);
 /* Starts a worker, sends the next line, or retires an idle worker. false:
  * the engine refused a spawn (try later). */
 bool pool_worker_feed(struct pool_slot *s);
+/* Its socket is shut for writing: the worker ends once it has answered. */
+void pool_worker_retire(struct pool_slot *s);
+/* The oldest task out, taken off (one more answered). */
+int pool_worker_flight_pop(struct pool_slot *s);
+/* Grows *buf (capacity *cap) to hold need bytes. false: out of memory. */
+bool pool_worker_reserve(char **buf, size_t *cap, size_t need);
+/* Writes what is queued, as far as the socket takes it. */
+void pool_worker_flush(struct pool_slot *s);
+/* Sends msg (consumed) as one line. 0 or -errno. */
+int pool_worker_send_line(struct pool_slot *s, cJSON *msg);
+/* Sends s the next tasks (see pool_worker_send.c). */
+void pool_worker_send_tasks(struct pool_slot *s);
+/* Takes every answer the socket has (until EAGAIN, or its end). */
+void pool_worker_read(struct pool_slot *s);
 
 #endif

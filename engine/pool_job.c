@@ -11,6 +11,7 @@
 #include "engine/pool_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,8 @@ cJSON *pool_job_number(struct pool_job *j, double v)
 		return cJSON_CreateNumber(v);
 	cJSON *n = &j->numbers[j->numbers_used++];
 	n->type = cJSON_Number;
-	cJSON_SetNumberValue(n, v);
+	n->valuedouble = v;     /* cJSON_SetNumberHelper()'s fields, set here: it was a call per result */
+	n->valueint = v >= INT_MAX ? INT_MAX : v <= (double)INT_MIN ? INT_MIN : (int)v;
 	return n;
 }
 
@@ -146,6 +148,31 @@ void pool_job_result(struct pool_job *j, int index, cJSON *result, bool failed)
 		pool_job_end(j, JOB_DONE);
 	else if (failed && j->fail_fast)
 		pool_job_end(j, JOB_FAILED);
+}
+
+void pool_job_ints(struct pool_job *j, const int *items, const int64_t *values, int n)
+{
+	struct waitq_batch b = { NULL, NULL };
+	int stored = 0;
+	for (int k = 0; j->state == JOB_RUNNING && k < n; k++) {
+		int index = items[k];
+		if (j->results[index])
+			continue;       /* a result already (pool_job_result()'s rule) */
+		cJSON *v = pool_job_number(j, (double)values[k]);
+		j->results[index] = v ? v : pool_error_json("internal", "out of memory", NULL);
+		j->order[j->order_len++] = index;
+		stored++;
+	}
+	if (!stored)
+		return;
+	while (j->prefix < j->total && j->results[j->prefix])
+		j->prefix++;
+	j->done += stored;
+	j->pool->done += stored;
+	waitq_wake_flagged(&j->waiters, WAIT_RESULT, &b);
+	fire(&b);
+	if (j->done == j->total)
+		pool_job_end(j, JOB_DONE);
 }
 
 bool pool_joined(const struct pool *p)

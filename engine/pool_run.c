@@ -294,6 +294,12 @@ void pool_task_done(struct pool_slot *s, cJSON *failure, cJSON *result)
 	pool_job_result(j, s->item, result, failure != NULL);
 }
 
+void pool_tasks_ints(struct pool_slot *s, const int *items, const int64_t *values, int n)
+{
+	s->task_job->running -= n;
+	pool_job_ints(s->task_job, items, values, n);
+}
+
 void pool_run_terminate(struct pool *p)
 {
 	for (int i = 0; i < p->processes; i++)

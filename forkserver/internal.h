@@ -7,6 +7,7 @@
  *   exec.c   an exec target's worker: clone(CLONE_VM | CLONE_VFORK) on a stack of its own
  *   spare.c  the spare worker forked ahead of the request
  *   pool_worker.c  a pool worker's loop: one task after another in one process
+ *   pool_worker_capture.c  its tasks' stdout, and knowing whether a task wrote
  * Single-threaded: no locks. fds: every fd of the fork server is close-on-exec
  * (fds 3 and 4 too, once forkserver_serve() runs), and each child keeps only
  * fds 0-2 (fs_child_setup).

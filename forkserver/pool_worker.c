@@ -13,6 +13,24 @@
  *     {"exit": code, "result": <value>}.
  * EOF on the socket ends it (exit 0).
  *
+ * Why chunks of integers come as binary: the usual map (one integer arg)
+ * sends a chunk as ONE message, a line {"ints": "<key>", "n": N} followed
+ * by N native int64 values, so neither side prints or parses an integer per
+ * task on the way in. And answers go back as runs: at each write, every run
+ * of two or more plain answers ({"exit":0,"result":V}) becomes one line
+ * {"exit":0,"results":[V,...]} (values are JSON printed unformatted, so
+ * they hold no newline); any other answer (a failure, a stdout result)
+ * stays a line of its own, in its place. spawnd takes one result per value,
+ * in order, as it takes one per line.
+ *
+ * Why a progress page: answers wait in a buffer until the write, so a
+ * worker that dies mid-chunk has lost the answers of tasks that did finish.
+ * At start it passes spawnd (SCM_RIGHTS, with the line {"progress":1}) a
+ * memfd page whose first word counts the tasks whose function returned;
+ * spawnd compares it with the answers it got and knows exactly which task
+ * was running when the worker died: that one fails, the finished ones and
+ * the ones behind it run again (QUALITY 25).
+ *
  * Why batches: spawnd sends a chunk's lines in one write, so one read brings
  * many; the worker runs every complete line it has and answers them in one
  * write before it reads again (one line per syscall made 100,000 squares
@@ -30,26 +48,12 @@
  * that exits or crashes ends the worker: spawnd fails that task, reruns the
  * lines it had sent after it, and starts another worker.
  *
- * Why the task's stdout is a /dev/shm file watched by inotify: knowing
- * whether a task wrote on fd 1 cost an lseek() per task, a fifth of the
- * CPU of a map of squares, which never print. So the capture is an
- * O_TMPFILE file in /dev/shm (a memfd raises no inotify events), watched for
- * IN_MODIFY, with O_ASYNC: the kernel signals (WRITTEN_SIGNAL) the worker in
- * the write() itself, before the task returns, so a task that wrote is known
- * by a flag, one that did not costs no syscall. Only a task that returned a
- * value is taken at the flag's word (its prints only go to the worker's
- * stdout); one whose stdout is its result is always measured with lseek().
- * What this assumes of a task that returns a value and writes on fd 1: that
- * it leaves WRITTEN_SIGNAL unblocked, with the worker's handler. Once per
- * read of task lines the offset is checked all the same; a write the flag
- * missed turns the watch off for good (an lseek() per task again), and those
- * bytes go to the worker's stdout. Each worker holds an inotify instance
- * (fs.inotify.max_user_instances, 128 by default, counts them: past it the
- * memfd is used). Without /dev/shm, O_TMPFILE or
- * inotify, the capture is a memfd and every task is checked with lseek().
+ * Why the task's stdout is watched rather than measured: see
+ * pool_worker_capture.c.
  */
 #define _GNU_SOURCE
 #include "forkserver/internal.h"
+#include "forkserver/pool_worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,9 +62,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio_ext.h>
-#include <sys/inotify.h>
 #include <sys/mman.h>
-#include <sys/statvfs.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
@@ -70,50 +73,13 @@
 #include "targets/registry.h"
 #include "targets/returns.h"
 
-#define READ_SIZE 65536
-#define CAPTURE_RESET (1 << 20)         /* memfd bytes kept before it is emptied */
-#define CAPTURE_MAP (2 << 20)           /* memfd bytes read through a mapping, not pread */
 /* Answers are written at the end of what one read brought, or sooner once
  * this much is waiting, or once the first waits this long (a slow task's
  * answer must not wait for the rest of its chunk: imap streams it, and a
  * dying worker loses only unanswered lines). */
 #define FLUSH_BYTES (256 << 10)
 #define FLUSH_US 2000
-#define WRITTEN_SIGNAL (SIGRTMIN + 6)   /* the capture was written (see the design note) */
-/* /dev/shm is a tmpfs of its own size (64 MiB in a default container): a
- * task printing more than it has free would fail where a memfd does not,
- * so a smaller one is not used. */
-#define SHM_FREE_MIN ((unsigned long long)1 << 30)
-
-struct worker {
-	int channel, real_stdout;
-	const struct target *t;
-	struct target_ctx ctx;
-	off_t base;                     /* the memfd offset the current task started at */
-	const char *map;                /* the capture's first CAPTURE_MAP bytes, or NULL */
-	int notify;                     /* the capture's inotify fd (written tells), -1: lseek() each task */
-	cJSON *quick;                   /* {"<key>": n}: the last integer task's args, reused */
-	char *out;                      /* result lines not written yet */
-	int64_t flushed_us;             /* since when they wait: a read, or the last write (monotonic) */
-	size_t out_len, out_cap;
-};
-
-static volatile sig_atomic_t written;   /* the capture had a write since the last look */
-
-static void on_written(int sig)
-{
-	(void)sig;
-	written = 1;
-}
-
-/* Empties the inotify queue (so the next write signals again) and the flag. */
-static void rearm(struct worker *w)
-{
-	char events[4096];
-	written = 0;
-	while (read(w->notify, events, sizeof events) > 0)
-		;
-}
+#define INTS_MAX 65536                  /* values of one ints message (spawnd sends at most CHUNK_LINES_MAX) */
 
 static void append(struct worker *w, const char *s, size_t len)
 {
@@ -141,48 +107,62 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static const char plain_head[] = "{\"exit\":0,\"result\":", runs_head[] = "{\"exit\":0,\"results\":[";
+
+/* The answer line at p (before end, which every line in out ends before
+ * with its newline): its length in *len, and its value's length when it is
+ * a plain answer, else 0. */
+static size_t plain_value(const char *p, const char *end, size_t *len)
+{
+	const size_t plen = sizeof plain_head - 1;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	*len = (size_t)(nl - p);
+	return *len > plen + 1 && !memcmp(p, plain_head, plen) && p[*len - 1] == '}' ? *len - plen - 1 : 0;
+}
+
+/* out with every run of two or more plain answers joined into one line
+ * (the design note), into w->runs: its length. */
+static size_t join_runs(struct worker *w)
+{
+	const size_t plen = sizeof plain_head - 1, hlen = sizeof runs_head - 1;
+	if (w->runs_cap < w->out_len + hlen) {  /* a run's head is its first line's prefix and 3 bytes */
+		free(w->runs);
+		w->runs_cap = w->out_len + hlen;
+		if (!(w->runs = malloc(w->runs_cap)))
+			_exit(124);
+	}
+	const char *p = w->out, *end = w->out + w->out_len;
+	size_t n = 0, len = 0, next_len = 0, value = p < end ? plain_value(p, end, &len) : 0;
+	bool in_run = false;
+	for (; p < end; p += len + 1, len = next_len) {
+		const char *next = p + len + 1;
+		size_t next_value = next < end ? plain_value(next, end, &next_len) : 0;
+		if (value && (in_run || next_value)) {
+			memcpy(w->runs + n, in_run ? "," : runs_head, in_run ? 1 : hlen);
+			n += in_run ? 1 : hlen;
+			memcpy(w->runs + n, p + plen, value);
+			n += value;
+			in_run = next_value != 0;
+			if (!in_run) {
+				memcpy(w->runs + n, "]}\n", 3);
+				n += 3;
+			}
+		} else {
+			memcpy(w->runs + n, p, len + 1);
+			n += len + 1;
+		}
+		value = next_value;
+	}
+	return n;
+}
+
 static void flush_results(struct worker *w)
 {
-	if (w->out_len && fdio_write_all(w->channel, w->out, w->out_len) < 0)
+	size_t n = w->out_len ? join_runs(w) : 0;
+	if (n && fdio_write_all(w->channel, w->runs, n) < 0)
 		_exit(124);     /* spawnd is gone */
 	w->out_len = 0;
 	w->flushed_us = now_us();
-}
-
-/* What the task wrote on fd 1 (the capture) since it started; a task that
- * returned a value (valued) and was not seen to write is not measured. The
- * capture is emptied only once it has grown, and read through a mapping: a
- * task that prints costs one lseek, not a truncation and a pread. (Only bytes below
- * the file's end are read, so the mapping past it is never touched.) */
-static char *take_output(struct worker *w, size_t *len, bool valued)
-{
-	*len = 0;
-	if (valued && w->notify >= 0 && !written)
-		return NULL;            /* no write since the last look */
-	if (w->notify >= 0)
-		rearm(w);
-	off_t end = lseek(STDOUT_FILENO, 0, SEEK_CUR);
-	if (end <= w->base)
-		return NULL;
-	size_t want = (size_t)(end - w->base);
-	char *buf = malloc(want + 1);
-	ssize_t n = -1;
-	if (buf && w->map && end <= CAPTURE_MAP) {
-		memcpy(buf, w->map + w->base, want);
-		n = (ssize_t)want;
-	} else if (buf) {
-		n = pread(STDOUT_FILENO, buf, want, w->base);
-	}
-	*len = n > 0 ? (size_t)n : 0;
-	w->base = end;
-	if (end >= CAPTURE_RESET) {
-		if (ftruncate(STDOUT_FILENO, 0) < 0 || lseek(STDOUT_FILENO, 0, SEEK_SET) < 0)
-			_exit(125);     /* the next task's output would be mixed with this one's */
-		w->base = 0;
-		if (w->notify >= 0)
-			rearm(w);       /* the truncation was ours, not a task's */
-	}
-	return buf;
 }
 
 /* Appends the result line of a task that returned code. */
@@ -190,7 +170,7 @@ static void add_result(struct worker *w, int code, bool init)
 {
 	size_t len, value_len = 0;
 	const char *value = target_return_take(&value_len);
-	char *output = take_output(w, &len, value && !init), head[32], *made = NULL;
+	char *output = capture_take(w, &len, value && !init), head[32], *made = NULL;
 	if (len && (init || value)) {   /* prints beside a value: the worker's own output */
 		fdio_write_all(init ? STDERR_FILENO : w->real_stdout, output, len);
 		len = 0;
@@ -243,6 +223,12 @@ static const cJSON *quick_args(struct worker *w, const char *line, size_t len)
 	return w->quick;
 }
 
+static void task_returned(struct worker *w)
+{
+	if (w->progress)
+		(*w->progress)++;
+}
+
 /* Runs one task line. */
 static void run_line(struct worker *w, const char *line, size_t len)
 {
@@ -251,6 +237,7 @@ static void run_line(struct worker *w, const char *line, size_t len)
 		int code = w->t->fn(quick, &w->ctx);
 		if (__fpending(stdout))         /* an empty fflush() was 2% of a square's task */
 			fflush(stdout);
+		task_returned(w);
 		add_result(w, code, false);
 		return;
 	}
@@ -262,33 +249,93 @@ static void run_line(struct worker *w, const char *line, size_t len)
 		code = fn->fn(cJSON_GetObjectItemCaseSensitive(msg, "args"), &w->ctx);
 		fflush(stdout);
 	}
+	if (!init)
+		task_returned(w);
 	add_result(w, code, init != NULL);
 	cJSON_Delete(msg);
 }
 
-/* The watch's check, once per read: bytes past what the tasks were seen to
- * write mean a write the flag missed (a task blocked WRITTEN_SIGNAL, or took
- * it over): they go to the worker's stdout, and every task is checked with
- * lseek() from now on. */
-static void check_missed(struct worker *w)
+static void maybe_flush(struct worker *w)
 {
-	if (w->notify < 0)
-		return;
-	size_t len;
-	written = 1;                    /* take_output() looks */
-	char *stray = take_output(w, &len, false);
-	if (!stray)
-		return;
-	fdio_write_all(w->real_stdout, stray, len);
-	free(stray);
-	close(w->notify);
-	w->notify = -1;
+	if (w->out_len >= FLUSH_BYTES || now_us() - w->flushed_us >= FLUSH_US)
+		flush_results(w);       /* slow tasks: each answer as it comes */
 }
 
-/* Runs every complete line read, answering them in one write per read. */
+/* When line is the head of an ints message, {"ints":"<key>","n":N}: N, its
+ * key (not NUL-terminated) in *key, *klen. Else 0. */
+static long ints_head(const char *line, size_t len, const char **key, size_t *klen)
+{
+	static const char head[] = "{\"ints\":\"";
+	const char *end = line + len, *k = line + sizeof head - 1, *q;
+	if (len < sizeof head + 8 || memcmp(line, head, sizeof head - 1) || !(q = memchr(k, '"', (size_t)(end - k))) ||
+	    q - k > 128 || end - q < 7 || memcmp(q, "\",\"n\":", 6) || end[-1] != '}')
+		return 0;
+	long n = 0;
+	for (const char *d = q + 6; d < end - 1; d++) {
+		if (*d < '0' || *d > '9' || n > INTS_MAX)
+			return 0;
+		n = n * 10 + (*d - '0');
+	}
+	*key = k;
+	*klen = (size_t)(q - k);
+	return n <= INTS_MAX ? n : 0;
+}
+
+/* Runs the n integer tasks of an ints message: the target's function with
+ * {"<key>": value} for each value (native int64s, maybe unaligned). */
+static void run_ints(struct worker *w, const char *key, size_t klen, const char *values, long n)
+{
+	const char *old = w->quick && w->quick->child ? w->quick->child->string : NULL;
+	if (!old || strlen(old) != klen || memcmp(old, key, klen)) {
+		char name[132];
+		memcpy(name, key, klen);
+		name[klen] = '\0';
+		cJSON_Delete(w->quick);
+		w->quick = cJSON_CreateObject();
+		if (!w->quick || !cJSON_AddNumberToObject(w->quick, name, 0))
+			_exit(126);
+	}
+	for (long i = 0; i < n; i++) {
+		int64_t v;
+		memcpy(&v, values + i * (long)sizeof v, sizeof v);
+		cJSON_SetNumberValue(w->quick->child, (double)v);
+		int code = w->t->fn(w->quick, &w->ctx);
+		if (__fpending(stdout))
+			fflush(stdout);
+		task_returned(w);
+		add_result(w, code, false);
+		maybe_flush(w);
+	}
+}
+
+/* Runs the message at start (a line, or an ints message's head and values)
+ * if all of it is in [start, end): the bytes it took, else 0 (*need: how
+ * many it needs). */
+static size_t run_message(struct worker *w, const char *start, const char *end, size_t *need)
+{
+	const char *nl = memchr(start, '\n', (size_t)(end - start)), *key;
+	size_t klen, line = nl ? (size_t)(nl - start) : 0;
+	if (!nl) {
+		*need = (size_t)(end - start) + 1;
+		return 0;
+	}
+	long n = ints_head(start, line, &key, &klen);
+	size_t total = line + 1 + (size_t)n * sizeof(int64_t);
+	if ((size_t)(end - start) < total) {
+		*need = total;
+		return 0;
+	}
+	if (n)
+		run_ints(w, key, klen, nl + 1, n);
+	else
+		run_line(w, start, line);
+	return total;
+}
+
+/* Runs every complete message read, answering them in one write per read. */
 static void serve(struct worker *w)
 {
-	size_t cap = READ_SIZE, len = 0;
+	size_t cap = READ_SIZE, len = 0, need = 0;
 	char *buf = malloc(cap);
 	for (;;) {
 		if (!buf)
@@ -298,44 +345,45 @@ static void serve(struct worker *w)
 			break;          /* EOF: spawnd closed its end (retired), or is gone */
 		len += (size_t)n;
 		w->flushed_us = now_us();       /* nothing waits before this read's answers */
-		char *start = buf, *nl;
-		while ((nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
-			run_line(w, start, (size_t)(nl - start));
-			start = nl + 1;
-			if (w->out_len >= FLUSH_BYTES || now_us() - w->flushed_us >= FLUSH_US)
-				flush_results(w);       /* slow tasks: each answer as it comes */
+		char *start = buf;
+		size_t used;
+		while ((used = run_message(w, start, buf + len, &need))) {
+			start += used;
+			maybe_flush(w);
 		}
-		check_missed(w);
+		capture_check(w);
 		flush_results(w);
 		len -= (size_t)(start - buf);
 		memmove(buf, start, len);
-		if (len == cap)         /* a long line: room for the rest of it */
+		while (need > cap || len == cap)        /* a long message: room for the rest of it */
 			buf = realloc(buf, cap *= 2);
 	}
 }
 
-/* The capture, watched (w->notify) when it can be, else a memfd (w->notify
- * -1). -1: neither. */
-static int open_capture(struct worker *w)
+/* Shares the progress page with spawnd (the design note). Without one,
+ * spawnd takes the oldest unanswered task for the one that was running. */
+static void share_progress(struct worker *w)
 {
-	struct sigaction sa = { .sa_handler = on_written, .sa_flags = SA_RESTART };
-	char path[64];
-	struct statvfs shm;
-	bool roomy = statvfs("/dev/shm", &shm) == 0 && (unsigned long long)shm.f_bavail * shm.f_frsize >= SHM_FREE_MIN;
-	int fd = roomy ? open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
-	w->notify = fd >= 0 ? inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	sigemptyset(&sa.sa_mask);
-	if (w->notify >= 0 && inotify_add_watch(w->notify, path, IN_MODIFY) >= 0 && sigaction(WRITTEN_SIGNAL, &sa, NULL) == 0 &&
-	    fcntl(w->notify, F_SETOWN, getpid()) == 0 && fcntl(w->notify, F_SETSIG, WRITTEN_SIGNAL) == 0 &&
-	    fcntl(w->notify, F_SETFL, O_NONBLOCK | O_ASYNC) == 0)
-		return fd;
-	if (w->notify >= 0)
-		close(w->notify);
+	static const char hello[] = "{\"progress\":1}\n";
+	int fd = memfd_create("pool-progress", MFD_CLOEXEC);
+	void *page = fd >= 0 && ftruncate(fd, 4096) == 0 ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+							  : MAP_FAILED;
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)hello, .iov_len = sizeof hello - 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			    .msg_controllen = sizeof control.buf };
+	if (page != MAP_FAILED) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+		if (sendmsg(w->channel, &m, MSG_NOSIGNAL) < 0)
+			_exit(124);     /* spawnd is gone */
+		w->progress = page;
+	}
 	if (fd >= 0)
 		close(fd);
-	w->notify = -1;
-	return memfd_create("task-stdout", MFD_CLOEXEC);
 }
 
 void fs_pool_worker(const struct parsed_request *p, const struct target *t)
@@ -343,7 +391,7 @@ void fs_pool_worker(const struct parsed_request *p, const struct target *t)
 	struct worker w = { .t = t, .ctx = { .id = p->id, .name = p->name } };
 	w.channel = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 	w.real_stdout = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC), capture = open_capture(&w);
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC), capture = capture_open(&w);
 	if (w.channel < 0 || w.real_stdout < 0 || devnull < 0 || capture < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
 	    dup2(capture, STDOUT_FILENO) < 0)
 		_exit(126);
@@ -352,6 +400,7 @@ void fs_pool_worker(const struct parsed_request *p, const struct target *t)
 	close(devnull);
 	close(capture);
 	target_return_capture(true);
+	share_progress(&w);
 	serve(&w);
 	_exit(0);
 }

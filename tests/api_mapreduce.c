@@ -131,6 +131,44 @@ static void test_word_count(void)
 	resp_free(r);
 }
 
+/* The pools listed whose name starts with prefix. */
+static int pools_named(const char *prefix)
+{
+	struct resp *r = get(srv, "/pools");
+	int n = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r->json, "pools")) {
+		const char *name = jstr(p, "name");
+		n += name && strncmp(name, prefix, strlen(prefix)) == 0;
+	}
+	resp_free(r);
+	return n;
+}
+
+/* A mapreduce's two pools (named "<its id>-map", "<its id>-reduce") go
+ * once it has ended; the mapreduce still tells its jobs' counts. */
+static void test_pools_go_with_the_job(void)
+{
+	char id[ID_CAP], prefix[ID_CAP + 2];
+	struct resp *r = post_json(srv, "/mapreduce", "{\"map\": \"wordcount_map\", \"reduce\": \"wordcount_reduce\","
+				   " \"inputs\": [\"MPL-2_0.txt\"], \"processes\": 1}");
+	CHECK_STATUS(r, 202);
+	snprintf(id, sizeof id, "%s", jstr(r->json, "job"));
+	resp_free(r);
+	snprintf(prefix, sizeof prefix, "%s-", id);
+	r = get(srv, "/mapreduce/%s?wait=60", id);
+	CHECK_MSG(r->status == 200 && strcmp(jstr(r->json, "state"), "done") == 0, "%.300s", r->body);
+	resp_free(r);
+	for (double end = now_s() + 20; pools_named(prefix) > 0 && now_s() < end; sleep_s(0.05))
+		;
+	CHECK_MSG(pools_named(prefix) == 0, "the pools of %s are still listed", id);
+	r = get(srv, "/mapreduce/%s", id);
+	CHECK_STATUS(r, 200);
+	CHECK(jint(cJSON_GetObjectItemCaseSensitive(r->json, "map"), "done", 0) == 1);
+	CHECK(jint(cJSON_GetObjectItemCaseSensitive(r->json, "reduce"), "total", 0) > 10);
+	resp_free(r);
+}
+
 static void test_errors(void)
 {
 	struct resp *r = post_json(srv, "/mapreduce", "{\"map\": \"nosuch\", \"reduce\": \"wordcount_reduce\", \"inputs\": []}");
@@ -172,6 +210,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_word_count);
+	RUN(test_pools_go_with_the_job);
 	RUN(test_errors);
 	RUN(test_shared_server_stops);
 	return CHECK_EXIT();

@@ -5,7 +5,9 @@
  *     results are far more than --output-cap-per-process still returns every
  *     one, and the worker's stdout holds nothing of them;
  *   - a worker killed in the middle of a chunk fails only the task it ran: the
- *     lines sent with it in the same write run again (QUALITY 25).
+ *     lines sent with it in the same write run again (QUALITY 25), also when
+ *     the answers of the fast tasks before it were still in its buffer;
+ *   - a chunk of integers far larger than a read arrives whole.
  * (What a returning task prints beside its value is in api_pool's
  * test_return_json.)
  */
@@ -119,6 +121,78 @@ static void test_killed_mid_chunk(void)
 	resp_free(r);
 }
 
+/* One worker, one chunk: three tasks that end at once, then one that sleeps,
+ * then two more. The worker is killed while the sleep runs, when the
+ * answers of the first three have usually not been written yet (they wait
+ * for the end of the chunk's read, unless a loaded machine made them take
+ * FLUSH_US): the sleep fails, not the oldest unanswered task, and every
+ * other task has its result. */
+static void test_killed_after_fast_tasks(void)
+{
+	char id[ID_CAP], job[ID_CAP], workers[1][ID_CAP];
+	CHECK(post_created(srv, "/pools", "{\"target\": \"sleep\", \"processes\": 1}", id));
+	struct resp *r = postf(srv, "{\"items\": [0, 0, 0, 30, 0, 0], \"chunksize\": 6}", "/pools/%s/map", id);
+	CHECK_STATUS(r, 202);
+	snprintf(job, sizeof job, "%s", jstr(r->json, "job"));
+	resp_free(r);
+	pid_t pid = -1;
+	for (double end = now_s() + 30; pid <= 0 && now_s() < end; sleep_s(0.02)) {
+		if (workers_of(id, workers, 1) == 1) {
+			r = get(srv, "/processes/%s", workers[0]);
+			pid = (pid_t)jint(r->json, "pid", -1);
+			resp_free(r);
+		}
+	}
+	sleep_s(1.5);           /* the three fast tasks are over: the sleep runs */
+	CHECK(pid > 0 && kill(pid, SIGKILL) == 0);
+	r = get(srv, "/pools/%s/jobs/%s?wait=60", id, job);
+	CHECK_STATUS(r, 200);
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->json, "results");
+	for (int i = 0; i < 6; i++) {
+		const cJSON *v = cJSON_GetArrayItem(res, i);
+		const char *code = jstr(cJSON_GetObjectItemCaseSensitive(v, "error"), "code");
+		if (i == 3)
+			CHECK_MSG(code && strcmp(code, "signal") == 0, "the sleep: %s", r->body);
+		else
+			CHECK_MSG(cJSON_IsString(v), "task %d: %s", i, r->body);
+	}
+	CHECK_MSG(jint(r->json, "failed", -1) == 1, "%s", r->body);
+	resp_free(r);
+	r = del(srv, "/pools/%s", id);
+	CHECK_STATUS(r, 200);
+	resp_free(r);
+}
+
+/* 30,000 squares in one chunk: one message of 240 KB of integers. */
+static void test_one_big_chunk(void)
+{
+	char id[ID_CAP];
+	enum { N = 30000 };
+	CHECK(post_created(srv, "/pools", "{\"target\": \"square\", \"processes\": 1}", id));
+	size_t cap = 64 + N * 8;
+	char *body = malloc(cap);
+	CHECK(body);
+	size_t len = (size_t)snprintf(body, cap, "{\"chunksize\": %d, \"items\": [", N);
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(body + len, cap - len, "%s%d", i ? "," : "", i - N / 2);
+	snprintf(body + len, cap - len, "]}");
+	struct resp *r = postf(srv, body, "/pools/%s/map?wait=120", id);
+	free(body);
+	CHECK_STATUS(r, 200);
+	int wrong = 0, i = 0;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(r->json, "results")) {
+		double x = i - N / 2;
+		wrong += !cJSON_IsNumber(v) || v->valuedouble != x * x;
+		i++;
+	}
+	CHECK_MSG(i == N && wrong == 0, "%d results, %d wrong", i, wrong);
+	resp_free(r);
+	r = del(srv, "/pools/%s", id);
+	CHECK_STATUS(r, 200);
+	resp_free(r);
+}
+
 static void test_shared_server_stops(void) { check_server_stops(&srv); }
 
 int main(void)
@@ -130,6 +204,8 @@ int main(void)
 	}
 	RUN(test_results_beyond_output_cap);
 	RUN(test_killed_mid_chunk);
+	RUN(test_killed_after_fast_tasks);
+	RUN(test_one_big_chunk);
 	RUN(test_shared_server_stops);
 	return CHECK_EXIT();
 }

@@ -124,6 +124,67 @@ static void test_mixed_chunk(void)
 	delete_pool(id);
 }
 
+/* Values holding a newline, a comma and brackets, answered as one run
+ * (one chunk): each comes back whole, in its place. */
+static void test_values_with_newlines(void)
+{
+	char id[ID_CAP];
+	struct server *ps = server_with_fixture_plugin("plugin_pool.so", NULL);
+	CHECK(ps);
+	struct resp *r = post_json(ps, "/pools", "{\"target\": \"pool_text\", \"processes\": 1}");
+	CHECK_STATUS(r, 201);
+	CHECK(take_id(r, id));
+	resp_free(r);
+	r = postf(ps, "{\"items\": [1, -2, 3, 40], \"chunksize\": 4}", "/pools/%s/map?wait=60", id);
+	CHECK_STATUS(r, 200);
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->json, "results");
+	static const char *const want[] = { "line 1\nnext, [1]", "line -2\nnext, [-2]", "line 3\nnext, [3]",
+					    "line 40\nnext, [40]" };
+	CHECK_MSG(cJSON_GetArraySize(res) == 4, "%s", r->body);
+	for (int i = 0; i < 4; i++) {
+		const char *got = cJSON_GetStringValue(cJSON_GetArrayItem(res, i));
+		CHECK_MSG(got && strcmp(got, want[i]) == 0, "result %d is %s", i, got ? got : "(none)");
+	}
+	resp_free(r);
+	r = del(ps, "/pools/%s", id);
+	resp_free(r);
+	check_server_stops(&ps);
+}
+
+/* An item far larger than a read (200 KB of words) between small ones, in
+ * one chunk: the worker takes it whole, and its neighbours keep theirs. */
+static void test_very_large_item(void)
+{
+	char id[ID_CAP];
+	enum { WORDS = 4000, WORD = 50 };
+	size_t cap = 64 + (size_t)WORDS * (WORD + 3);
+	char *body = malloc(cap), *want = malloc((size_t)WORDS * (WORD + 1) + 1);
+	CHECK(body && want);
+	size_t len = (size_t)snprintf(body, cap, "{\"chunksize\": 3, \"items\": [[\"a\"], ["), wlen = 0;
+	for (int i = 0; i < WORDS; i++) {
+		body[len++] = i ? ',' : ' ';
+		body[len++] = '"';
+		for (int k = 0; k < WORD; k++)
+			want[wlen++] = body[len++] = (char)('a' + (i + k) % 26);
+		want[wlen++] = i + 1 < WORDS ? ' ' : '\n';
+		body[len++] = '"';
+	}
+	want[wlen] = '\0';
+	snprintf(body + len, cap - len, "], [\"z\"]]}");
+	CHECK(post_created(srv, "/pools", "{\"target\": \"echo\", \"processes\": 1}", id));
+	struct resp *r = postf(srv, body, "/pools/%s/map?wait=60", id);
+	CHECK_STATUS(r, 200);
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(r->json, "results");
+	const char *a = cJSON_GetStringValue(cJSON_GetArrayItem(res, 0)), *big = cJSON_GetStringValue(cJSON_GetArrayItem(res, 1));
+	const char *z = cJSON_GetStringValue(cJSON_GetArrayItem(res, 2));
+	CHECK_MSG(a && strcmp(a, "a\n") == 0 && z && strcmp(z, "z\n") == 0, "%.200s", r->body);
+	CHECK_MSG(big && strcmp(big, want) == 0, "the big item's result has %zu bytes", big ? strlen(big) : 0);
+	resp_free(r);
+	free(body);
+	free(want);
+	delete_pool(id);
+}
+
 /* worker prints "Worker: <num>\n": its stdout, newline included, is the result. */
 static void test_text_results(void)
 {
@@ -191,6 +252,8 @@ int main(void)
 	RUN(test_invalid_bodies);
 	RUN(test_mixed_chunk);
 	RUN(test_text_results);
+	RUN(test_values_with_newlines);
+	RUN(test_very_large_item);
 	RUN(test_writes_beside_values);
 	RUN(test_shared_server_stops);
 	return CHECK_EXIT();

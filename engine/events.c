@@ -1,4 +1,10 @@
-/* events — see events.h. */
+/* events — see events.h.
+ *
+ * Why each event keeps the store's write sequence at its publishing: an
+ * event tells a client a record's new state (an "exited" above all), and
+ * what a client was told must survive a crash (README "Durability"); a
+ * durable store commits a write nobody waits for only after a linger, so
+ * events_next() waits for that commit before it hands the event out. */
 #include "engine/events.h"
 
 #include <errno.h>
@@ -7,9 +13,11 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/proc_table.h"
+#include "engine/store.h"
 #include "lib/ts.h"
 
-struct event { char *text; const char *type; };
+struct event { char *text; const char *type; uint64_t store_seq; };
 static struct event ring[EVENTS_KEPT];  /* ring[seq % EVENTS_KEPT] */
 static uint64_t last_seq;               /* newest event; 0 = none yet */
 static struct waitq subscribers = WAITQ_INIT;
@@ -29,13 +37,15 @@ void events_publish(const char *event, char *process)
 		return;
 	last_seq++;
 	free(ring[last_seq % EVENTS_KEPT].text);
-	ring[last_seq % EVENTS_KEPT] = (struct event){ text, event };
+	struct store *st = proc_table_store();
+	ring[last_seq % EVENTS_KEPT] = (struct event){ text, event, st ? store_queued(st) : 0 };
 	engine_wake_all(&subscribers);
 }
 
 char *events_next(uint64_t after, uint64_t *seq, uint64_t *missed, const char **type)
 {
 	char *text = NULL;
+	uint64_t store_seq = 0;
 	engine_lock();
 	uint64_t oldest = last_seq >= EVENTS_KEPT ? last_seq - EVENTS_KEPT + 1 : 1;
 	uint64_t want = after + 1 < oldest ? oldest : after + 1;
@@ -44,8 +54,11 @@ char *events_next(uint64_t after, uint64_t *seq, uint64_t *missed, const char **
 		text = strdup(ring[want % EVENTS_KEPT].text);
 		*type = ring[want % EVENTS_KEPT].type;
 		*seq = want;
+		store_seq = ring[want % EVENTS_KEPT].store_seq;
 	}
 	engine_unlock();
+	if (text && store_seq)
+		store_sync(proc_table_store(), store_seq);
 	return text;
 }
 

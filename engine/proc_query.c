@@ -41,10 +41,14 @@ cJSON *proc_get_json(const char *id, unsigned flags)
 	return j;
 }
 
-static int render_page(const struct store_page *page, cJSON *list)
+/* Renders the page into list; *seq: the newest store write of the live
+ * records rendered (their state may be newer than what the list read). */
+static int render_page(const struct store_page *page, cJSON *list, uint64_t *seq)
 {
 	for (int i = 0; i < page->count; i++) {
 		struct proc *p = proc_table_find(page->records[i].id);
+		if (p && p->store_seq > *seq)
+			*seq = p->store_seq;
 		cJSON *item = p ? proc_render(&p->rec, p->out, 0) : proc_render(&page->records[i], NULL, 0);
 		if (!item || !cJSON_AddItemToArray(list, item)) {
 			cJSON_Delete(item);
@@ -69,10 +73,12 @@ cJSON *proc_list_json(const struct proc_filter *f, int *err)
 		return NULL;
 	}
 	int r = proc_stored_list(&q, &page);
+	uint64_t seq = 0;
 	if (r == 0) {
 		engine_lock();
-		r = render_page(&page, list);
+		r = render_page(&page, list, &seq);
 		engine_unlock();
+		store_sync(proc_table_store(), seq);    /* a record that ended meanwhile: on disk before it is told */
 	}
 	if (r == 0 && !(page.next[0] ? cJSON_AddStringToObject(out, "next", page.next) : cJSON_AddNullToObject(out, "next")))
 		r = -ENOMEM;

@@ -105,7 +105,9 @@ cJSON *proc_timeline_json(const char *id)
 	engine_lock();
 	struct proc *p = proc_table_find(id);
 	cJSON *j = p ? parse_or_empty(p->rec.timeline_text) : NULL;
+	uint64_t seq = p ? p->store_seq : 0;
 	engine_unlock();
+	store_sync(proc_table_store(), seq);    /* what it tells survives a crash, as proc_get_json() */
 	if (p || proc_stored_get(id, &stored) < 0)
 		return j;
 	j = parse_or_empty(stored.timeline_text);

@@ -277,6 +277,53 @@ static void queued_records_survive_as_queued(void)
 	check_server_stops(&srv);
 }
 
+/* An end a client learnt of by any way - the /events stream, the timeline, a
+ * list - is on disk before it is told, though a durable store commits a
+ * write nobody waits for only after a linger: a SIGKILL right after it was
+ * told leaves the record exited, not lost. */
+enum told_by { TOLD_BY_EVENTS, TOLD_BY_TIMELINE, TOLD_BY_LIST };
+
+static bool told_exited(struct server *srv, enum told_by how, struct live *events, const char *id, const char *name)
+{
+	if (how == TOLD_BY_EVENTS)
+		return live_wait_for(events, "\"event\":\"exited\"", 10);
+	for (double end = now_s() + 10; now_s() < end; sleep_s(0.002)) {
+		struct resp *r = how == TOLD_BY_TIMELINE ? get(srv, "/processes/%s/timeline", id)
+							 : get(srv, "/processes?name=%s", name);
+		bool exited = r->body && strstr(r->body, how == TOLD_BY_TIMELINE ? "\"exited\"" : "\"state\":\"exited\"");
+		resp_free(r);
+		if (exited)
+			return true;
+	}
+	return false;
+}
+
+static void an_end_told_any_way_survives_sigkill(void)
+{
+	static const char *const ways[] = { "events", "timeline", "list" };
+	struct server *srv = server_start_targets(targets_json, NULL);
+	CHECK(srv != NULL);
+	for (int how = TOLD_BY_EVENTS; how <= TOLD_BY_LIST; how++) {
+		char id[64], body[160], name[32];
+		struct live *events = how == TOLD_BY_EVENTS ? live_open(srv, "/events", "application/x-ndjson") : NULL;
+		if (events)
+			live_pump(0.2);         /* subscribed before the process starts */
+		snprintf(name, sizeof name, "told-%d", how);
+		snprintf(body, sizeof body, "{\"target\": \"sleep\", \"name\": \"%s\", \"args\": {\"seconds\": 0.2}}",
+			 name);
+		spawn_id(srv, body, -1, id);
+		CHECK_MSG(told_exited(srv, (enum told_by)how, events, id, name), "%s never told the end", ways[how]);
+		CHECK_INT(server_restart(srv, SIGKILL), 0);
+		if (events)
+			live_close(events);
+		struct resp *r = get(srv, "/processes/%s", id);
+		CHECK_MSG(jstr(r->json, "state") && strcmp(jstr(r->json, "state"), "exited") == 0,
+			  "told by %s, after SIGKILL: " RESP_FMT, ways[how], RESP_ARGS(r));
+		resp_free(r);
+	}
+	check_server_stops(&srv);
+}
+
 int main(void)
 {
 	char *path = fixture_path("allbytes");
@@ -290,6 +337,7 @@ int main(void)
 	RUN(kill9_loses_no_record_and_leaves_no_worker);
 	RUN(small_and_big_output_survive_sigterm_and_sigkill);
 	RUN(queued_records_survive_as_queued);
+	RUN(an_end_told_any_way_survives_sigkill);
 	free(targets_json);
 	return CHECK_EXIT();
 }

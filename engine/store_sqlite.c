@@ -161,9 +161,18 @@ static int set_up_records(sqlite3 *db, const char *path)
 	return rc == SQLITE_OK ? 0 : -EIO;
 }
 
+/* Why the "unix-excl" VFS: with the default one the WAL index is a shared
+ * memory file, and a commit took and dropped six fcntl() locks on it (the
+ * read mark, the reader's lock, the writer's lock), locks meant for other
+ * processes. unix-excl holds one lock on the database against every other
+ * process (only this spawnd uses its state dir) and keeps the WAL index in
+ * this process's heap, shared by its three connections: no -shm file, no
+ * fcntl on a commit. A crash loses nothing: the next open rebuilds the index
+ * from the WAL, as after any crash. */
 static int open_connection(const char *path, sqlite3 **db)
 {
-	int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 "unix-excl");
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(*db, 10000);
 	if (rc != SQLITE_OK)

@@ -25,8 +25,10 @@
  * checkpoint, with an fsync) every CHECKPOINT_PAGES; done by the writer, as
  * SQLite does by default, it stalled every commit queued meanwhile for
  * 10-20 ms (bench P1 p99). A third connection does it (PASSIVE: it never
- * blocks the writer); should it fall behind by CHECKPOINT_FORCE_PAGES, the
- * writer checkpoints itself, so the WAL stays bounded.
+ * blocks the writer), woken once per CHECKPOINT_PAGES of growth, with
+ * catch-up passes so that the WAL is restarted under steady load too
+ * (store_sqlite_write.c); should it fall behind by CHECKPOINT_FORCE_PAGES,
+ * the writer checkpoints itself, so the WAL stays bounded.
  * Errors of a write are logged and make the next sync() answer -EIO; the
  * writer goes on with the next batch.
  */
@@ -159,9 +161,18 @@ static int set_up_records(sqlite3 *db, const char *path)
 	return rc == SQLITE_OK ? 0 : -EIO;
 }
 
+/* Why the "unix-excl" VFS: with the default one the WAL index is a shared
+ * memory file, and a commit took and dropped six fcntl() locks on it (the
+ * read mark, the reader's lock, the writer's lock), locks meant for other
+ * processes. unix-excl holds one lock on the database against every other
+ * process (only this spawnd uses its state dir) and keeps the WAL index in
+ * this process's heap, shared by its three connections: no -shm file, no
+ * fcntl on a commit. A crash loses nothing: the next open rebuilds the index
+ * from the WAL, as after any crash. */
 static int open_connection(const char *path, sqlite3 **db)
 {
-	int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 "unix-excl");
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(*db, 10000);
 	if (rc != SQLITE_OK)
@@ -271,6 +282,14 @@ static int sql_open(const char *state_dir, struct store **out)
 		r = open_connection(path, &m->reader);
 	if (r == 0)
 		r = open_connection(path, &m->checkpointer);
+	/* Why the checkpointer reads once: a connection opens the WAL at its
+	 * first read; until then its checkpoint did nothing at all (so the
+	 * writer's forced one did all of them, in whichever thread committed). */
+	if (r == 0 && sqlite3_exec(m->checkpointer, "PRAGMA schema_version", NULL, NULL, &err) != SQLITE_OK) {
+		log_event(LOG_ERROR, "cannot read the store", "path=\"%s\" error=\"%s\"", path, err);
+		sqlite3_free(err);
+		r = -EIO;
+	}
 	if (r == 0 && (r = -pthread_create(&m->checkpoint_thread, NULL, store_sqlite_checkpoint_main, m)) == 0) {
 		m->checkpoint_started = true;
 		sqlite3_wal_hook(m->writer, store_sqlite_wal_committed, m);

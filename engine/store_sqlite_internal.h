@@ -57,7 +57,8 @@ struct op {
 #define COMMIT_LINGER_MS 10
 
 #define CHECKPOINT_PAGES 1000             /* SQLite's own default */
-#define CHECKPOINT_FORCE_PAGES 8000             /* 32 MiB of WAL at most, about */
+#define CHECKPOINT_RETRY_MS 10                  /* a catch-up pass after one that copied (store_sqlite_write.c) */
+#define CHECKPOINT_FORCE_PAGES 8000             /* 8 MiB of WAL at most, about (1 KiB pages) */
 
 struct sql_store {
 	struct store base;
@@ -66,6 +67,8 @@ struct sql_store {
 	pthread_mutex_t read_lock, queue_lock;
 	pthread_cond_t queued_cond, committed_cond, checkpoint_cond;
 	bool checkpoint_wanted, checkpoint_started;
+	int checkpoint_woken_at;                /* the WAL's pages when the hook last woke it */
+	int wal_pages;                          /* after the last commit (atomic: the checkpoint thread reads it) */
 	pthread_t checkpoint_thread;
 	struct op *head, *tail;
 	struct op *pending[PENDING_BUCKETS];    /* the queued record ops by id (not yet taken) */

@@ -269,13 +269,20 @@ void *store_sqlite_writer_main(void *arg)
 }
 
 /* The writer's WAL hook (after each commit): replaces SQLite's automatic
- * checkpoint. */
+ * checkpoint. Why the thread is woken only once per CHECKPOINT_PAGES of
+ * growth: woken on every commit past CHECKPOINT_PAGES, it cost each commit a
+ * lock, a signal and a thread switch while the WAL stayed long. Only the
+ * connection that commits runs this hook (m->writing serialises them), so
+ * checkpoint_woken_at needs no lock. pages smaller than it: the WAL restarted. */
 int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct sql_store *m = arg;
+	__atomic_store_n(&m->wal_pages, pages, __ATOMIC_RELEASE);
 	if (pages >= CHECKPOINT_FORCE_PAGES)
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	else if (pages >= CHECKPOINT_PAGES) {
+	else if (pages >= CHECKPOINT_PAGES &&
+		 (pages < m->checkpoint_woken_at || pages >= m->checkpoint_woken_at + CHECKPOINT_PAGES)) {
+		m->checkpoint_woken_at = pages;
 		pthread_mutex_lock(&m->queue_lock);
 		m->checkpoint_wanted = true;
 		pthread_cond_signal(&m->checkpoint_cond);
@@ -284,18 +291,54 @@ int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pag
 	return SQLITE_OK;
 }
 
+/* True when a pass should follow the last one after CHECKPOINT_RETRY_MS:
+ * it copied something, and the WAL has not been restarted since. Why: a pass
+ * copies what was committed when it began; under steady load commits land
+ * meanwhile, the WAL is never wholly copied, so never restarted, and grew to
+ * CHECKPOINT_FORCE_PAGES. A later pass copies only those few pages, and one
+ * that ends between two commits lets the next commit restart the WAL. A pass
+ * that copied nothing (all copied, or a reader holds its snapshot) stops the
+ * retries until the hook wakes the thread again. */
+static bool retry_due(struct sql_store *m, int copied, int copied_before)
+{
+	return copied > copied_before && __atomic_load_n(&m->wal_pages, __ATOMIC_ACQUIRE) >= CHECKPOINT_PAGES;
+}
+
+/* Waits (queue_lock held) until the hook wants a pass, or the retry is due;
+ * false: stopping. */
+static bool wait_for_pass(struct sql_store *m, bool retry)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);  /* checkpoint_cond's clock */
+	until.tv_nsec += CHECKPOINT_RETRY_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (!m->checkpoint_wanted && !m->stopping) {
+		if (!retry)
+			pthread_cond_wait(&m->checkpoint_cond, &m->queue_lock);
+		else if (pthread_cond_timedwait(&m->checkpoint_cond, &m->queue_lock, &until) == ETIMEDOUT)
+			break;
+	}
+	m->checkpoint_wanted = false;
+	return !m->stopping;            /* closing the last connection checkpoints */
+}
+
 void *store_sqlite_checkpoint_main(void *arg)
 {
 	struct sql_store *m = arg;
+	int copied = 0, copied_before = 0;
+	bool retry = false;
 	pthread_mutex_lock(&m->queue_lock);
-	for (;;) {
-		while (!m->checkpoint_wanted && !m->stopping)
-			pthread_cond_wait(&m->checkpoint_cond, &m->queue_lock);
-		if (m->stopping)
-			break;          /* closing the last connection checkpoints */
-		m->checkpoint_wanted = false;
+	while (wait_for_pass(m, retry)) {
 		pthread_mutex_unlock(&m->queue_lock);
-		sqlite3_wal_checkpoint_v2(m->checkpointer, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int log_frames = 0;
+		copied_before = retry ? copied : 0;
+		if (sqlite3_wal_checkpoint_v2(m->checkpointer, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+					      &copied) != SQLITE_OK)
+			copied = 0;
+		retry = retry_due(m, copied, copied_before);
 		pthread_mutex_lock(&m->queue_lock);
 	}
 	pthread_mutex_unlock(&m->queue_lock);

@@ -2,7 +2,8 @@
  * a store made by an earlier build (records WITHOUT ROWID, three indexes)
  * opens and is migrated with every field and byte of output; a short
  * process's commit writes few WAL pages (no overflow page, no index entry for
- * an exited record); and lists filtered by state, target and name are right
+ * an exited record); the WAL is copied back by the checkpoint thread and stays
+ * bounded; and lists filtered by state, target and name are right
  * over a big store, through the partial index or the id index alike. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -198,6 +199,49 @@ static void a_short_process_commits_few_pages(void)
 		  before, after);
 }
 
+static long file_bytes(const char *d, const char *name)
+{
+	char path[256];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", d, name);
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The checkpoint thread copies the WAL back once it passes CHECKPOINT_PAGES
+ * (1,000): spawnd.db grows then, long before the writer's forced checkpoint
+ * at 8,000 pages (its connection had never read, so its checkpoints did
+ * nothing); and with a pause now and then (as any load has) the WAL is
+ * restarted from its start, so a burst of ~10,000 pages leaves a WAL well
+ * under the 8,000 pages (8.4 MB) it reached before. */
+static void the_wal_is_copied_back_and_stays_bounded(void)
+{
+	char d[] = "/tmp/unit_store_schema_ckpt.XXXXXX";
+	struct store *s;
+	enum { N = 3500, PAUSE_EVERY = 50, FORCE_BYTES = 8000 * (24 + 1024) };
+	CHECK(new_dir(d));
+	CHECK_INT(ops->open(d, &s), 0);
+	long db_at_open = file_bytes(d, "spawnd.db");
+	int i = 0;
+	for (; i < 400; i++)            /* ~1,200 pages (~3 a commit) */
+		CHECK_INT(write_short_process(s, i, STORE_EXITED), 0);
+	for (int tries = 0; tries < 1000 && file_bytes(d, "spawnd.db") < db_at_open + 32 * 1024; tries++)
+		usleep(10000);          /* up to 10 s: a bound, not a timing */
+	long db_after = file_bytes(d, "spawnd.db");
+	CHECK_MSG(db_after >= db_at_open + 32 * 1024, "spawnd.db %ld -> %ld bytes: the WAL was not copied back",
+		  db_at_open, db_after);
+	for (; i < N; i++) {
+		CHECK_INT(write_short_process(s, i, STORE_EXITED), 0);
+		if (i % PAUSE_EVERY == 0)
+			usleep(50000);
+	}
+	long wal = wal_bytes(d);
+	ops->close(s);
+	printf("# WAL at most %ld bytes after %d short processes\n", wal, N);
+	CHECK_MSG(wal > 0 && wal < FORCE_BYTES / 2, "the WAL reached %ld bytes", wal);
+	if (!check_failure[0])
+		remove_dir(d);
+}
+
 /* Record i of the big store: mostly exited workers; every 7th failed,
  * every 1000th running, every 500th of target "rare", every 300th named "odd". */
 static enum store_state state_of(int i) { return i % 1000 == 0 ? STORE_RUNNING : i % 7 == 0 ? STORE_FAILED : STORE_EXITED; }
@@ -286,6 +330,7 @@ int main(void)
 {
 	RUN(an_old_store_is_migrated_at_open);
 	RUN(a_short_process_commits_few_pages);
+	RUN(the_wal_is_copied_back_and_stays_bounded);
 	RUN(filtered_lists_are_right_over_a_big_store);
 	return CHECK_EXIT();
 }

@@ -121,7 +121,7 @@ static bool records_old_form(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	bool old = false;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='records'"
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='records'"
 			       " AND sql LIKE '%WITHOUT ROWID%'", -1, &st, NULL) == SQLITE_OK) {
 		old = sqlite3_step(st) == SQLITE_ROW;
 		sqlite3_finalize(st);
@@ -144,6 +144,7 @@ static int set_up_records(sqlite3 *db, const char *path)
 		"ALTER TABLE records ADD COLUMN pool TEXT",           /* pools: the pool a worker works for */
 	};
 	char *err = NULL;
+	bool migrated = false;
 	int rc = sqlite3_exec(db, RECORDS_DEF("IF NOT EXISTS records"), NULL, NULL, &err);
 	for (size_t i = 0; rc == SQLITE_OK && i < sizeof added / sizeof added[0]; i++)
 		sqlite3_exec(db, added[i], NULL, NULL, NULL);
@@ -151,9 +152,14 @@ static int set_up_records(sqlite3 *db, const char *path)
 		log_event(LOG_INFO, "migrating the store's records to the rowid table", "path=\"%s\"", path);
 		if ((rc = sqlite3_exec(db, migrate_sql, NULL, NULL, &err)) != SQLITE_OK && !sqlite3_get_autocommit(db))
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		migrated = rc == SQLITE_OK;
 	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, indexes, NULL, NULL, &err);
+	/* The copy went through the WAL (as big as the table): back into
+	 * spawnd.db and the WAL emptied now, not left for the checkpoints. */
+	if (rc == SQLITE_OK && migrated)
+		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		log_event(LOG_ERROR, "cannot set up the store's records table", "path=\"%s\" error=\"%s\"", path,
 			  err ? err : sqlite3_errmsg(db));

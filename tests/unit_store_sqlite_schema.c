@@ -120,6 +120,32 @@ static void check_old_records(struct store *s)
 	store_page_release(&page);
 }
 
+/* A migration copies the whole table through the WAL: the WAL is emptied
+ * at once, not left as big as the table until the checkpoints catch up. */
+static void a_migration_leaves_no_big_wal(void)
+{
+	char d[] = "/tmp/unit_store_schema_wal.XXXXXX", path[256];
+	static const char fill[] =
+		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000)"
+		" INSERT INTO records (id, name, target, args_text, stdout_data)"
+		" SELECT printf('19%023d', i), 'n', 't', '{}', randomblob(1000) FROM c";
+	struct store *s;
+	struct stat wal;
+	sqlite3 *db = NULL;
+	CHECK(new_dir(d));
+	CHECK(make_old_store(d));
+	snprintf(path, sizeof path, "%s/spawnd.db", d);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, fill, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_INT(ops->open(d, &s), 0);
+	snprintf(path, sizeof path, "%s/spawnd.db-wal", d);
+	CHECK_MSG(stat(path, &wal) == 0 && wal.st_size < 64 * 1024, "WAL after the migration: %lld bytes",
+		  (long long)wal.st_size);
+	ops->close(s);
+	if (!check_failure[0])
+		remove_dir(d);
+}
+
 /* A store an earlier build made opens, is migrated in place (the old
  * indexes gone, the rowid table there), reads back whole, opens again. */
 static void an_old_store_is_migrated_at_open(void)
@@ -329,6 +355,7 @@ static void filtered_lists_are_right_over_a_big_store(void)
 int main(void)
 {
 	RUN(an_old_store_is_migrated_at_open);
+	RUN(a_migration_leaves_no_big_wal);
 	RUN(a_short_process_commits_few_pages);
 	RUN(the_wal_is_copied_back_and_stays_bounded);
 	RUN(filtered_lists_are_right_over_a_big_store);

@@ -97,8 +97,10 @@ struct store;
 
 /* Shared objects (objects/): the registry's generic rows, for every kind.
  * An object is (kind, name) with its state as JSON text; an entry is
- * (kind, name, key) with a JSON value, keys ordered bytewise (a queue's items
- * under zero-padded hex sequence numbers). objects_load visits every object,
+ * (kind, name, key) with a JSON value, keys ordered bytewise (a queue's: its
+ * "-head" entry, then a row per put batch under its first item's zero-padded
+ * hex sequence number and "+", and a row per leased item under its own
+ * number; objects/queue_items.c). objects_load visits every object,
  * then every entry, each in (kind, name[, key]) order. */
 struct store_objects_visitor {
 	void (*object)(void *ctx, const char *kind, const char *name, const char *state);

@@ -27,7 +27,7 @@ struct pool;
 struct pool_job {
 	char id[POOL_ID_MAX];
 	struct pool *pool;
-	struct pool_job *next;          /* the pool's jobs, oldest first */
+	struct pool_job *next, *prev;   /* the pool's jobs, oldest first */
 	enum job_state state;
 	int total, done, failed, running;
 	int next_index;                 /* the first item no chunk has taken */
@@ -96,6 +96,7 @@ struct pool {
 	cJSON *error;                   /* the initializer's failure, NULL: none */
 	struct pool_slot *slots;
 	struct pool_job *jobs, *jobs_tail;
+	struct pool_job *open;          /* a hint, see pool_open_jobs() */
 	int jobs_count;
 	long done, failed;
 	struct waitq joiners;
@@ -106,6 +107,10 @@ void pool_unlock(void);
 /* The pool thread looks at every pool again (any thread, lock or not). */
 void pool_kick(void);
 struct pool *pool_find(const char *id);
+/* The oldest job of p that may be running, NULL: none. Every job before it
+ * has ended (an ended job never runs again), so a look for work starts there
+ * rather than at the POOL_JOBS_KEPT ended jobs kept for reading. Lock held. */
+struct pool_job *pool_open_jobs(struct pool *p);
 struct pool *pool_first(void);
 /* Items of every pool not yet done. */
 long pool_items_pending(void);

@@ -20,9 +20,11 @@
 
 enum { WAIT_RESULT = 1 << 0 };          /* a follow: also woken by each result */
 
+/* Newest first: a request mostly asks about the job it has just made, and a
+ * pool keeps up to POOL_JOBS_KEPT of them. */
 struct pool_job *pool_job_find(struct pool *p, const char *job)
 {
-	for (struct pool_job *j = p->jobs; j; j = j->next)
+	for (struct pool_job *j = p->jobs_tail; j; j = j->prev)
 		if (strcmp(j->id, job) == 0)
 			return j;
 	return NULL;

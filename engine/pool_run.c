@@ -109,7 +109,7 @@ struct pool_job *pool_next_item(struct pool_slot *s, int *item)
 		return j;
 	}
 	s->job = NULL;
-	for (j = s->pool->jobs; j; j = j->next) {
+	for (j = pool_open_jobs(s->pool); j; j = j->next) {
 		if (j->state != JOB_RUNNING)
 			continue;
 		if (j->retry_len > 0) {
@@ -140,7 +140,7 @@ bool pool_has_work(const struct pool_slot *s)
 {
 	if (s->job && s->job->state == JOB_RUNNING && s->cur < s->hi)
 		return true;
-	for (const struct pool_job *j = s->pool->jobs; j; j = j->next)
+	for (const struct pool_job *j = pool_open_jobs(s->pool); j; j = j->next)
 		if (j->state == JOB_RUNNING && (j->retry_len || j->next_index < j->total))
 			return true;
 	return false;

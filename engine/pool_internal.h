@@ -186,6 +186,10 @@ void pool_run_terminate(struct pool *p);
 int pool_run_start(void);
 void pool_run_stop(void);
 
+/* pool_run.c: the pool thread will look at the pools by deadline (0: none)
+ * anyway, so a waiter armed with it needs no kick. Lock held. */
+bool pool_run_wakes_before(int64_t deadline);
+
 /* pool_run.c: the pool thread's epoll set, for the workers' sockets. events
  * 0: leave it. 0 or -errno. */
 int pool_run_watch(struct pool_slot *s, int op, unsigned events);

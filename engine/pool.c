@@ -369,7 +369,10 @@ int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]
 {
 	pool_lock();
 	int r = pool_submit_locked(id, c, job);
+	struct pool *p = r == 0 ? pool_find(id) : NULL;
+	bool sent = p && pool_worker_dispatch(p);       /* to an idle worker, without the pool thread */
 	pool_unlock();
-	pool_kick();
+	if (!sent)
+		pool_kick();
 	return r;
 }

@@ -74,6 +74,8 @@ struct pool_slot {
 	bool retire;                    /* maxtasksperchild reached: its socket is to be shut */
 	bool retiring;                  /* its socket is shut for writing: it is ending */
 	bool busy;                      /* a process of it is queued or running */
+	bool claimed;                   /* a request thread waits on its socket (pool_apply_await()):
+					 * the pool thread leaves the slot alone */
 	bool initialized;
 	atomic_bool ended;              /* its process has ended (engine waiter) */
 	const volatile uint64_t *progress;      /* its worker's count of tasks returned (mapped), or NULL */
@@ -204,6 +206,9 @@ void pool_worker_release(struct pool_slot *s);
 /* Starts a worker, sends the next line, or retires an idle worker. false:
  * the engine refused a spawn (try later). */
 bool pool_worker_feed(struct pool_slot *s);
+/* Sends the pool's work to its idle started workers (a submit, on its
+ * thread). true: none is left for the pool thread (no kick needed). */
+bool pool_worker_dispatch(struct pool *p);
 /* Its socket is shut for writing: the worker ends once it has answered. */
 void pool_worker_retire(struct pool_slot *s);
 /* The oldest task out, taken off (one more answered). */

@@ -323,6 +323,8 @@ static int64_t pass(bool *backoff)
 	for (struct pool *p = pool_first(); p; p = p->next) {
 		for (int i = 0; i < p->processes; i++) {
 			struct pool_slot *s = &p->slots[i];
+			if (s->claimed)
+				continue;       /* pool_apply_await() has it, and looks again */
 			if (p->persistent && s->busy && (s->readable || s->wlen || atomic_load(&s->ended)))
 				pool_worker_event(s);
 			else if (!p->persistent && s->busy && atomic_exchange(&s->ended, false))

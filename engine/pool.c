@@ -276,6 +276,13 @@ int pool_drop_joined(const char *id)
 	return 1;
 }
 
+struct pool_job *pool_open_jobs(struct pool *p)
+{
+	while (p->open && p->open->state != JOB_RUNNING)
+		p->open = p->open->next;
+	return p->open;
+}
+
 /* Drops the oldest ended jobs past POOL_JOBS_KEPT. Lock held. */
 static void trim_jobs(struct pool *p)
 {
@@ -288,8 +295,12 @@ static void trim_jobs(struct pool *p)
 			continue;
 		}
 		*jp = j->next;
+		if (j->next)
+			j->next->prev = prev;
 		if (p->jobs_tail == j)
 			p->jobs_tail = prev;
+		if (p->open == j)
+			p->open = j->next;
 		pool_job_free(j);
 		p->jobs_count--;
 	}
@@ -336,6 +347,9 @@ int pool_submit_locked(const char *id, struct pool_job_config *c, char job[POOL_
 	j->chunksize = c->chunksize > 0 ? c->chunksize : per > 0 ? per : 1;
 	j->pool = p;
 	pool_new_id(j->id, ts_wall_ms());
+	j->prev = p->jobs_tail;
+	if (!pool_open_jobs(p))
+		p->open = j;
 	if (p->jobs_tail)
 		p->jobs_tail->next = j;
 	else
@@ -355,7 +369,10 @@ int pool_submit(const char *id, struct pool_job_config *c, char job[POOL_ID_MAX]
 {
 	pool_lock();
 	int r = pool_submit_locked(id, c, job);
+	struct pool *p = r == 0 ? pool_find(id) : NULL;
+	bool sent = p && pool_worker_dispatch(p);       /* to an idle worker, without the pool thread */
 	pool_unlock();
-	pool_kick();
+	if (!sent)
+		pool_kick();
 	return r;
 }

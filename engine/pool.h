@@ -114,6 +114,12 @@ cJSON *pool_jobs_json(const char *id);
  * is out. -ENOENT (no such job). */
 long pool_job_results(const char *id, const char *job, long after, long max, cJSON *out, bool *ended);
 
+/* An apply just submitted (job of pool id): while its one task runs alone
+ * on a persistent worker, waits a moment (about 2 ms at most) on this thread
+ * for its answer instead of through the pool thread. 1: the job has ended,
+ * 0: not yet (wait as usual), -ENOENT. */
+int pool_apply_await(const char *id, const char *job);
+
 /* What a waiter waits for. */
 enum pool_wait_kind {
 	POOL_WAIT_JOB,          /* the job has ended (or `after` results are ready, with a follow) */

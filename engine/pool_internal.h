@@ -27,7 +27,7 @@ struct pool;
 struct pool_job {
 	char id[POOL_ID_MAX];
 	struct pool *pool;
-	struct pool_job *next;          /* the pool's jobs, oldest first */
+	struct pool_job *next, *prev;   /* the pool's jobs, oldest first */
 	enum job_state state;
 	int total, done, failed, running;
 	int next_index;                 /* the first item no chunk has taken */
@@ -74,6 +74,8 @@ struct pool_slot {
 	bool retire;                    /* maxtasksperchild reached: its socket is to be shut */
 	bool retiring;                  /* its socket is shut for writing: it is ending */
 	bool busy;                      /* a process of it is queued or running */
+	bool claimed;                   /* a request thread waits on its socket (pool_apply_await()):
+					 * the pool thread leaves the slot alone */
 	bool initialized;
 	atomic_bool ended;              /* its process has ended (engine waiter) */
 	const volatile uint64_t *progress;      /* its worker's count of tasks returned (mapped), or NULL */
@@ -96,6 +98,7 @@ struct pool {
 	cJSON *error;                   /* the initializer's failure, NULL: none */
 	struct pool_slot *slots;
 	struct pool_job *jobs, *jobs_tail;
+	struct pool_job *open;          /* a hint, see pool_open_jobs() */
 	int jobs_count;
 	long done, failed;
 	struct waitq joiners;
@@ -106,6 +109,10 @@ void pool_unlock(void);
 /* The pool thread looks at every pool again (any thread, lock or not). */
 void pool_kick(void);
 struct pool *pool_find(const char *id);
+/* The oldest job of p that may be running, NULL: none. Every job before it
+ * has ended (an ended job never runs again), so a look for work starts there
+ * rather than at the POOL_JOBS_KEPT ended jobs kept for reading. Lock held. */
+struct pool_job *pool_open_jobs(struct pool *p);
 struct pool *pool_first(void);
 /* Items of every pool not yet done. */
 long pool_items_pending(void);
@@ -181,6 +188,10 @@ void pool_run_terminate(struct pool *p);
 int pool_run_start(void);
 void pool_run_stop(void);
 
+/* pool_run.c: the pool thread will look at the pools by deadline (0: none)
+ * anyway, so a waiter armed with it needs no kick. Lock held. */
+bool pool_run_wakes_before(int64_t deadline);
+
 /* pool_run.c: the pool thread's epoll set, for the workers' sockets. events
  * 0: leave it. 0 or -errno. */
 int pool_run_watch(struct pool_slot *s, int op, unsigned events);
@@ -195,6 +206,9 @@ void pool_worker_release(struct pool_slot *s);
 /* Starts a worker, sends the next line, or retires an idle worker. false:
  * the engine refused a spawn (try later). */
 bool pool_worker_feed(struct pool_slot *s);
+/* Sends the pool's work to its idle started workers (a submit, on its
+ * thread). true: none is left for the pool thread (no kick needed). */
+bool pool_worker_dispatch(struct pool *p);
 /* Its socket is shut for writing: the worker ends once it has answered. */
 void pool_worker_retire(struct pool_slot *s);
 /* The oldest task out, taken off (one more answered). */

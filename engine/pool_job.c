@@ -20,9 +20,11 @@
 
 enum { WAIT_RESULT = 1 << 0 };          /* a follow: also woken by each result */
 
+/* Newest first: a request mostly asks about the job it has just made, and a
+ * pool keeps up to POOL_JOBS_KEPT of them. */
 struct pool_job *pool_job_find(struct pool *p, const char *job)
 {
-	for (struct pool_job *j = p->jobs; j; j = j->next)
+	for (struct pool_job *j = p->jobs_tail; j; j = j->prev)
 		if (strcmp(j->id, job) == 0)
 			return j;
 	return NULL;
@@ -233,6 +235,7 @@ int pool_wait(const char *id, const char *job, enum pool_wait_kind kind, long af
 	struct pool *p = pool_find(id);
 	struct pool_job *j = p && job ? pool_job_find(p, job) : NULL;
 	int r;
+	bool kick = false;
 	if (!p || (kind == POOL_WAIT_JOB && !j))
 		r = -ENOENT;
 	else if (pool_shutting_down())
@@ -245,10 +248,11 @@ int pool_wait(const char *id, const char *job, enum pool_wait_kind kind, long af
 		int64_t deadline = timeout_s < 0 ? 0 : ts_mono_ms() + (int64_t)(timeout_s * 1000) + 1;
 		waitq_arm(kind == POOL_WAIT_JOIN ? &p->joiners : &j->waiters, w, deadline,
 			  after >= 0 ? WAIT_RESULT : 0, fn);
+		kick = !pool_run_wakes_before(deadline);
 	}
 	pool_unlock();
-	if (r == 0)
-		pool_kick();            /* the pool thread sleeps until the new deadline */
+	if (kick)
+		pool_kick();            /* the pool thread sleeps past the new deadline */
 	return r;
 }
 

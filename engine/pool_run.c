@@ -52,6 +52,9 @@ static bool started;
 static atomic_bool stopping;
 static int epoll_fd = -1, kick_fd = -1;
 static long workers_named;
+/* When the pool thread wakes up next at the latest (ms, monotonic), set
+ * under the pool lock: a waiter armed with a later deadline needs no kick. */
+static int64_t sleeps_until;
 
 void pool_kick(void)
 {
@@ -65,6 +68,11 @@ int pool_run_watch(struct pool_slot *s, int op, unsigned events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = s };
 	return epoll_ctl(epoll_fd, op, s->channel, &ev) < 0 ? -errno : 0;
+}
+
+bool pool_run_wakes_before(int64_t deadline)
+{
+	return deadline == 0 || deadline >= sleeps_until;
 }
 
 void pool_slot_woken(struct proc_waiter *w)
@@ -109,7 +117,7 @@ struct pool_job *pool_next_item(struct pool_slot *s, int *item)
 		return j;
 	}
 	s->job = NULL;
-	for (j = s->pool->jobs; j; j = j->next) {
+	for (j = pool_open_jobs(s->pool); j; j = j->next) {
 		if (j->state != JOB_RUNNING)
 			continue;
 		if (j->retry_len > 0) {
@@ -140,7 +148,7 @@ bool pool_has_work(const struct pool_slot *s)
 {
 	if (s->job && s->job->state == JOB_RUNNING && s->cur < s->hi)
 		return true;
-	for (const struct pool_job *j = s->pool->jobs; j; j = j->next)
+	for (const struct pool_job *j = pool_open_jobs(s->pool); j; j = j->next)
 		if (j->state == JOB_RUNNING && (j->retry_len || j->next_index < j->total))
 			return true;
 	return false;
@@ -315,6 +323,8 @@ static int64_t pass(bool *backoff)
 	for (struct pool *p = pool_first(); p; p = p->next) {
 		for (int i = 0; i < p->processes; i++) {
 			struct pool_slot *s = &p->slots[i];
+			if (s->claimed)
+				continue;       /* pool_apply_await() has it, and looks again */
 			if (p->persistent && s->busy && (s->readable || s->wlen || atomic_load(&s->ended)))
 				pool_worker_event(s);
 			else if (!p->persistent && s->busy && atomic_exchange(&s->ended, false))
@@ -348,20 +358,19 @@ static void take_events(const struct epoll_event *evs, int n)
 
 static void *thread_main(void *unused)
 {
-	int64_t next = 0;
-	bool backoff = false;
 	struct epoll_event evs[EVENTS_MAX];
+	int n = 0;
 	for (;;) {
-		int64_t now = ts_mono_ms();
-		int64_t until = backoff ? now + BACKOFF_MS : next ? next : now + 1000;
-		int n = epoll_wait(epoll_fd, evs, EVENTS_MAX, until > now ? (int)(until - now) : 0);
-		if (atomic_load(&stopping))
-			return NULL;
-		backoff = false;
+		bool backoff = false;
 		pool_lock();
 		take_events(evs, n > 0 ? n : 0);
-		next = pass(&backoff);
+		int64_t next = pass(&backoff), now = ts_mono_ms();
+		int64_t until = sleeps_until = backoff ? now + BACKOFF_MS : next ? next : now + 1000;
 		pool_unlock();
+		now = ts_mono_ms();
+		n = epoll_wait(epoll_fd, evs, EVENTS_MAX, until > now ? (int)(until - now) : 0);
+		if (atomic_load(&stopping))
+			return NULL;
 	}
 }
 

@@ -28,6 +28,19 @@
  * The slot starts a new worker (with its initializer) for the next task.
  * After maxtasksperchild tasks, and when its pool is closed and has no work
  * left, a worker's socket is shut for writing, and it exits 0.
+ *
+ * Why a submit sends to idle workers itself (pool_worker_dispatch()): an
+ * apply's round trip was four thread wake-ups (HTTP thread, pool thread,
+ * worker, pool thread, HTTP thread), 20-50 us each on a busy machine; the
+ * submitting thread writes the task to an idle worker's socket under the
+ * pool lock, as the pool thread would, and the pool thread is kicked only
+ * when work is left (a worker to start, none idle). And an apply's thread
+ * then waits a moment on that socket itself (pool_apply_await()), the slot
+ * claimed (out of the pool thread's epoll set and passes), and reads the
+ * answer as the pool thread would: two wake-ups instead of four. It waits
+ * at most AWAIT_MS (an HTTP thread has other connections), then leaves the
+ * rest to the pool thread and the usual waiter; a worker that dies meanwhile
+ * is the pool thread's to handle once the slot is given back, as any death.
  */
 #define _GNU_SOURCE
 #include "engine/pool_internal.h"
@@ -38,8 +51,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#define AWAIT_MS 2              /* an apply's thread waits on its worker's socket for at most this */
 
 static void close_channel(struct pool_slot *s)
 {
@@ -187,4 +203,80 @@ bool pool_worker_feed(struct pool_slot *s)
 	}
 	pool_worker_send_tasks(s);
 	return true;
+}
+
+/* A started worker with nothing out and nothing to say first (its
+ * initializer done), whose answers the pool thread has all taken. */
+static bool idle(const struct pool_slot *s)
+{
+	const struct pool *p = s->pool;
+	return s->busy && !s->claimed && s->channel >= 0 && !s->channel_eof && !s->init_pending && !s->retire &&
+	       !s->retiring && !s->flight_len && !s->wlen && !s->readable && !atomic_load(&s->ended) &&
+	       (!p->initializer || s->initialized);
+}
+
+bool pool_worker_dispatch(struct pool *p)
+{
+	if (!p->persistent || p->state != POOL_RUNNING || p->error)
+		return false;
+	for (int i = 0; i < p->processes; i++) {
+		struct pool_slot *s = &p->slots[i];
+		if (idle(s) && pool_has_work(s))
+			pool_worker_send_tasks(s);
+	}
+	for (int i = 0; i < p->processes; i++)
+		if (pool_has_work(&p->slots[i]))
+			return false;
+	return true;
+}
+
+/* The slot running job j's one task alone, its line all written, or NULL. */
+static struct pool_slot *running_alone(struct pool *p, const struct pool_job *j)
+{
+	for (int i = 0; p->persistent && i < p->processes; i++) {
+		struct pool_slot *s = &p->slots[i];
+		if (s->busy && !s->claimed && s->task_job == j && s->flight_len == 1 && !s->wlen && s->channel >= 0 &&
+		    !s->channel_eof && !s->init_pending && !s->readable && !atomic_load(&s->ended))
+			return s;
+	}
+	return NULL;
+}
+
+/* Gives a claimed slot back after its answer (if any) was read, and tells
+ * the pool thread what it must look at. Lock held. */
+static void give_back(struct pool_slot *s)
+{
+	s->claimed = false;
+	if (pool_shutting_down())
+		return;                 /* the pool thread may be gone (its epoll set with it): the end reaps it */
+	if (!s->channel_eof && pool_run_watch(s, EPOLL_CTL_ADD, EPOLLIN | (s->wants_out ? EPOLLOUT : 0)) < 0)
+		proc_signal(s->proc_id, SIGKILL, PROC_REASON_KILL);     /* it could never be answered */
+	if (!pool_worker_dispatch(s->pool) || s->channel_eof || atomic_load(&s->ended))
+		pool_kick();
+}
+
+int pool_apply_await(const char *id, const char *job)
+{
+	pool_lock();
+	struct pool *p = pool_find(id);
+	struct pool_job *j = p ? pool_job_find(p, job) : NULL;
+	struct pool_slot *s = j && j->state == JOB_RUNNING && j->total == 1 ? running_alone(p, j) : NULL;
+	if (s && pool_run_watch(s, EPOLL_CTL_DEL, 0) < 0)
+		s = NULL;
+	if (s)
+		s->claimed = true;      /* so its socket stays open and unread by others */
+	int r = !j ? -ENOENT : j->state != JOB_RUNNING;
+	pool_unlock();
+	if (!s)
+		return r;
+	struct pollfd pfd = { .fd = s->channel, .events = POLLIN };
+	int ready = poll(&pfd, 1, AWAIT_MS);
+	pool_lock();
+	if (ready > 0)
+		pool_worker_read(s);
+	give_back(s);
+	j = pool_job_find(p, job);      /* p stays (a busy slot), j might not (terminated, trimmed) */
+	r = !j || j->state != JOB_RUNNING;
+	pool_unlock();
+	return r;
 }

@@ -102,7 +102,7 @@ static struct pool_job *next_of(struct pool_slot *s, struct pool_job *j, int *it
 {
 	if (s->job == j && j->state == JOB_RUNNING && s->cur < s->hi)
 		return pool_next_item(s, item);
-	for (struct pool_job *first = s->pool->jobs; first; first = first->next)
+	for (struct pool_job *first = pool_open_jobs(s->pool); first; first = first->next)
 		if (first->state == JOB_RUNNING && (first->retry_len || first->next_index < first->total))
 			return first == j && !first->retry_len ? pool_next_item(s, item) : NULL;
 	return NULL;

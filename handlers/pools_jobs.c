@@ -189,7 +189,7 @@ static enum MHD_Result submit(struct http_req *r, struct job_request *q, bool ap
 		return http_reply_error(r, 500, "internal", NULL, "could not queue the job: %s", strerror(-rc));
 	snprintf(location, sizeof location, "/pools/%s/jobs/%s", pool, job);
 	http_set_header(r, "Location", location);
-	if (!q->has_wait)
+	if (!q->has_wait || (apply && q->wait > 0 && pool_apply_await(pool, job) == 1))
 		return reply_job(r, pool, job, apply ? REPLY_APPLY : REPLY_MAP);
 	if (!pool_req_wait_attach(r, pool, job, q->wait))
 		return http_reply_error(r, 500, "internal", NULL, "out of memory");

@@ -115,7 +115,7 @@ cJSON *pool_jobs_json(const char *id);
 long pool_job_results(const char *id, const char *job, long after, long max, cJSON *out, bool *ended);
 
 /* An apply just submitted (job of pool id): while its one task runs alone
- * on a persistent worker, waits a moment (about 2 ms at most) on this thread
+ * on a persistent worker, waits a moment (about 1 ms at most) on this thread
  * for its answer instead of through the pool thread. 1: the job has ended,
  * 0: not yet (wait as usual), -ENOENT. */
 int pool_apply_await(const char *id, const char *job);

@@ -55,7 +55,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define AWAIT_MS 2              /* an apply's thread waits on its worker's socket for at most this */
+#define AWAIT_MS 1              /* an apply's thread waits on its worker's socket for at most this */
 
 static void close_channel(struct pool_slot *s)
 {

@@ -294,22 +294,6 @@ static int worker_count(const char *id)
 	return n;
 }
 
-static pid_t worker_pid(const char *pool)
-{
-	struct resp *r = get(srv, "/pools/%s", pool);
-	const cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "workers"), 0);
-	char proc[ID_CAP] = "";
-	if (cJSON_IsString(w))
-		snprintf(proc, sizeof proc, "%s", w->valuestring);
-	resp_free(r);
-	if (!proc[0])
-		return -1;
-	r = get(srv, "/processes/%s", proc);
-	pid_t pid = (pid_t)jint(r->json, "pid", -1);
-	resp_free(r);
-	return pid;
-}
-
 /* QUALITY 25: SIGKILL one worker mid-map: only its task fails (or is retried),
  * the map completes, and the pool runs its full count of workers again. */
 static void test_worker_killed(void)
@@ -327,7 +311,7 @@ static void test_worker_killed(void)
 		resp_free(r);
 		pid_t pid = -1;
 		for (double end = now_s() + 10; pid <= 0 && now_s() < end; sleep_s(0.02))
-			pid = worker_pid(id);
+			pid = pool_worker_pid(srv, id);
 		CHECK(pid > 0);
 		CHECK(kill(pid, SIGKILL) == 0);
 		r = get(srv, "/pools/%s/jobs/%s?wait=60", id, job);
@@ -469,7 +453,7 @@ static void test_terminate_mid_map(void)
 	pid_t pids[2] = { -1, -1 };
 	for (double end = now_s() + 10; worker_count(id) < 2 && now_s() < end;)
 		sleep_s(0.02);
-	pids[0] = worker_pid(id);
+	pids[0] = pool_worker_pid(srv, id);
 	struct live *waiter = live_open(srv, path, NULL);
 	live_pump(0.3);
 	CHECK(!waiter->done);

@@ -157,23 +157,6 @@ static void test_apply_while_map_runs(void)
 	delete_pool(id);
 }
 
-/* The pid of the pool's first worker, -1: none yet. */
-static pid_t worker_pid(const char *pool)
-{
-	struct resp *r = get(srv, "/pools/%s", pool);
-	const cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "workers"), 0);
-	char proc[ID_CAP] = "";
-	if (cJSON_IsString(w))
-		snprintf(proc, sizeof proc, "%s", w->valuestring);
-	resp_free(r);
-	if (!proc[0])
-		return -1;
-	r = get(srv, "/processes/%s", proc);
-	pid_t pid = (pid_t)jint(r->json, "pid", -1);
-	resp_free(r);
-	return pid;
-}
-
 /* QUALITY 25 for an apply: its worker killed while the request waits, the
  * apply answers its task's failure, and the next apply runs on a new worker. */
 static void test_apply_worker_killed(void)
@@ -183,7 +166,7 @@ static void test_apply_worker_killed(void)
 	struct resp *r = postf(srv, "{\"args\": [0]}", "/pools/%s/apply?wait=30", id);        /* its worker started */
 	CHECK_STATUS(r, 200);
 	resp_free(r);
-	pid_t pid = worker_pid(id);
+	pid_t pid = pool_worker_pid(srv, id);
 	CHECK(pid > 0);
 	fflush(NULL);
 	pid_t killer = fork();
@@ -201,7 +184,7 @@ static void test_apply_worker_killed(void)
 	r = postf(srv, "{\"args\": [0]}", "/pools/%s/apply?wait=30", id);
 	CHECK_MSG(r->status == 200 && jint(r->json, "done", -1) == 1 && jint(r->json, "failed", -1) == 0, "%s", r->body);
 	resp_free(r);
-	CHECK(worker_pid(id) != pid);
+	CHECK(pool_worker_pid(srv, id) != pid);
 	delete_pool(id);
 }
 

@@ -1600,6 +1600,22 @@ bool post_created(struct server *srv, const char *path, const char *body, char *
 	return ok;
 }
 
+pid_t pool_worker_pid(struct server *srv, const char *pool)
+{
+	struct resp *r = get(srv, "/pools/%s", pool);
+	const cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "workers"), 0);
+	char proc[ID_CAP] = "";
+	if (cJSON_IsString(w))
+		snprintf(proc, sizeof proc, "%s", w->valuestring);
+	resp_free(r);
+	if (!proc[0])
+		return -1;
+	r = get(srv, "/processes/%s", proc);
+	pid_t pid = (pid_t)jint(r->json, "pid", -1);
+	resp_free(r);
+	return pid;
+}
+
 /* Runs spawnd with extra arguments (NULL-terminated) until it exits (10 s at
  * most). Returns its wait status (-1 if it did not exit: it is killed) and its
  * stderr in log (NUL-terminated). */

@@ -209,6 +209,8 @@ bool take_id(const struct resp *r, char *id);
 /* POST body to path: true when it answers 201 with an id, copied into id
  * (ID_CAP); otherwise the answer is printed to stderr. */
 bool post_created(struct server *srv, const char *path, const char *body, char *id);
+/* The pid of pool's first worker (GET /pools/{id}, then its record), -1: none yet. */
+pid_t pool_worker_pid(struct server *srv, const char *pool);
 
 /* Status, error.code, non-empty error.message, JSON content type. */
 #define CHECK_ERROR(r, code, errcode) do { \

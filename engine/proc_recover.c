@@ -4,8 +4,10 @@
  * - A worker's pid alone cannot name it after a restart: the pid may have
  *   been recycled. So each record keeps its worker's start time (field 22 of
  *   /proc/PID/stat, read while spawnd holds the worker's pidfd and checked
- *   through it, proc_spawn.c); a group is killed at recovery only when the pid
- *   still has that start time.
+ *   through it, lib/procstat.h); a group is killed at recovery only when the
+ *   pid still has that start time. The durable store reads it only when it
+ *   commits a running row (store.h, store_record.pidfd): a process that ended
+ *   before its first commit is never looked for, and costs no read.
  * - The fork server already ends every worker group it still has when spawnd
  *   goes away (forkserver/serve.c): what recovery kills is only what escaped
  *   that (the fork server itself killed with SIGKILL).
@@ -33,28 +35,9 @@
 #include "engine/proc_table.h"
 #include "engine/proc_timeline.h"
 #include "lib/log.h"
+#include "lib/procstat.h"
 #include "lib/ts.h"
 #include "targets/registry.h"
-
-uint64_t proc_start_ticks(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* The command name (field 2) may hold spaces and parentheses: count
-	 * fields after its last ')'. Field 3 comes first; 22 is the 20th. */
-	char *s = strrchr(buf, ')');
-	for (int field = 2; s && field < 22; field++)
-		s = strchr(s + 1, ' ');
-	return s ? strtoull(s + 1, NULL, 10) : 0;
-}
 
 static cJSON *strings_json(char *const *v)
 {
@@ -87,7 +70,7 @@ char *proc_launch_text(const struct proc *p)
 
 static void end_lost_group(const struct store_record *r)
 {
-	if (r->pid <= 0 || !r->start_ticks || proc_start_ticks(r->pid) != r->start_ticks)
+	if (r->pid <= 0 || !r->start_ticks || procstat_start_ticks(r->pid) != r->start_ticks)
 		return;         /* gone, unknown, or the pid is another process's now */
 	if (kill(-r->pid, SIGKILL) < 0)
 		kill(r->pid, SIGKILL);  /* not a group leader yet: it blocks signals until it is */

@@ -11,8 +11,6 @@
 
 #include "engine/proc_record.h"
 
-/* Field 22 of /proc/PID/stat (clock ticks since boot), 0 if unreadable. */
-uint64_t proc_start_ticks(pid_t pid);
 /* p's launch text (store_record.launch_text): its args, environment, argv
  * and stdin as JSON. NULL: no memory. */
 char *proc_launch_text(const struct proc *p);

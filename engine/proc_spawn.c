@@ -5,6 +5,9 @@
  * frees it meanwhile. Its fds pass from the fork server's answer to the
  * record in adopt_worker(); if it cannot take them all, abandon_worker()
  * kills the worker and closes them, and the record fails as never started.
+ * The worker's start time (proc_recover.c) is not read here, on the answer's
+ * path: the durable store reads it when it commits a running row (store.h,
+ * store_record.pidfd), and a short process has ended by then.
  */
 #define _GNU_SOURCE
 #include "engine/proc_spawn.h"
@@ -13,7 +16,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/diskspace.h"
@@ -26,17 +28,6 @@
 #include "lib/log.h"
 #include "targets/exec_file.h"
 
-/* The worker's start time for a later run to recognise it by (proc_recover.h).
- * Read first, then checked through the pidfd: if the worker still exists
- * (a zombie included) the pid was not recycled, so the time read was its. */
-static uint64_t worker_start_ticks(const struct proc *p)
-{
-	uint64_t ticks = proc_start_ticks(p->rec.pid);
-	if (p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0) < 0 && errno != ENOSYS)
-		return 0;
-	return ticks;
-}
-
 /* p takes the worker's fds; its stdin and its output pipes are set up. 0, or
  * -errno with the reason in why (a worker whose output cannot be read or whose
  * stdin cannot be given must not run as if it were fine). Lock held. */
@@ -44,8 +35,6 @@ static int adopt_worker(struct proc *p, const struct forkserver_child *ch, char 
 {
 	p->rec.pid = ch->pid;
 	p->pidfd = ch->pidfd;
-	if (proc_table_store()->ops->flags & STORE_DURABLE)
-		p->rec.start_ticks = worker_start_ticks(p);
 	p->stdin_fd = ch->stdin_fd;
 	if (p->pool_worker) {           /* a socket, its pool's to take (proc_take_channel) */
 		p->channel_fd = ch->stdin_fd;

@@ -93,6 +93,7 @@ void proc_table_close(void)
 
 int proc_table_insert(struct proc *p)
 {
+	p->rec.pidfd = p->pidfd;        /* borrowed by the call (store.h) */
 	int r = store_insert(table.store, &p->rec);
 	if (r == 0)
 		idmap_add(&table.ids, &p->link);
@@ -106,6 +107,7 @@ void proc_table_update(struct proc *p)
 	p->rec.stderr_bytes = p->out[PROC_STDERR].total;
 	p->rec.stdout_dropped = p->out[PROC_STDOUT].dropped;
 	p->rec.stderr_dropped = p->out[PROC_STDERR].dropped;
+	p->rec.pidfd = p->pidfd;
 	int r = store_update(table.store, &p->rec);
 	p->store_seq = store_queued(table.store);
 	if (r < 0)      /* the live record stays right; only the store's copy lags */

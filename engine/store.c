@@ -90,6 +90,7 @@ int store_record_copy(struct store_record *dst, const struct store_record *src)
 	*dst = *src;
 	dst->name = dst->target = dst->args_text = dst->error = dst->launch_text = dst->timeline_text = NULL;
 	dst->pool = NULL;
+	dst->pidfd = -1;
 	if (dup_or_null(&dst->name, src->name) < 0 || dup_or_null(&dst->target, src->target) < 0 ||
 	    dup_or_null(&dst->args_text, src->args_text) < 0 || dup_or_null(&dst->error, src->error) < 0 ||
 	    dup_or_null(&dst->launch_text, src->launch_text) < 0 ||

@@ -61,6 +61,13 @@ struct store_record {
 	int64_t started_ms, ended_ms;           /* wall clock, 0: not yet */
 	uint64_t stdout_bytes, stderr_bytes;
 	uint64_t start_ticks;                   /* the worker's /proc/PID/stat starttime, 0: unknown */
+	/* Borrowed for an insert or update call only: the worker's pidfd, -1:
+	 * none (copies and reads give -1). A durable store that is given a
+	 * RUNNING record with start_ticks 0 keeps a dup of it and reads the
+	 * start time itself when it writes that row (lib/procstat.h): a record
+	 * that has ended by then is written without one, at no cost. The row's
+	 * start_ticks, once known, stays through later updates that give 0. */
+	int pidfd;
 	uint64_t stdout_dropped, stderr_dropped;        /* bytes a cap dropped (the gap at each stream's end) */
 	char *timeline_text;                    /* its lifecycle events, a JSON array (proc_timeline.h); NULL: none */
 	/* fixed at insert, NULL: none. What a queued record needs to start

@@ -155,7 +155,8 @@ static int mem_update(struct store *s, const struct store_record *r)
 	n->rec.ended_ms = r->ended_ms;
 	n->rec.stdout_bytes = r->stdout_bytes;
 	n->rec.stderr_bytes = r->stderr_bytes;
-	n->rec.start_ticks = r->start_ticks;
+	if (r->start_ticks)     /* known once: a later update gives 0 (store.h); pidfd is a durable store's */
+		n->rec.start_ticks = r->start_ticks;
 	n->rec.stdout_dropped = r->stdout_dropped;
 	n->rec.stderr_dropped = r->stderr_dropped;
 	return 0;

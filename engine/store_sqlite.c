@@ -94,7 +94,8 @@ static const char *const op_sql[OP_KINDS] = {
 		      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[OP_UPDATE] = "UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
 		      " error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
-		      " start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14, timeline=coalesce(?15, timeline) WHERE id=?1",
+		      " start_ticks=coalesce(nullif(?12, 0), start_ticks), stdout_dropped=?13, stderr_dropped=?14,"
+		      " timeline=coalesce(?15, timeline) WHERE id=?1",
 	[OP_REMOVE] = "DELETE FROM records WHERE id=?1",
 	/* Never smaller: a count read back at open may be ahead of this run's. */
 	[OP_NAMES] = ("INSERT INTO meta (key, value) VALUES ('names_given', ?1)"
@@ -107,7 +108,8 @@ static const char *const op_sql[OP_KINDS] = {
 static const char update_output_sql[] =
 	"UPDATE records SET state=?2, pid=?3, exitcode=?4, signal=?5, reason=?6,"
 	" error=coalesce(?7, error), started_ms=?8, ended_ms=?9, stdout_bytes=?10, stderr_bytes=?11,"
-	" start_ticks=?12, stdout_dropped=?13, stderr_dropped=?14, timeline=coalesce(?15, timeline),"
+	" start_ticks=coalesce(nullif(?12, 0), start_ticks), stdout_dropped=?13, stderr_dropped=?14,"
+	" timeline=coalesce(?15, timeline),"
 	" stdout_data=CASE WHEN ?16 THEN ?17 ELSE stdout_data END, stdout_marks=CASE WHEN ?16 THEN ?18 ELSE stdout_marks END,"
 	" stderr_data=CASE WHEN ?19 THEN ?20 ELSE stderr_data END, stderr_marks=CASE WHEN ?19 THEN ?21 ELSE stderr_marks END"
 	" WHERE id=?1";

@@ -47,6 +47,11 @@ struct op {
 	void *data[2], *marks[2];       /* per stream; data NULL for a stream in its file */
 	size_t len[2], marks_len[2];
 	char *obj_kind, *obj_name, *obj_key, *obj_value;       /* OP_OBJECT_*, OP_ENTRY_* */
+	/* A running row without its start time: a dup of the worker's pidfd
+	 * (store_record.pidfd), for the commit to read it by; closed when the
+	 * op is freed, or at once when a merged write ends the record. */
+	bool holds_pidfd;
+	int pidfd;
 };
 
 #define PENDING_BUCKETS 512
@@ -112,6 +117,9 @@ int store_sqlite_enqueue(struct sql_store *m, struct op *o);
  * (two thread hops, most of a shared object's round trip). */
 void store_sqlite_commit_queued(struct sql_store *m, bool by_writer);
 void store_sqlite_pending_clear(struct sql_store *m);
+/* Before o is written (the committing thread, no lock): its start time, if
+ * it holds the pidfd to read it by. */
+void store_sqlite_fill_start_ticks(struct op *o);
 
 /* store_sqlite_objects.c */
 extern const char store_sqlite_objects_schema[];

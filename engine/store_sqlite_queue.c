@@ -24,6 +24,14 @@
  * What a crash can lose grows by that much: writes nobody was answered
  * about, up to COMMIT_LINGER_MS old (README "Durability").
  *
+ * Why the worker's start time is read here, at the commit, and not by the
+ * engine at spawn (store.h, store_record.pidfd): a short process has ended
+ * before its row's first commit, so its row needs none, and the read (about
+ * 30 us) was on every spawn's answer path. The op keeps a dup of the pidfd
+ * till then: a time read before a successful pidfd_send_signal(0) was the
+ * worker's (lib/procstat.h). A write merged into a record that has ended
+ * drops it.
+ *
  * Why set_names writes nothing: the Process-N count changed with every
  * spawn, one more page in every commit. The count is written when a record
  * is removed (a removed record's number must never come back) and at close;
@@ -35,11 +43,13 @@
 #include "engine/store_sqlite_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/histogram.h"
+#include "lib/procstat.h"
 
 static unsigned pending_bucket(const char *id)
 {
@@ -136,6 +146,42 @@ static void copy_fields(struct store_record *a, const struct store_record *b)
 	a->stderr_dropped = b->stderr_dropped;
 }
 
+static bool wants_start_ticks(const struct store_record *r)
+{
+	return r->state == STORE_RUNNING && !r->start_ticks && r->pid > 0;
+}
+
+/* o keeps a dup of r's pidfd if its row will want the start time. Without
+ * one (no pidfd, or no fd left) the row has none: recovery then leaves
+ * that pid alone, the safe side of not knowing. */
+static void hold_pidfd(struct op *o, const struct store_record *r)
+{
+	if (!wants_start_ticks(r) || r->pidfd < 0)
+		return;
+	o->pidfd = fcntl(r->pidfd, F_DUPFD_CLOEXEC, 3);
+	o->holds_pidfd = o->pidfd >= 0;
+}
+
+void store_sqlite_fill_start_ticks(struct op *o)
+{
+	if (o->holds_pidfd && o->has_fields && wants_start_ticks(&o->rec))
+		o->rec.start_ticks = procstat_start_ticks_held(o->rec.pid, o->pidfd);
+}
+
+/* into keeps one pidfd while its merged fields still want the start time;
+ * one it no longer needs goes to from, to be closed with it. */
+static void merge_pidfd(struct op *into, struct op *from)
+{
+	if (into->holds_pidfd && wants_start_ticks(&into->rec))
+		return;
+	bool held = into->holds_pidfd;
+	int fd = into->pidfd;
+	into->holds_pidfd = from->holds_pidfd;
+	into->pidfd = from->pidfd;
+	from->holds_pidfd = held;
+	from->pidfd = fd;
+}
+
 /* from's writes go into the queued op of the same record; from keeps what
  * they replaced, for the caller to free. */
 static void merge(struct op *into, struct op *from)
@@ -146,6 +192,7 @@ static void merge(struct op *into, struct op *from)
 		take_string(&a->error, &b->error);
 		take_string(&a->timeline_text, &b->timeline_text);
 		into->has_fields = true;
+		merge_pidfd(into, from);
 	}
 	for (int s = 0; s < 2; s++) {
 		if (!from->has_output[s])
@@ -208,6 +255,7 @@ int store_sqlite_insert(struct store *s, const struct store_record *r)
 	}
 	o->kind = OP_INSERT;
 	o->has_fields = true;
+	hold_pidfd(o, r);
 	return enqueue_record(sql(s), o);
 }
 
@@ -223,6 +271,7 @@ int store_sqlite_update(struct store *s, const struct store_record *r)
 		store_sqlite_free_ops(o);
 		return -ENOMEM;
 	}
+	hold_pidfd(o, r);
 	return enqueue_record(sql(s), o);
 }
 

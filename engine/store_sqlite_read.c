@@ -22,7 +22,7 @@ static char *column_dup(sqlite3_stmt *st, int i)
 
 static int read_row(sqlite3_stmt *st, struct store_record *r)
 {
-	*r = (struct store_record){ 0 };
+	*r = (struct store_record){ .pidfd = -1 };
 	snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(st, 0));
 	r->name = column_dup(st, 1);
 	r->target = column_dup(st, 2);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/histogram.h"
@@ -162,6 +163,8 @@ void store_sqlite_free_ops(struct op *o)
 		free(o->obj_name);
 		free(o->obj_key);
 		free(o->obj_value);
+		if (o->holds_pidfd)
+			close(o->pidfd);
 		free(o);
 	}
 }
@@ -171,6 +174,8 @@ void store_sqlite_free_ops(struct op *o)
  * failed commit fails them all. */
 static bool write_batch(struct sql_store *m, struct op *batch, long names)
 {
+	for (struct op *o = batch; o; o = o->next)
+		store_sqlite_fill_start_ticks(o);       /* before BEGIN: no write lock held meanwhile */
 	bool ok = step_reset(m->begin) == 0;
 	for (struct op *o = batch; ok && o; o = o->next)
 		if (apply(m, o) && sqlite3_get_autocommit(m->writer))

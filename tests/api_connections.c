@@ -104,20 +104,6 @@ static long healthz(struct server *srv, double *seconds)
 	return st;
 }
 
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	int n = 0;
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Waits up to 30 s for srv's fd count to come back to baseline (or below). */
 static int fds_settle(struct server *srv, int baseline)
 {

@@ -66,20 +66,6 @@ static long long start_time(pid_t pid)
 	return ticks;
 }
 
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	int n = 0;
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* n sleeping workers, each answered (GET syncs its running row); their ids
  * and pids. */
 static bool start_sleepers(struct server *srv, int n, char (*ids)[64], pid_t *pids)

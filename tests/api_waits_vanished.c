@@ -30,20 +30,6 @@ static const char targets[] =
 	"{\"targets\": [{\"name\": \"stubborn\", \"description\": \"ignores SIGTERM\", \"program\": \"/bin/sh\","
 	" \"argv\": [\"-c\", \"trap '' TERM; echo ready; exec sleep 60\"]}]}";
 
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Waits up to timeout_s for cond on spawnd's fd count; the last count. */
 static int wait_fds(pid_t pid, bool (*cond)(int n, int want), int want, double timeout_s)
 {

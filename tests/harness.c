@@ -1600,6 +1600,20 @@ bool post_created(struct server *srv, const char *path, const char *body, char *
 	return ok;
 }
 
+int fd_count(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 pid_t pool_worker_pid(struct server *srv, const char *pool)
 {
 	struct resp *r = get(srv, "/pools/%s", pool);

@@ -211,6 +211,8 @@ bool take_id(const struct resp *r, char *id);
 bool post_created(struct server *srv, const char *path, const char *body, char *id);
 /* The pid of pool's first worker (GET /pools/{id}, then its record), -1: none yet. */
 pid_t pool_worker_pid(struct server *srv, const char *pool);
+/* How many fds process pid has open (/proc/PID/fd), -1 if unreadable. */
+int fd_count(pid_t pid);
 
 /* Status, error.code, non-empty error.message, JSON content type. */
 #define CHECK_ERROR(r, code, errcode) do { \

@@ -115,6 +115,8 @@ void store_record_release(struct store_record *r)
 
 int store_sync_all(struct store *s)
 {
+	if (s->ops->flush)
+		return s->ops->flush(s, s->ops->queued(s));
 	return s->ops->sync ? s->ops->sync(s, s->ops->queued(s)) : 0;
 }
 

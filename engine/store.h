@@ -23,7 +23,8 @@
  *                       write (the engine never waits on a disk): they fail
  *                       only for want of memory, a write that fails later is
  *                       logged, and sync() waits until the writes queued so
- *                       far are on disk. Reads see a write once it is synced.
+ *                       far are on disk (survive a crash of spawnd). Reads
+ *                       see a write once it is flushed (store_sync_all).
  *   STORE_SHARED_READS  get and list may be called without the engine lock,
  *                       from any thread, at the same time as anything else.
  *
@@ -140,10 +141,13 @@ struct store_ops {
 	int (*get_names)(struct store *s, long *given);
 	int (*set_names)(struct store *s, long given);
 	/* STORE_ASYNC_WRITES only (else NULL): the count of writes queued so far,
-	 * and waiting until the first seq of them are on disk (0, or -EIO when
+	 * and waiting until the first seq of them are on disk: they survive a
+	 * crash of spawnd, though reads may not see them yet (0, or -EIO when
 	 * one of them could not be written). sync needs no lock. */
 	uint64_t (*queued)(struct store *s);
 	int (*sync)(struct store *s, uint64_t seq);
+	/* Optional (NULL: sync does it): like sync, and reads see them too. */
+	int (*flush)(struct store *s, uint64_t seq);
 	/* STORE_ASYNC_WRITES only (else NULL): whether write seq is on disk now,
 	 * without waiting (false too when its batch failed). Any thread. */
 	bool (*written)(struct store *s, uint64_t seq);
@@ -184,8 +188,8 @@ struct store { const struct store_ops *ops; };
 extern const struct store_ops store_mem_ops;
 extern const struct store_ops store_sqlite_ops;        /* STATE_DIR/spawnd.db */
 
-/* Waits until what s was given so far is on disk (a no-op for a store that
- * writes at once). 0 or -EIO. No lock needed. */
+/* Waits until what s was given so far is on disk and seen by its reads (a
+ * no-op for a store that writes at once). 0 or -EIO. No lock needed. */
 int store_sync_all(struct store *s);
 /* The sequence number of the last write given to s (0: a store that writes
  * at once), and waiting until the writes up to seq are on disk: a caller

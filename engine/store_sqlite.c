@@ -114,6 +114,17 @@ static const char update_output_sql[] =
 	" stderr_data=CASE WHEN ?19 THEN ?20 ELSE stderr_data END, stderr_marks=CASE WHEN ?19 THEN ?21 ELSE stderr_marks END"
 	" WHERE id=?1";
 
+/* Where the journal stood when the batch committing this was taken
+ * (store_sqlite_journal.c). */
+static const char journal_sql[] =
+	"INSERT INTO meta (key, value) VALUES ('journal_gen', ?1), ('journal_off', ?2), ('journal_seq', ?3)"
+	" ON CONFLICT (key) DO UPDATE SET value=excluded.value";
+
+/* A journal's insert, replayed: its record may be there from an earlier image. */
+static const char replace_sql[] =
+	"INSERT OR REPLACE INTO records (" COLUMNS ", stdout_data, stdout_marks, stderr_data, stderr_marks)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
 static const char *op_text(int k) { return op_sql[k] ? op_sql[k] : store_sqlite_objects_sql[k]; }
 
 /* ---- open and close -------------------------------------------------------- */
@@ -206,6 +217,10 @@ static int prepare_all(struct sql_store *m)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(m->writer, update_output_sql, -1, &m->update_output, NULL);
 	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(m->writer, journal_sql, -1, &m->journal_stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(m->writer, replace_sql, -1, &m->replace_stmt, NULL);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(m->writer, "BEGIN", -1, &m->begin, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(m->writer, "COMMIT", -1, &m->commit, NULL);
@@ -233,6 +248,7 @@ static void sql_close(struct store *s)
 		pthread_mutex_unlock(&m->queue_lock);
 		pthread_join(m->checkpoint_thread, NULL);
 	}
+	store_sqlite_journal_close(m);
 	store_sqlite_free_ops(m->head);
 	sqlite3_finalize(m->get_stmt);
 	sqlite3_finalize(m->output_stmt[0]);
@@ -242,6 +258,8 @@ static void sql_close(struct store *s)
 	for (int k = 0; k < OP_KINDS; k++)
 		sqlite3_finalize(m->op_stmt[k]);
 	sqlite3_finalize(m->update_output);
+	sqlite3_finalize(m->journal_stmt);
+	sqlite3_finalize(m->replace_stmt);
 	sqlite3_finalize(m->begin);
 	sqlite3_finalize(m->commit);
 	sqlite3_finalize(m->rollback);
@@ -253,6 +271,7 @@ static void sql_close(struct store *s)
 	pthread_cond_destroy(&m->queued_cond);
 	pthread_cond_destroy(&m->committed_cond);
 	pthread_cond_destroy(&m->checkpoint_cond);
+	free(m->state_dir);
 	free(m);
 }
 
@@ -260,11 +279,13 @@ static int sql_open(const char *state_dir, struct store **out)
 {
 	struct sql_store *m = calloc(1, sizeof *m);
 	char *path = NULL, *err = NULL;
-	if (!m || asprintf(&path, "%s/spawnd.db", state_dir) < 0) {
+	if (!m || asprintf(&path, "%s/spawnd.db", state_dir) < 0 || !(m->state_dir = strdup(state_dir))) {
+		free(path);
 		free(m);
 		return -ENOMEM;
 	}
 	m->base.ops = &store_sqlite_ops;
+	m->jfd = -1;
 	pthread_mutex_init(&m->read_lock, NULL);
 	pthread_mutex_init(&m->queue_lock, NULL);
 	pthread_condattr_t monotonic;           /* the writer's linger is timed on it */
@@ -304,6 +325,8 @@ static int sql_open(const char *state_dir, struct store **out)
 	}
 	if (r == 0)
 		r = prepare_all(m);
+	if (r == 0)
+		r = store_sqlite_journal_open(m);
 	if (r == 0 && (r = -pthread_create(&m->thread, NULL, store_sqlite_writer_main, m)) == 0)
 		m->thread_started = true;
 	free(path);
@@ -320,7 +343,7 @@ static int sql_check(struct store *s)
 {
 	struct sql_store *m = (struct sql_store *)s;
 	pthread_mutex_lock(&m->queue_lock);
-	bool failed = m->failed_seq != 0 && m->failed_seq == m->committed_seq;
+	bool failed = m->fold_failed || m->journal_failed;
 	pthread_mutex_unlock(&m->queue_lock);
 	return failed ? -EIO : 0;
 }
@@ -330,7 +353,7 @@ const struct store_ops store_sqlite_ops = {
 	.open = sql_open, .close = sql_close, .insert = store_sqlite_insert, .update = store_sqlite_update,
 	.get = store_sqlite_get, .remove = store_sqlite_remove, .list = store_sqlite_list,
 	.get_names = store_sqlite_get_names, .set_names = store_sqlite_set_names,
-	.queued = store_sqlite_queued, .sync = store_sqlite_sync, .written = store_sqlite_written, .check = sql_check,
+	.queued = store_sqlite_queued, .sync = store_sqlite_sync, .flush = store_sqlite_flush, .written = store_sqlite_written, .check = sql_check,
 	.expired = store_sqlite_expired,
 	.put_output = store_sqlite_put_output, .read_output = store_sqlite_read_output,
 	.object_put = store_sqlite_object_put, .object_remove = store_sqlite_object_remove,

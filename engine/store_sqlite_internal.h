@@ -1,9 +1,11 @@
-/* store_sqlite_internal — what the SQLite store's three files share:
+/* store_sqlite_internal — what the SQLite store's files share:
  * store_sqlite.c (schema, open, close, the ops table), store_sqlite_queue.c
- * (the write queue), store_sqlite_write.c (the writer and checkpoint threads) and
+ * (the write queue), store_sqlite_journal.c (the journal a sync writes),
+ * store_sqlite_write.c (the writer and checkpoint threads) and
  * store_sqlite_read.c (get, list, output reads on the reader connection).
- * Not for use outside them. Locking: queue_lock guards the queue and the
- * sequence numbers; read_lock serialises the reader connection.
+ * Not for use outside them. Locking: queue_lock guards the queue, the
+ * sequence numbers and the journal; read_lock serialises the reader
+ * connection.
  */
 #ifndef SPAWND_STORE_SQLITE_INTERNAL_H
 #define SPAWND_STORE_SQLITE_INTERNAL_H
@@ -52,6 +54,7 @@ struct op {
 	 * op is freed, or at once when a merged write ends the record. */
 	bool holds_pidfd;
 	int pidfd;
+	bool journaled;                 /* this image of it is in the journal (a merge clears it) */
 };
 
 #define PENDING_BUCKETS 512
@@ -60,6 +63,9 @@ struct op {
  * less than this is written once, insert, transitions and output in one row
  * write; a sync() (someone to answer) starts the commit at once. */
 #define COMMIT_LINGER_MS 10
+
+#define FOLD_RETRY_MS 100                 /* after a batch that could not be committed */
+#define JOURNAL_ROTATE_BYTES (8u << 20)   /* a new journal file past this (store_sqlite_journal.c) */
 
 #define CHECKPOINT_PAGES 1000             /* SQLite's own default */
 #define CHECKPOINT_RETRY_MS 10                  /* a catch-up pass after one that copied (store_sqlite_write.c) */
@@ -84,8 +90,24 @@ struct sql_store {
 	bool writing;                           /* a commit runs: the writer connection is in use */
 	uint64_t first_queued_ns;               /* when the oldest op queued (CLOCK_MONOTONIC) */
 	long names_given, names_written;        /* Process-N: see store_sqlite_set_names() */
-	sqlite3_stmt *update_output;
-	uint64_t queued_seq, committed_seq, failed_seq;     /* failed_seq: the last write that failed */
+	sqlite3_stmt *update_output, *journal_stmt, *replace_stmt;
+	/* committed_seq: every write up to it is in the database (a batch
+	 * that fails goes back to the queue's head, so it only grows on
+	 * success); fold_failed: the last commit failed. */
+	uint64_t queued_seq, committed_seq;
+	bool fold_failed;
+	uint64_t retry_after_ns;                /* no commit by the writer before (after a failure) */
+	/* The journal (store_sqlite_journal.c): appended at (jgen, joff);
+	 * every write in (j_lo, j_hi] is in it. A batch taken commits the
+	 * journal's position then (batch_gen/off, with its last seq) in the
+	 * meta table; files older than kept_gen are gone once that commits. */
+	char *state_dir;
+	int jfd;
+	uint64_t jgen, joff, j_lo, j_hi;
+	bool journal_failed;                    /* the last journal write failed */
+	char *jbuf;
+	size_t jcap;
+	uint64_t batch_gen, batch_off, committed_gen;
 	bool stopping, thread_started;
 	pthread_t thread;
 };
@@ -103,6 +125,7 @@ uint64_t store_sqlite_queued(struct store *s);
 int store_sqlite_remove(struct store *s, const char *id);
 int store_sqlite_set_names(struct store *s, long given);
 int store_sqlite_sync(struct store *s, uint64_t seq);
+int store_sqlite_flush(struct store *s, uint64_t seq);
 bool store_sqlite_written(struct store *s, uint64_t seq);
 int store_sqlite_update(struct store *s, const struct store_record *r);
 int store_sqlite_wal_committed(void *arg, sqlite3 *db, const char *name, int pages);
@@ -120,6 +143,28 @@ void store_sqlite_pending_clear(struct sql_store *m);
 /* Before o is written (the committing thread, no lock): its start time, if
  * it holds the pidfd to read it by. */
 void store_sqlite_fill_start_ticks(struct op *o);
+
+/* store_sqlite_journal.c. The journal makes a sync cheap: the images of
+ * the queued writes, appended with one write(2) (no fsync, as the WAL's
+ * commits), instead of a commit; the writer folds them into the database
+ * in batches. */
+/* Writes every queued op not yet in the journal (queue_lock held); 0 or
+ * -errno (then the journal is as before the call). */
+int store_sqlite_journal_queue(struct sql_store *m);
+/* The journal's position for a batch taken now (queue_lock held): a new
+ * file past JOURNAL_ROTATE_BYTES. */
+void store_sqlite_journal_take(struct sql_store *m);
+/* After a commit of a batch taken at batch_gen: the older files go. */
+void store_sqlite_journal_prune(struct sql_store *m, uint64_t gen);
+/* At open, before the threads start: what the journal holds past the
+ * position the database last committed is applied, in one transaction,
+ * and a new journal file is started. 0 or -errno. */
+int store_sqlite_journal_open(struct sql_store *m);
+/* At close, after the writer ended: the journal's file goes when all of it
+ * is in the database. */
+void store_sqlite_journal_close(struct sql_store *m);
+/* store_sqlite_write.c: one op applied on the writer connection. */
+int store_sqlite_apply(struct sql_store *m, const struct op *o);
 
 /* store_sqlite_objects.c */
 extern const char store_sqlite_objects_schema[];

@@ -83,7 +83,6 @@ void store_sqlite_pending_clear(struct sql_store *m)
  * two thread switches a process on a busy machine (bench S). */
 static void append(struct sql_store *m, struct op *o)
 {
-	bool record = o->kind < OP_OBJECT_PUT;
 	if (m->tail)
 		m->tail->next = o;
 	else
@@ -93,9 +92,8 @@ static void append(struct sql_store *m, struct op *o)
 		m->first_queued_ns = histogram_now_ns();
 	if (m->queued_count >= PENDING_MAX)
 		m->sync_wanted = true;
-	bool tell = m->sync_wanted || (record && !m->writer_told);
-	if (record)
-		m->writer_told = true;
+	bool tell = m->sync_wanted || !m->writer_told;
+	m->writer_told = true;
 	if (tell)
 		pthread_cond_signal(&m->queued_cond);
 }
@@ -194,6 +192,7 @@ static void merge(struct op *into, struct op *from)
 		into->has_fields = true;
 		merge_pidfd(into, from);
 	}
+	into->journaled = false;                /* a new image of it */
 	for (int s = 0; s < 2; s++) {
 		if (!from->has_output[s])
 			continue;
@@ -325,17 +324,49 @@ uint64_t store_sqlite_queued(struct store *s)
 	return __atomic_load_n(&sql(s)->queued_seq, __ATOMIC_ACQUIRE);
 }
 
+/* Whether the writes up to seq are on disk (queue_lock held): committed,
+ * or in the journal with everything before the journal's range committed. */
+static bool durable(const struct sql_store *m, uint64_t seq)
+{
+	return m->committed_seq >= seq || (seq <= m->j_hi && m->j_lo <= m->committed_seq);
+}
+
 int store_sqlite_sync(struct store *s, uint64_t seq)
 {
 	struct sql_store *m = sql(s);
 	if (__atomic_load_n(&m->committed_seq, __ATOMIC_ACQUIRE) >= seq)
-		return 0;                       /* on disk before the call: nothing failed meanwhile */
+		return 0;                       /* committed */
 	pthread_mutex_lock(&m->queue_lock);
-	uint64_t failed_before = m->failed_seq;
+	while (!durable(m, seq)) {
+		/* Not in the journal yet, or a batch before it failed (it is
+		 * back in the queue): the queue into the journal. */
+		if (seq > m->j_hi || !m->writing) {
+			if (m->jfd >= 0 && store_sqlite_journal_queue(m) == 0)
+				continue;
+			/* No journal to write (a full disk): a commit, as a flush. */
+			pthread_mutex_unlock(&m->queue_lock);
+			return store_sqlite_flush(s, seq);
+		}
+		/* In the journal, but writes before it are in the batch being
+		 * committed (they were never journaled): its commit tells. */
+		pthread_cond_wait(&m->committed_cond, &m->queue_lock);
+	}
+	pthread_mutex_unlock(&m->queue_lock);
+	return 0;
+}
+
+int store_sqlite_flush(struct store *s, uint64_t seq)
+{
+	struct sql_store *m = sql(s);
+	if (__atomic_load_n(&m->committed_seq, __ATOMIC_ACQUIRE) >= seq)
+		return 0;                       /* committed */
+	pthread_mutex_lock(&m->queue_lock);
 	while (m->committed_seq < seq) {
 		/* Still queued, and no commit runs: this thread commits it. */
-		if (seq > m->taken_seq && !m->writing && m->thread_started && !m->stopping) {
+		if (!m->writing && m->thread_started && !m->stopping) {
 			store_sqlite_commit_queued(m, false);
+			if (m->committed_seq < seq && m->fold_failed)
+				break;          /* that commit failed: back in the queue */
 			continue;
 		}
 		/* Still queued (not in the batch being written): no linger for it. */
@@ -344,18 +375,17 @@ int store_sqlite_sync(struct store *s, uint64_t seq)
 			pthread_cond_signal(&m->queued_cond);
 		}
 		pthread_cond_wait(&m->committed_cond, &m->queue_lock);
+		if (m->committed_seq < seq && m->fold_failed && !m->writing && seq <= m->taken_seq)
+			break;                  /* its batch failed */
 	}
-	/* A batch that failed and held seq: this write is not on disk. */
-	int r = m->failed_seq != failed_before && m->failed_seq >= seq ? -EIO : 0;
+	int r = m->committed_seq >= seq ? 0 : -EIO;
 	pthread_mutex_unlock(&m->queue_lock);
 	return r;
 }
 
 bool store_sqlite_written(struct store *s, uint64_t seq)
 {
-	struct sql_store *m = sql(s);
-	/* committed_seq first: a failure of that batch is stored before it. A
-	 * record whose batch failed is kept in memory: the store lacks it. */
-	uint64_t committed = __atomic_load_n(&m->committed_seq, __ATOMIC_ACQUIRE);
-	return committed >= seq && __atomic_load_n(&m->failed_seq, __ATOMIC_ACQUIRE) < seq;
+	/* A record whose batch failed is kept in memory: the store lacks it
+	 * until a later commit takes it. */
+	return __atomic_load_n(&sql(s)->committed_seq, __ATOMIC_ACQUIRE) >= seq;
 }

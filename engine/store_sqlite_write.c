@@ -130,7 +130,7 @@ static int apply_record(struct sql_store *m, const struct op *o)
 	return rc;
 }
 
-static int apply(struct sql_store *m, const struct op *o)
+int store_sqlite_apply(struct sql_store *m, const struct op *o)
 {
 	sqlite3_stmt *st = m->op_stmt[o->kind];
 	int rc;
@@ -170,20 +170,28 @@ void store_sqlite_free_ops(struct op *o)
 }
 
 /* One transaction for the whole batch, with the Process-N count when names
- * >= 0; a write that fails alone (a constraint) does not undo the others, a
+ * >= 0 and the journal's position when it was taken (last: its last seq);
+ * a write that fails alone (a constraint) does not undo the others, a
  * failed commit fails them all. */
-static bool write_batch(struct sql_store *m, struct op *batch, long names)
+static bool write_batch(struct sql_store *m, struct op *batch, long names, uint64_t last)
 {
 	for (struct op *o = batch; o; o = o->next)
 		store_sqlite_fill_start_ticks(o);       /* before BEGIN: no write lock held meanwhile */
 	bool ok = step_reset(m->begin) == 0;
 	for (struct op *o = batch; ok && o; o = o->next)
-		if (apply(m, o) && sqlite3_get_autocommit(m->writer))
+		if (store_sqlite_apply(m, o) && sqlite3_get_autocommit(m->writer))
 			ok = false;             /* the transaction is gone */
 	if (ok && names >= 0) {
 		struct op count = { .kind = OP_NAMES, .names = names };
-		if (apply(m, &count) && sqlite3_get_autocommit(m->writer))
+		if (store_sqlite_apply(m, &count) && sqlite3_get_autocommit(m->writer))
 			ok = false;
+	}
+	if (ok) {
+		sqlite3_stmt *st = m->journal_stmt;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)m->batch_gen);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)m->batch_off);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
+		ok = step_reset(st) == 0;
 	}
 	if (ok && step_reset(m->commit) != 0) {
 		log_event(LOG_ERROR, "store commit failed", "error=\"%s\"", sqlite3_errmsg(m->writer));
@@ -205,7 +213,7 @@ static bool wait_for_batch(struct sql_store *m)
 			pthread_cond_wait(&m->queued_cond, &m->queue_lock);
 			continue;
 		}
-		if (m->stopping || (m->head && m->sync_wanted))
+		if (m->stopping || (m->head && m->sync_wanted && !m->retry_after_ns))
 			return m->head != NULL;
 		if (!m->head) {
 			m->writer_told = false;
@@ -213,11 +221,33 @@ static bool wait_for_batch(struct sql_store *m)
 			continue;
 		}
 		uint64_t due = m->first_queued_ns + (uint64_t)COMMIT_LINGER_MS * 1000000u;
+		if (due < m->retry_after_ns)
+			due = m->retry_after_ns;        /* the last commit failed: not at once again */
 		if (histogram_now_ns() >= due)
 			return true;
 		struct timespec until = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
 		pthread_cond_timedwait(&m->queued_cond, &m->queue_lock, &until);
 	}
+}
+
+/* Puts a batch that could not be committed back at the queue's head (queue_lock
+ * held): its writes are older than anything queued since, and some were
+ * answered about (they are in the journal, which a later batch's commit
+ * moves past only with them). */
+static void requeue(struct sql_store *m, struct op *batch)
+{
+	struct op *last = batch;
+	int count = 1;
+	for (; last->next; last = last->next)
+		count++;
+	last->next = m->head;
+	if (!m->head)
+		m->tail = last;
+	m->head = batch;
+	m->queued_count += count;
+	m->first_queued_ns = histogram_now_ns();
+	m->retry_after_ns = m->first_queued_ns + (uint64_t)FOLD_RETRY_MS * 1000000u;
+	m->remove_queued = true;        /* the Process-N count too, if it was due */
 }
 
 /* One batch taken from the queue (queue_lock held, dropped while writing).
@@ -228,19 +258,27 @@ static void write_taken(struct sql_store *m, struct op *batch, bool with_names)
 	long names = with_names && m->names_given > m->names_written ? m->names_given : -1;
 	m->taken_seq = last;
 	m->writing = true;
+	store_sqlite_journal_take(m);
+	uint64_t gen = m->batch_gen;
 	pthread_mutex_unlock(&m->queue_lock);
 
 	uint64_t start = histogram_now_ns();
-	bool ok = write_batch(m, batch, names);
+	bool ok = write_batch(m, batch, names, last);
 	store_write_timed(start, ok ? 0 : -EIO);   /* the commit, not the enqueue */
 
 	pthread_mutex_lock(&m->queue_lock);
 	m->writing = false;
-	if (!ok)
-		__atomic_store_n(&m->failed_seq, last, __ATOMIC_RELEASE);
-	else if (names > m->names_written)
-		m->names_written = names;
-	__atomic_store_n(&m->committed_seq, last, __ATOMIC_RELEASE);
+	m->fold_failed = !ok;
+	if (ok) {
+		m->retry_after_ns = 0;
+		if (names > m->names_written)
+			m->names_written = names;
+		__atomic_store_n(&m->committed_seq, last, __ATOMIC_RELEASE);
+		store_sqlite_journal_prune(m, gen);
+	} else if (batch && !m->stopping) {
+		requeue(m, batch);
+		batch = NULL;
+	}
 	pthread_cond_broadcast(&m->committed_cond);
 	pthread_mutex_unlock(&m->queue_lock);
 	store_sqlite_free_ops(batch);

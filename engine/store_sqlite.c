@@ -7,12 +7,13 @@
  * (STORE_ASYNC_WRITES) and one writer thread, with its own connection, takes
  * whatever has queued up and writes it in one transaction (group commit: the
  * more is queued, the fewer commits per record). Each write has a sequence
- * number; sync(seq) waits on a condition variable until the writer has
- * committed it, so an HTTP thread that must not answer before a record is on
- * disk waits for a commit and never does disk I/O itself. The writes of one
- * record that meet in the queue are merged into one row write, and a commit
- * nobody waits for lingers a few ms so that they meet (store_sqlite_queue.c:
- * a short process is one commit, not four).
+ * number; sync(seq) returns once the writes up to seq are on disk: an HTTP
+ * thread that must not answer before a record is on disk appends the queued
+ * writes' images to the journal (store_sqlite_journal.c, one write(2))
+ * rather than wait for a commit; flush(seq) waits for the commit (reads).
+ * The writes of one record that meet in the queue are merged into one row
+ * write, and a commit lingers a few ms so that they meet
+ * (store_sqlite_queue.c: a short process is one row write, not four).
  *
  * Why a second connection for reads: in WAL mode readers and the writer do
  * not block each other, so get/list run from HTTP threads without the engine

@@ -14,17 +14,19 @@
  * committed in the batch that holds the op, so sync(seq) means what it did.
  * A remove takes its record out of the hash: nothing is merged across it.
  *
- * Why the writer lingers (COMMIT_LINGER_MS): a commit nobody waits for is
- * put off a little, so that a short process's writes meet in the queue and
- * are merged; sync() (someone is to be answered) commits at once, in the
- * thread that syncs, and so do PENDING_MAX queued ops. Why a record's end
- * does not: every answer about it syncs, and the end's commit started
- * meanwhile by the writer made that answer wait for the writer and two
- * thread switches more (bench S), so an end nobody waits for lingers too.
- * What a crash can lose grows by that much: writes nobody was answered
- * about, up to COMMIT_LINGER_MS old (README "Durability").
+ * Why the writer lingers (COMMIT_LINGER_MS): a commit is put off a little,
+ * so that a short process's writes meet in the queue and are merged, and
+ * many records share one commit; PENDING_MAX queued ops commit at once.
+ * Why sync() (someone is to be answered) does not commit: it writes the
+ * queued writes' images to the journal (store_sqlite_journal.c), one
+ * write(2), which survives a kill of spawnd as a commit does; an answer
+ * that waited for a commit was 1.2-1.3x the memory store's (bench S).
+ * flush() commits (the thread that flushes does it, when no commit runs):
+ * reads see only what is committed. What a crash can lose: writes nobody
+ * was answered about, up to COMMIT_LINGER_MS old (README "Durability").
  *
- * Why the worker's start time is read here, at the commit, and not by the
+ * Why the worker's start time is read here, at the commit (or when its
+ * image is journaled), and not by the
  * engine at spawn (store.h, store_record.pidfd): a short process has ended
  * before its row's first commit, so its row needs none, and the read (about
  * 30 us) was on every spawn's answer path. The op keeps a dup of the pidfd
@@ -74,10 +76,7 @@ void store_sqlite_pending_clear(struct sql_store *m)
 }
 
 /* Appends o (queue_lock held): the writer starts its linger at the first
- * record op queued, and commits at once past PENDING_MAX. A shared object's
- * op does not wake it: each one is synced (objects_sync(), by its reply or
- * the objects timer's next tick), and that thread commits it itself.
- * Why the writer is woken only from an untimed wait (writer_told false):
+ * op queued, and commits at once past PENDING_MAX. Why the writer is woken only from an untimed wait (writer_told false):
  * while it lingers it looks at the queue again when its linger ends; woken
  * for every process (each commit by a sync() emptied the queue), it cost
  * two thread switches a process on a busy machine (bench S). */

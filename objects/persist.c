@@ -6,8 +6,9 @@
  * own. Writes are queued under the engine lock (the store's rule); a reply
  * that reports a change waits for its write first (objects_sync()), so what
  * a client was told survives a kill -9; the timer thread syncs each tick
- * what changed with no reply (a lapse, an ended worker), since the SQLite
- * store leaves an object's write to the thread that syncs it. Grants are not stored: the holders of
+ * what changed with no reply (a lapse, an ended worker), so that it is on
+ * disk within a tick (the SQLite store's writer commits it within 10 ms
+ * anyway). Grants are not stored: the holders of
  * a run before are gone (their processes were lost), so they are released.
  *
  * Everything but objects_sync() runs with the objects lock held.

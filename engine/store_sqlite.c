@@ -272,6 +272,7 @@ static void sql_close(struct store *s)
 	pthread_cond_destroy(&m->queued_cond);
 	pthread_cond_destroy(&m->committed_cond);
 	pthread_cond_destroy(&m->checkpoint_cond);
+	pthread_cond_destroy(&m->journal_cond);
 	free(m->state_dir);
 	free(m);
 }
@@ -296,6 +297,7 @@ static int sql_open(const char *state_dir, struct store **out)
 	pthread_condattr_destroy(&monotonic);
 	pthread_cond_init(&m->committed_cond, NULL);
 	pthread_cond_init(&m->checkpoint_cond, NULL);
+	pthread_cond_init(&m->journal_cond, NULL);
 	int r = open_connection(path, &m->writer);
 	if (r == 0 && sqlite3_exec(m->writer, schema, NULL, NULL, &err) != SQLITE_OK) {
 		log_event(LOG_ERROR, "cannot set up the store", "path=\"%s\" error=\"%s\"", path, err);

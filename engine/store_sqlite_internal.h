@@ -105,9 +105,19 @@ struct sql_store {
 	int jfd;
 	uint64_t jgen, joff, j_lo, j_hi;
 	bool journal_failed;                    /* the last journal write failed */
+	/* jwriting: a thread writes the journal (queue_lock dropped while it
+	 * does; the others wait on journal_cond); jrotate: a new file is due
+	 * (a write failed in this one); jepoch: a batch went back to the
+	 * queue, so a write begun before does not count. */
+	bool jwriting, jrotate;
+	uint64_t jepoch;
+	pthread_cond_t journal_cond;
 	char *jbuf;
 	size_t jcap;
 	uint64_t batch_gen, batch_off, committed_gen;
+	/* A batch failed while stopping (not put back): the journal keeps its
+	 * images, so no later commit may move its position past them. */
+	bool dropped;
 	bool stopping, thread_started;
 	pthread_t thread;
 };
@@ -148,13 +158,15 @@ void store_sqlite_fill_start_ticks(struct op *o);
  * the queued writes, appended with one write(2) (no fsync, as the WAL's
  * commits), instead of a commit; the writer folds them into the database
  * in batches. */
-/* Writes every queued op not yet in the journal (queue_lock held); 0 or
- * -errno (then the journal is as before the call). */
-int store_sqlite_journal_queue(struct sql_store *m);
-/* The journal's position for a batch taken now (queue_lock held): a new
- * file past JOURNAL_ROTATE_BYTES. */
-void store_sqlite_journal_take(struct sql_store *m);
-/* After a commit of a batch taken at batch_gen: the older files go. */
+/* One step towards the queued ops being in the journal (queue_lock held,
+ * dropped meanwhile): a new file when one is due, else one write of every
+ * queued op not yet in it. The caller loops until what it waits for is
+ * durable (or m->jfd < 0: no journal, commit instead). */
+void store_sqlite_journal_step(struct sql_store *m);
+/* After a batch was put back at the queue's head (queue_lock held): every
+ * queued op is written again, after the batch's. */
+void store_sqlite_journal_requeued(struct sql_store *m);
+/* After a commit of a batch taken at gen (no lock): the older files go. */
 void store_sqlite_journal_prune(struct sql_store *m, uint64_t gen);
 /* At open, before the threads start: what the journal holds past the
  * position the database last committed is applied, in one transaction,
@@ -163,8 +175,11 @@ int store_sqlite_journal_open(struct sql_store *m);
 /* At close, after the writer ended: the journal's file goes when all of it
  * is in the database. */
 void store_sqlite_journal_close(struct sql_store *m);
-/* store_sqlite_write.c: one op applied on the writer connection. */
+/* store_sqlite_write.c: one op applied on the writer connection (0 or
+ * SQLite's error), and whether an error leaves the others of its
+ * transaction to commit (a constraint only). */
 int store_sqlite_apply(struct sql_store *m, const struct op *o);
+bool store_sqlite_fails_alone(struct sql_store *m, int rc);
 
 /* store_sqlite_objects.c */
 extern const char store_sqlite_objects_schema[];

@@ -207,7 +207,7 @@ static struct op *get_op(struct cursor *c)
 		o->data[s] = get_bytes(c, &o->len[s]);
 		o->marks[s] = get_bytes(c, &o->marks_len[s]);
 	}
-	if (c->failed || o->kind == OP_KINDS || c->p != c->end) {
+	if (c->failed || o->kind == OP_KINDS || o->kind == OP_NAMES || n[6] >= STORE_STATES || c->p != c->end) {
 		store_sqlite_free_ops(o);
 		return NULL;
 	}
@@ -221,7 +221,8 @@ static void journal_path(const struct sql_store *m, uint64_t gen, char *path, si
 	snprintf(path, len, "%s/spawnd.journal.%" PRIu64, m->state_dir, gen);
 }
 
-static int open_file(struct sql_store *m, uint64_t gen)
+/* A new, empty file gen (no lock: the caller writes the journal alone). */
+static int create_file(const struct sql_store *m, uint64_t gen)
 {
 	char path[4096];
 	journal_path(m, gen, path, sizeof path);
@@ -231,12 +232,16 @@ static int open_file(struct sql_store *m, uint64_t gen)
 		log_event(LOG_ERROR, "cannot make the store's journal", "path=\"%s\" error=\"%s\"", path, strerror(e));
 		return -e;
 	}
+	return fd;
+}
+
+static void use_file(struct sql_store *m, int fd, uint64_t gen)
+{
 	if (m->jfd >= 0)
 		close(m->jfd);
 	m->jfd = fd;
 	m->jgen = gen;
 	m->joff = 0;
-	return 0;
 }
 
 static int write_all(int fd, const char *p, size_t n, uint64_t off)
@@ -254,12 +259,12 @@ static int write_all(int fd, const char *p, size_t n, uint64_t off)
 	return 0;
 }
 
-int store_sqlite_journal_queue(struct sql_store *m)
+/* The frames of every queued op not yet journaled, into m->jbuf (marked
+ * journaled: the write that follows is theirs); its length, or -ENOMEM. */
+static long frame_queue(struct sql_store *m)
 {
-	if (m->jfd < 0)
-		return -EBADF;
 	struct buf b = { .data = m->jbuf, .cap = m->jcap };
-	for (struct op *o = m->head; o; o = o->next) {
+	for (struct op *o = m->head; o && !b.failed; o = o->next) {
 		if (o->journaled)
 			continue;
 		/* A running row's start time, read now: after a crash, recovery
@@ -280,33 +285,80 @@ int store_sqlite_journal_queue(struct sql_store *m)
 	}
 	m->jbuf = b.data;
 	m->jcap = b.cap;
-	int r = b.failed ? -ENOMEM : write_all(m->jfd, b.data, b.len, m->joff);
-	if (r < 0) {
-		/* Nothing of it counts: cut off what reached the file. */
-		if (ftruncate(m->jfd, (off_t)m->joff) < 0)
-			log_event(LOG_WARN, "cannot cut the store's journal back", "error=\"%s\"", strerror(errno));
-		if (!m->journal_failed)
-			log_event(LOG_ERROR, "store journal write failed", "error=\"%s\"", strerror(-r));
-		m->journal_failed = true;
-		return r;
-	}
+	if (b.failed)
+		return -ENOMEM;
 	for (struct op *o = m->head; o; o = o->next)
 		o->journaled = true;
-	m->joff += b.len;
-	m->journal_failed = false;
-	/* A batch being committed holds writes that were never journaled:
-	 * they are on disk once it commits, not before. */
-	m->j_lo = m->writing ? m->taken_seq : 0;
-	__atomic_store_n(&m->j_hi, m->queued_seq, __ATOMIC_RELEASE);
-	return 0;
+	return (long)b.len;
 }
 
-void store_sqlite_journal_take(struct sql_store *m)
+/* Why a failed write makes a new file: what reached this one may be half a
+ * frame, and a batch taken meanwhile has a position past it; a replay
+ * stops at the first bad frame, so nothing may follow it in this file. The
+ * queued ops are written again in the new one. */
+static void write_failed(struct sql_store *m, int r)
 {
-	if (m->jfd >= 0 && m->joff >= JOURNAL_ROTATE_BYTES)
-		open_file(m, m->jgen + 1);      /* on failure the old file goes on */
-	m->batch_gen = m->jgen;
-	m->batch_off = m->joff;
+	if (!m->journal_failed)
+		log_event(LOG_ERROR, "store journal write failed", "error=\"%s\"", strerror(-r));
+	m->journal_failed = true;
+	m->jrotate = true;
+	for (struct op *o = m->head; o; o = o->next)
+		o->journaled = false;
+}
+
+/* A new file (queue_lock dropped while it is made). After a failed write
+ * without one there is no journal: syncs commit instead (jfd -1). */
+static void rotate(struct sql_store *m)
+{
+	uint64_t gen = m->jgen + 1;
+	pthread_mutex_unlock(&m->queue_lock);
+	int fd = create_file(m, gen);
+	pthread_mutex_lock(&m->queue_lock);
+	if (fd >= 0) {
+		use_file(m, fd, gen);
+		m->jrotate = false;
+	} else if (m->jrotate) {
+		close(m->jfd);
+		m->jfd = -1;
+	}
+}
+
+void store_sqlite_journal_step(struct sql_store *m)
+{
+	m->jwriting = true;
+	if (m->jrotate || m->joff >= JOURNAL_ROTATE_BYTES) {
+		rotate(m);
+	} else {
+		/* What this write makes durable: everything queued now, but a
+		 * batch being committed holds writes that were never journaled
+		 * (on disk once it commits, not before). */
+		uint64_t lo = m->writing ? m->taken_seq : 0, hi = m->queued_seq, epoch = m->jepoch;
+		uint64_t at = m->joff;
+		long len = frame_queue(m);
+		int r = len < 0 ? (int)len : 0;
+		if (len > 0) {
+			m->joff += (uint64_t)len;       /* a batch taken meanwhile is past it */
+			pthread_mutex_unlock(&m->queue_lock);
+			r = write_all(m->jfd, m->jbuf, (size_t)len, at);
+			pthread_mutex_lock(&m->queue_lock);
+		}
+		if (r < 0)
+			write_failed(m, r);
+		else if (epoch == m->jepoch) {
+			m->journal_failed = false;
+			m->j_lo = lo;
+			m->j_hi = hi;
+		}
+	}
+	m->jwriting = false;
+	pthread_cond_broadcast(&m->journal_cond);
+}
+
+void store_sqlite_journal_requeued(struct sql_store *m)
+{
+	m->jepoch++;
+	for (struct op *o = m->head; o; o = o->next)
+		o->journaled = false;
 }
 
 static void remove_older(struct sql_store *m, uint64_t gen)
@@ -328,10 +380,7 @@ static void remove_older(struct sql_store *m, uint64_t gen)
 
 void store_sqlite_journal_prune(struct sql_store *m, uint64_t gen)
 {
-	if (gen > m->committed_gen) {
-		remove_older(m, gen);
-		m->committed_gen = gen;
-	}
+	remove_older(m, gen);
 }
 
 /* ---- replay ----------------------------------------------------------------- */
@@ -368,6 +417,10 @@ static unsigned char *read_file(const struct sql_store *m, uint64_t gen, size_t 
 		ssize_t r = read(fd, d + got, (size_t)st.st_size - got);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0) {
+			free(d);
+			d = NULL;
+		}
 		if (r <= 0)
 			break;
 		got += (size_t)r;
@@ -385,6 +438,10 @@ static long replay_file(struct sql_store *m, uint64_t gen, uint64_t off, uint64_
 	unsigned char *d = read_file(m, gen, &len);
 	long applied = 0;
 	int rc = 0;
+	if (!d) {
+		log_event(LOG_ERROR, "cannot read the store's journal", "gen=%" PRIu64, gen);
+		return -EIO;            /* not skipped: the open would remove it */
+	}
 	for (size_t at = off; d && !rc && len >= FRAME_HEAD && at <= len - FRAME_HEAD;) {
 		uint32_t head[2];
 		uint64_t sum;
@@ -401,8 +458,8 @@ static long replay_file(struct sql_store *m, uint64_t gen, uint64_t off, uint64_
 		if (o->seq > skip_seq) {
 			rc = store_sqlite_apply(m, o);
 			/* A write that fails alone (a constraint) is logged and
-			 * skipped, as it was live; a failed transaction ends it. */
-			if (rc && !sqlite3_get_autocommit(m->writer))
+			 * skipped, as it was live; any other error ends the open. */
+			if (store_sqlite_fails_alone(m, rc))
 				rc = 0;
 			applied += !rc;
 		}
@@ -413,13 +470,14 @@ static long replay_file(struct sql_store *m, uint64_t gen, uint64_t off, uint64_
 }
 
 /* The journal generations in the state folder, ascending (count in *n). */
-static uint64_t *list_gens(const struct sql_store *m, size_t *n)
+static uint64_t *list_gens(const struct sql_store *m, size_t *n, bool *failed)
 {
 	uint64_t *gens = NULL;
 	size_t cap = 0;
 	*n = 0;
 	DIR *d = opendir(m->state_dir);
 	struct dirent *e;
+	*failed = !d;
 	while (d && (e = readdir(d))) {
 		uint64_t g;
 		char tail;
@@ -427,8 +485,10 @@ static uint64_t *list_gens(const struct sql_store *m, size_t *n)
 			continue;
 		if (*n == cap) {
 			uint64_t *more = realloc(gens, (cap = cap ? cap * 2 : 8) * sizeof *gens);
-			if (!more)
+			if (!more) {
+				*failed = true;
 				break;
+			}
 			gens = more;
 		}
 		size_t i = (*n)++;
@@ -447,10 +507,11 @@ int store_sqlite_journal_open(struct sql_store *m)
 	uint64_t off = (uint64_t)meta_value(m->writer, "journal_off");
 	uint64_t skip = (uint64_t)meta_value(m->writer, "journal_seq");
 	size_t n;
-	uint64_t *gens = list_gens(m, &n);
+	bool failed;
+	uint64_t *gens = list_gens(m, &n, &failed);
 	uint64_t next = gen + 1;
 	long applied = 0;
-	int r = sqlite3_exec(m->writer, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+	int r = !failed && sqlite3_exec(m->writer, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 	sqlite3_stmt *insert = m->op_stmt[OP_INSERT];
 	m->op_stmt[OP_INSERT] = m->replace_stmt;
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -466,9 +527,11 @@ int store_sqlite_journal_open(struct sql_store *m)
 	}
 	m->op_stmt[OP_INSERT] = insert;
 	/* The new file first: the meta that names it commits after. */
-	if (r == 0)
-		r = open_file(m, next);
+	int fd = r == 0 ? create_file(m, next) : -1;
+	if (fd < 0 && r == 0)
+		r = fd;
 	if (r == 0) {
+		use_file(m, fd, next);
 		m->batch_gen = next;
 		m->batch_off = 0;
 		sqlite3_stmt *st = m->journal_stmt;
@@ -503,7 +566,7 @@ void store_sqlite_journal_close(struct sql_store *m)
 	m->jfd = -1;
 	/* All of it committed (the writer's last batch named its end): the
 	 * next open has nothing to read in it. */
-	if (!m->head && !m->fold_failed && m->committed_gen == m->jgen && m->batch_off == m->joff) {
+	if (!m->head && !m->fold_failed && !m->dropped && m->committed_gen == m->jgen && m->batch_off == m->joff) {
 		char path[4096];
 		journal_path(m, m->jgen, path, sizeof path);
 		unlink(path);

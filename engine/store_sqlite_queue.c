@@ -337,18 +337,20 @@ int store_sqlite_sync(struct store *s, uint64_t seq)
 		return 0;                       /* committed */
 	pthread_mutex_lock(&m->queue_lock);
 	while (!durable(m, seq)) {
-		/* Not in the journal yet, or a batch before it failed (it is
-		 * back in the queue): the queue into the journal. */
-		if (seq > m->j_hi || !m->writing) {
-			if (m->jfd >= 0 && store_sqlite_journal_queue(m) == 0)
-				continue;
-			/* No journal to write (a full disk): a commit, as a flush. */
+		if (m->jfd < 0) {
+			/* No journal (a full disk): a commit, as a flush. */
 			pthread_mutex_unlock(&m->queue_lock);
 			return store_sqlite_flush(s, seq);
 		}
-		/* In the journal, but writes before it are in the batch being
-		 * committed (they were never journaled): its commit tells. */
-		pthread_cond_wait(&m->committed_cond, &m->queue_lock);
+		if (seq <= m->j_hi && m->writing)
+			/* In the journal, but writes before it are in the batch
+			 * being committed (never journaled): its commit tells. */
+			pthread_cond_wait(&m->committed_cond, &m->queue_lock);
+		else if (m->jwriting)
+			/* Another thread writes it; that write may hold this one. */
+			pthread_cond_wait(&m->journal_cond, &m->queue_lock);
+		else
+			store_sqlite_journal_step(m);
 	}
 	pthread_mutex_unlock(&m->queue_lock);
 	return 0;

@@ -169,24 +169,30 @@ void store_sqlite_free_ops(struct op *o)
 	}
 }
 
+bool store_sqlite_fails_alone(struct sql_store *m, int rc)
+{
+	return rc == 0 || ((rc & 0xff) == SQLITE_CONSTRAINT && !sqlite3_get_autocommit(m->writer));
+}
+
 /* One transaction for the whole batch, with the Process-N count when names
  * >= 0 and the journal's position when it was taken (last: its last seq);
- * a write that fails alone (a constraint) does not undo the others, a
- * failed commit fails them all. */
+ * a write that fails alone (a constraint) does not undo the others. Any
+ * other error fails the batch (SQLite undoes only the statement on a full
+ * disk, say: committing the rest would move the journal's position past a
+ * write the database lacks). */
 static bool write_batch(struct sql_store *m, struct op *batch, long names, uint64_t last)
 {
 	for (struct op *o = batch; o; o = o->next)
 		store_sqlite_fill_start_ticks(o);       /* before BEGIN: no write lock held meanwhile */
 	bool ok = step_reset(m->begin) == 0;
 	for (struct op *o = batch; ok && o; o = o->next)
-		if (store_sqlite_apply(m, o) && sqlite3_get_autocommit(m->writer))
-			ok = false;             /* the transaction is gone */
+		if (!store_sqlite_fails_alone(m, store_sqlite_apply(m, o)))
+			ok = false;
 	if (ok && names >= 0) {
 		struct op count = { .kind = OP_NAMES, .names = names };
-		if (store_sqlite_apply(m, &count) && sqlite3_get_autocommit(m->writer))
-			ok = false;
+		ok = store_sqlite_apply(m, &count) == 0;
 	}
-	if (ok) {
+	if (ok && !m->dropped) {        /* past a dropped batch's images: never */
 		sqlite3_stmt *st = m->journal_stmt;
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)m->batch_gen);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)m->batch_off);
@@ -195,9 +201,12 @@ static bool write_batch(struct sql_store *m, struct op *batch, long names, uint6
 	}
 	if (ok && step_reset(m->commit) != 0) {
 		log_event(LOG_ERROR, "store commit failed", "error=\"%s\"", sqlite3_errmsg(m->writer));
-		step_reset(m->rollback);
 		ok = false;
 	}
+	/* A statement that failed (the meta's, say) may leave the transaction
+	 * open: every later BEGIN would fail. */
+	if (!ok && !sqlite3_get_autocommit(m->writer))
+		step_reset(m->rollback);
 	return ok;
 }
 
@@ -248,6 +257,10 @@ static void requeue(struct sql_store *m, struct op *batch)
 	m->first_queued_ns = histogram_now_ns();
 	m->retry_after_ns = m->first_queued_ns + (uint64_t)FOLD_RETRY_MS * 1000000u;
 	m->remove_queued = true;        /* the Process-N count too, if it was due */
+	/* Writes queued since may be in the journal before the batch's (never
+	 * journaled) images: all are written again, the batch's first, so
+	 * that the replay (in file order) ends with the newest. */
+	store_sqlite_journal_requeued(m);
 }
 
 /* One batch taken from the queue (queue_lock held, dropped while writing).
@@ -258,8 +271,11 @@ static void write_taken(struct sql_store *m, struct op *batch, bool with_names)
 	long names = with_names && m->names_given > m->names_written ? m->names_given : -1;
 	m->taken_seq = last;
 	m->writing = true;
-	store_sqlite_journal_take(m);
-	uint64_t gen = m->batch_gen;
+	/* Everything journaled so far is an image of an op of this batch or
+	 * an earlier one (both under queue_lock), and nothing after it. */
+	uint64_t gen = m->batch_gen = m->jgen;
+	bool prune = false;
+	m->batch_off = m->joff;
 	pthread_mutex_unlock(&m->queue_lock);
 
 	uint64_t start = histogram_now_ns();
@@ -274,13 +290,19 @@ static void write_taken(struct sql_store *m, struct op *batch, bool with_names)
 		if (names > m->names_written)
 			m->names_written = names;
 		__atomic_store_n(&m->committed_seq, last, __ATOMIC_RELEASE);
-		store_sqlite_journal_prune(m, gen);
+		prune = !m->dropped && gen > m->committed_gen;
+		if (prune)
+			m->committed_gen = gen;
 	} else if (batch && !m->stopping) {
 		requeue(m, batch);
 		batch = NULL;
+	} else if (batch) {
+		m->dropped = true;      /* stopping: its images stay the journal's to replay */
 	}
 	pthread_cond_broadcast(&m->committed_cond);
 	pthread_mutex_unlock(&m->queue_lock);
+	if (prune)
+		store_sqlite_journal_prune(m, gen);     /* no lock: file I/O */
 	store_sqlite_free_ops(batch);
 	pthread_mutex_lock(&m->queue_lock);
 }

@@ -1,4 +1,4 @@
-/* Review tests of the SQLite store's journal (engine/store_sqlite_journal.c,
+/* Fault tests of the SQLite store's journal (engine/store_sqlite_journal.c,
  * store_sqlite_write.c): what a failed commit does to it. A commit is made
  * to fail from outside, by a trigger this test puts on the store's meta
  * table (the writer updates journal_gen/off/seq in every batch's
@@ -25,7 +25,7 @@ static char name_[] = "job", poison_[] = "poison", target_[] = "worker", args_[]
 
 static void new_dir(char *d)
 {
-	strcpy(d, "/tmp/unit_store_journal_review.XXXXXX");
+	strcpy(d, "/tmp/unit_store_journal_faults.XXXXXX");
 	if (!mkdtemp(d))
 		abort();
 }
@@ -90,8 +90,8 @@ static int state_of(const char *d, int i)
  * batch, with one more write, must commit both: a store whose one failed
  * commit left its transaction open refuses every BEGIN after it. */
 static const char fail_first_batch[] =
-	"CREATE TRIGGER review_fail BEFORE UPDATE ON meta WHEN NEW.key = 'journal_seq' AND NEW.value = 1"
-	" BEGIN SELECT RAISE(ABORT, 'review: injected'); END;";
+	"CREATE TRIGGER injected_fail BEFORE UPDATE ON meta WHEN NEW.key = 'journal_seq' AND NEW.value = 1"
+	" BEGIN SELECT RAISE(ABORT, 'injected'); END;";
 
 static void a_failed_meta_write_does_not_wedge_the_store(void)
 {
@@ -123,10 +123,10 @@ static void a_failed_meta_write_does_not_wedge_the_store(void)
  * for that batch); the batch's insert, requeued, is then journaled after the
  * end. A crash: the replay must not bring back the older running state. */
 static const char fail_first_batch_slowly[] =
-	"CREATE TRIGGER review_fail BEFORE UPDATE ON meta WHEN NEW.key = 'journal_seq' AND NEW.value = 1"
+	"CREATE TRIGGER injected_fail BEFORE UPDATE ON meta WHEN NEW.key = 'journal_seq' AND NEW.value = 1"
 	" AND (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
 	" SELECT count(*) FROM c) > 0"
-	" BEGIN SELECT RAISE(ROLLBACK, 'review: injected'); END;";
+	" BEGIN SELECT RAISE(ROLLBACK, 'injected'); END;";
 
 static void *flush_thread(void *arg)
 {
@@ -188,7 +188,7 @@ static void a_requeued_write_does_not_replay_over_a_newer_one(void)
 	int status = -1;
 	waitpid(pid, &status, 0);
 	CHECK_INT(WIFEXITED(status) ? WEXITSTATUS(status) : 98, 0);
-	CHECK_INT(exec_sql(d, "DROP TRIGGER review_fail;"), SQLITE_OK);
+	CHECK_INT(exec_sql(d, "DROP TRIGGER injected_fail;"), SQLITE_OK);
 	int state = state_of(d, 0);
 	remove_dir(d);
 	CHECK_MSG(state == STORE_EXITED, "after the crash the record is in state %d, answered %d (exited)", state,
@@ -201,8 +201,8 @@ static void a_requeued_write_does_not_replay_over_a_newer_one(void)
  * (journaled): a close must keep it for the next open, even though the
  * Process-N count's own small commit after it succeeds. */
 static const char fail_poison[] =
-	"CREATE TRIGGER review_fail BEFORE UPDATE ON meta WHEN EXISTS (SELECT 1 FROM records WHERE name = 'poison')"
-	" BEGIN SELECT RAISE(ROLLBACK, 'review: injected'); END;";
+	"CREATE TRIGGER injected_fail BEFORE UPDATE ON meta WHEN EXISTS (SELECT 1 FROM records WHERE name = 'poison')"
+	" BEGIN SELECT RAISE(ROLLBACK, 'injected'); END;";
 
 static void a_close_whose_last_commit_fails_keeps_the_synced_write(void)
 {
@@ -218,7 +218,7 @@ static void a_close_whose_last_commit_fails_keeps_the_synced_write(void)
 	CHECK_INT(ops->insert(s, &r), 0);
 	CHECK_INT(store_sync(s, store_queued(s)), 0);   /* answered: it survives */
 	ops->close(s);
-	CHECK_INT(exec_sql(d, "DROP TRIGGER review_fail;"), SQLITE_OK);
+	CHECK_INT(exec_sql(d, "DROP TRIGGER injected_fail;"), SQLITE_OK);
 	int state = state_of(d, 0);
 	remove_dir(d);
 	CHECK_MSG(state == STORE_EXITED, "the synced record after the close and an open: state %d", state);

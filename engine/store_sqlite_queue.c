@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/histogram.h"
 #include "lib/procstat.h"
@@ -138,7 +139,8 @@ static void copy_fields(struct store_record *a, const struct store_record *b)
 	a->ended_ms = b->ended_ms;
 	a->stdout_bytes = b->stdout_bytes;
 	a->stderr_bytes = b->stderr_bytes;
-	a->start_ticks = b->start_ticks;
+	if (b->start_ticks)                     /* a later write gives 0: known stays (the UPDATE's rule) */
+		a->start_ticks = b->start_ticks;
 	a->stdout_dropped = b->stdout_dropped;
 	a->stderr_dropped = b->stderr_dropped;
 }
@@ -159,24 +161,38 @@ static void hold_pidfd(struct op *o, const struct store_record *r)
 	o->holds_pidfd = o->pidfd >= 0;
 }
 
+static void drop_pidfd(struct op *o)
+{
+	if (o->holds_pidfd)
+		close(o->pidfd);
+	o->holds_pidfd = false;
+	o->pidfd = -1;
+}
+
+/* The pidfd goes once read by: a queued op may wait a while (the writer's
+ * linger), and the worker's fds are counted (tests/api_waits_vanished). */
 void store_sqlite_fill_start_ticks(struct op *o)
 {
 	if (o->holds_pidfd && o->has_fields && wants_start_ticks(&o->rec))
 		o->rec.start_ticks = procstat_start_ticks_held(o->rec.pid, o->pidfd);
+	if (o->holds_pidfd && !wants_start_ticks(&o->rec))
+		drop_pidfd(o);
 }
 
-/* into keeps one pidfd while its merged fields still want the start time;
- * one it no longer needs goes to from, to be closed with it. */
+/* into keeps one pidfd while its merged fields still want the start time,
+ * and takes from's if it has none; one it no longer needs is closed (from's
+ * goes with from). */
 static void merge_pidfd(struct op *into, struct op *from)
 {
-	if (into->holds_pidfd && wants_start_ticks(&into->rec))
+	if (!wants_start_ticks(&into->rec)) {
+		drop_pidfd(into);
 		return;
-	bool held = into->holds_pidfd;
-	int fd = into->pidfd;
+	}
+	if (into->holds_pidfd)
+		return;
 	into->holds_pidfd = from->holds_pidfd;
 	into->pidfd = from->pidfd;
-	from->holds_pidfd = held;
-	from->pidfd = fd;
+	from->holds_pidfd = false;
 }
 
 /* from's writes go into the queued op of the same record; from keeps what

@@ -110,7 +110,7 @@ struct sql_store {
 	 * (a write failed in this one); jepoch: a batch went back to the
 	 * queue, so a write begun before does not count. */
 	bool jwriting, jrotate;
-	uint64_t jepoch;
+	uint64_t jepoch, jretry_ns;             /* jretry_ns: no new file tried before (one failed) */
 	pthread_cond_t journal_cond;
 	char *jbuf;
 	size_t jcap;
@@ -163,6 +163,9 @@ void store_sqlite_fill_start_ticks(struct op *o);
  * queued op not yet in it. The caller loops until what it waits for is
  * durable (or m->jfd < 0: no journal, commit instead). */
 void store_sqlite_journal_step(struct sql_store *m);
+/* Whether there is a journal to write (queue_lock held; may drop it): with
+ * none (its file failed), a new one is tried at most once a second. */
+int store_sqlite_journal_usable(struct sql_store *m);
 /* After a batch was put back at the queue's head (queue_lock held): every
  * queued op is written again, after the batch's. */
 void store_sqlite_journal_requeued(struct sql_store *m);

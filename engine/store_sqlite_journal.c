@@ -20,11 +20,14 @@
  * A file is one frame after the other: payload length (u32), magic (u32),
  * FNV-1a 64 of the payload (u64), payload, in this machine's byte order (the
  * journal never leaves the state folder). A frame cut short by a kill, or
- * left by a failed write, ends the replay: it was never answered about. A
- * write that fails is cut off again (ftruncate), and its sync falls back to
- * a commit. Within the file the meta names, frames of ops of the committed
- * batch or older (seq <= journal_seq: a failed write's leftovers) are
- * skipped.
+ * left by a failed write, ends the replay of its file: it was never
+ * answered about. After a failed write nothing more goes into that file: the
+ * queued ops are written again into a new one (without one, syncs commit
+ * until a file can be made, tried once a second). Within the file the meta
+ * names, frames of ops of the committed batch or older (seq <= journal_seq)
+ * are skipped. What runs under queue_lock: building the frames (copies of
+ * the ops, at most the in-memory output of each, and a running worker's
+ * start time from /proc); the write and a new file's creation drop it.
  *
  * Why files rotate (JOURNAL_ROTATE_BYTES) instead of being truncated per
  * batch: making or truncating a file costs the disk measured about half a
@@ -45,6 +48,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/histogram.h"
 #include "lib/log.h"
 #include "lib/procstat.h"
 
@@ -126,7 +130,7 @@ static void put_op(struct buf *b, const struct op *o)
 }
 
 /* Reading an image back: a cursor that fails (and stays failed) at the end. */
-struct cursor { const unsigned char *p, *end; bool failed; };
+struct cursor { const unsigned char *p, *end; bool failed, nomem; };
 
 static uint64_t get_u64(struct cursor *c)
 {
@@ -152,9 +156,13 @@ static void *get_bytes(struct cursor *c, size_t *len)
 	c->p += sizeof n;
 	if (n == NONE)
 		return NULL;
-	char *d = (size_t)(c->end - c->p) < n ? NULL : malloc((size_t)n + 1);
-	if (!d) {
+	if ((size_t)(c->end - c->p) < n) {
 		c->failed = true;
+		return NULL;
+	}
+	char *d = malloc((size_t)n + 1);
+	if (!d) {
+		c->failed = c->nomem = true;
 		return NULL;
 	}
 	memcpy(d, c->p, n);
@@ -168,8 +176,10 @@ static void *get_bytes(struct cursor *c, size_t *len)
 static struct op *get_op(struct cursor *c)
 {
 	struct op *o = calloc(1, sizeof *o);
-	if (!o)
+	if (!o) {
+		c->nomem = true;
 		return NULL;
+	}
 	struct store_record *r = &o->rec;
 	uint64_t n[18];
 	for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
@@ -306,9 +316,10 @@ static void write_failed(struct sql_store *m, int r)
 		o->journaled = false;
 }
 
-/* A new file (queue_lock dropped while it is made). After a failed write
- * without one there is no journal: syncs commit instead (jfd -1). */
-static void rotate(struct sql_store *m)
+/* A new file (queue_lock dropped while it is made); false: none could be
+ * made. After a failed write without one there is no journal (jfd -1):
+ * syncs commit instead, and try for a file again once a second. */
+static bool rotate(struct sql_store *m)
 {
 	uint64_t gen = m->jgen + 1;
 	pthread_mutex_unlock(&m->queue_lock);
@@ -317,16 +328,32 @@ static void rotate(struct sql_store *m)
 	if (fd >= 0) {
 		use_file(m, fd, gen);
 		m->jrotate = false;
-	} else if (m->jrotate) {
+		return true;
+	}
+	if (m->jrotate && m->jfd >= 0) {
 		close(m->jfd);
 		m->jfd = -1;
 	}
+	m->jretry_ns = histogram_now_ns() + 1000000000u;
+	return false;
+}
+
+int store_sqlite_journal_usable(struct sql_store *m)
+{
+	if (m->jfd < 0 && !m->jwriting && histogram_now_ns() >= m->jretry_ns) {
+		m->jwriting = true;
+		rotate(m);
+		m->jwriting = false;
+		pthread_cond_broadcast(&m->journal_cond);
+	}
+	return m->jfd >= 0;
 }
 
 void store_sqlite_journal_step(struct sql_store *m)
 {
 	m->jwriting = true;
-	if (m->jrotate || m->joff >= JOURNAL_ROTATE_BYTES) {
+	/* Past its size, a file that cannot be replaced is written on. */
+	if (m->jrotate || (m->joff >= JOURNAL_ROTATE_BYTES && histogram_now_ns() >= m->jretry_ns)) {
 		rotate(m);
 	} else {
 		/* What this write makes durable: everything queued now, but a
@@ -450,11 +477,16 @@ static long replay_file(struct sql_store *m, uint64_t gen, uint64_t off, uint64_
 		if (head[1] != JOURNAL_MAGIC || head[0] > len - at - FRAME_HEAD ||
 		    fnv64(d + at + FRAME_HEAD, head[0]) != sum)
 			break;                  /* cut short, or a failed write's leftovers */
-		struct cursor c = { d + at + FRAME_HEAD, d + at + FRAME_HEAD + head[0], false };
+		struct cursor c = { d + at + FRAME_HEAD, d + at + FRAME_HEAD + head[0], false, false };
 		struct op *o = get_op(&c);
 		at += FRAME_HEAD + head[0];
-		if (!o)
+		/* A frame whose checksum holds but which cannot be taken in (no
+		 * memory, or a kind or state this build lacks) is not the
+		 * journal's end: the open fails and keeps the file. */
+		if (!o) {
+			rc = c.nomem ? SQLITE_NOMEM : SQLITE_CORRUPT;
 			break;
+		}
 		if (o->seq > skip_seq) {
 			rc = store_sqlite_apply(m, o);
 			/* A write that fails alone (a constraint) is logged and
@@ -560,6 +592,8 @@ int store_sqlite_journal_open(struct sql_store *m)
 
 void store_sqlite_journal_close(struct sql_store *m)
 {
+	free(m->jbuf);
+	m->jbuf = NULL;
 	if (m->jfd < 0)
 		return;
 	close(m->jfd);
@@ -571,6 +605,4 @@ void store_sqlite_journal_close(struct sql_store *m)
 		journal_path(m, m->jgen, path, sizeof path);
 		unlink(path);
 	}
-	free(m->jbuf);
-	m->jbuf = NULL;
 }

@@ -353,7 +353,7 @@ int store_sqlite_sync(struct store *s, uint64_t seq)
 		return 0;                       /* committed */
 	pthread_mutex_lock(&m->queue_lock);
 	while (!durable(m, seq)) {
-		if (m->jfd < 0) {
+		if (!store_sqlite_journal_usable(m)) {
 			/* No journal (a full disk): a commit, as a flush. */
 			pthread_mutex_unlock(&m->queue_lock);
 			return store_sqlite_flush(s, seq);

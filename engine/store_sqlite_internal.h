@@ -1,6 +1,7 @@
 /* store_sqlite_internal — what the SQLite store's files share:
  * store_sqlite.c (schema, open, close, the ops table), store_sqlite_queue.c
- * (the write queue), store_sqlite_journal.c (the journal a sync writes),
+ * (the write queue), store_sqlite_journal.c (the journal a sync writes,
+ * in store_sqlite_frame.c's frames),
  * store_sqlite_write.c (the writer and checkpoint threads) and
  * store_sqlite_read.c (get, list, output reads on the reader connection).
  * Not for use outside them. Locking: queue_lock guards the queue, the
@@ -178,6 +179,15 @@ int store_sqlite_journal_open(struct sql_store *m);
 /* At close, after the writer ended: the journal's file goes when all of it
  * is in the database. */
 void store_sqlite_journal_close(struct sql_store *m);
+/* store_sqlite_frame.c: an op's frame appended to b (b->failed: no
+ * memory), and the frame at *at of d read back into *out (moves *at past
+ * it): FRAME_END where no whole frame with its checksum is (the journal's
+ * end), FRAME_BAD for one this build cannot take in. */
+struct frame_buf { char *data; size_t len, cap; bool failed; };
+enum { FRAME_OK, FRAME_END, FRAME_BAD, FRAME_NOMEM };
+void store_sqlite_frame_put(struct frame_buf *b, const struct op *o);
+int store_sqlite_frame_get(const unsigned char *d, size_t len, size_t *at, struct op **out);
+
 /* store_sqlite_write.c: one op applied on the writer connection (0 or
  * SQLite's error), and whether an error leaves the others of its
  * transaction to commit (a constraint only). */

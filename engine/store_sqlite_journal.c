@@ -9,17 +9,17 @@
  * survives a kill of spawnd as a commit did: both sit in the page cache, no
  * fsync (synchronous=NORMAL; README "Durability").
  *
- * Why the position is exact: images are written and batches taken under
- * queue_lock, and a batch takes the whole queue, so everything in the
- * journal before a batch's position is an image of an op of that batch or
- * of an earlier one, and nothing after it is. Replayed images are applied
+ * Why the position is exact: a write's frames are built, and its place in
+ * the file reserved, under queue_lock, where batches are taken, and a batch
+ * takes the whole queue, so everything in the journal before a batch's
+ * position is an image of an op of that batch or of an earlier one, and
+ * nothing after it is (the write itself runs with the lock dropped). Replayed images are applied
  * in the order written; an op written twice (merged in between) is written
  * whole each time, so its last image wins. An insert is replayed as
  * INSERT OR REPLACE: its first image may be there already.
  *
- * A file is one frame after the other: payload length (u32), magic (u32),
- * FNV-1a 64 of the payload (u64), payload, in this machine's byte order (the
- * journal never leaves the state folder). A frame cut short by a kill, or
+ * A file is one frame after the other (store_sqlite_frame.c). A frame cut
+ * short by a kill, or
  * left by a failed write, ends the replay of its file: it was never
  * answered about. After a failed write nothing more goes into that file: the
  * queued ops are written again into a new one (without one, syncs commit
@@ -51,178 +51,6 @@
 #include "lib/histogram.h"
 #include "lib/log.h"
 #include "lib/procstat.h"
-
-#define JOURNAL_MAGIC 0x314a5053u       /* "SPJ1" */
-#define FRAME_HEAD 16
-#define NONE UINT32_MAX                 /* a NULL string or blob */
-
-static uint64_t fnv64(const unsigned char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037u;
-	while (n--)
-		h = (h ^ *p++) * 1099511628211u;
-	return h;
-}
-
-/* ---- images --------------------------------------------------------------- */
-
-struct buf { char *data; size_t len, cap; bool failed; };
-
-static void put(struct buf *b, const void *p, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d) {
-			b->failed = true;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static void put_u64(struct buf *b, uint64_t v) { put(b, &v, sizeof v); }
-
-static void put_bytes(struct buf *b, const void *p, size_t n)
-{
-	uint32_t len = p ? (uint32_t)n : NONE;
-	put(b, &len, sizeof len);
-	if (p)
-		put(b, p, n);
-}
-
-static void put_str(struct buf *b, const char *s) { put_bytes(b, s, s ? strlen(s) : 0); }
-
-/* One op's image: every field, whatever its kind (a few bytes more, one
- * decoder). */
-static void put_op(struct buf *b, const struct op *o)
-{
-	const struct store_record *r = &o->rec;
-	uint64_t flags = (uint64_t)o->has_fields | (uint64_t)o->has_output[0] << 1 | (uint64_t)o->has_output[1] << 2 |
-			 (uint64_t)r->daemon << 3;
-	double timeout = r->timeout;
-	uint64_t timeout_bits;
-	memcpy(&timeout_bits, &timeout, sizeof timeout_bits);
-	const uint64_t numbers[] = {
-		(uint64_t)o->kind, o->seq, flags, (uint64_t)o->names, timeout_bits, (uint64_t)r->created_ms,
-		(uint64_t)r->state, (uint64_t)(int64_t)r->pid, (uint64_t)(int64_t)r->exitcode,
-		(uint64_t)(int64_t)r->signal, (uint64_t)(int64_t)r->reason, (uint64_t)r->started_ms,
-		(uint64_t)r->ended_ms, r->stdout_bytes, r->stderr_bytes, r->start_ticks, r->stdout_dropped,
-		r->stderr_dropped,
-	};
-	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
-		put_u64(b, numbers[i]);
-	const char *const strings[] = { r->id, r->name, r->target, r->args_text, r->error, r->timeline_text,
-					r->launch_text, r->pool, o->obj_kind, o->obj_name, o->obj_key, o->obj_value };
-	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
-		put_str(b, strings[i]);
-	for (int s = 0; s < 2; s++) {
-		put_bytes(b, o->data[s], o->len[s]);
-		put_bytes(b, o->marks[s], o->marks_len[s]);
-	}
-}
-
-/* Reading an image back: a cursor that fails (and stays failed) at the end. */
-struct cursor { const unsigned char *p, *end; bool failed, nomem; };
-
-static uint64_t get_u64(struct cursor *c)
-{
-	uint64_t v = 0;
-	if (c->failed || (size_t)(c->end - c->p) < sizeof v) {
-		c->failed = true;
-		return 0;
-	}
-	memcpy(&v, c->p, sizeof v);
-	c->p += sizeof v;
-	return v;
-}
-
-/* A malloc'd copy (NUL-terminated, as text or blob), NULL for NONE. */
-static void *get_bytes(struct cursor *c, size_t *len)
-{
-	uint32_t n;
-	if (c->failed || (size_t)(c->end - c->p) < sizeof n) {
-		c->failed = true;
-		return NULL;
-	}
-	memcpy(&n, c->p, sizeof n);
-	c->p += sizeof n;
-	if (n == NONE)
-		return NULL;
-	if ((size_t)(c->end - c->p) < n) {
-		c->failed = true;
-		return NULL;
-	}
-	char *d = malloc((size_t)n + 1);
-	if (!d) {
-		c->failed = c->nomem = true;
-		return NULL;
-	}
-	memcpy(d, c->p, n);
-	d[n] = '\0';
-	c->p += n;
-	if (len)
-		*len = n;
-	return d;
-}
-
-static struct op *get_op(struct cursor *c)
-{
-	struct op *o = calloc(1, sizeof *o);
-	if (!o) {
-		c->nomem = true;
-		return NULL;
-	}
-	struct store_record *r = &o->rec;
-	uint64_t n[18];
-	for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
-		n[i] = get_u64(c);
-	o->kind = n[0] < OP_KINDS ? (enum op_kind)n[0] : OP_KINDS;
-	o->seq = n[1];
-	o->has_fields = n[2] & 1;
-	o->has_output[0] = n[2] >> 1 & 1;
-	o->has_output[1] = n[2] >> 2 & 1;
-	r->daemon = n[2] >> 3 & 1;
-	o->names = (long)n[3];
-	memcpy(&r->timeout, &n[4], sizeof r->timeout);
-	r->created_ms = (int64_t)n[5];
-	r->state = (enum store_state)n[6];
-	r->pid = (int)(int64_t)n[7];
-	r->exitcode = (int)(int64_t)n[8];
-	r->signal = (int)(int64_t)n[9];
-	r->reason = (int)(int64_t)n[10];
-	r->started_ms = (int64_t)n[11];
-	r->ended_ms = (int64_t)n[12];
-	r->stdout_bytes = n[13];
-	r->stderr_bytes = n[14];
-	r->start_ticks = n[15];
-	r->stdout_dropped = n[16];
-	r->stderr_dropped = n[17];
-	r->pidfd = -1;
-	char *id = get_bytes(c, NULL);
-	snprintf(r->id, sizeof r->id, "%s", id ? id : "");
-	free(id);
-	char **const strings[] = { &r->name, &r->target, &r->args_text, &r->error, &r->timeline_text,
-				   &r->launch_text, &r->pool, &o->obj_kind, &o->obj_name, &o->obj_key, &o->obj_value };
-	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
-		*strings[i] = get_bytes(c, NULL);
-	for (int s = 0; s < 2; s++) {
-		o->data[s] = get_bytes(c, &o->len[s]);
-		o->marks[s] = get_bytes(c, &o->marks_len[s]);
-	}
-	if (c->failed || o->kind == OP_KINDS || o->kind == OP_NAMES || n[6] >= STORE_STATES || c->p != c->end) {
-		store_sqlite_free_ops(o);
-		return NULL;
-	}
-	return o;
-}
 
 /* ---- writing --------------------------------------------------------------- */
 
@@ -273,25 +101,14 @@ static int write_all(int fd, const char *p, size_t n, uint64_t off)
  * journaled: the write that follows is theirs); its length, or -ENOMEM. */
 static long frame_queue(struct sql_store *m)
 {
-	struct buf b = { .data = m->jbuf, .cap = m->jcap };
+	struct frame_buf b = { .data = m->jbuf, .cap = m->jcap };
 	for (struct op *o = m->head; o && !b.failed; o = o->next) {
 		if (o->journaled)
 			continue;
 		/* A running row's start time, read now: after a crash, recovery
 		 * knows the pid is this worker's (store.h, store_record.pidfd). */
 		store_sqlite_fill_start_ticks(o);
-		size_t at = b.len;
-		uint32_t head[2] = { 0, JOURNAL_MAGIC };
-		uint64_t sum = 0;
-		put(&b, head, sizeof head);
-		put_u64(&b, sum);
-		put_op(&b, o);
-		if (b.failed)
-			break;
-		head[0] = (uint32_t)(b.len - at - FRAME_HEAD);
-		sum = fnv64((unsigned char *)b.data + at + FRAME_HEAD, head[0]);
-		memcpy(b.data + at, head, sizeof head);
-		memcpy(b.data + at + sizeof head, &sum, sizeof sum);
+		store_sqlite_frame_put(&b, o);
 	}
 	m->jbuf = b.data;
 	m->jcap = b.cap;
@@ -469,22 +286,16 @@ static long replay_file(struct sql_store *m, uint64_t gen, uint64_t off, uint64_
 		log_event(LOG_ERROR, "cannot read the store's journal", "gen=%" PRIu64, gen);
 		return -EIO;            /* not skipped: the open would remove it */
 	}
-	for (size_t at = off; d && !rc && len >= FRAME_HEAD && at <= len - FRAME_HEAD;) {
-		uint32_t head[2];
-		uint64_t sum;
-		memcpy(head, d + at, sizeof head);
-		memcpy(&sum, d + at + sizeof head, sizeof sum);
-		if (head[1] != JOURNAL_MAGIC || head[0] > len - at - FRAME_HEAD ||
-		    fnv64(d + at + FRAME_HEAD, head[0]) != sum)
+	for (size_t at = off; !rc;) {
+		struct op *o;
+		int got = store_sqlite_frame_get(d, len, &at, &o);
+		if (got == FRAME_END)
 			break;                  /* cut short, or a failed write's leftovers */
-		struct cursor c = { d + at + FRAME_HEAD, d + at + FRAME_HEAD + head[0], false, false };
-		struct op *o = get_op(&c);
-		at += FRAME_HEAD + head[0];
 		/* A frame whose checksum holds but which cannot be taken in (no
 		 * memory, or a kind or state this build lacks) is not the
 		 * journal's end: the open fails and keeps the file. */
-		if (!o) {
-			rc = c.nomem ? SQLITE_NOMEM : SQLITE_CORRUPT;
+		if (got != FRAME_OK) {
+			rc = got == FRAME_NOMEM ? SQLITE_NOMEM : SQLITE_CORRUPT;
 			break;
 		}
 		if (o->seq > skip_seq) {

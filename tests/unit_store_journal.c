@@ -16,26 +16,13 @@
 
 #include "engine/store.h"
 #include "tests/check.h"
+#define FIXTURE_NAME "unit_store_journal"
+#include "tests/store_journal_fixture.h"
 
 CHECK_MAIN_STATE;
 
 static const struct store_ops *ops = &store_sqlite_ops;
-static char name_[] = "job", target_[] = "worker", args_[] = "[]", timeline_[] = "[\"ended\"]";
-
-static void new_dir(char *d)
-{
-	strcpy(d, "/tmp/unit_store_journal.XXXXXX");
-	if (!mkdtemp(d))
-		abort();
-}
-
-static void remove_dir(const char *d)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", d);
-	if (system(cmd) != 0)
-		abort();
-}
+static char timeline_[] = "[\"ended\"]";
 
 /* The journal files in d: how many, and the newest one's path and size. */
 static int journals(const char *d, char *newest, size_t len, off_t *size)
@@ -59,15 +46,6 @@ static int journals(const char *d, char *newest, size_t len, off_t *size)
 	if (dir)
 		closedir(dir);
 	return n;
-}
-
-static void record(struct store_record *r, int i, enum store_state state)
-{
-	*r = (struct store_record){ .name = name_, .target = target_, .args_text = args_, .state = state,
-				    .pid = 1000 + i, .created_ms = 5000 + i, .pidfd = -1 };
-	/* A fixed id (store_id_new's random part differs in a child that
-	 * draws it first): ms, counter, run, as store.h spells them. */
-	snprintf(r->id, sizeof r->id, "%011llx%04x%08x", 0x1a2b3c4d5eULL + (unsigned)i, 0u, 0x5eedu);
 }
 
 /* Runs f in a child on a store of d, which then dies without a close; the

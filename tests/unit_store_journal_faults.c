@@ -17,47 +17,13 @@
 
 #include "engine/store.h"
 #include "tests/check.h"
+#define FIXTURE_NAME "unit_store_journal_faults"
+#include "tests/store_journal_fixture.h"
 
 CHECK_MAIN_STATE;
 
 static const struct store_ops *ops = &store_sqlite_ops;
-static char name_[] = "job", poison_[] = "poison", target_[] = "worker", args_[] = "[]";
-
-static void new_dir(char *d)
-{
-	strcpy(d, "/tmp/unit_store_journal_faults.XXXXXX");
-	if (!mkdtemp(d))
-		abort();
-}
-
-static void remove_dir(const char *d)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", d);
-	if (system(cmd) != 0)
-		abort();
-}
-
-static void record(struct store_record *r, int i, enum store_state state)
-{
-	*r = (struct store_record){ .name = name_, .target = target_, .args_text = args_, .state = state,
-				    .pid = 2000 + i, .created_ms = 7000 + i, .pidfd = -1 };
-	snprintf(r->id, sizeof r->id, "%011llx%04x%08x", 0x2b3c4d5e6fULL + (unsigned)i, 0u, 0xbeefu);
-}
-
-/* Runs sql on d's database from a connection of this test's own (the store
- * made its schema: it was opened and closed once before). */
-static int exec_sql(const char *d, const char *sql)
-{
-	char path[128];
-	snprintf(path, sizeof path, "%s/spawnd.db", d);
-	sqlite3 *db;
-	int rc = sqlite3_open(path, &db);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_close(db);
-	return rc;
-}
+static char poison_[] = "poison";
 
 /* A store of d with its schema, and trigger sql on its meta table. */
 static int prepare(const char *d, const char *trigger)

@@ -23,51 +23,18 @@
 
 #include "engine/store.h"
 #include "tests/check.h"
+#define FIXTURE_NAME "unit_store_journal_faults2"
+#include "tests/store_journal_fixture.h"
 
 CHECK_MAIN_STATE;
 
 static const struct store_ops *ops = &store_sqlite_ops;
-static char name_[] = "job", target_[] = "worker", args_[] = "[]";
 
 /* Every batch's commit fails (the open's own meta write, journal_seq 0,
  * does not). */
 static const char fail_every_batch[] =
 	"CREATE TRIGGER injected_fail BEFORE UPDATE ON meta WHEN NEW.key = 'journal_seq' AND NEW.value > 0"
 	" BEGIN SELECT RAISE(ROLLBACK, 'injected'); END;";
-
-static void new_dir(char *d)
-{
-	strcpy(d, "/tmp/unit_store_journal_faults2.XXXXXX");
-	if (!mkdtemp(d))
-		abort();
-}
-
-static void remove_dir(const char *d)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", d);
-	if (system(cmd) != 0)
-		abort();
-}
-
-static void record(struct store_record *r, int i, enum store_state state)
-{
-	*r = (struct store_record){ .name = name_, .target = target_, .args_text = args_, .state = state,
-				    .pid = 3000 + i, .created_ms = 9000 + i, .pidfd = -1 };
-	snprintf(r->id, sizeof r->id, "%011llx%04x%08x", 0x3c4d5e6f70ULL + (unsigned)i, 0u, 0xfacedu);
-}
-
-static int exec_sql(const char *d, const char *sql)
-{
-	char path[128];
-	snprintf(path, sizeof path, "%s/spawnd.db", d);
-	sqlite3 *db;
-	int rc = sqlite3_open(path, &db);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_close(db);
-	return rc;
-}
 
 /* A store of d with its schema and every batch's commit failing. */
 static int prepare(const char *d)

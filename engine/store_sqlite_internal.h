@@ -172,6 +172,10 @@ int store_sqlite_journal_usable(struct sql_store *m);
 void store_sqlite_journal_requeued(struct sql_store *m);
 /* After a commit of a batch taken at gen (no lock): the older files go. */
 void store_sqlite_journal_prune(struct sql_store *m, uint64_t gen);
+/* In the writer's open transaction: the journal's position (gen, off) and
+ * the last seq the transaction holds, for the next open's replay. 0 or
+ * SQLite's error. */
+int store_sqlite_journal_mark(struct sql_store *m, uint64_t gen, uint64_t off, uint64_t seq);
 /* At open, before the threads start: what the journal holds past the
  * position the database last committed is applied, in one transaction,
  * and a new journal file is started. 0 or -errno. */

@@ -205,27 +205,6 @@ void store_sqlite_journal_requeued(struct sql_store *m)
 		o->journaled = false;
 }
 
-static void remove_older(struct sql_store *m, uint64_t gen)
-{
-	DIR *d = opendir(m->state_dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		uint64_t g;
-		char tail;
-		if (sscanf(e->d_name, "spawnd.journal.%" SCNu64 "%c", &g, &tail) == 1 && g < gen) {
-			char path[4096];
-			journal_path(m, g, path, sizeof path);
-			unlink(path);
-		}
-	}
-	if (d)
-		closedir(d);
-}
-
-void store_sqlite_journal_prune(struct sql_store *m, uint64_t gen)
-{
-	remove_older(m, gen);
-}
 
 /* ---- replay ----------------------------------------------------------------- */
 
@@ -344,6 +323,30 @@ static uint64_t *list_gens(const struct sql_store *m, size_t *n, bool *failed)
 	return gens;
 }
 
+void store_sqlite_journal_prune(struct sql_store *m, uint64_t gen)
+{
+	size_t n;
+	bool failed;
+	uint64_t *gens = list_gens(m, &n, &failed);
+	for (size_t i = 0; i < n && gens[i] < gen; i++) {
+		char path[4096];
+		journal_path(m, gens[i], path, sizeof path);
+		unlink(path);
+	}
+	free(gens);
+}
+
+int store_sqlite_journal_mark(struct sql_store *m, uint64_t gen, uint64_t off, uint64_t seq)
+{
+	sqlite3_stmt *st = m->journal_stmt;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)gen);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)off);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
 int store_sqlite_journal_open(struct sql_store *m)
 {
 	uint64_t gen = (uint64_t)meta_value(m->writer, "journal_gen");
@@ -377,13 +380,8 @@ int store_sqlite_journal_open(struct sql_store *m)
 		use_file(m, fd, next);
 		m->batch_gen = next;
 		m->batch_off = 0;
-		sqlite3_stmt *st = m->journal_stmt;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)next);
-		sqlite3_bind_int64(st, 2, 0);
-		sqlite3_bind_int64(st, 3, 0);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		if (store_sqlite_journal_mark(m, next, 0, 0) != 0)
 			r = -EIO;
-		sqlite3_reset(st);
 	}
 	if (r == 0 && sqlite3_exec(m->writer, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		r = -EIO;
@@ -395,7 +393,7 @@ int store_sqlite_journal_open(struct sql_store *m)
 		if (applied)
 			log_event(LOG_INFO, "store journal replayed", "writes=%ld", applied);
 		m->committed_gen = next;
-		remove_older(m, next);
+		store_sqlite_journal_prune(m, next);
 	}
 	free(gens);
 	return r;

@@ -192,13 +192,8 @@ static bool write_batch(struct sql_store *m, struct op *batch, long names, uint6
 		struct op count = { .kind = OP_NAMES, .names = names };
 		ok = store_sqlite_apply(m, &count) == 0;
 	}
-	if (ok && !m->dropped) {        /* past a dropped batch's images: never */
-		sqlite3_stmt *st = m->journal_stmt;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)m->batch_gen);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)m->batch_off);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)last);
-		ok = step_reset(st) == 0;
-	}
+	if (ok && !m->dropped)          /* past a dropped batch's images: never */
+		ok = store_sqlite_journal_mark(m, m->batch_gen, m->batch_off, last) == 0;
 	if (ok && step_reset(m->commit) != 0) {
 		log_event(LOG_ERROR, "store commit failed", "error=\"%s\"", sqlite3_errmsg(m->writer));
 		ok = false;
